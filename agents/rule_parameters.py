@@ -1,0 +1,96 @@
+"""What each rule kind keeps in EscalationRule.parameters, checked when a rule is saved.
+
+The trigger engine reads these; validating them here means an admin sees a
+field error at once instead of a rule that silently never fires.
+"""
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+
+def _phrase_list(params: dict, key: str, *, required: bool) -> None:
+    phrases = params.get(key, [])
+    if not isinstance(phrases, list) or not all(isinstance(p, str) and p.strip() for p in phrases):
+        raise ValidationError(f'"{key}" must be a list of non-empty strings.')
+    if required and not phrases:
+        raise ValidationError(f'"{key}" needs at least one phrase.')
+
+
+def _number(params: dict, key: str, *, low: float, high: float | None, default: Any = None) -> None:
+    value = params.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValidationError(f'"{key}" must be a number.')
+    if value < low or (high is not None and value > high):
+        upper = f" and {high}" if high is not None else ""
+        raise ValidationError(f'"{key}" must be between {low}{upper}, not {value}.')
+
+
+def _phrases(params: dict) -> None:
+    _phrase_list(params, "phrases", required=True)
+
+
+def _regex(params: dict) -> None:
+    pattern = params.get("pattern")
+    if not isinstance(pattern, str) or not pattern:
+        raise ValidationError('"pattern" must be a non-empty regular expression.')
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValidationError(f'"pattern" is not a valid regular expression: {exc}.') from None
+
+
+def _amount(params: dict) -> None:
+    _phrase_list(params, "phrases", required=True)
+    _number(params, "limit", low=0, high=None)
+
+
+def _asks_for_human(params: dict) -> None:
+    _phrase_list(params, "extra_phrases", required=False)
+
+
+def _sentiment(params: dict) -> None:
+    # threshold: how negative (0..1 on the compound scale, reversed) before it fires.
+    _number(params, "threshold", low=0, high=1, default=0.6)
+    _number(params, "last_n", low=1, high=50, default=1)
+
+
+def _loop(params: dict) -> None:
+    _number(params, "repeats", low=2, high=20, default=3)
+    _number(params, "similarity", low=0.5, high=1, default=0.9)
+
+
+VALIDATORS: dict[str, Callable[[dict], None]] = {
+    "phrases": _phrases,
+    "regex": _regex,
+    "amount": _amount,
+    "asks_for_human": _asks_for_human,
+    "sentiment": _sentiment,
+    "loop": _loop,
+}
+
+EXAMPLES: dict[str, dict] = {
+    "phrases": {"phrases": ["refund", "chargeback"]},
+    "regex": {"pattern": r"\border\s+#?\d{6,}\b"},
+    "amount": {"phrases": ["refund"], "limit": 100},
+    "asks_for_human": {"extra_phrases": []},
+    "sentiment": {"threshold": 0.6, "last_n": 2},
+    "loop": {"repeats": 3, "similarity": 0.9},
+}
+
+
+def validate_parameters(kind: str, params: Any) -> None:
+    if not isinstance(params, dict):
+        raise ValidationError({"parameters": "Parameters must be a JSON object."})
+    validator = VALIDATORS.get(kind)
+    if validator is None:
+        raise ValidationError({"kind": f"Unknown rule kind {kind!r}."})
+    try:
+        validator(params)
+    except ValidationError as exc:
+        example = EXAMPLES[kind]
+        raise ValidationError(
+            {"parameters": f"{exc.messages[0]} Example for {kind}: {example}"}
+        ) from None

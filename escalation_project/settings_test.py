@@ -1,0 +1,32 @@
+"""Test settings: the production settings with fast hashing and a real Redis.
+
+On a machine without REDIS_URL a throw-away redis-server is started for the
+test run, so the Channels and Celery tests always use a real Redis; CI sets
+REDIS_URL and DATABASE_URL to run the same suite on its services.
+"""
+
+from escalation_project.settings import *  # noqa: F403
+from escalation_project.settings import DATABASES, EMBEDDED_REDIS, VAR_DIR
+
+if EMBEDDED_REDIS:
+    from escalation_project.embedded_redis import start_for_tests
+
+    REDIS_URL = start_for_tests(VAR_DIR / "test-redis")
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+    CELERY_BROKER_URL = REDIS_URL
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file, not :memory:, so threads in the concurrency tests share one
+    # database with real WAL locking, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}

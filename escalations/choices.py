@@ -1,0 +1,29 @@
+"""Vocabularies shared by agents, rules and escalations (no models here, so any app may import it)."""
+
+from django.db import models
+
+
+class Severity(models.TextChoices):
+    INFO = "info", "Info"
+    WARNING = "warning", "Warning"
+    CRITICAL = "critical", "Critical"
+
+
+# Higher is more severe: "the highest severity wins" and the queue sorts critical first.
+SEVERITY_RANK = {Severity.INFO: 1, Severity.WARNING: 2, Severity.CRITICAL: 3}
+
+
+class Urgency(models.TextChoices):
+    LOW = "low", "Low"
+    MEDIUM = "medium", "Medium"
+    HIGH = "high", "High"
+
+
+URGENCY_RANK = {Urgency.LOW: 1, Urgency.MEDIUM: 2, Urgency.HIGH: 3}
+
+# Unless a rule or the API call says otherwise.
+DEFAULT_URGENCY_FOR_SEVERITY = {
+    Severity.CRITICAL: Urgency.HIGH,
+    Severity.WARNING: Urgency.MEDIUM,
+    Severity.INFO: Urgency.LOW,
+}

@@ -1,0 +1,173 @@
+from django.conf import settings
+from django.db import models
+from simple_history.models import HistoricalRecords
+
+from agents.models import Agent, Channel, Conversation, EscalationRule
+from escalations.choices import Severity, Urgency
+from supervisors.models import Team
+
+
+class Status(models.TextChoices):
+    OPEN = "open", "Open"
+    CLAIMED = "claimed", "Claimed"
+    RESOLVED = "resolved", "Resolved"
+    DISMISSED = "dismissed", "Dismissed"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+ACTIVE_STATUSES = frozenset({Status.OPEN, Status.CLAIMED})
+FINAL_STATUSES = frozenset({Status.RESOLVED, Status.DISMISSED, Status.WITHDRAWN})
+
+
+class Verb(models.TextChoices):
+    CLAIM = "claim"
+    RELEASE = "release"
+    RESPOND = "respond"
+    DISMISS = "dismiss"
+    WITHDRAW = "withdraw"
+
+
+# The state machine, written once: verb -> (statuses it may start from, status it leads to).
+# Only escalations/services.py reads this to change `status`.
+TRANSITIONS: dict[Verb, tuple[frozenset[Status], Status]] = {
+    Verb.CLAIM: (frozenset({Status.OPEN}), Status.CLAIMED),
+    Verb.RELEASE: (frozenset({Status.CLAIMED}), Status.OPEN),
+    Verb.RESPOND: (ACTIVE_STATUSES, Status.RESOLVED),
+    Verb.DISMISS: (ACTIVE_STATUSES, Status.DISMISSED),
+    Verb.WITHDRAW: (ACTIVE_STATUSES, Status.WITHDRAWN),
+}
+
+
+class Origin(models.TextChoices):
+    RULE = "rule", "Rule"
+    TOOL_CALL = "tool_call", "Tool call (escalate_to_human)"
+
+
+class Escalation(models.Model):
+    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="escalations")
+    # Denormalised from agent.team so every queue query scopes by one indexed column.
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="escalations")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.PROTECT, related_name="escalations"
+    )
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    origin = models.CharField(max_length=10, choices=Origin.choices)
+    rule = models.ForeignKey(
+        EscalationRule, on_delete=models.SET_NULL, null=True, blank=True, related_name="escalations"
+    )
+    # A list of {"source", "rule_id", "rule_name", "text", "message_id", "at"}:
+    # what fired, and later triggers on the same conversation appended.
+    evidence = models.JSONField(default=list, blank=True)
+    reason = models.CharField(max_length=500)
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    topic = models.CharField(max_length=100, blank=True)
+    area = models.CharField(max_length=100, blank=True)
+    blocking = models.BooleanField(
+        default=True, help_text="Blocking: the conversation waits for the human's answer."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    assigned_to = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="assigned_escalations",
+    )
+    claimed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="claimed_escalations",
+    )
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    # Who closed it: the responder, the dismisser (null when the agent withdrew).
+    responder = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="answered_escalations",
+    )
+    guidance = models.TextField(blank=True, help_text="The human's answer; the agent resumes with it.")
+    closing_note = models.TextField(blank=True, help_text="Why it was dismissed or withdrawn.")
+    closed_at = models.DateTimeField(null=True, blank=True)
+    # Timers: time to claim and time to answer, from the urgency's targets.
+    response_due_at = models.DateTimeField(null=True, blank=True)
+    resolution_due_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    history = HistoricalRecords(
+        excluded_fields=["updated_at"], cascade_delete_history=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            # The queue: a team's active escalations, by severity then age, or by due time.
+            models.Index(fields=["team", "status", "severity", "created_at"], name="esc_queue"),
+            models.Index(fields=["team", "status", "response_due_at"], name="esc_queue_due"),
+            models.Index(fields=["team", "status", "urgency"], name="esc_queue_urgency"),
+            models.Index(fields=["agent", "status"], name="esc_agent_status"),
+            models.Index(fields=["claimed_by", "status"], name="esc_claimer_status"),
+            # History: closed escalations, newest first.
+            models.Index(fields=["team", "closed_at"], name="esc_history"),
+        ]
+        constraints = [
+            # One open card per conversation; later triggers add evidence to it.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=models.Q(status__in=["open", "claimed"]),
+                name="escalation_one_active_per_conversation",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.get_severity_display()}: {self.reason[:60]}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+
+class EventType(models.TextChoices):
+    CREATED = "escalation.created"
+    CLAIMED = "escalation.claimed"
+    RELEASED = "escalation.released"
+    RESOLVED = "escalation.resolved"
+    DISMISSED = "escalation.dismissed"
+    WITHDRAWN = "escalation.withdrawn"
+    UPDATED = "escalation.updated"
+
+
+class Event(models.Model):
+    """The outbox: one row per state change, its id the cursor for replay.
+
+    Ids are handed out in commit order (see services._append_event), so a
+    reader that has seen id N has seen every event up to N.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    type = models.CharField(max_length=40, choices=EventType.choices)
+    escalation = models.ForeignKey(
+        Escalation, on_delete=models.CASCADE, null=True, blank=True, related_name="events"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="events")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_agent = models.ForeignKey(
+        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # Built once when the event happens; broadcasts and webhooks send it as is.
+    payload = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["team", "id"], name="event_team_cursor")]
+
+    def __str__(self) -> str:
+        return f"{self.id} {self.type}"

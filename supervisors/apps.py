@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SupervisorsConfig(AppConfig):
+    name = "supervisors"
+    verbose_name = "Teams and supervisors"

@@ -1,0 +1,50 @@
+from django.conf import settings
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """Roles are cumulative: an owner can do all a contributor can, who can do all a supervisor can."""
+
+    SUPERVISOR = "supervisor", "Supervisor"  # handles escalations
+    CONTRIBUTOR = "contributor", "Contributor"  # also configures agents, rules and webhooks
+    OWNER = "owner", "Owner"  # also manages the team and may release anyone's claim
+
+    @property
+    def rank(self) -> int:
+        return ROLE_RANK[self]
+
+
+ROLE_RANK = {Role.SUPERVISOR: 1, Role.CONTRIBUTOR: 2, Role.OWNER: 3}
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, through="Membership", related_name="teams"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.SUPERVISOR)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "team"], name="membership_one_per_user_team")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.team} ({self.get_role_display()})"
