@@ -1,0 +1,464 @@
+"""The escalation state machine: the only code that writes Escalation.status.
+
+Every verb runs in one transaction:
+1. lock the row (select_for_update; on SQLite the IMMEDIATE transaction
+   already holds the database's write lock) and check the transition against
+   TRANSITIONS, so of two racing supervisors exactly one wins;
+2. save the row with the acting user and a reason set, which writes exactly
+   one django-simple-history row (the audit);
+3. append an Event (the outbox), last, under a lock that makes event ids
+   commit in order;
+4. transaction.on_commit -> broadcast to the team's channel group.
+A refused action raises a domain error whose message a person can read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from agents.models import Agent, Conversation, ConversationStatus, EscalationRule
+from escalations import broadcast
+from escalations.choices import (
+    DEFAULT_URGENCY_FOR_SEVERITY,
+    SEVERITY_RANK,
+    URGENCY_RANK,
+    Severity,
+    Urgency,
+)
+from escalations.models import (
+    ACTIVE_STATUSES,
+    TRANSITIONS,
+    Escalation,
+    Event,
+    EventType,
+    Origin,
+    Status,
+    Verb,
+)
+from escalations.payloads import escalation_payload
+from supervisors.models import Role
+from supervisors.selectors import has_team_role
+
+# --- Errors ---------------------------------------------------------------------
+
+
+class EscalationError(Exception):
+    """A refused action. `code` is for machines, the message for people."""
+
+    code = "refused"
+
+    def __init__(self, message: str, *, escalation: Escalation | None = None):
+        super().__init__(message)
+        self.message = message
+        self.escalation = escalation
+
+
+class TransitionRefused(EscalationError):
+    """The escalation is not in a state that allows this (HTTP 409)."""
+
+    code = "conflict"
+
+
+class NotAllowed(EscalationError):
+    """This user or agent may not do this to this escalation (HTTP 403)."""
+
+    code = "forbidden"
+
+
+class EscalationDisabled(EscalationError):
+    code = "escalation_disabled"
+
+
+# --- Opening ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OpenResult:
+    escalation: Escalation
+    created: bool  # False: evidence was added to the conversation's open escalation
+
+
+def open_escalation(
+    *,
+    conversation: Conversation,
+    origin: Origin,
+    reason: str,
+    severity: Severity | str | None = None,
+    urgency: Urgency | str | None = None,
+    topic: str = "",
+    area: str = "",
+    blocking: bool = True,
+    rule: EscalationRule | None = None,
+    evidence: list[dict[str, Any]] | None = None,
+    user: AbstractBaseUser | None = None,
+) -> OpenResult:
+    """Open an escalation on a conversation, or add to the one already open there.
+
+    Missing severity, urgency, topic and area come from the rule, then the agent's
+    defaults; urgency last of all from severity (critical -> high ...).
+    """
+    reason = reason.strip()
+    if not reason:
+        raise ValidationError({"reason": "Say why a human is needed."})
+    agent: Agent = conversation.agent
+    if not agent.escalation_enabled:
+        raise EscalationDisabled(f"Escalation is turned off for the agent {agent.name}.")
+
+    severity = Severity(severity or (rule.severity if rule else agent.default_severity))
+    urgency = Urgency(
+        urgency
+        or (rule.urgency if rule else "")
+        or agent.default_urgency
+        or DEFAULT_URGENCY_FOR_SEVERITY[severity]
+    )
+    topic = topic or (rule.topic if rule else "") or agent.default_topic
+    area = area or (rule.area if rule else "") or agent.default_area
+    now = timezone.now()
+    evidence_items = [
+        {**item, "at": item.get("at", now.isoformat())} for item in (evidence or [])
+    ]
+    actor_label = user.get_username() if user else f"agent {agent.slug}"
+
+    with transaction.atomic():
+        # Serialises openers on one conversation, so two triggers at once still
+        # make one card (the partial unique constraint backs this up).
+        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        current = _lock_active_escalation_of(conversation)
+        if current is not None:
+            return OpenResult(
+                _add_evidence(
+                    current,
+                    severity=severity,
+                    urgency=urgency,
+                    reason=reason,
+                    evidence=evidence_items,
+                    user=user,
+                    actor_label=actor_label,
+                ),
+                created=False,
+            )
+
+        targets = settings.DEFAULT_URGENCY_TARGETS[urgency]
+        escalation = Escalation(
+            agent=agent,
+            team_id=agent.team_id,
+            conversation=conversation,
+            channel=conversation.channel,
+            origin=origin,
+            rule=rule,
+            evidence=evidence_items,
+            reason=reason[:500],
+            severity=severity,
+            urgency=urgency,
+            topic=topic,
+            area=area,
+            blocking=blocking,
+            status=Status.OPEN,
+            assigned_to=agent.default_assignee,
+            response_due_at=now + dt.timedelta(minutes=targets["response"]),
+            resolution_due_at=now + dt.timedelta(minutes=targets["resolution"]),
+        )
+        _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
+        if blocking:
+            _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
+        _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+    return OpenResult(escalation, created=True)
+
+
+def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
+    return (
+        _locked_escalations()
+        .filter(conversation=conversation, status__in=ACTIVE_STATUSES)
+        .first()
+    )
+
+
+def _add_evidence(
+    escalation: Escalation,
+    *,
+    severity: Severity,
+    urgency: Urgency,
+    reason: str,
+    evidence: list[dict[str, Any]],
+    user: AbstractBaseUser | None,
+    actor_label: str,
+) -> Escalation:
+    """Call inside atomic with the escalation locked. Severity and urgency only ever go up."""
+    changes: dict[str, list[Any]] = {}
+    if SEVERITY_RANK[severity] > SEVERITY_RANK[Severity(escalation.severity)]:
+        changes["severity"] = [escalation.severity, severity]
+        escalation.severity = severity
+    if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
+        changes["urgency"] = [escalation.urgency, urgency]
+        escalation.urgency = urgency
+    escalation.evidence = [*escalation.evidence, *evidence]
+    changes["evidence_added"] = [None, len(evidence)]
+    _save_with_history(escalation, user=user, reason=f"Evidence added by {actor_label}: {reason}")
+    _append_event(
+        escalation,
+        EventType.UPDATED,
+        user=user,
+        agent=None if user else escalation.agent,
+        extra={"changes": changes, "reason": reason},
+    )
+    return escalation
+
+
+# --- Supervisors' verbs -------------------------------------------------------------
+
+
+def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
+    """Take an open escalation. Claiming one you already hold changes nothing."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        if escalation.status == Status.CLAIMED and escalation.claimed_by_id == user.pk:
+            return escalation
+        _require_transition(escalation, Verb.CLAIM)
+        escalation.status = Status.CLAIMED
+        escalation.claimed_by = user
+        escalation.claimed_at = timezone.now()
+        _save_with_history(escalation, user=user, reason=reason or "Claimed")
+        _append_event(escalation, EventType.CLAIMED, user=user)
+    return escalation
+
+
+def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
+    """Give a claimed escalation back to the queue: the claimer, or a team owner."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_transition(escalation, Verb.RELEASE)
+        if escalation.claimed_by_id != user.pk and not has_team_role(
+            user, escalation.team_id, Role.OWNER
+        ):
+            raise NotAllowed(
+                f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
+                escalation=escalation,
+            )
+        previous = escalation.claimed_by
+        escalation.status = Status.OPEN
+        escalation.claimed_by = None
+        escalation.claimed_at = None
+        _save_with_history(escalation, user=user, reason=reason or "Released to the queue")
+        _append_event(
+            escalation,
+            EventType.RELEASED,
+            user=user,
+            extra={"previous_claimer": _name(previous), "reason": reason or "released"},
+        )
+    return escalation
+
+
+def respond(
+    *, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = ""
+) -> Escalation:
+    """Answer with guidance; the agent resumes with it. An open escalation is claimed on the way."""
+    guidance = guidance.strip()
+    if not guidance:
+        raise ValidationError({"guidance": "Write the guidance the agent should continue with."})
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_transition(escalation, Verb.RESPOND)
+        _require_not_held_by_another(escalation, user)
+        now = timezone.now()
+        if escalation.status == Status.OPEN:
+            escalation.claimed_by = user
+            escalation.claimed_at = now
+        escalation.status = Status.RESOLVED
+        escalation.responder = user
+        escalation.guidance = guidance
+        escalation.closed_at = now
+        _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
+        _resume_conversation(escalation)
+        _append_event(escalation, EventType.RESOLVED, user=user)
+    return escalation
+
+
+def dismiss(*, escalation_id: int, user: AbstractBaseUser, note: str = "") -> Escalation:
+    """Close without guidance: the agent proceeds alone."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_transition(escalation, Verb.DISMISS)
+        _require_not_held_by_another(escalation, user)
+        escalation.status = Status.DISMISSED
+        escalation.responder = user
+        escalation.closing_note = note.strip()
+        escalation.closed_at = timezone.now()
+        _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
+        _resume_conversation(escalation)
+        _append_event(escalation, EventType.DISMISSED, user=user)
+    return escalation
+
+
+# --- The agent's verb ---------------------------------------------------------------
+
+
+def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalation:
+    """The agent no longer needs a human (the user left, the issue solved itself)."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        if escalation.agent_id != agent.pk:
+            raise NotAllowed("An agent can only withdraw its own escalations.", escalation=escalation)
+        _require_transition(escalation, Verb.WITHDRAW)
+        escalation.status = Status.WITHDRAWN
+        escalation.closing_note = reason.strip()
+        escalation.closed_at = timezone.now()
+        _save_with_history(
+            escalation, user=None, reason=f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}"
+        )
+        _resume_conversation(escalation)
+        _append_event(escalation, EventType.WITHDRAWN, agent=agent)
+    return escalation
+
+
+# --- Refusals, in words a person understands ---------------------------------------
+
+
+def _require_transition(escalation: Escalation, verb: Verb) -> None:
+    allowed_from, _ = TRANSITIONS[verb]
+    if escalation.status in allowed_from:
+        return
+    if escalation.is_final:
+        raise TransitionRefused(
+            f"This escalation is already {_closed_by_phrase(escalation)}.", escalation=escalation
+        )
+    if escalation.status == Status.CLAIMED:  # only CLAIM refuses a claimed escalation
+        raise TransitionRefused(
+            f"Already claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}.",
+            escalation=escalation,
+        )
+    raise TransitionRefused(  # RELEASE of an open escalation
+        "This escalation is not claimed, so there is nothing to release.", escalation=escalation
+    )
+
+
+def _require_not_held_by_another(escalation: Escalation, user: AbstractBaseUser) -> None:
+    if (
+        escalation.status == Status.CLAIMED
+        and escalation.claimed_by_id != user.pk
+        and not has_team_role(user, escalation.team_id, Role.OWNER)
+    ):
+        raise TransitionRefused(
+            f"Claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}: "
+            "only they or a team owner can answer it.",
+            escalation=escalation,
+        )
+
+
+def _require_team_member(user: AbstractBaseUser, escalation: Escalation) -> None:
+    if not has_team_role(user, escalation.team_id, Role.SUPERVISOR):
+        raise NotAllowed(
+            f"You are not a member of the team {escalation.team.name}.", escalation=escalation
+        )
+
+
+def _closed_by_phrase(escalation: Escalation) -> str:
+    status = escalation.get_status_display().lower()
+    who = (
+        f"the agent {escalation.agent.name}"
+        if escalation.status == Status.WITHDRAWN
+        else _name(escalation.responder)
+    )
+    return f"{status} by {who} at {_when(escalation.closed_at)}"
+
+
+def _name(user: AbstractBaseUser | None) -> str:
+    return user.get_username() if user else "someone"
+
+
+def _when(moment: dt.datetime | None) -> str:
+    if moment is None:
+        return "an unknown time"
+    moment = moment.astimezone(dt.UTC)
+    if moment.date() == timezone.now().astimezone(dt.UTC).date():
+        return moment.strftime("%H:%M UTC")
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+# --- The shared steps of every transition -------------------------------------------
+
+
+def _locked_escalations():
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the
+    # outer joins that select_related makes for the user columns.
+    return Escalation.objects.select_for_update(of=("self",)).select_related(
+        "agent", "team", "conversation", "rule", "claimed_by", "responder", "assigned_to"
+    )
+
+
+def _lock(escalation_id: int) -> Escalation:
+    """Call inside atomic."""
+    try:
+        return _locked_escalations().get(pk=escalation_id)
+    except Escalation.DoesNotExist:
+        raise EscalationError(f"There is no escalation #{escalation_id}.") from None
+
+
+def _save_with_history(
+    escalation: Escalation, *, user: AbstractBaseUser | None, reason: str
+) -> None:
+    """Save, writing one history row that names who acted and why. Call inside atomic."""
+    escalation._history_user = user
+    escalation._change_reason = reason[:100]  # simple-history's column is 100 characters
+    escalation.save()
+    del escalation._history_user, escalation._change_reason
+
+
+def _set_conversation_status(conversation: Conversation, status: ConversationStatus) -> None:
+    Conversation.objects.filter(pk=conversation.pk).update(status=status, updated_at=timezone.now())
+    conversation.status = status
+
+
+def _resume_conversation(escalation: Escalation) -> None:
+    """A blocking escalation's answer un-pauses its conversation (unless it was closed meanwhile)."""
+    if escalation.blocking and escalation.conversation.status == ConversationStatus.AWAITING_HUMAN:
+        _set_conversation_status(escalation.conversation, ConversationStatus.ACTIVE)
+
+
+def _append_event(
+    escalation: Escalation,
+    event_type: EventType,
+    *,
+    user: AbstractBaseUser | None = None,
+    agent: Agent | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Event:
+    """Write the outbox row and schedule its broadcast. Call last inside atomic."""
+    if connection.vendor == "postgresql":
+        # Sequence values are taken at insert but become visible at commit, so
+        # without this a reader could see event 12 before 11 commits and skip
+        # 11 forever. Held to commit; every transition takes it last, so no
+        # lock-order cycle. (SQLite's IMMEDIATE transactions already serialise.)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
+    payload = {
+        "escalation": escalation_payload(escalation),
+        "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
+        **(extra or {}),
+    }
+    event = Event.objects.create(
+        type=event_type,
+        escalation=escalation,
+        team_id=escalation.team_id,
+        actor=user,
+        actor_agent=agent,
+        payload=payload,
+    )
+    message = broadcast.event_message(event)
+    transaction.on_commit(lambda: broadcast.publish_event(message))
+    return event
+
+
+# An arbitrary constant naming the advisory lock that orders event commits.
+EVENT_ORDER_LOCK = 7_240_001

@@ -1,0 +1,54 @@
+import pytest
+
+from supervisors.models import Role
+from tests import factories
+
+
+@pytest.fixture
+def team(db):
+    return factories.make_team("Billing")
+
+
+@pytest.fixture
+def ana(team):
+    user = factories.make_user("ana")
+    factories.add_member(user, team, Role.SUPERVISOR)
+    return user
+
+
+@pytest.fixture
+def bob(team):
+    user = factories.make_user("bob")
+    factories.add_member(user, team, Role.SUPERVISOR)
+    return user
+
+
+@pytest.fixture
+def olga(team):
+    """A team owner."""
+    user = factories.make_user("olga")
+    factories.add_member(user, team, Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def outsider(db):
+    other = factories.make_team("Legal")
+    user = factories.make_user("otto")
+    factories.add_member(user, other, Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def agent(team):
+    return factories.make_agent(team, "Billing Bot")
+
+
+@pytest.fixture
+def conversation(agent):
+    return factories.make_conversation(agent, "chat-1")
+
+
+@pytest.fixture
+def escalation(conversation):
+    return factories.open_escalation(conversation)

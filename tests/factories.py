@@ -1,0 +1,65 @@
+"""Plain builders for test data: explicit arguments, sensible defaults, no magic."""
+
+from itertools import count
+
+from django.contrib.auth import get_user_model
+
+from agents.models import Agent, Channel, Conversation, EscalationRule, Message, RuleKind
+from escalations import services
+from escalations.models import Escalation, Origin
+from supervisors.models import Membership, Role, Team
+
+_seq = count(1)
+
+
+def make_user(username: str | None = None, *, superuser: bool = False, **extra):
+    username = username or f"user{next(_seq)}"
+    User = get_user_model()
+    if superuser:
+        return User.objects.create_superuser(username, f"{username}@example.com", "pw", **extra)
+    return User.objects.create_user(username, f"{username}@example.com", "pw", **extra)
+
+
+def make_team(name: str | None = None) -> Team:
+    name = name or f"Team {next(_seq)}"
+    return Team.objects.create(name=name, slug=name.lower().replace(" ", "-"))
+
+
+def add_member(user, team: Team, role: Role = Role.SUPERVISOR) -> Membership:
+    return Membership.objects.create(user=user, team=team, role=role)
+
+
+def make_agent(team: Team, name: str | None = None, **extra) -> Agent:
+    name = name or f"Agent {next(_seq)}"
+    return Agent.objects.create(
+        team=team,
+        name=name,
+        slug=name.lower().replace(" ", "-"),
+        description="Answers billing questions; hands refunds over $100 to a human.",
+        **extra,
+    )
+
+
+def make_rule(agent: Agent, **extra) -> EscalationRule:
+    fields = {
+        "name": "Refunds",
+        "kind": RuleKind.PHRASES,
+        "parameters": {"phrases": ["refund"]},
+        "reason_template": "Customer asked for a refund",
+    }
+    fields.update(extra)
+    return EscalationRule.objects.create(agent=agent, **fields)
+
+
+def make_conversation(agent: Agent, external_id: str | None = None, **extra) -> Conversation:
+    conversation = Conversation.objects.create(
+        agent=agent, external_id=external_id or f"conv-{next(_seq)}", channel=Channel.CHAT, **extra
+    )
+    Message.objects.create(conversation=conversation, role="user", content="I want my money back")
+    return conversation
+
+
+def open_escalation(conversation: Conversation, **extra) -> Escalation:
+    fields = {"origin": Origin.TOOL_CALL, "reason": "Customer wants a refund of $150"}
+    fields.update(extra)
+    return services.open_escalation(conversation=conversation, **fields).escalation
