@@ -173,14 +173,6 @@ def open_escalation(
     return OpenResult(escalation, created=True)
 
 
-def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
-    return (
-        _locked_escalations()
-        .filter(conversation=conversation, status__in=ACTIVE_STATUSES)
-        .first()
-    )
-
-
 def _add_evidence(
     escalation: Escalation,
     *,
@@ -389,20 +381,36 @@ def _when(moment: dt.datetime | None) -> str:
 # --- The shared steps of every transition -------------------------------------------
 
 
-def _locked_escalations():
-    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the
-    # outer joins that select_related makes for the user columns.
-    return Escalation.objects.select_for_update(of=("self",)).select_related(
+def _with_relations(queryset):
+    return queryset.select_related(
         "agent", "team", "conversation", "rule", "claimed_by", "responder", "assigned_to"
+    )
+
+
+def _lock_then_read(queryset) -> Escalation | None:
+    """Lock the first matching row, then read it with its relations. Call inside atomic.
+
+    Two steps on purpose: on PostgreSQL a locked read that waited for another
+    transaction re-checks the locked row but not rows joined to it, so a
+    select_related done in the same query can return the winner's claimed_by
+    as None ("claimed by someone").
+    """
+    pk = queryset.select_for_update().values_list("pk", flat=True).first()
+    return None if pk is None else _with_relations(Escalation.objects).get(pk=pk)
+
+
+def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
+    return _lock_then_read(
+        Escalation.objects.filter(conversation=conversation, status__in=ACTIVE_STATUSES)
     )
 
 
 def _lock(escalation_id: int) -> Escalation:
     """Call inside atomic."""
-    try:
-        return _locked_escalations().get(pk=escalation_id)
-    except Escalation.DoesNotExist:
-        raise EscalationError(f"There is no escalation #{escalation_id}.") from None
+    escalation = _lock_then_read(Escalation.objects.filter(pk=escalation_id))
+    if escalation is None:
+        raise EscalationError(f"There is no escalation #{escalation_id}.")
+    return escalation
 
 
 def _save_with_history(
