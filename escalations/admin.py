@@ -1,0 +1,115 @@
+"""Escalations in the admin: read-only rows with their audit, and actions that go through the services."""
+
+from collections.abc import Callable
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
+from simple_history.admin import SimpleHistoryAdmin
+
+from escalations import services
+from escalations.models import Escalation, Event
+from supervisors.admin_scope import TeamScopedAdmin
+from supervisors.models import Role
+
+
+class EscalationActionForm(ActionForm):
+    note = forms.CharField(
+        required=False,
+        label="Guidance or note",
+        help_text="Respond needs guidance; release and dismiss take an optional note.",
+        widget=forms.TextInput(attrs={"size": 60}),
+    )
+
+
+def _run_on_each(modeladmin, request, queryset, verb: str, action: Callable) -> None:
+    """Apply a service call to each selected escalation and say plainly what happened."""
+    done, refused = [], []
+    for escalation in queryset.order_by("pk"):
+        try:
+            action(escalation, request.POST.get("note", "").strip())
+            done.append(f"#{escalation.pk}")
+        except services.EscalationError as refusal:
+            refused.append(f"#{escalation.pk}: {refusal.message}")
+        except ValidationError as invalid:
+            refused.append(f"#{escalation.pk}: {' '.join(invalid.messages)}")
+    if done:
+        modeladmin.message_user(request, f"{verb} {', '.join(done)}.", messages.SUCCESS)
+    for line in refused:
+        modeladmin.message_user(request, line, messages.ERROR)
+
+
+@admin.register(Escalation)
+class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
+    view_role = Role.SUPERVISOR
+    action_form = EscalationActionForm
+    actions = ["claim", "release", "respond", "dismiss"]
+    list_display = [
+        "id", "severity", "status", "reason", "agent", "team", "channel", "claimed_by", "created_at"
+    ]
+    list_filter = ["status", "severity", "urgency", "channel", "origin", "team"]
+    search_fields = ["reason", "topic", "area", "conversation__external_id", "agent__name"]
+    list_select_related = ["agent", "team", "claimed_by"]
+    date_hierarchy = "created_at"
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    # Rows change only through the services (the actions above), never by form.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Claim")
+    def claim(self, request, queryset):
+        _run_on_each(
+            self, request, queryset, "Claimed",
+            lambda e, note: services.claim(escalation_id=e.pk, user=request.user, reason=note),
+        )
+
+    @admin.action(description="Release to the queue")
+    def release(self, request, queryset):
+        _run_on_each(
+            self, request, queryset, "Released",
+            lambda e, note: services.release(escalation_id=e.pk, user=request.user, reason=note),
+        )
+
+    @admin.action(description="Respond & resume (guidance required)")
+    def respond(self, request, queryset):
+        _run_on_each(
+            self, request, queryset, "Responded to",
+            lambda e, note: services.respond(escalation_id=e.pk, user=request.user, guidance=note),
+        )
+
+    @admin.action(description="Dismiss (the agent proceeds alone)")
+    def dismiss(self, request, queryset):
+        _run_on_each(
+            self, request, queryset, "Dismissed",
+            lambda e, note: services.dismiss(escalation_id=e.pk, user=request.user, note=note),
+        )
+
+
+@admin.register(Event)
+class EventAdmin(TeamScopedAdmin):
+    view_role = Role.SUPERVISOR
+    list_display = ["id", "type", "escalation", "team", "actor", "actor_agent", "created_at"]
+    list_filter = ["type", "team"]
+    list_select_related = ["escalation", "team", "actor", "actor_agent"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,244 @@
+"""The admin, driven through its real views: scoping by team role, audit reasons, service-backed actions."""
+
+import pytest
+from django.urls import reverse
+
+from agents.models import Agent, EscalationRule
+from escalations import services
+from escalations.models import Escalation, Event, Status
+from supervisors.models import Role
+from tests import factories
+
+
+@pytest.fixture
+def world(db):
+    support = factories.make_team("Support")
+    billing = factories.make_team("Billing")
+    root = factories.make_user("root", superuser=True)
+    carla = factories.make_user("carla", is_staff=True)  # contributor of Support only
+    factories.add_member(carla, support, Role.CONTRIBUTOR)
+    sid = factories.make_user("sid", is_staff=True)  # supervisor of Support
+    factories.add_member(sid, support, Role.SUPERVISOR)
+    support_bot = factories.make_agent(support, "Support Bot")
+    billing_bot = factories.make_agent(billing, "Billing Bot")
+    factories.make_rule(support_bot)
+    escalation = factories.open_escalation(factories.make_conversation(support_bot))
+    return {
+        "support": support, "billing": billing, "root": root, "carla": carla, "sid": sid,
+        "support_bot": support_bot, "billing_bot": billing_bot, "escalation": escalation,
+    }
+
+
+def agent_form(agent: Agent, **changes) -> dict:
+    data = {
+        "team": agent.team_id,
+        "name": agent.name,
+        "slug": agent.slug,
+        "description": agent.description,
+        "escalation_enabled": "on",
+        "default_severity": agent.default_severity,
+        "default_urgency": agent.default_urgency,
+        "default_topic": agent.default_topic,
+        "default_area": agent.default_area,
+        "default_assignee": "",
+        "rules-TOTAL_FORMS": "0",
+        "rules-INITIAL_FORMS": "0",
+        "rules-MIN_NUM_FORMS": "0",
+        "rules-MAX_NUM_FORMS": "1000",
+    }
+    data.update(changes)
+    return data
+
+
+def new_rule_form(**changes) -> dict:
+    data = {
+        "rules-TOTAL_FORMS": "1",
+        "rules-0-name": "Legal threats",
+        "rules-0-enabled": "on",
+        "rules-0-order": "0",
+        "rules-0-kind": "regex",
+        "rules-0-applies_to": "user",
+        "rules-0-parameters": '{"pattern": "\\\\b(sue|lawyer)\\\\b"}',
+        "rules-0-exception_phrases": "[]",
+        "rules-0-severity": "critical",
+        "rules-0-urgency": "",
+        "rules-0-topic": "legal",
+        "rules-0-area": "",
+        "rules-0-reason_template": "Legal threat",
+    }
+    data.update(changes)
+    return data
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "admin:index",
+        "admin:supervisors_team_changelist",
+        "admin:supervisors_membership_changelist",
+        "admin:agents_agent_changelist",
+        "admin:agents_agent_add",
+        "admin:agents_escalationrule_changelist",
+        "admin:agents_conversation_changelist",
+        "admin:escalations_escalation_changelist",
+        "admin:escalations_event_changelist",
+    ],
+)
+def test_every_admin_page_renders_for_a_superuser(client, world, url):
+    client.force_login(world["root"])
+
+    assert client.get(reverse(url)).status_code == 200
+
+
+def test_detail_and_history_pages_render(client, world):
+    client.force_login(world["root"])
+    escalation = world["escalation"]
+
+    for url in [
+        reverse("admin:escalations_escalation_change", args=[escalation.pk]),
+        reverse("admin:escalations_escalation_history", args=[escalation.pk]),
+        reverse("admin:agents_agent_change", args=[world["support_bot"].pk]),
+        reverse("admin:agents_conversation_change", args=[escalation.conversation_id]),
+    ]:
+        assert client.get(url).status_code == 200, url
+
+
+def test_a_contributor_sees_and_edits_only_their_teams_agents(client, world):
+    client.force_login(world["carla"])
+
+    listing = client.get(reverse("admin:agents_agent_changelist")).content.decode()
+    assert "Support Bot" in listing
+    assert "Billing Bot" not in listing
+    foreign = reverse("admin:agents_agent_change", args=[world["billing_bot"].pk])
+    assert client.get(foreign).status_code in (302, 403, 404)
+    assert client.post(foreign, agent_form(world["billing_bot"], name="Hijacked")).status_code in (
+        302, 403, 404,
+    )
+    assert Agent.objects.get(pk=world["billing_bot"].pk).name == "Billing Bot"
+
+
+def test_a_contributor_cannot_move_an_agent_into_another_team(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+
+    response = client.post(
+        reverse("admin:agents_agent_change", args=[bot.pk]),
+        agent_form(bot, team=world["billing"].pk),
+    )
+
+    assert response.status_code == 200  # the form comes back with an error
+    assert "Select a valid choice" in response.content.decode()
+    assert Agent.objects.get(pk=bot.pk).team == world["support"]
+
+
+def test_an_admin_edit_is_audited_with_user_and_reason(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+
+    response = client.post(
+        reverse("admin:agents_agent_change", args=[bot.pk]),
+        agent_form(bot, description="Answers support chats; hands legal threats to a human."),
+    )
+
+    assert response.status_code == 302
+    latest = bot.history.first()
+    assert latest.history_user == world["carla"]
+    assert latest.history_change_reason == "Admin: changed description"
+    assert latest.description.startswith("Answers support chats")
+
+
+def test_a_rule_with_an_invalid_pattern_is_refused_with_the_error(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+    rules_before = EscalationRule.objects.count()
+
+    response = client.post(
+        reverse("admin:agents_agent_change", args=[bot.pk]),
+        agent_form(bot, **new_rule_form(**{"rules-0-parameters": '{"pattern": "(unclosed"}'})),
+    )
+
+    assert response.status_code == 200
+    assert "not a valid regular expression" in response.content.decode()
+    assert EscalationRule.objects.count() == rules_before
+
+
+def test_a_valid_rule_is_saved_inline_and_audited(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+
+    response = client.post(
+        reverse("admin:agents_agent_change", args=[bot.pk]), agent_form(bot, **new_rule_form())
+    )
+
+    assert response.status_code == 302
+    rule = EscalationRule.objects.get(name="Legal threats")
+    assert rule.parameters == {"pattern": r"\b(sue|lawyer)\b"}
+    assert rule.history.first().history_user == world["carla"]
+
+
+def test_a_supervisor_cannot_configure_agents(client, world):
+    client.force_login(world["sid"])
+
+    assert client.get(reverse("admin:agents_agent_changelist")).status_code == 403
+    assert client.get(reverse("admin:escalations_escalation_changelist")).status_code == 200
+
+
+def run_action(client, escalation, action, note=""):
+    return client.post(
+        reverse("admin:escalations_escalation_changelist"),
+        {"action": action, "_selected_action": [escalation.pk], "note": note},
+        follow=True,
+    )
+
+
+def test_admin_actions_go_through_the_services(client, world):
+    client.force_login(world["sid"])
+    escalation = world["escalation"]
+
+    run_action(client, escalation, "claim", note="looking")
+    escalation.refresh_from_db()
+    assert (escalation.status, escalation.claimed_by) == (Status.CLAIMED, world["sid"])
+    assert escalation.history.first().history_change_reason == "looking"
+
+    page = run_action(client, escalation, "respond", note="Offer a voucher.").content.decode()
+    escalation.refresh_from_db()
+    assert escalation.status == Status.RESOLVED
+    assert escalation.guidance == "Offer a voucher."
+    assert f"Responded to #{escalation.pk}" in page
+    assert list(Event.objects.filter(escalation=escalation).values_list("type", flat=True)) == [
+        "escalation.created", "escalation.claimed", "escalation.resolved",
+    ]
+
+
+def test_respond_without_guidance_says_so_and_changes_nothing(client, world):
+    client.force_login(world["sid"])
+    escalation = world["escalation"]
+
+    page = run_action(client, escalation, "respond", note="").content.decode()
+
+    assert "Write the guidance the agent should continue with." in page
+    assert Escalation.objects.get(pk=escalation.pk).status == Status.OPEN
+
+
+def test_an_action_on_a_closed_escalation_names_who_closed_it(client, world):
+    escalation = world["escalation"]
+    services.dismiss(escalation_id=escalation.pk, user=world["root"], note="noise")
+    client.force_login(world["sid"])
+
+    page = run_action(client, escalation, "claim").content.decode()
+
+    assert "already dismissed by root at" in page
+
+
+def test_escalation_rows_cannot_be_edited_or_deleted_in_the_admin(client, world):
+    client.force_login(world["root"])
+    escalation = world["escalation"]
+
+    response = client.post(
+        reverse("admin:escalations_escalation_change", args=[escalation.pk]), {"status": "resolved"}
+    )
+    assert response.status_code == 403
+    assert client.post(
+        reverse("admin:escalations_escalation_delete", args=[escalation.pk]), {"post": "yes"}
+    ).status_code == 403
+    assert Escalation.objects.get(pk=escalation.pk).status == Status.OPEN
