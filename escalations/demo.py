@@ -1,0 +1,607 @@
+"""Demo data, so a newcomer who runs `make run` sees a live queue at once.
+
+Built once: if any team exists (demo or real data), nothing is created. The
+demo logins get random passwords, kept in VAR_DIR/demo-credentials.json
+(mode 0600) so every start of the stack can print them again. Escalations
+are opened and moved through escalations.services, like any other, so they
+carry their events and audit rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from agents.models import (
+    AppliesTo,
+    Agent,
+    Channel,
+    Conversation,
+    EscalationRule,
+    Message,
+    MessageRole,
+    RuleKind,
+)
+from escalations import services
+from escalations.choices import Severity
+from escalations.models import Escalation, Origin
+from supervisors.models import Membership, Role, Team
+
+Login = tuple[str, str, str]  # (role, username, password)
+
+CREDENTIALS_FILE_NAME = "demo-credentials.json"
+RESET_HINT = "python manage.py changepassword <user>"
+
+# Written down as the admin who configured them, so the audit trail reads sensibly.
+_CHANGE_REASON = "Demo data (seed_demo)"
+
+
+def credentials_path() -> Path:
+    return Path(settings.VAR_DIR) / CREDENTIALS_FILE_NAME
+
+
+def load_demo_data() -> list[Login]:
+    """Create the demo once; return the demo logins, read from the credentials file.
+
+    An empty list means the logins are unknown: the data exists (or real teams
+    do) but the credentials file is missing or unreadable.
+    """
+    with transaction.atomic():
+        # Checked inside the transaction: on SQLite it is IMMEDIATE, so two
+        # seeders starting at once queue here instead of both building.
+        if not Team.objects.exists():
+            logins = _build()
+            # Inside the transaction: if the file cannot be written, no data
+            # is left behind whose passwords nobody knows.
+            _write_credentials(logins)
+    return read_credentials()
+
+
+def read_credentials() -> list[Login]:
+    try:
+        data = json.loads(credentials_path().read_text())
+        return [(item["role"], item["username"], item["password"]) for item in data["logins"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def credential_lines(logins: list[Login]) -> list[str]:
+    """One line per login, for the terminal; says how to recover when they are unknown."""
+    if not logins:
+        return [
+            f"  Demo passwords are unknown ({credentials_path()} is missing or unreadable). "
+            f"Set a new password with: {RESET_HINT}"
+        ]
+    return [
+        f"  {role:<11} username: {username:<10} password: {password}   ({_login_note(username)})"
+        for role, username, password in logins
+    ]
+
+
+# --- Writing and reading the credentials file ------------------------------------
+
+
+def _write_credentials(logins: list[Login]) -> None:
+    path = credentials_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        # O_CREAT's mode applies only to a new file; a leftover one keeps its bits.
+        os.fchmod(handle.fileno(), 0o600)
+        json.dump(
+            {
+                "note": f"Demo logins made by seed_demo. Change one with: {RESET_HINT}",
+                "logins": [
+                    {"role": role, "username": username, "password": password}
+                    for role, username, password in logins
+                ],
+            },
+            handle,
+            indent=2,
+        )
+    os.replace(temporary, path)  # readers never see a half-written file
+
+
+def _login_note(username: str) -> str:
+    user = get_user_model().objects.filter(username=username).first()
+    if user is None:
+        return "this user no longer exists"
+    if user.is_superuser:
+        return "superuser: admin, every team"
+    teams_by_role: dict[str, list[str]] = {}
+    for membership in Membership.objects.filter(user=user).select_related("team"):
+        teams_by_role.setdefault(membership.get_role_display().lower(), []).append(
+            membership.team.name
+        )
+    if not teams_by_role:
+        return "no team"
+    return "; ".join(f"{role}: {', '.join(sorted(teams))}" for role, teams in teams_by_role.items())
+
+
+# --- The data ---------------------------------------------------------------------
+
+
+def _build() -> list[Login]:
+    """Call inside atomic."""
+    logins: list[Login] = []
+    admin = _user("admin", "admin", logins, superuser=True, first_name="Alex", last_name="Admin")
+    ana = _user("ana", "supervisor", logins, first_name="Ana", last_name="Moreau")
+    ben = _user("ben", "supervisor", logins, first_name="Ben", last_name="Okafor")
+
+    support = Team.objects.create(
+        name="Customer Support",
+        slug="customer-support",
+        description="Orders, deliveries, returns and account questions from the web shop.",
+    )
+    billing = Team.objects.create(
+        name="Billing & Payments",
+        slug="billing-payments",
+        description="Refunds, invoices, chargebacks and the nightly ledger reconciliation.",
+    )
+    Membership.objects.create(user=ana, team=support, role=Role.SUPERVISOR)
+    Membership.objects.create(user=ana, team=billing, role=Role.SUPERVISOR)
+    Membership.objects.create(user=ben, team=billing, role=Role.SUPERVISOR)
+
+    chat_bot = _agent(
+        admin,
+        team=support,
+        name="Support Chat Assistant",
+        slug="support-chat-assistant",
+        description=(
+            "Answers customers in the web shop's chat: where an order is, delivery changes, "
+            "returns, promo codes and account questions. It can look up orders, start returns "
+            "and resend invoices. It hands the chat to a person when the customer threatens "
+            "legal action, asks for a person, is clearly angry, or when it keeps giving the "
+            "same answer without getting anywhere."
+        ),
+        default_topic="Orders",
+        default_area="Web shop chat",
+    )
+    refund_bot = _agent(
+        admin,
+        team=billing,
+        name="Refund Desk Bot",
+        slug="refund-desk-bot",
+        description=(
+            "Reads and answers the refunds@ mailbox: checks the order and the payment, explains "
+            "the refund policy, and refunds up to $100 on its own. A refund over $100, a "
+            "chargeback or legal threat, or a request for a person goes to a Billing supervisor "
+            "before it replies."
+        ),
+        default_topic="Refunds",
+        default_area="Refunds mailbox",
+    )
+    reconciler = _agent(
+        admin,
+        team=billing,
+        name="Nightly Invoice Reconciler",
+        slug="nightly-invoice-reconciler",
+        description=(
+            "Runs every night at 02:00 UTC: matches the previous day's invoices against the "
+            "payment provider's settlement file and the ledger, and posts corrections for "
+            "rounding differences under $1. When an invoice total does not match what was paid, "
+            "or a payment matches no invoice, it stops and asks Billing to review instead of "
+            "changing the ledger itself."
+        ),
+        default_severity=Severity.INFO,
+        default_topic="Reconciliation",
+        default_area="Ledger",
+    )
+
+    legal_phrases = ["lawyer", "sue", "legal action", "attorney", "small claims"]
+    legal = _rule(
+        admin,
+        chat_bot,
+        name="Legal threats",
+        order=10,
+        kind=RuleKind.PHRASES,
+        parameters={"phrases": legal_phrases},
+        # People asking where to send a letter are not threatening anyone.
+        exception_phrases=["legal department address", "terms of service"],
+        severity=Severity.CRITICAL,
+        topic="Legal",
+        area="Complaints",
+        reason_template="Customer is threatening legal action",
+    )
+    chat_person = _rule(
+        admin,
+        chat_bot,
+        name="Asks for a person",
+        order=20,
+        kind=RuleKind.ASKS_FOR_HUMAN,
+        parameters={"extra_phrases": ["real person", "speak to a manager", "someone from staff"]},
+        severity=Severity.WARNING,
+        topic="Handover",
+        area="Web shop chat",
+        reason_template="Customer asked to talk to a person",
+    )
+    angry = _rule(
+        admin,
+        chat_bot,
+        name="Angry or frustrated customer",
+        order=30,
+        kind=RuleKind.SENTIMENT,
+        parameters={"threshold": 0.6, "last_n": 2},
+        severity=Severity.WARNING,
+        topic="Customer experience",
+        area="Web shop chat",
+        reason_template="Customer is angry or frustrated",
+    )
+    circles = _rule(
+        admin,
+        chat_bot,
+        name="Going in circles",
+        order=40,
+        kind=RuleKind.LOOP,
+        applies_to=AppliesTo.AGENT,
+        parameters={"repeats": 3, "similarity": 0.9},
+        severity=Severity.INFO,
+        topic="Bot quality",
+        area="Web shop chat",
+        reason_template="The assistant keeps giving the same answer",
+    )
+    big_refund = _rule(
+        admin,
+        refund_bot,
+        name="Refunds over $100",
+        order=10,
+        kind=RuleKind.AMOUNT,
+        parameters={"phrases": ["refund", "money back", "chargeback"], "limit": 100},
+        exception_phrases=["refund policy"],
+        severity=Severity.WARNING,
+        topic="Refunds",
+        area="Refunds mailbox",
+        reason_template="Customer asked for a refund of {amount}",
+    )
+    _rule(
+        admin,
+        refund_bot,
+        name="Legal threats",
+        order=20,
+        kind=RuleKind.PHRASES,
+        parameters={"phrases": legal_phrases},
+        exception_phrases=["legal department address"],
+        severity=Severity.CRITICAL,
+        topic="Legal",
+        area="Refunds mailbox",
+        reason_template="Customer is threatening legal action over a payment",
+    )
+    _rule(
+        admin,
+        refund_bot,
+        name="Asks for a person",
+        order=30,
+        kind=RuleKind.ASKS_FOR_HUMAN,
+        parameters={"extra_phrases": ["speak to a manager"]},
+        severity=Severity.WARNING,
+        topic="Handover",
+        area="Refunds mailbox",
+        reason_template="Customer asked for a person to handle their refund",
+    )
+    mismatch = _rule(
+        admin,
+        reconciler,
+        name="Invoice total mismatch",
+        order=10,
+        kind=RuleKind.REGEX,
+        applies_to=AppliesTo.AGENT,
+        parameters={"pattern": r"\bINV-\d{6}\b.*\btotal mismatch\b"},
+        severity=Severity.WARNING,
+        topic="Reconciliation",
+        area="Ledger",
+        reason_template="An invoice total does not match the settled payment",
+    )
+
+    _tell_stories(
+        ana=ana,
+        ben=ben,
+        chat_bot=chat_bot,
+        refund_bot=refund_bot,
+        reconciler=reconciler,
+        rules={
+            "legal": legal,
+            "chat_person": chat_person,
+            "angry": angry,
+            "circles": circles,
+            "big_refund": big_refund,
+            "mismatch": mismatch,
+        },
+    )
+    return logins
+
+
+def _tell_stories(
+    *,
+    ana: Any,
+    ben: Any,
+    chat_bot: Agent,
+    refund_bot: Agent,
+    reconciler: Agent,
+    rules: dict[str, EscalationRule],
+) -> None:
+    """Conversations and what happened to their escalations, oldest story first."""
+    user, agent, system = MessageRole.USER, MessageRole.AGENT, MessageRole.SYSTEM
+    today = timezone.now().date()
+    yesterday, two_days_ago = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
+
+    # Withdrawn: a late settlement file closed the gap before anyone looked.
+    run = _conversation(
+        reconciler,
+        f"reconcile-{two_days_ago}",
+        Channel.CRON,
+        f"Nightly reconciliation for {two_days_ago}",
+        [
+            (system, f"Reconcile invoices dated {two_days_ago} against settlement-{two_days_ago}.csv."),
+            (agent, "Matched 1,309 of 1,312 invoices. Posted 2 rounding corrections under $1 "
+                    "(INV-204790, INV-204802)."),
+            (agent, "INV-204817: total mismatch: ledger $1,240.00, settlement $1,204.00 "
+                    "(difference $36.00). Not correcting the ledger; needs review."),
+        ],
+    )
+    escalation = _fire(rules["mismatch"], run.messages[-1])
+    _say(run.conversation, agent, f"A late settlement file (settlement-{two_days_ago}-b.csv) "
+                                  "arrived at 02:40 with a $36.00 adjustment; INV-204817 now "
+                                  "reconciles.")
+    services.withdraw(
+        escalation_id=escalation.pk,
+        agent=reconciler,
+        reason="The late settlement file covered the $36.00 difference; INV-204817 reconciles.",
+    )
+
+    # Resolved by ben: a refund over the bot's limit, approved with guidance.
+    thread = _conversation(
+        refund_bot,
+        "<CAF3k2q9x7@mail.example.net>",
+        Channel.EMAIL,
+        "Charged for the annual plan by mistake",
+        [
+            (user, "Hi, I was charged $149 today for the annual Pro plan. I meant to pick the "
+                   "monthly one. Priya Raman"),
+            (agent, "Thanks for letting us know, Priya. I can move you to the monthly Pro plan "
+                    "from today. Would you like the annual charge returned to your card?"),
+            (user, "Yes please, I'd like my money back for the annual charge ($149)."),
+        ],
+        metadata={"customer": "Priya Raman", "account": "ACC-55231"},
+    )
+    escalation = _fire(rules["big_refund"], thread.messages[-1], amount="$149")
+    services.respond(
+        escalation_id=escalation.pk,
+        user=ben,
+        guidance=(
+            "Approve the full $149 refund: the annual plan was bought today and never used. "
+            "Switch the account to monthly Pro from today and confirm both in one reply."
+        ),
+    )
+    _say(thread.conversation, agent, "Done: $149 is on its way back to your card (3-5 working "
+                                     "days) and your account is on monthly Pro from today.")
+
+    # Dismissed by ana: the parcel arrived while the card waited.
+    chat = _conversation(
+        chat_bot,
+        "chat-c41e77",
+        Channel.CHAT,
+        "Where is my order?",
+        [
+            (user, "My order was meant to arrive on Tuesday and it's Thursday. Nobody tells me "
+                   "anything, this is awful service."),
+            (agent, "I'm sorry for the wait. Order #100391 is at the local depot and out for "
+                    "delivery today before 6 pm."),
+            (user, "That's exactly what it said yesterday. Terrible. I'm really annoyed."),
+        ],
+        metadata={"customer": "Tom Becker", "order": "#100391"},
+    )
+    escalation = _fire(rules["angry"], chat.messages[-1])
+    _say(chat.conversation, user, "Ok the driver just rang the bell. Got it, thanks.")
+    services.dismiss(
+        escalation_id=escalation.pk,
+        user=ana,
+        note="Parcel delivered while we waited and the customer is happy; let the bot close the chat.",
+    )
+
+    # Claimed by ana: a customer who wants a person.
+    chat = _conversation(
+        chat_bot,
+        "chat-2b7d90",
+        Channel.CHAT,
+        "Change the delivery address after dispatch",
+        [
+            (user, "Can I change the delivery address for order #100517? It says dispatched."),
+            (agent, "Once an order is dispatched I can't change the address here, but you can "
+                    "redirect it on the courier's tracking page with tracking number "
+                    "1Z 999 AA1 01 2345 6784."),
+            (user, "I tried, the courier says the sender has to do it. Can I speak to a real "
+                   "person please?"),
+        ],
+        metadata={"customer": "Lena Fischer", "order": "#100517"},
+    )
+    escalation = _fire(rules["chat_person"], chat.messages[-1])
+    services.claim(escalation_id=escalation.pk, user=ana, reason="Calling the courier about it")
+
+    # Open, info: a non-blocking note from yesterday's reconciliation run (a direct tool call).
+    run = _conversation(
+        reconciler,
+        f"reconcile-{yesterday}",
+        Channel.CRON,
+        f"Nightly reconciliation for {yesterday}",
+        [
+            (system, f"Reconcile invoices dated {yesterday} against settlement-{yesterday}.csv."),
+            (agent, "Matched 1,287 of 1,290 invoices. No rounding corrections needed."),
+            (agent, "3 payments totalling $512.40 match no invoice (PAY-88121, PAY-88140, "
+                    "PAY-88177). Leaving them unmatched and asking Billing to review."),
+        ],
+    )
+    message = run.messages[-1]
+    services.open_escalation(
+        conversation=run.conversation,
+        origin=Origin.TOOL_CALL,
+        reason="3 payments ($512.40) match no invoice; please review before the month-end close",
+        severity=Severity.INFO,
+        topic="Reconciliation",
+        area="Ledger",
+        blocking=False,  # the run finished; this only leaves a card
+        evidence=[{"source": "tool_call", "text": message.content, "message_id": message.pk}],
+    )
+
+    # Open, warning: a $240 refund waiting for Billing.
+    thread = _conversation(
+        refund_bot,
+        "<20261121.8d1e@mail.example.org>",
+        Channel.EMAIL,
+        "Return of order #100455 (standing desk)",
+        [
+            (user, "Hello, has my return for order #100455 arrived? I sent the standing desk "
+                   "back two weeks ago. Marcus Ng"),
+            (agent, "Hi Marcus, yes: the warehouse received and checked the desk in on the 12th, "
+                    "in good condition."),
+            (user, "Great, then please refund the $240 to my card."),
+        ],
+        metadata={"customer": "Marcus Ng", "order": "#100455"},
+    )
+    _fire(rules["big_refund"], thread.messages[-1], amount="$240")
+
+    # Open, info: the assistant repeating itself about a promo code.
+    same_answer = (
+        "WINTER20 gives 20% off orders over $50. Please check that your basket is over $50 "
+        "before shipping, then enter the code at checkout."
+    )
+    chat = _conversation(
+        chat_bot,
+        "chat-5a0e19",
+        Channel.CHAT,
+        "Promo code not accepted",
+        [
+            (user, "The code WINTER20 doesn't work at checkout."),
+            (agent, same_answer),
+            (user, "It's $64 before shipping. It still says the code is invalid."),
+            (agent, same_answer),
+            (user, "You just said that. It doesn't work!"),
+            (agent, same_answer),
+        ],
+        metadata={"customer": "Sam Ortiz", "basket": "$64.00"},
+    )
+    _fire(rules["circles"], chat.messages[-1])
+
+    # Open, critical: an angry customer who then threatens to sue; the second
+    # trigger adds evidence to the same card and raises it to critical.
+    chat = _conversation(
+        chat_bot,
+        "chat-8f31c2",
+        Channel.CHAT,
+        "Blender arrived cracked, again",
+        [
+            (user, "My order #100482 arrived today and the blender jug is cracked. That's the "
+                   "second one this month, honestly this is ridiculous."),
+            (agent, "I'm sorry about that, Dana. I can send a replacement jug today at no cost, "
+                    "or start a return for a full refund. Which would you prefer?"),
+            (user, "Neither. I'm fed up, your couriers are useless and this is a waste of my time."),
+        ],
+        metadata={"customer": "Dana Whitfield", "order": "#100482"},
+    )
+    _fire(rules["angry"], chat.messages[-1])
+    threat = _say(
+        chat.conversation,
+        user,
+        "Hello?? If I don't get compensation for both broken orders by Friday I'm taking legal "
+        "action. My lawyer already has the photos.",
+    )
+    _fire(rules["legal"], threat)
+
+
+# --- Builders -----------------------------------------------------------------------
+
+
+def _user(username: str, role: str, logins: list[Login], *, superuser: bool = False, **fields):
+    """A demo login with a fresh random password; an existing account is used as it is."""
+    User = get_user_model()
+    existing = User.objects.filter(username=username).first()
+    if existing is not None:
+        # Someone made this account before the first start (createsuperuser):
+        # never reset a password we did not set.
+        return existing
+    password = secrets.token_urlsafe(9)
+    email = f"{username}@example.com"
+    if superuser:
+        user = User.objects.create_superuser(username, email, password, **fields)
+    else:
+        user = User.objects.create_user(username, email, password, **fields)
+    logins.append((role, username, password))
+    return user
+
+
+def _agent(admin: Any, **fields: Any) -> Agent:
+    agent = Agent(**fields)
+    agent.full_clean()
+    _save_as(agent, admin)
+    return agent
+
+
+def _rule(admin: Any, agent: Agent, **fields: Any) -> EscalationRule:
+    rule = EscalationRule(agent=agent, **fields)
+    rule.full_clean()
+    _save_as(rule, admin)
+    return rule
+
+
+def _save_as(instance: Agent | EscalationRule, admin: Any) -> None:
+    instance._history_user = admin  # type: ignore[union-attr]
+    instance._change_reason = _CHANGE_REASON  # type: ignore[union-attr]
+    instance.save()
+
+
+class _Transcript:
+    def __init__(self, conversation: Conversation, messages: list[Message]):
+        self.conversation = conversation
+        self.messages = messages
+
+
+def _conversation(
+    agent: Agent,
+    external_id: str,
+    channel: Channel,
+    subject: str,
+    messages: list[tuple[MessageRole, str]],
+    *,
+    metadata: dict[str, Any] | None = None,
+) -> _Transcript:
+    conversation = Conversation.objects.create(
+        agent=agent,
+        external_id=external_id,
+        channel=channel,
+        subject=subject,
+        metadata=metadata or {},
+    )
+    return _Transcript(conversation, [_say(conversation, role, text) for role, text in messages])
+
+
+def _say(conversation: Conversation, role: MessageRole, text: str) -> Message:
+    return Message.objects.create(conversation=conversation, role=role, content=text)
+
+
+def _fire(rule: EscalationRule, message: Message, **values: str) -> Escalation:
+    """What the trigger engine does when `rule` matches `message`."""
+    result = services.open_escalation(
+        conversation=message.conversation,
+        origin=Origin.RULE,
+        reason=rule.reason_template.format(**values),
+        rule=rule,
+        evidence=[
+            {
+                "source": "rule",
+                "rule_id": rule.pk,
+                "rule_name": rule.name,
+                "text": message.content,
+                "message_id": message.pk,
+            }
+        ],
+    )
+    return result.escalation
