@@ -159,6 +159,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
 }
 
+# Audit reasons ("Opened by agent x: <the reason>") are often longer than the default 100 characters.
+SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
+
 # --- Escalation defaults ------------------------------------------------------
 # Response (time to claim) and resolution (time to answer) targets in minutes
 # per urgency; per-team targets replace these later.

@@ -192,14 +192,13 @@ def _add_evidence(
         changes["urgency"] = [escalation.urgency, urgency]
         escalation.urgency = urgency
     escalation.evidence = [*escalation.evidence, *evidence]
-    changes["evidence_added"] = [None, len(evidence)]
     _save_with_history(escalation, user=user, reason=f"Evidence added by {actor_label}: {reason}")
     _append_event(
         escalation,
         EventType.UPDATED,
         user=user,
         agent=None if user else escalation.agent,
-        extra={"changes": changes, "reason": reason},
+        extra={"changes": changes, "evidence_added": evidence, "reason": reason},
     )
     return escalation
 
@@ -418,7 +417,7 @@ def _save_with_history(
 ) -> None:
     """Save, writing one history row that names who acted and why. Call inside atomic."""
     escalation._history_user = user
-    escalation._change_reason = reason[:100]  # simple-history's column is 100 characters
+    escalation._change_reason = reason
     escalation.save()
     del escalation._history_user, escalation._change_reason
 

@@ -78,4 +78,4 @@ def change_reason(form, change: bool) -> str:
     if not change:
         return "Admin: created"
     fields = ", ".join(form.changed_data) or "nothing"
-    return f"Admin: changed {fields}"[:100]
+    return f"Admin: changed {fields}"

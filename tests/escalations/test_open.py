@@ -102,6 +102,14 @@ def test_a_second_trigger_adds_evidence_to_the_open_card(conversation):
     event = Event.objects.filter(escalation=escalation).last()
     assert event.type == EventType.UPDATED
     assert event.payload["changes"]["severity"] == ["warning", "critical"]
+    assert [item["text"] for item in event.payload["evidence_added"]] == ["this is outrageous"]
+
+
+def test_a_long_reason_is_kept_whole_in_the_audit(conversation):
+    reason = "Customer disputes three invoices and threatens a chargeback; " * 5
+    escalation = factories.open_escalation(conversation, reason=reason)
+
+    assert escalation.history.get().history_change_reason == f"Opened by agent billing-bot: {reason.strip()}"
 
 
 def test_a_lower_severity_trigger_never_lowers_the_card(conversation):
