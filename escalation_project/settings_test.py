@@ -5,6 +5,8 @@ test run, so the Channels and Celery tests always use a real Redis; CI sets
 REDIS_URL and DATABASE_URL to run the same suite on its services.
 """
 
+import os
+
 from escalation_project.settings import *  # noqa: F403
 from escalation_project.settings import DATABASES, EMBEDDED_REDIS, VAR_DIR
 
@@ -28,8 +30,9 @@ STORAGES = {
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so threads in the concurrency tests share one
-    # database with real WAL locking, as in production.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # database with real WAL locking, as in production; one per test process,
+    # so two test runs in one checkout do not delete each other's database.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 
 # Serve static files straight from the app and static/ folders: tests never run collectstatic.
 STATIC_ROOT = None
