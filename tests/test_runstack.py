@@ -1,0 +1,183 @@
+"""`manage.py runstack` end to end: the real processes, on the embedded defaults.
+
+Runs what `make run` runs, in a fresh VAR_DIR on free ports, then stops it
+with SIGINT and checks that nothing it started is left behind.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from celery import Celery
+from django.conf import settings
+
+from escalation_project.embedded_redis import free_port
+
+READY_TIMEOUT = 60
+
+
+class Stack:
+    """runstack as a subprocess, its output collected as it comes."""
+
+    def __init__(self, var_dir: Path) -> None:
+        self.var_dir = var_dir
+        self.web_port = free_port()
+        self.redis_port = free_port()
+        while self.redis_port == self.web_port:
+            self.redis_port = free_port()
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            # CI's second run sets these for the suite; runstack must get the
+            # embedded defaults: SQLite in VAR_DIR and its own Redis.
+            if key not in {"REDIS_URL", "REDIS_URL_FILE", "DATABASE_URL", "DATABASE_URL_FILE"}
+        }
+        env.update(
+            DJANGO_SETTINGS_MODULE="escalation_project.settings",
+            VAR_DIR=str(var_dir),
+            HOST="127.0.0.1",
+            PORT=str(self.web_port),
+            EMBEDDED_REDIS_PORT=str(self.redis_port),
+            PYTHONUNBUFFERED="1",
+        )
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "runstack"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+        )
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+    def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not check():
+            if self.process.poll() is not None:
+                pytest.fail(f"runstack exited ({self.process.returncode}) before {what}:\n{self.output}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"No {what} within {timeout} s. runstack output:\n{self.output}")
+            time.sleep(0.25)
+
+    def get(self, path: str) -> int | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}{path}", timeout=2) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+        except OSError:
+            return None
+
+    def worker_answers_ping(self) -> bool:
+        # set_as_current=False: this throw-away client must not become the
+        # app that shared_task binds to in the test process.
+        client = Celery(broker=f"redis://127.0.0.1:{self.redis_port}/0", set_as_current=False)
+        try:
+            return bool(client.control.ping(timeout=1, limit=1))
+        finally:
+            client.close()
+
+    def survivors(self) -> list[str]:
+        """Live processes that belong to this stack: by environment or by port."""
+        marker = f"VAR_DIR={self.var_dir}".encode()
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+            except OSError:
+                continue  # gone meanwhile, or not ours to read
+            if stat.rsplit(")", 1)[1].split()[0] == "Z":
+                continue  # already dead, waiting to be reaped
+            if (
+                marker in environ
+                or f"127.0.0.1:{self.redis_port}" in cmdline  # redis-server's title
+                or f"-p {self.web_port} " in cmdline  # daphne
+            ):
+                found.append(f"{pid}: {cmdline}")
+        return found
+
+    def wait_until_gone(self, timeout: float) -> list[str]:
+        deadline = time.monotonic() + timeout
+        while (left := self.survivors()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return left
+
+    def kill_leftovers(self) -> None:
+        """After a failure: leave the machine as we found it."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for entry in self.survivors():
+            try:
+                os.kill(int(entry.split(":")[0]), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+@pytest.mark.slow
+def test_runstack_serves_seeds_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "var")
+    try:
+        stack.wait_for("200 from /admin/login/", lambda: stack.get("/admin/login/") == 200,
+                       READY_TIMEOUT)  # fmt: skip
+        assert f"Embedded Redis on redis://127.0.0.1:{stack.redis_port}/0" in stack.output
+        # seed_demo prints the demo credentials on every start.
+        assert "password" in stack.output.lower(), stack.output
+        stack.wait_for("URL banner", lambda: "Press Ctrl-C to stop." in stack.output, 20)
+        assert f"http://127.0.0.1:{stack.web_port}/admin/" in stack.output
+        stack.wait_for("Celery worker reply to ping", stack.worker_answers_ping, 30)
+
+        stack.process.send_signal(signal.SIGINT)
+        assert stack.process.wait(timeout=30) == 0, stack.output
+        stack.reader.join(timeout=5)
+        assert stack.lines[-1].endswith("Stopped."), stack.output
+        # runstack waits for its children, but a pool process can take a
+        # moment longer to be reaped after its parent is gone.
+        left = stack.wait_until_gone(timeout=3)
+        assert left == [], "Still running after runstack exited:\n" + "\n".join(left)
+    finally:
+        stack.kill_leftovers()
+
+
+@pytest.mark.slow
+def test_runstack_stops_everything_and_fails_when_a_child_dies(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "var")
+    try:
+        stack.wait_for("200 from /admin/login/", lambda: stack.get("/admin/login/") == 200,
+                       READY_TIMEOUT)  # fmt: skip
+        beat = [entry for entry in stack.survivors() if "celery -A escalation_project beat" in entry]
+        assert len(beat) == 1, stack.survivors()
+        os.kill(int(beat[0].split(":")[0]), signal.SIGKILL)
+
+        assert stack.process.wait(timeout=30) != 0, stack.output
+        stack.reader.join(timeout=5)
+        assert "celery-beat stopped unexpectedly (killed by SIGKILL)" in stack.output, stack.output
+        left = stack.wait_until_gone(timeout=3)
+        assert left == [], "Still running after runstack exited:\n" + "\n".join(left)
+    finally:
+        stack.kill_leftovers()
