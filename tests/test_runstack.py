@@ -181,3 +181,21 @@ def test_runstack_stops_everything_and_fails_when_a_child_dies(tmp_path: Path) -
         assert left == [], "Still running after runstack exited:\n" + "\n".join(left)
     finally:
         stack.kill_leftovers()
+
+
+@pytest.mark.slow
+def test_nothing_outlives_runstack_even_when_it_is_killed_with_sigkill(tmp_path: Path) -> None:
+    """A crashed or kill -9'd runstack must not leave Redis or a worker holding the ports."""
+    stack = Stack(tmp_path / "var")
+    try:
+        stack.wait_for("200 from /admin/login/", lambda: stack.get("/admin/login/") == 200,
+                       READY_TIMEOUT)  # fmt: skip
+        assert any("redis-server" in entry for entry in stack.survivors()), stack.survivors()
+
+        stack.process.kill()
+        stack.process.wait(timeout=10)
+
+        left = stack.wait_until_gone(timeout=15)
+        assert left == [], "Still running after runstack was killed:\n" + "\n".join(left)
+    finally:
+        stack.kill_leftovers()

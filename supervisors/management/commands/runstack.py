@@ -9,7 +9,6 @@ exits non-zero naming it.
 
 from __future__ import annotations
 
-import ctypes
 import http.client
 import os
 import signal
@@ -17,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -27,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from escalation_project import embedded_redis
 from escalation_project.env import env_int, env_str
+from escalation_project.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 10.0
 READY_TIMEOUT_SECONDS = 60.0
@@ -35,26 +34,6 @@ READY_TIMEOUT_SECONDS = 60.0
 QUIET_SECONDS = 1.5
 QUIET_WAIT_MAX_SECONDS = 10.0
 PAGES = [("admin", "/admin/"), ("console", "/console/"), ("API", "/api/v1/")]
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
-
-# Resolved once here, not in the forked child: between fork and exec only
-# async-signal-safe work is safe, and a library lookup is not.
-_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
-
-
-def _child_setup(parent_pid: int) -> Callable[[], None]:
-    """preexec_fn: die with runstack, even if it is killed with -9."""
-
-    def setup() -> None:
-        if _prctl is None:
-            return  # no parent-death signal outside Linux; a clean stop still works
-        # The kernel sends the signal when the *thread* that forked us exits,
-        # so children are only ever started from the main thread.
-        _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent_pid:  # runstack died before prctl took effect
-            os._exit(1)
-
-    return setup
 
 
 @dataclass
@@ -105,17 +84,11 @@ class Command(BaseCommand):
         if not settings.EMBEDDED_REDIS:
             self._say("runstack", "REDIS_URL is set: using that Redis, starting none.")
             return env
-        # Ctrl-C in a terminal signals the whole foreground process group, and
-        # embedded_redis starts redis-server in ours. A signal mask survives
-        # exec, so with SIGINT blocked at start Redis ignores Ctrl-C and stays
-        # up until the worker has drained; it is stopped last, with SIGTERM.
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         try:
+            # Starts in its own process group and dies with us (see embedded_redis).
             self.redis = embedded_redis.start(settings.EMBEDDED_REDIS_PORT, settings.VAR_DIR / "redis")
         except embedded_redis.EmbeddedRedisError as exc:
             raise CommandError(str(exc)) from exc
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         self._say("runstack", f"Embedded Redis on {settings.REDIS_URL}")
         # Every child gets the same URL, so they agree with this process.
         return {**env, "REDIS_URL": settings.REDIS_URL}
@@ -143,7 +116,7 @@ class Command(BaseCommand):
                 # which stops the children in order, and killpg also reaches
                 # the worker's pool processes.
                 process_group=0,
-                preexec_fn=_child_setup(os.getpid()),
+                preexec_fn=die_with_parent(os.getpid()),
             )
             self.children.append(Child(name, process))
         # Readers start after every fork: preexec_fn runs between fork and
