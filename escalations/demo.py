@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +23,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents.models import (
-    AppliesTo,
     Agent,
+    AppliesTo,
     Channel,
     Conversation,
     EscalationRule,
@@ -41,7 +42,7 @@ Login = tuple[str, str, str]  # (role, username, password)
 CREDENTIALS_FILE_NAME = "demo-credentials.json"
 RESET_HINT = "python manage.py changepassword <user>"
 
-# Written down as the admin who configured them, so the audit trail reads sensibly.
+# The history rows of the demo agents and rules name the admin as their author, with this reason.
 _CHANGE_REASON = "Demo data (seed_demo)"
 
 
@@ -56,8 +57,9 @@ def load_demo_data() -> list[Login]:
     do) but the credentials file is missing or unreadable.
     """
     with transaction.atomic():
-        # Checked inside the transaction: on SQLite it is IMMEDIATE, so two
-        # seeders starting at once queue here instead of both building.
+        # Checked inside the transaction: on SQLite it is IMMEDIATE, so a second
+        # seeder waits here and then finds the teams; on PostgreSQL it would
+        # fail on the unique team name instead and leave nothing half-built.
         if not Team.objects.exists():
             logins = _build()
             # Inside the transaction: if the file cannot be written, no data
@@ -120,9 +122,7 @@ def _login_note(username: str) -> str:
         return "superuser: admin, every team"
     teams_by_role: dict[str, list[str]] = {}
     for membership in Membership.objects.filter(user=user).select_related("team"):
-        teams_by_role.setdefault(membership.get_role_display().lower(), []).append(
-            membership.team.name
-        )
+        teams_by_role.setdefault(membership.get_role_display().lower(), []).append(membership.team.name)
     if not teams_by_role:
         return "no team"
     return "; ".join(f"{role}: {', '.join(sorted(teams))}" for role, teams in teams_by_role.items())
@@ -342,16 +342,26 @@ def _tell_stories(
         f"Nightly reconciliation for {two_days_ago}",
         [
             (system, f"Reconcile invoices dated {two_days_ago} against settlement-{two_days_ago}.csv."),
-            (agent, "Matched 1,309 of 1,312 invoices. Posted 2 rounding corrections under $1 "
-                    "(INV-204790, INV-204802)."),
-            (agent, "INV-204817: total mismatch: ledger $1,240.00, settlement $1,204.00 "
-                    "(difference $36.00). Not correcting the ledger; needs review."),
+            (
+                agent,
+                "Matched 1,309 of 1,312 invoices. Posted 2 rounding corrections under $1 "
+                "(INV-204790, INV-204802).",
+            ),
+            (
+                agent,
+                "INV-204817: total mismatch: ledger $1,240.00, settlement $1,204.00 "
+                "(difference $36.00). Not correcting the ledger; needs review.",
+            ),
         ],
     )
     escalation = _fire(rules["mismatch"], run.messages[-1])
-    _say(run.conversation, agent, f"A late settlement file (settlement-{two_days_ago}-b.csv) "
-                                  "arrived at 02:40 with a $36.00 adjustment; INV-204817 now "
-                                  "reconciles.")
+    _say(
+        run.conversation,
+        agent,
+        f"A late settlement file (settlement-{two_days_ago}-b.csv) "
+        "arrived at 02:40 with a $36.00 adjustment; INV-204817 now "
+        "reconciles.",
+    )
     services.withdraw(
         escalation_id=escalation.pk,
         agent=reconciler,
@@ -365,10 +375,16 @@ def _tell_stories(
         Channel.EMAIL,
         "Charged for the annual plan by mistake",
         [
-            (user, "Hi, I was charged $149 today for the annual Pro plan. I meant to pick the "
-                   "monthly one. Priya Raman"),
-            (agent, "Thanks for letting us know, Priya. I can move you to the monthly Pro plan "
-                    "from today. Would you like the annual charge returned to your card?"),
+            (
+                user,
+                "Hi, I was charged $149 today for the annual Pro plan. I meant to pick the "
+                "monthly one. Priya Raman",
+            ),
+            (
+                agent,
+                "Thanks for letting us know, Priya. I can move you to the monthly Pro plan "
+                "from today. Would you like the annual charge returned to your card?",
+            ),
             (user, "Yes please, I'd like my money back for the annual charge ($149)."),
         ],
         metadata={"customer": "Priya Raman", "account": "ACC-55231"},
@@ -382,8 +398,12 @@ def _tell_stories(
             "Switch the account to monthly Pro from today and confirm both in one reply."
         ),
     )
-    _say(thread.conversation, agent, "Done: $149 is on its way back to your card (3-5 working "
-                                     "days) and your account is on monthly Pro from today.")
+    _say(
+        thread.conversation,
+        agent,
+        "Done: $149 is on its way back to your card (3-5 working "
+        "days) and your account is on monthly Pro from today.",
+    )
 
     # Dismissed by ana: the parcel arrived while the card waited.
     chat = _conversation(
@@ -392,10 +412,16 @@ def _tell_stories(
         Channel.CHAT,
         "Where is my order?",
         [
-            (user, "My order was meant to arrive on Tuesday and it's Thursday. Nobody tells me "
-                   "anything, this is awful service."),
-            (agent, "I'm sorry for the wait. Order #100391 is at the local depot and out for "
-                    "delivery today before 6 pm."),
+            (
+                user,
+                "My order was meant to arrive on Tuesday and it's Thursday. Nobody tells me "
+                "anything, this is awful service.",
+            ),
+            (
+                agent,
+                "I'm sorry for the wait. Order #100391 is at the local depot and out for "
+                "delivery today before 6 pm.",
+            ),
             (user, "That's exactly what it said yesterday. Terrible. I'm really annoyed."),
         ],
         metadata={"customer": "Tom Becker", "order": "#100391"},
@@ -416,11 +442,13 @@ def _tell_stories(
         "Change the delivery address after dispatch",
         [
             (user, "Can I change the delivery address for order #100517? It says dispatched."),
-            (agent, "Once an order is dispatched I can't change the address here, but you can "
-                    "redirect it on the courier's tracking page with tracking number "
-                    "1Z 999 AA1 01 2345 6784."),
-            (user, "I tried, the courier says the sender has to do it. Can I speak to a real "
-                   "person please?"),
+            (
+                agent,
+                "Once an order is dispatched I can't change the address here, but you can "
+                "redirect it on the courier's tracking page with tracking number "
+                "1Z 999 AA1 01 2345 6784.",
+            ),
+            (user, "I tried, the courier says the sender has to do it. Can I speak to a real person please?"),
         ],
         metadata={"customer": "Lena Fischer", "order": "#100517"},
     )
@@ -436,8 +464,11 @@ def _tell_stories(
         [
             (system, f"Reconcile invoices dated {yesterday} against settlement-{yesterday}.csv."),
             (agent, "Matched 1,287 of 1,290 invoices. No rounding corrections needed."),
-            (agent, "3 payments totalling $512.40 match no invoice (PAY-88121, PAY-88140, "
-                    "PAY-88177). Leaving them unmatched and asking Billing to review."),
+            (
+                agent,
+                "3 payments totalling $512.40 match no invoice (PAY-88121, PAY-88140, "
+                "PAY-88177). Leaving them unmatched and asking Billing to review.",
+            ),
         ],
     )
     message = run.messages[-1]
@@ -459,10 +490,16 @@ def _tell_stories(
         Channel.EMAIL,
         "Return of order #100455 (standing desk)",
         [
-            (user, "Hello, has my return for order #100455 arrived? I sent the standing desk "
-                   "back two weeks ago. Marcus Ng"),
-            (agent, "Hi Marcus, yes: the warehouse received and checked the desk in on the 12th, "
-                    "in good condition."),
+            (
+                user,
+                "Hello, has my return for order #100455 arrived? I sent the standing desk "
+                "back two weeks ago. Marcus Ng",
+            ),
+            (
+                agent,
+                "Hi Marcus, yes: the warehouse received and checked the desk in on the 12th, "
+                "in good condition.",
+            ),
             (user, "Great, then please refund the $240 to my card."),
         ],
         metadata={"customer": "Marcus Ng", "order": "#100455"},
@@ -499,10 +536,16 @@ def _tell_stories(
         Channel.CHAT,
         "Blender arrived cracked, again",
         [
-            (user, "My order #100482 arrived today and the blender jug is cracked. That's the "
-                   "second one this month, honestly this is ridiculous."),
-            (agent, "I'm sorry about that, Dana. I can send a replacement jug today at no cost, "
-                    "or start a return for a full refund. Which would you prefer?"),
+            (
+                user,
+                "My order #100482 arrived today and the blender jug is cracked. That's the "
+                "second one this month, honestly this is ridiculous.",
+            ),
+            (
+                agent,
+                "I'm sorry about that, Dana. I can send a replacement jug today at no cost, "
+                "or start a return for a full refund. Which would you prefer?",
+            ),
             (user, "Neither. I'm fed up, your couriers are useless and this is a waste of my time."),
         ],
         metadata={"customer": "Dana Whitfield", "order": "#100482"},
@@ -558,10 +601,10 @@ def _save_as(instance: Agent | EscalationRule, admin: Any) -> None:
     instance.save()
 
 
+@dataclass(frozen=True)
 class _Transcript:
-    def __init__(self, conversation: Conversation, messages: list[Message]):
-        self.conversation = conversation
-        self.messages = messages
+    conversation: Conversation
+    messages: list[Message]
 
 
 def _conversation(

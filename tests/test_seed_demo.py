@@ -1,0 +1,220 @@
+"""`manage.py seed_demo`: a realistic demo built once through the services, and logins that work."""
+
+import json
+import re
+import stat
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+
+from agents.models import Agent, Conversation, EscalationRule, Message, RuleKind
+from escalations.models import Escalation, Event, EventType, Origin, Status
+from supervisors.models import Membership, Team
+from tests import factories
+
+LOGIN_LINE = re.compile(r"^\s+(\S+)\s+username: (\S+)\s+password: (\S+)\s+\((.+)\)$")
+
+
+@pytest.fixture(autouse=True)
+def var_dir(settings, tmp_path):
+    settings.VAR_DIR = tmp_path
+    return tmp_path
+
+
+def seed() -> str:
+    out = StringIO()
+    call_command("seed_demo", stdout=out)
+    return out.getvalue()
+
+
+def logins_in(output: str) -> list[tuple[str, str, str, str]]:
+    return [match.groups() for line in output.splitlines() if (match := LOGIN_LINE.match(line))]
+
+
+def counts() -> dict[str, int]:
+    models = [Team, Membership, get_user_model(), Agent, EscalationRule, Conversation, Message]
+    models += [Escalation, Event, Escalation.history.model]
+    return {model.__name__: model.objects.count() for model in models}
+
+
+def test_it_creates_the_teams_and_memberships(db):
+    seed()
+
+    assert set(Team.objects.values_list("slug", "name")) == {
+        ("customer-support", "Customer Support"),
+        ("billing-payments", "Billing & Payments"),
+    }
+    assert set(Membership.objects.values_list("user__username", "team__slug", "role")) == {
+        ("ana", "customer-support", "supervisor"),
+        ("ana", "billing-payments", "supervisor"),
+        ("ben", "billing-payments", "supervisor"),
+    }
+    assert get_user_model().objects.get(username="admin").is_superuser
+
+
+def test_it_creates_agents_with_job_descriptions_and_valid_rules_of_every_kind(db):
+    seed()
+
+    agents = {agent.slug: agent for agent in Agent.objects.select_related("team")}
+    assert {slug: agent.team.slug for slug, agent in agents.items()} == {
+        "support-chat-assistant": "customer-support",
+        "refund-desk-bot": "billing-payments",
+        "nightly-invoice-reconciler": "billing-payments",
+    }
+    for agent in agents.values():
+        agent.full_clean()
+        assert len(agent.description) > 150
+        assert agent.rules.exists()
+    rules = list(EscalationRule.objects.all())
+    for rule in rules:
+        rule.full_clean()
+        assert rule.reason_template and rule.topic and rule.area
+    assert {rule.kind for rule in rules} == set(RuleKind.values)
+    legal = EscalationRule.objects.get(agent__slug="support-chat-assistant", name="Legal threats")
+    assert {"lawyer", "sue", "legal action"} <= set(legal.parameters["phrases"])
+    assert "legal department address" in legal.exception_phrases
+    refunds = EscalationRule.objects.get(kind=RuleKind.AMOUNT)
+    assert refunds.parameters == {"phrases": ["refund", "money back", "chargeback"], "limit": 100}
+    sentiment = EscalationRule.objects.get(kind=RuleKind.SENTIMENT)
+    assert sentiment.parameters == {"threshold": 0.6, "last_n": 2}
+    # The audit names who configured them.
+    assert {row.history_user.username for row in EscalationRule.history.all()} == {"admin"}
+
+
+def test_it_opens_escalations_through_the_services_in_every_state(db):
+    seed()
+
+    by_status: dict[str, list[Escalation]] = {}
+    for escalation in Escalation.objects.select_related("claimed_by", "responder"):
+        by_status.setdefault(escalation.status, []).append(escalation)
+    assert {status: len(items) for status, items in by_status.items()} == {
+        Status.OPEN: 4,
+        Status.CLAIMED: 1,
+        Status.RESOLVED: 1,
+        Status.DISMISSED: 1,
+        Status.WITHDRAWN: 1,
+    }
+    assert {e.severity for e in by_status[Status.OPEN]} == {"critical", "warning", "info"}
+    (claimed,) = by_status[Status.CLAIMED]
+    assert claimed.claimed_by.username == "ana"
+    (resolved,) = by_status[Status.RESOLVED]
+    assert (resolved.responder.username, bool(resolved.guidance)) == ("ben", True)
+    (dismissed,) = by_status[Status.DISMISSED]
+    assert (dismissed.responder.username, bool(dismissed.closing_note)) == ("ana", True)
+    (withdrawn,) = by_status[Status.WITHDRAWN]
+    assert withdrawn.agent.slug == "nightly-invoice-reconciler" and withdrawn.closing_note
+    assert Escalation.objects.filter(origin=Origin.TOOL_CALL, blocking=False).count() == 1
+    assert Conversation.objects.count() == 8
+    assert all(c.messages.count() >= 3 for c in Conversation.objects.all())
+
+
+def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
+    seed()
+
+    expected_last_event = {
+        Status.OPEN: {EventType.CREATED, EventType.UPDATED},
+        Status.CLAIMED: {EventType.CLAIMED},
+        Status.RESOLVED: {EventType.RESOLVED},
+        Status.DISMISSED: {EventType.DISMISSED},
+        Status.WITHDRAWN: {EventType.WITHDRAWN},
+    }
+    for escalation in Escalation.objects.all():
+        events = list(escalation.events.order_by("id").values_list("type", flat=True))
+        assert events[0] == EventType.CREATED
+        assert events[-1] in expected_last_event[escalation.status]
+        history = list(escalation.history.order_by("history_id"))
+        assert len(history) == len(events)
+        assert history[-1].status == escalation.status
+    # The legal threat after the angry messages joined the same card and raised it.
+    critical = Escalation.objects.get(severity="critical")
+    assert [item["rule_name"] for item in critical.evidence] == [
+        "Angry or frustrated customer",
+        "Legal threats",
+    ]
+    assert list(critical.events.values_list("type", flat=True)) == [
+        "escalation.created",
+        "escalation.updated",
+    ]
+
+
+def test_rule_evidence_points_at_a_message_of_the_conversation_that_matches(db):
+    seed()
+
+    for escalation in Escalation.objects.filter(origin=Origin.RULE).select_related("rule"):
+        for item in escalation.evidence:
+            message = Message.objects.get(pk=item["message_id"])
+            assert message.conversation_id == escalation.conversation_id
+            assert item["text"] == message.content
+            rule = EscalationRule.objects.get(pk=item["rule_id"])
+            text = message.content.lower()
+            if rule.kind == RuleKind.REGEX:
+                assert re.search(rule.parameters["pattern"], message.content)
+            elif rule.kind in (RuleKind.PHRASES, RuleKind.AMOUNT):
+                assert any(phrase in text for phrase in rule.parameters["phrases"])
+                assert not any(phrase in text for phrase in rule.exception_phrases)
+
+
+def test_it_prints_three_logins_that_authenticate(db, var_dir):
+    output = seed()
+
+    logins = logins_in(output)
+    assert [(role, username) for role, username, _, _ in logins] == [
+        ("admin", "admin"),
+        ("supervisor", "ana"),
+        ("supervisor", "ben"),
+    ]
+    for _, username, password, _ in logins:
+        assert len(password) >= 12
+        assert authenticate(username=username, password=password) is not None
+    assert logins[0][3] == "superuser: admin, every team"
+    assert logins[1][3] == "supervisor: Billing & Payments, Customer Support"
+    path = var_dir / "demo-credentials.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    saved = json.loads(path.read_text())["logins"]
+    assert [(x["username"], x["password"]) for x in saved] == [(u, p) for _, u, p, _ in logins]
+
+
+def test_running_it_again_creates_nothing_and_prints_the_same_passwords(db):
+    first = seed()
+    before = counts()
+
+    second = seed()
+
+    assert counts() == before
+    assert logins_in(second) == logins_in(first)
+    assert len(logins_in(second)) == 3
+
+
+def test_without_the_credentials_file_it_says_the_passwords_are_unknown(db, var_dir):
+    seed()
+    (var_dir / "demo-credentials.json").unlink()
+    before = counts()
+
+    output = seed()
+
+    assert counts() == before
+    assert logins_in(output) == []
+    assert "unknown" in output and "python manage.py changepassword <user>" in output
+
+
+def test_it_adds_nothing_when_real_teams_exist(db, var_dir):
+    factories.make_team("Legal")
+
+    output = seed()
+
+    assert list(Team.objects.values_list("name", flat=True)) == ["Legal"]
+    assert not get_user_model().objects.exists()
+    assert not (var_dir / "demo-credentials.json").exists()
+    assert "unknown" in output
+
+
+def test_an_existing_account_keeps_its_password_and_is_not_printed(db):
+    factories.make_user("admin", superuser=True)  # password "pw"
+
+    output = seed()
+
+    assert [username for _, username, _, _ in logins_in(output)] == ["ana", "ben"]
+    assert authenticate(username="admin", password="pw") is not None
+    assert Team.objects.count() == 2
