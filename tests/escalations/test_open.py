@@ -105,6 +105,24 @@ def test_a_second_trigger_adds_evidence_to_the_open_card(conversation):
     assert [item["text"] for item in event.payload["evidence_added"]] == ["this is outrageous"]
 
 
+def test_a_more_severe_trigger_heads_the_card(team):
+    agent = factories.make_agent(team)
+    refunds = factories.make_rule(agent, name="Refunds", severity="warning")
+    legal = factories.make_rule(agent, name="Legal threats", severity="critical")
+    conversation = factories.make_conversation(agent)
+    factories.open_escalation(conversation, origin=Origin.RULE, rule=refunds, reason="Refund asked")
+
+    result = services.open_escalation(
+        conversation=conversation, origin=Origin.RULE, rule=legal, reason="Legal threat"
+    )
+
+    escalation = Escalation.objects.get(pk=result.escalation.pk)
+    assert (escalation.severity, escalation.reason, escalation.rule) == ("critical", "Legal threat", legal)
+    changes = escalation.events.last().payload["changes"]
+    assert changes["reason"] == ["Refund asked", "Legal threat"]
+    assert changes["rule"] == [refunds.pk, legal.pk]
+
+
 def test_a_long_reason_is_kept_whole_in_the_audit(conversation):
     reason = "Customer disputes three invoices and threatens a chargeback; " * 5
     escalation = factories.open_escalation(conversation, reason=reason)
@@ -118,7 +136,8 @@ def test_a_lower_severity_trigger_never_lowers_the_card(conversation):
         conversation=conversation, origin=Origin.RULE, reason="meh", severity="info"
     )
 
-    assert result.escalation.severity == "critical"
+    escalation = Escalation.objects.get(pk=result.escalation.pk)
+    assert (escalation.severity, escalation.reason) == ("critical", "Customer wants a refund of $150")
 
 
 def test_after_the_card_closes_a_new_trigger_opens_a_new_one(conversation, ana):
