@@ -99,7 +99,14 @@ class ConversationAdmin(TeamScopedAdmin):
     search_fields = ["external_id", "subject", "agent__name"]
     list_select_related = ["agent"]
     readonly_fields = [
-        "agent", "external_id", "channel", "status", "subject", "metadata", "created_at", "updated_at"
+        "agent",
+        "external_id",
+        "channel",
+        "status",
+        "subject",
+        "metadata",
+        "created_at",
+        "updated_at",
     ]
     inlines = [MessageInline]
 

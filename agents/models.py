@@ -21,9 +21,7 @@ class Agent(models.Model):
     escalation_enabled = models.BooleanField(
         default=True, help_text="Off: rules do not fire and direct escalation calls are refused."
     )
-    default_severity = models.CharField(
-        max_length=10, choices=Severity.choices, default=Severity.WARNING
-    )
+    default_severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
     default_urgency = models.CharField(
         max_length=10,
         choices=Urgency.choices,
@@ -135,9 +133,7 @@ class ConversationStatus(models.TextChoices):
 
 class Conversation(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="conversations")
-    external_id = models.CharField(
-        max_length=200, help_text="The agent's own id for this conversation."
-    )
+    external_id = models.CharField(max_length=200, help_text="The agent's own id for this conversation.")
     channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.CHAT)
     status = models.CharField(
         max_length=20, choices=ConversationStatus.choices, default=ConversationStatus.ACTIVE

@@ -91,6 +91,4 @@ def validate_parameters(kind: str, params: Any) -> None:
         validator(params)
     except ValidationError as exc:
         example = EXAMPLES[kind]
-        raise ValidationError(
-            {"parameters": f"{exc.messages[0]} Example for {kind}: {example}"}
-        ) from None
+        raise ValidationError({"parameters": f"{exc.messages[0]} Example for {kind}: {example}"}) from None

@@ -16,9 +16,7 @@ def home(request):
             .select_related("team")
             .annotate(
                 open_count=Count("team__escalations", filter=Q(team__escalations__status=Status.OPEN)),
-                claimed_count=Count(
-                    "team__escalations", filter=Q(team__escalations__status=Status.CLAIMED)
-                ),
+                claimed_count=Count("team__escalations", filter=Q(team__escalations__status=Status.CLAIMED)),
             )
             .order_by("team__name")
         )

@@ -46,7 +46,15 @@ class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     action_form = EscalationActionForm
     actions = ["claim", "release", "respond", "dismiss"]
     list_display = [
-        "id", "severity", "status", "reason", "agent", "team", "channel", "claimed_by", "created_at"
+        "id",
+        "severity",
+        "status",
+        "reason",
+        "agent",
+        "team",
+        "channel",
+        "claimed_by",
+        "created_at",
     ]
     list_filter = ["status", "severity", "urgency", "channel", "origin", "team"]
     search_fields = ["reason", "topic", "area", "conversation__external_id", "agent__name"]
@@ -69,28 +77,40 @@ class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     @admin.action(description="Claim")
     def claim(self, request, queryset):
         _run_on_each(
-            self, request, queryset, "Claimed",
+            self,
+            request,
+            queryset,
+            "Claimed",
             lambda e, note: services.claim(escalation_id=e.pk, user=request.user, reason=note),
         )
 
     @admin.action(description="Release to the queue")
     def release(self, request, queryset):
         _run_on_each(
-            self, request, queryset, "Released",
+            self,
+            request,
+            queryset,
+            "Released",
             lambda e, note: services.release(escalation_id=e.pk, user=request.user, reason=note),
         )
 
     @admin.action(description="Respond & resume (guidance required)")
     def respond(self, request, queryset):
         _run_on_each(
-            self, request, queryset, "Responded to",
+            self,
+            request,
+            queryset,
+            "Responded to",
             lambda e, note: services.respond(escalation_id=e.pk, user=request.user, guidance=note),
         )
 
     @admin.action(description="Dismiss (the agent proceeds alone)")
     def dismiss(self, request, queryset):
         _run_on_each(
-            self, request, queryset, "Dismissed",
+            self,
+            request,
+            queryset,
+            "Dismissed",
             lambda e, note: services.dismiss(escalation_id=e.pk, user=request.user, note=note),
         )
 

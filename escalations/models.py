@@ -47,9 +47,7 @@ class Escalation(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="escalations")
     # Denormalised from agent.team so every queue query scopes by one indexed column.
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="escalations")
-    conversation = models.ForeignKey(
-        Conversation, on_delete=models.PROTECT, related_name="escalations"
-    )
+    conversation = models.ForeignKey(Conversation, on_delete=models.PROTECT, related_name="escalations")
     channel = models.CharField(max_length=10, choices=Channel.choices)
     origin = models.CharField(max_length=10, choices=Origin.choices)
     rule = models.ForeignKey(
@@ -99,9 +97,7 @@ class Escalation(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords(
-        excluded_fields=["updated_at"], cascade_delete_history=False
-    )
+    history = HistoricalRecords(excluded_fields=["updated_at"], cascade_delete_history=False)
 
     class Meta:
         ordering = ["-created_at"]
@@ -158,9 +154,7 @@ class Event(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    actor_agent = models.ForeignKey(
-        Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
-    )
+    actor_agent = models.ForeignKey(Agent, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # Built once when the event happens; broadcasts and webhooks send it as is.
     payload = models.JSONField()
     created_at = models.DateTimeField(auto_now_add=True)

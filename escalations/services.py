@@ -122,9 +122,7 @@ def open_escalation(
     topic = topic or (rule.topic if rule else "") or agent.default_topic
     area = area or (rule.area if rule else "") or agent.default_area
     now = timezone.now()
-    evidence_items = [
-        {**item, "at": item.get("at", now.isoformat())} for item in (evidence or [])
-    ]
+    evidence_items = [{**item, "at": item.get("at", now.isoformat())} for item in (evidence or [])]
     actor_label = user.get_username() if user else f"agent {agent.slug}"
 
     with transaction.atomic():
@@ -236,9 +234,7 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
         escalation = _lock(escalation_id)
         _require_team_member(user, escalation)
         _require_transition(escalation, Verb.RELEASE)
-        if escalation.claimed_by_id != user.pk and not has_team_role(
-            user, escalation.team_id, Role.OWNER
-        ):
+        if escalation.claimed_by_id != user.pk and not has_team_role(user, escalation.team_id, Role.OWNER):
             raise NotAllowed(
                 f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
                 escalation=escalation,
@@ -257,9 +253,7 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
     return escalation
 
 
-def respond(
-    *, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = ""
-) -> Escalation:
+def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = "") -> Escalation:
     """Answer with guidance; the agent resumes with it. An open escalation is claimed on the way."""
     guidance = guidance.strip()
     if not guidance:
@@ -357,9 +351,7 @@ def _require_not_held_by_another(escalation: Escalation, user: AbstractBaseUser)
 
 def _require_team_member(user: AbstractBaseUser, escalation: Escalation) -> None:
     if not has_team_role(user, escalation.team_id, Role.SUPERVISOR):
-        raise NotAllowed(
-            f"You are not a member of the team {escalation.team.name}.", escalation=escalation
-        )
+        raise NotAllowed(f"You are not a member of the team {escalation.team.name}.", escalation=escalation)
 
 
 def _closed_by_phrase(escalation: Escalation) -> str:
@@ -408,9 +400,7 @@ def _lock_then_read(queryset) -> Escalation | None:
 
 
 def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
-    return _lock_then_read(
-        Escalation.objects.filter(conversation=conversation, status__in=ACTIVE_STATUSES)
-    )
+    return _lock_then_read(Escalation.objects.filter(conversation=conversation, status__in=ACTIVE_STATUSES))
 
 
 def _lock(escalation_id: int) -> Escalation:
@@ -421,9 +411,7 @@ def _lock(escalation_id: int) -> Escalation:
     return escalation
 
 
-def _save_with_history(
-    escalation: Escalation, *, user: AbstractBaseUser | None, reason: str
-) -> None:
+def _save_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:
     """Save, writing one history row that names who acted and why. Call inside atomic."""
     escalation._history_user = user
     escalation._change_reason = reason

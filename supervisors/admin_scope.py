@@ -67,9 +67,7 @@ class TeamScopedAdmin(admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         for inline_form in formset.forms:
-            inline_form.instance._change_reason = change_reason(
-                inline_form, bool(inline_form.instance.pk)
-            )
+            inline_form.instance._change_reason = change_reason(inline_form, bool(inline_form.instance.pk))
         super().save_formset(request, form, formset, change)
 
 

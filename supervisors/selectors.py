@@ -12,9 +12,7 @@ def team_ids_with_role(user: AbstractBaseUser, role: Role) -> set[int] | None:
     if user.is_superuser:
         return None
     allowed = {name for name, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]}
-    return set(
-        Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True)
-    )
+    return set(Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True))
 
 
 def has_team_role(user: AbstractBaseUser, team: Team | int, role: Role) -> bool:

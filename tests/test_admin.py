@@ -24,8 +24,14 @@ def world(db):
     factories.make_rule(support_bot)
     escalation = factories.open_escalation(factories.make_conversation(support_bot))
     return {
-        "support": support, "billing": billing, "root": root, "carla": carla, "sid": sid,
-        "support_bot": support_bot, "billing_bot": billing_bot, "escalation": escalation,
+        "support": support,
+        "billing": billing,
+        "root": root,
+        "carla": carla,
+        "sid": sid,
+        "support_bot": support_bot,
+        "billing_bot": billing_bot,
+        "escalation": escalation,
     }
 
 
@@ -112,7 +118,9 @@ def test_a_contributor_sees_and_edits_only_their_teams_agents(client, world):
     foreign = reverse("admin:agents_agent_change", args=[world["billing_bot"].pk])
     assert client.get(foreign).status_code in (302, 403, 404)
     assert client.post(foreign, agent_form(world["billing_bot"], name="Hijacked")).status_code in (
-        302, 403, 404,
+        302,
+        403,
+        404,
     )
     assert Agent.objects.get(pk=world["billing_bot"].pk).name == "Billing Bot"
 
@@ -206,7 +214,9 @@ def test_admin_actions_go_through_the_services(client, world):
     assert escalation.guidance == "Offer a voucher."
     assert f"Responded to #{escalation.pk}" in page
     assert list(Event.objects.filter(escalation=escalation).values_list("type", flat=True)) == [
-        "escalation.created", "escalation.claimed", "escalation.resolved",
+        "escalation.created",
+        "escalation.claimed",
+        "escalation.resolved",
     ]
 
 
@@ -238,7 +248,10 @@ def test_escalation_rows_cannot_be_edited_or_deleted_in_the_admin(client, world)
         reverse("admin:escalations_escalation_change", args=[escalation.pk]), {"status": "resolved"}
     )
     assert response.status_code == 403
-    assert client.post(
-        reverse("admin:escalations_escalation_delete", args=[escalation.pk]), {"post": "yes"}
-    ).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:escalations_escalation_delete", args=[escalation.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert Escalation.objects.get(pk=escalation.pk).status == Status.OPEN

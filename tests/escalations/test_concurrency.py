@@ -77,9 +77,7 @@ def test_sixteen_simultaneous_claims_make_one_claimer(contest):
     winner = assert_one_winner(outcomes, "Already claimed by {winner} at")
     escalation.refresh_from_db()
     assert (escalation.status, escalation.claimed_by.username) == (Status.CLAIMED, winner)
-    assert [row.history_user.username for row in escalation.history.filter(history_type="~")] == [
-        winner
-    ]
+    assert [row.history_user.username for row in escalation.history.filter(history_type="~")] == [winner]
 
 
 def test_sixteen_simultaneous_responses_make_one_answer(contest):
@@ -132,9 +130,7 @@ def test_a_reader_paging_events_by_id_never_skips_one(transactional_db):
         try:
             while True:
                 done = not writing.is_set()
-                batch = list(
-                    Event.objects.filter(id__gt=cursor).order_by("id").values_list("id", flat=True)
-                )
+                batch = list(Event.objects.filter(id__gt=cursor).order_by("id").values_list("id", flat=True))
                 if batch:
                     seen.extend(batch)
                     cursor = batch[-1]
@@ -145,9 +141,7 @@ def test_a_reader_paging_events_by_id_never_skips_one(transactional_db):
 
     reader = threading.Thread(target=read_feed)
     reader.start()
-    outcomes = race(
-        lambda user: [factories.open_escalation(c) for c in conversations[user.pk]], writers
-    )
+    outcomes = race(lambda user: [factories.open_escalation(c) for c in conversations[user.pk]], writers)
     writing.clear()
     reader.join(timeout=60)
 

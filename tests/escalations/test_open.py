@@ -35,9 +35,7 @@ def test_open_creates_a_card_an_event_and_an_audit_row(conversation, agent):
     assert created.history_change_reason.startswith("Opened by agent billing-bot")
 
 
-@pytest.mark.parametrize(
-    "severity, urgency", [("critical", "high"), ("warning", "medium"), ("info", "low")]
-)
+@pytest.mark.parametrize("severity, urgency", [("critical", "high"), ("warning", "medium"), ("info", "low")])
 def test_urgency_defaults_from_severity(conversation, severity, urgency):
     escalation = factories.open_escalation(conversation, severity=severity)
 

@@ -162,12 +162,18 @@ def test_another_agent_may_not_withdraw(escalation, team):
 @pytest.mark.parametrize(
     "close, words",
     [
-        (lambda e, ana, agent: services.respond(escalation_id=e.pk, user=ana, guidance="ok"),
-         "already resolved by ana at 14:02 UTC"),
-        (lambda e, ana, agent: services.dismiss(escalation_id=e.pk, user=ana),
-         "already dismissed by ana at 14:02 UTC"),
-        (lambda e, ana, agent: services.withdraw(escalation_id=e.pk, agent=agent),
-         "already withdrawn by the agent Billing Bot at 14:02 UTC"),
+        (
+            lambda e, ana, agent: services.respond(escalation_id=e.pk, user=ana, guidance="ok"),
+            "already resolved by ana at 14:02 UTC",
+        ),
+        (
+            lambda e, ana, agent: services.dismiss(escalation_id=e.pk, user=ana),
+            "already dismissed by ana at 14:02 UTC",
+        ),
+        (
+            lambda e, ana, agent: services.withdraw(escalation_id=e.pk, agent=agent),
+            "already withdrawn by the agent Billing Bot at 14:02 UTC",
+        ),
     ],
     ids=["resolved", "dismissed", "withdrawn"],
 )
