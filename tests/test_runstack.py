@@ -150,6 +150,8 @@ def test_runstack_serves_seeds_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert "password" in stack.output.lower(), stack.output
         stack.wait_for("URL banner", lambda: "Press Ctrl-C to stop." in stack.output, 20)
         assert f"http://127.0.0.1:{stack.web_port}/admin/" in stack.output
+        banner = stack.output[stack.output.index("Escalation Console is running:") :]
+        assert "username: admin" in banner and "password:" in banner, banner
         stack.wait_for("Celery worker reply to ping", stack.worker_answers_ping, 30)
 
         stack.process.send_signal(signal.SIGINT)

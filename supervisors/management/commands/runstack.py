@@ -10,6 +10,7 @@ exits non-zero naming it.
 from __future__ import annotations
 
 import http.client
+import io
 import os
 import signal
 import subprocess
@@ -55,13 +56,19 @@ class Command(BaseCommand):
         self.last_child_output = time.monotonic()
         self.children: list[Child] = []
         self.redis: subprocess.Popen[bytes] | None = None
+        self.demo_logins: list[str] = []
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         try:
             env = self._start_redis()
             call_command("migrate", interactive=False, verbosity=1)
             call_command("collectstatic", interactive=False, verbosity=0)
-            call_command("seed_demo")
+            # Kept to repeat under the URLs: by then the children's start-up
+            # banners have scrolled the first printing away.
+            logins = io.StringIO()
+            call_command("seed_demo", stdout=logins)
+            self.demo_logins = logins.getvalue().rstrip().splitlines()
+            self.stdout.write("\n".join(self.demo_logins))
             self._start_children(env)
             self._supervise()
         except KeyboardInterrupt:
@@ -166,6 +173,7 @@ class Command(BaseCommand):
         lines = ["Escalation Console is running:"]
         for label, path in PAGES:
             lines.append(f"  {label:<8} {base}{path}{'  (coming)' if path in missing else ''}")
+        lines.extend(self.demo_logins)
         lines.append("Press Ctrl-C to stop.")
         self._say("runstack", *lines)
 
