@@ -2,12 +2,13 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents.models import Agent, Conversation, EscalationRule, Message
-from supervisors.admin_scope import TeamScopedAdmin
+from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
-from supervisors.selectors import has_team_role
 
 
-class EscalationRuleInline(admin.StackedInline):
+class EscalationRuleInline(TeamRoleInline, admin.StackedInline):
+    """On an agent's page: its team's contributors and owners edit its rules."""
+
     model = EscalationRule
     extra = 0
     fields = [
@@ -19,22 +20,6 @@ class EscalationRuleInline(admin.StackedInline):
         ("topic", "area"),
         "reason_template",
     ]
-
-    # obj is the Agent being edited: its team's contributors and owners edit its rules.
-    def _may_edit(self, request, obj) -> bool:
-        return obj is None or has_team_role(request.user, obj.team_id, Role.CONTRIBUTOR)
-
-    def has_view_permission(self, request, obj=None):
-        return self._may_edit(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return self._may_edit(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._may_edit(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._may_edit(request, obj)
 
 
 @admin.register(Agent)
@@ -89,7 +74,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(TeamScopedAdmin):
+class ConversationAdmin(ReadOnlyAdmin, TeamScopedAdmin):
     """Read-only: conversations arrive over the API."""
 
     team_lookup = "agent__team"
@@ -98,23 +83,4 @@ class ConversationAdmin(TeamScopedAdmin):
     list_filter = ["status", "channel", "agent__team"]
     search_fields = ["external_id", "subject", "agent__name"]
     list_select_related = ["agent"]
-    readonly_fields = [
-        "agent",
-        "external_id",
-        "channel",
-        "status",
-        "subject",
-        "metadata",
-        "created_at",
-        "updated_at",
-    ]
     inlines = [MessageInline]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

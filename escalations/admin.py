@@ -10,7 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from escalations import services
 from escalations.models import Escalation, Event
-from supervisors.admin_scope import TeamScopedAdmin
+from supervisors.admin_scope import ReadOnlyAdmin, TeamScopedAdmin
 from supervisors.models import Role
 
 
@@ -41,7 +41,7 @@ def _run_on_each(modeladmin, request, queryset, verb: str, action: Callable) -> 
 
 
 @admin.register(Escalation)
-class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
+class EscalationAdmin(ReadOnlyAdmin, TeamScopedAdmin, SimpleHistoryAdmin):
     view_role = Role.SUPERVISOR
     action_form = EscalationActionForm
     actions = ["claim", "release", "respond", "dismiss"]
@@ -60,19 +60,6 @@ class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     search_fields = ["reason", "topic", "area", "conversation__external_id", "agent__name"]
     list_select_related = ["agent", "team", "claimed_by"]
     date_hierarchy = "created_at"
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    # Rows change only through the services (the actions above), never by form.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.action(description="Claim")
     def claim(self, request, queryset):
@@ -116,20 +103,8 @@ class EscalationAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(TeamScopedAdmin):
+class EventAdmin(ReadOnlyAdmin, TeamScopedAdmin):
     view_role = Role.SUPERVISOR
     list_display = ["id", "type", "escalation", "team", "actor", "actor_agent", "created_at"]
     list_filter = ["type", "team"]
     list_select_related = ["escalation", "team", "actor", "actor_agent"]
-
-    def get_readonly_fields(self, request, obj=None):
-        return [field.name for field in self.model._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

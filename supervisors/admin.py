@@ -1,29 +1,18 @@
 from django.contrib import admin
 
-from supervisors.admin_scope import TeamScopedAdmin
+from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team
-from supervisors.selectors import has_team_role
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TeamRoleInline, admin.TabularInline):
+    """On a team's page: its owners manage its members."""
+
     model = Membership
     extra = 1
+    role = Role.OWNER
 
-    # obj is the Team being edited: its owners manage its members.
-    def _is_owner(self, request, obj) -> bool:
-        return obj is None or has_team_role(request.user, obj, Role.OWNER)
-
-    def has_view_permission(self, request, obj=None):
-        return self._is_owner(request, obj)
-
-    def has_add_permission(self, request, obj=None):
-        return self._is_owner(request, obj)
-
-    def has_change_permission(self, request, obj=None):
-        return self._is_owner(request, obj)
-
-    def has_delete_permission(self, request, obj=None):
-        return self._is_owner(request, obj)
+    def parent_team_id(self, team: Team) -> int:
+        return team.pk
 
 
 @admin.register(Team)

@@ -77,3 +77,46 @@ def change_reason(form, change: bool) -> str:
         return "Admin: created"
     fields = ", ".join(form.changed_data) or "nothing"
     return f"Admin: changed {fields}"
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows that change only through services or the API: shown, never edited here."""
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None) -> list[str]:
+        return [field.name for field in self.model._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        return False
+
+
+class TeamRoleInline(admin.options.InlineModelAdmin):
+    """An inline editable by members of the parent object's team with at least `role`."""
+
+    role = Role.CONTRIBUTOR
+
+    def parent_team_id(self, parent: Model) -> int:
+        return parent.team_id
+
+    def _may_edit(self, request: HttpRequest, parent: Model | None) -> bool:
+        if parent is None:  # the add form; the parent admin has already checked
+            return True
+        team_ids = team_ids_with_role(request.user, self.role)
+        return team_ids is None or self.parent_team_id(parent) in team_ids
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_add_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_edit(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        return self._may_edit(request, obj)

@@ -255,3 +255,23 @@ def test_escalation_rows_cannot_be_edited_or_deleted_in_the_admin(client, world)
         == 403
     )
     assert Escalation.objects.get(pk=escalation.pk).status == Status.OPEN
+
+
+def test_an_owner_manages_the_members_of_their_team_only(client, world):
+    owner = factories.make_user("olga", is_staff=True)
+    factories.add_member(owner, world["support"], Role.OWNER)
+    client.force_login(owner)
+
+    listing = client.get(reverse("admin:supervisors_team_changelist")).content.decode()
+    assert "Support" in listing and "Billing" not in listing
+    support_page = reverse("admin:supervisors_team_change", args=[world["support"].pk])
+    assert "memberships-TOTAL_FORMS" in client.get(support_page).content.decode()
+    billing_page = reverse("admin:supervisors_team_change", args=[world["billing"].pk])
+    assert client.get(billing_page).status_code in (302, 403, 404)
+    assert client.get(reverse("admin:supervisors_team_add")).status_code == 403
+
+
+def test_contributors_and_supervisors_cannot_manage_teams(client, world):
+    for user in (world["carla"], world["sid"]):
+        client.force_login(user)
+        assert client.get(reverse("admin:supervisors_team_changelist")).status_code == 403
