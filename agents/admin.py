@@ -2,6 +2,7 @@ from django.contrib import admin
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents.models import Agent, Conversation, EscalationRule, Message
+from agents.services import bump_rules_version
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
 
@@ -43,6 +44,11 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     ]
     inlines = [EscalationRuleInline]
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if any(formset.has_changed() for formset in formsets):
+            bump_rules_version(agent_id=form.instance.pk)
+
     @admin.display(description="Rules")
     def rule_count(self, agent: Agent) -> int:
         return agent.rules.count()
@@ -55,6 +61,20 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     list_filter = ["kind", "enabled", "severity", "agent__team"]
     search_fields = ["name", "agent__name", "reason_template"]
     list_select_related = ["agent"]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        bump_rules_version(agent_id=obj.agent_id)
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        bump_rules_version(agent_id=obj.agent_id)
+
+    def delete_queryset(self, request, queryset):
+        agent_ids = set(queryset.values_list("agent_id", flat=True))
+        super().delete_queryset(request, queryset)
+        for agent_id in agent_ids:
+            bump_rules_version(agent_id=agent_id)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "agent":

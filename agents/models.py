@@ -38,10 +38,14 @@ class Agent(models.Model):
         related_name="+",
         help_text="Empty: escalations go to the team queue.",
     )
+    # Bumped by every write to this agent's rules (agents.services): each
+    # process caches the compiled matcher per agent and rebuilds it when the
+    # stamp it compiled differs, so an edit takes effect everywhere at once.
+    rules_version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["rules_version"])
 
     class Meta:
         ordering = ["team__name", "name"]

@@ -149,6 +149,7 @@ def test_an_admin_edit_is_audited_with_user_and_reason(client, world):
     )
 
     assert response.status_code == 302
+    assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version  # no rule changed
     latest = bot.history.first()
     assert latest.history_user == world["carla"]
     assert latest.history_change_reason == "Admin: changed description"
@@ -179,6 +180,7 @@ def test_a_valid_rule_is_saved_inline_and_audited(client, world):
     )
 
     assert response.status_code == 302
+    assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version + 1
     rule = EscalationRule.objects.get(name="Legal threats")
     assert rule.parameters == {"pattern": r"\b(sue|lawyer)\b"}
     assert rule.history.first().history_user == world["carla"]
@@ -275,3 +277,31 @@ def test_contributors_and_supervisors_cannot_manage_teams(client, world):
     for user in (world["carla"], world["sid"]):
         client.force_login(user)
         assert client.get(reverse("admin:supervisors_team_changelist")).status_code == 403
+
+
+def test_editing_or_deleting_a_rule_on_its_own_page_bumps_the_agents_rules_version(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+    rule = bot.rules.get()
+
+    client.post(
+        reverse("admin:agents_escalationrule_change", args=[rule.pk]),
+        {
+            "agent": bot.pk,
+            "name": "Refunds",
+            "enabled": "on",
+            "order": "0",
+            "kind": "phrases",
+            "applies_to": "user",
+            "parameters": '{"phrases": ["refund", "money back"]}',
+            "exception_phrases": "[]",
+            "severity": "warning",
+            "urgency": "",
+            "topic": "",
+            "area": "",
+            "reason_template": "Customer asked for a refund",
+        },
+    )
+    assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version + 1
+    client.post(reverse("admin:agents_escalationrule_delete", args=[rule.pk]), {"post": "yes"})
+    assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version + 2
