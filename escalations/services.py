@@ -55,14 +55,20 @@ class EscalationError(Exception):
 
     code = "refused"
 
-    def __init__(self, message: str, *, escalation: Escalation | None = None):
+    def __init__(self, message: str, *, escalation: Escalation | None = None, code: str | None = None):
         super().__init__(message)
         self.message = message
         self.escalation = escalation
+        if code:
+            self.code = code
 
 
 class TransitionRefused(EscalationError):
-    """The escalation is not in a state that allows this (HTTP 409)."""
+    """The escalation is not in a state that allows this (HTTP 409).
+
+    `code` says why: already_resolved, already_dismissed, already_withdrawn,
+    already_claimed, claimed_by_another or not_claimed.
+    """
 
     code = "conflict"
 
@@ -112,12 +118,14 @@ def open_escalation(
     if not agent.escalation_enabled:
         raise EscalationDisabled(f"Escalation is turned off for the agent {agent.name}.")
 
-    severity = Severity(severity or (rule.severity if rule else agent.default_severity))
-    urgency = Urgency(
+    severity = _choice(Severity, "severity", severity or (rule.severity if rule else agent.default_severity))
+    urgency = _choice(
+        Urgency,
+        "urgency",
         urgency
         or (rule.urgency if rule else "")
         or agent.default_urgency
-        or DEFAULT_URGENCY_FOR_SEVERITY[severity]
+        or DEFAULT_URGENCY_FOR_SEVERITY[severity],
     )
     topic = topic or (rule.topic if rule else "") or agent.default_topic
     area = area or (rule.area if rule else "") or agent.default_area
@@ -170,6 +178,14 @@ def open_escalation(
             _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
         _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
     return OpenResult(escalation, created=True)
+
+
+def _choice(choices, field: str, value: str):
+    try:
+        return choices(value)
+    except ValueError:
+        allowed = ", ".join(choices.values)
+        raise ValidationError({field: f"{value!r} is not one of {allowed}."}) from None
 
 
 def _add_evidence(
@@ -324,15 +340,20 @@ def _require_transition(escalation: Escalation, verb: Verb) -> None:
         return
     if escalation.is_final:
         raise TransitionRefused(
-            f"This escalation is already {_closed_by_phrase(escalation)}.", escalation=escalation
+            f"This escalation is already {_closed_by_phrase(escalation)}.",
+            escalation=escalation,
+            code=f"already_{escalation.status}",
         )
     if escalation.status == Status.CLAIMED:  # only CLAIM refuses a claimed escalation
         raise TransitionRefused(
             f"Already claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}.",
             escalation=escalation,
+            code="already_claimed",
         )
     raise TransitionRefused(  # RELEASE of an open escalation
-        "This escalation is not claimed, so there is nothing to release.", escalation=escalation
+        "This escalation is not claimed, so there is nothing to release.",
+        escalation=escalation,
+        code="not_claimed",
     )
 
 
@@ -346,6 +367,7 @@ def _require_not_held_by_another(escalation: Escalation, user: AbstractBaseUser)
             f"Claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}: "
             "only they or a team owner can answer it.",
             escalation=escalation,
+            code="claimed_by_another",
         )
 
 

@@ -172,3 +172,12 @@ def test_a_reason_is_required(conversation):
     with pytest.raises(ValidationError):
         factories.open_escalation(conversation, reason="  ")
     assert not Escalation.objects.exists()
+
+
+@pytest.mark.parametrize("field, value", [("severity", "urgent"), ("urgency", "asap")])
+def test_an_unknown_severity_or_urgency_is_a_field_error(conversation, field, value):
+    with pytest.raises(ValidationError) as error:
+        factories.open_escalation(conversation, **{field: value})
+
+    assert f"{value!r} is not one of" in error.value.message_dict[field][0]
+    assert not Escalation.objects.exists()

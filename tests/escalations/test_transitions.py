@@ -42,8 +42,9 @@ def test_claiming_again_by_the_claimer_changes_nothing(escalation, ana):
 def test_second_claim_gets_already_claimed_by_whom_and_when(escalation, ana, bob):
     services.claim(escalation_id=escalation.pk, user=ana)
 
-    with pytest.raises(services.TransitionRefused, match="Already claimed by ana at 14:02 UTC"):
+    with pytest.raises(services.TransitionRefused, match="Already claimed by ana at 14:02 UTC") as refusal:
         services.claim(escalation_id=escalation.pk, user=bob)
+    assert refusal.value.code == "already_claimed"
     assert Escalation.objects.get(pk=escalation.pk).claimed_by == ana
 
 
@@ -74,8 +75,9 @@ def test_another_supervisor_may_not_release_my_claim(escalation, ana, bob):
 
 
 def test_releasing_an_open_escalation_is_refused(escalation, ana):
-    with pytest.raises(services.TransitionRefused, match="not claimed"):
+    with pytest.raises(services.TransitionRefused, match="not claimed") as refusal:
         services.release(escalation_id=escalation.pk, user=ana)
+    assert refusal.value.code == "not_claimed"
 
 
 def test_respond_resolves_with_guidance_and_resumes_the_conversation(escalation, ana):
@@ -118,6 +120,10 @@ def test_only_the_claimer_or_an_owner_may_answer_a_claimed_escalation(escalation
         services.respond(escalation_id=escalation.pk, user=bob, guidance="Refund it.")
     with pytest.raises(services.TransitionRefused, match="Claimed by ana"):
         services.dismiss(escalation_id=escalation.pk, user=bob)
+
+    with pytest.raises(services.TransitionRefused) as refusal:
+        services.respond(escalation_id=escalation.pk, user=bob, guidance="Refund it.")
+    assert refusal.value.code == "claimed_by_another"
 
     services.dismiss(escalation_id=escalation.pk, user=olga, note="duplicate of #12")
     assert Escalation.objects.get(pk=escalation.pk).responder == olga
@@ -195,8 +201,9 @@ def test_every_action_on_a_closed_escalation_names_who_closed_it(
     before = Escalation.objects.get(pk=escalation.pk)
     history_rows = escalation.history.count()
 
-    with pytest.raises(services.TransitionRefused, match=words):
+    with pytest.raises(services.TransitionRefused, match=words) as refusal:
         late_action(escalation, bob, agent)
+    assert refusal.value.code == f"already_{before.status}"
 
     after = Escalation.objects.get(pk=escalation.pk)
     assert (after.status, after.responder_id, after.guidance) == (
