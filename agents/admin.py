@@ -1,10 +1,12 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
-from agents.models import Agent, Conversation, EscalationRule, Message
+from agents.keys import agent_key_create, agent_key_revoke
+from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Message
 from agents.services import bump_rules_version
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
+from supervisors.selectors import team_ids_with_role
 
 
 class EscalationRuleInline(TeamRoleInline, admin.StackedInline):
@@ -104,3 +106,43 @@ class ConversationAdmin(ReadOnlyAdmin, TeamScopedAdmin):
     search_fields = ["external_id", "subject", "agent__name"]
     list_select_related = ["agent"]
     inlines = [MessageInline]
+
+
+@admin.register(AgentApiKey)
+class AgentApiKeyAdmin(TeamScopedAdmin):
+    """Keys are made here (the key is shown once, in a message) and revoked, never edited."""
+
+    team_lookup = "agent__team"
+    list_display = ["name", "agent", "prefix", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["agent__team", "agent"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        return ["agent", "name"] if obj is None else ["agent", "name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is None else ["agent", *self.readonly_fields]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "agent":
+            team_ids = team_ids_with_role(request.user, self.edit_role)
+            agents = Agent.objects.all()
+            kwargs["queryset"] = agents if team_ids is None else agents.filter(team_id__in=team_ids)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Through the service so the key is generated and hashed in one place.
+        api_key, key = agent_key_create(agent=obj.agent, name=obj.name)
+        obj.pk = api_key.pk
+        obj.prefix, obj.key_hash, obj.created_at = api_key.prefix, api_key.key_hash, api_key.created_at
+        messages.warning(request, f"The key for {api_key.agent}, shown this once only: {key}")
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request, queryset):
+        for api_key in queryset:
+            agent_key_revoke(api_key=api_key)
+        messages.success(request, f"Revoked {queryset.count()} key(s).")

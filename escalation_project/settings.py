@@ -30,6 +30,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    # Swagger UI and Redoc assets served from our static files: no CDN.
+    "drf_spectacular_sidecar",
     "channels",
     "simple_history",
     "supervisors",
@@ -154,9 +158,56 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
 
+# --- REST API (/api/v1/) --------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["rest_framework.authentication.SessionAuthentication"],
+    # Order matters: the first one's keyword ("Bearer") is the WWW-Authenticate
+    # challenge, which is what makes an unauthenticated call a 401, not a 403.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "escalation_project.api.auth.AgentKeyAuthentication",
+        "escalation_project.api.auth.UserTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_THROTTLE_CLASSES": ["escalation_project.api.throttling.CredentialRateThrottle"],
+    "DEFAULT_PAGINATION_CLASS": "escalation_project.api.pagination.ApiCursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "EXCEPTION_HANDLER": "escalation_project.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+}
+# Requests per credential (DRF rate syntax: "<n>/<second|minute|hour|day>"; empty: no limit).
+# Each agent key and each staff user has its own budget; see escalation_project/api/throttling.py.
+API_THROTTLE_RATES = {
+    "agent_key": env_str("API_RATE_AGENT_KEY", "600/minute"),
+    "user": env_str("API_RATE_USER", "600/minute"),
+    "anonymous": env_str("API_RATE_ANONYMOUS", "60/minute"),
+}
+# GET /api/v1/escalations/{id}/?wait=N waits at most this long for the answer.
+API_LONG_POLL_MAX_SECONDS = env_int("API_LONG_POLL_MAX_SECONDS", 60, minimum=1, maximum=300)
+# An Idempotency-Key still "in flight" after this long is taken to be from a
+# crashed request, and the next request with it does the work again.
+IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 120, minimum=1)
+
+# Throttle counters must be shared by every process: Redis.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "escalation-console",
+    }
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Escalation Console API",
+    "DESCRIPTION": "Agents hand conversations to humans and wait for the answer.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Audit reasons ("Opened by agent x: <the reason>") are often longer than the default 100 characters.

@@ -38,3 +38,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# Throttle counters per test process, not in the shared Redis: tests must not
+# spend each other's budget.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}

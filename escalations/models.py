@@ -165,3 +165,35 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.id} {self.type}"
+
+
+class IdempotencyStatus(models.TextChoices):
+    IN_FLIGHT = "in_flight", "In flight"
+    DONE = "done", "Done"
+
+
+class IdempotencyRecord(models.Model):
+    """One `Idempotency-Key` an agent sent with a write, and the response it got.
+
+    The row is inserted (the key claimed) before the work starts, so of two
+    concurrent requests with one key the unique constraint lets exactly one in.
+    """
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="idempotency_records")
+    key = models.CharField(max_length=200)
+    # sha256 of method, path and canonical JSON body: the same key with another body is refused.
+    fingerprint = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=IdempotencyStatus.choices, default=IdempotencyStatus.IN_FLIGHT
+    )
+    response_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["agent", "key"], name="idempotency_key_unique_per_agent")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · {self.key} ({self.status})"

@@ -42,3 +42,21 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} · {self.team} ({self.get_role_display()})"
+
+
+class UserToken(models.Model):
+    """A staff member's API token (`Authorization: Token …`), shown once, stored hashed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.user} · {self.name or 'token'} (ut_{self.prefix}_…)"

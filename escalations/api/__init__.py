@@ -1,0 +1,1 @@
+"""The integrator REST API (/api/v1/): escalations, events, conversations."""

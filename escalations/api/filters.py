@@ -1,0 +1,80 @@
+"""Filters and orderings of GET /api/v1/escalations/."""
+
+from __future__ import annotations
+
+import django_filters
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from rest_framework.filters import OrderingFilter
+
+from agents.models import Channel
+from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, Urgency
+from escalations.models import Escalation, Status
+
+
+class EscalationFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
+    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
+    urgency = django_filters.MultipleChoiceFilter(choices=Urgency.choices)
+    channel = django_filters.MultipleChoiceFilter(choices=Channel.choices)
+    agent = django_filters.CharFilter(field_name="agent__slug", help_text="The agent's slug.")
+    team = django_filters.CharFilter(field_name="team__slug", help_text="The team's slug.")
+    topic = django_filters.CharFilter()
+    area = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Escalation
+        fields: list[str] = []
+
+
+def with_ranks(queryset: QuerySet[Escalation]) -> QuerySet[Escalation]:
+    """Severity and urgency as numbers, so "critical first" is a sort, not alphabetical order."""
+    return queryset.annotate(
+        severity_rank=Case(
+            *[When(severity=value, then=Value(rank)) for value, rank in SEVERITY_RANK.items()],
+            output_field=IntegerField(),
+        ),
+        urgency_rank=Case(
+            *[When(urgency=value, then=Value(rank)) for value, rank in URGENCY_RANK.items()],
+            output_field=IntegerField(),
+        ),
+    )
+
+
+class EscalationOrdering(OrderingFilter):
+    """?ordering=created|-created|severity|-severity|urgency|-urgency|due|-due (default -created).
+
+    Cursor pagination reads get_ordering() from here; its cursor position is
+    the first field, with the id as tie-breaker.
+    """
+
+    aliases = {
+        "created": "created_at",
+        "severity": "severity_rank",
+        "urgency": "urgency_rank",
+        "due": "response_due_at",
+    }
+
+    def get_ordering(self, request, queryset, view) -> list[str]:
+        term = request.query_params.get(self.ordering_param, "").strip()
+        descending = term.startswith("-")
+        field = self.aliases.get(term.lstrip("-"))
+        if field is None:
+            return ["-created_at", "-id"]
+        sign = "-" if descending else ""
+        return [f"{sign}{field}", f"{sign}id"]
+
+    def filter_queryset(self, request, queryset, view):
+        return queryset.order_by(*self.get_ordering(request, queryset, view))
+
+    def get_schema_operation_parameters(self, view):
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "created, severity, urgency or due; - for descending. Default -created.",
+                "schema": {"type": "string"},
+            }
+        ]

@@ -1,0 +1,137 @@
+"""Request and response shapes. Output reuses the event payload, so the API,
+the websocket and webhooks describe an escalation the same way."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from agents.models import Channel, Conversation
+from escalations.choices import Severity, Urgency
+from escalations.models import Escalation, Event, Status
+from escalations.payloads import escalation_payload
+
+# What the waiting agent does next, per final status.
+OUTCOMES = {Status.RESOLVED: "resumed", Status.DISMISSED: "dismissed", Status.WITHDRAWN: "withdrawn"}
+
+
+def escalation_body(escalation: Escalation) -> dict[str, Any]:
+    body = escalation_payload(escalation)
+    body["resolution"] = None
+    if escalation.status in OUTCOMES:
+        body["resolution"] = {
+            "outcome": OUTCOMES[Status(escalation.status)],
+            "guidance": escalation.guidance,
+            "note": escalation.closing_note,
+            "responder": escalation.responder.get_username() if escalation.responder else None,
+            "at": escalation.closed_at.isoformat() if escalation.closed_at else None,
+        }
+    return body
+
+
+class EscalationSerializer(serializers.BaseSerializer):
+    """Read-only: the payload of version 1 plus `resolution`."""
+
+    def to_representation(self, instance: Escalation) -> dict[str, Any]:
+        return escalation_body(instance)
+
+
+class EscalateSerializer(serializers.Serializer):
+    """The escalate_to_human tool call."""
+
+    conversation = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="The agent's own conversation id (external_id); the conversation is made if missing.",
+    )
+    conversation_id = serializers.IntegerField(
+        required=False, help_text="Or our id of an existing conversation of this agent."
+    )
+    channel = serializers.ChoiceField(
+        choices=Channel.choices, default=Channel.API, help_text="Only used when the conversation is made."
+    )
+    reason = serializers.CharField(max_length=500)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
+    topic = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    area = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    blocking = serializers.BooleanField(default=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("conversation" in attrs) == ("conversation_id" in attrs):
+            raise serializers.ValidationError(
+                {"conversation": "Give either conversation (your external id) or conversation_id, not both."}
+            )
+        return attrs
+
+
+class WithdrawSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class RespondSerializer(serializers.Serializer):
+    guidance = serializers.CharField(max_length=10_000)
+
+
+class DismissSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class WaitSerializer(serializers.Serializer):
+    wait = serializers.IntegerField(required=False, min_value=0, default=0)
+
+    def __init__(self, *args, max_wait: int = 60, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["wait"].max_value = max_wait
+        self.fields["wait"].validators.append(_at_most(max_wait))
+
+
+def _at_most(limit: int):
+    def check(value: int) -> None:
+        if value > limit:
+            raise serializers.ValidationError(f"Wait at most {limit} seconds.")
+
+    return check
+
+
+class EventSerializer(serializers.BaseSerializer):
+    def to_representation(self, event: Event) -> dict[str, Any]:
+        return {
+            "id": event.id,
+            "type": event.type,
+            "escalation_id": event.escalation_id,
+            "team_id": event.team_id,
+            "created_at": event.created_at.isoformat(),
+            "data": event.payload,
+        }
+
+
+class EventFeedQuerySerializer(serializers.Serializer):
+    after = serializers.IntegerField(required=False, min_value=0, default=0)
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
+
+
+class ConversationCreateSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=200)
+    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
+    subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+def conversation_body(conversation: Conversation, open_escalation: Escalation | None) -> dict[str, Any]:
+    return {
+        "id": conversation.pk,
+        "external_id": conversation.external_id,
+        "agent": {"id": conversation.agent_id, "slug": conversation.agent.slug},
+        "channel": conversation.channel,
+        "status": conversation.status,
+        "subject": conversation.subject,
+        "metadata": conversation.metadata,
+        "created_at": conversation.created_at.isoformat(),
+        "open_escalation": escalation_body(open_escalation) if open_escalation else None,
+    }

@@ -1,0 +1,39 @@
+"""The escalate_to_human tool call: find or make the conversation, then open (or add to) its escalation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from agents.conversations import conversation_get_or_create
+from agents.models import Agent, Channel, Conversation
+from escalations import services
+from escalations.models import Origin
+
+
+def escalate_to_human(
+    *,
+    agent: Agent,
+    conversation_id: int | None = None,
+    external_id: str = "",
+    channel: str = Channel.API,
+    **fields: Any,
+) -> services.OpenResult:
+    """Exactly one of conversation_id (ours) or external_id (the agent's; made if missing).
+
+    One transaction, so a refused escalation leaves no new conversation behind.
+    """
+    with transaction.atomic():
+        if conversation_id is not None:
+            conversation = Conversation.objects.filter(pk=conversation_id, agent=agent).first()
+            if conversation is None:
+                # The same words for another agent's conversation: nothing leaks.
+                raise ValidationError({"conversation_id": f"There is no conversation {conversation_id}."})
+        else:
+            conversation, _ = conversation_get_or_create(
+                agent=agent, external_id=external_id, channel=channel
+            )
+        conversation.agent = agent  # already loaded: spares the service a query
+        return services.open_escalation(conversation=conversation, origin=Origin.TOOL_CALL, **fields)

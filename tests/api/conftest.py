@@ -1,0 +1,67 @@
+"""Two teams, each with an agent (and its key) and a supervisor (and a token).
+
+Billing is "ours"; Legal is the other team that must stay invisible.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from rest_framework.test import APIClient
+
+from agents.keys import agent_key_create
+from supervisors.models import Role
+from supervisors.tokens import user_token_create
+from tests import factories
+
+
+@dataclass
+class Side:
+    team: object
+    agent: object
+    agent_key: str
+    supervisor: object
+    supervisor_token: str
+    conversation: object
+
+
+def make_side(name: str, agent_name: str, username: str) -> Side:
+    team = factories.make_team(name)
+    agent = factories.make_agent(team, agent_name)
+    _, key = agent_key_create(agent=agent, name="test")
+    supervisor = factories.make_user(username)
+    factories.add_member(supervisor, team, Role.SUPERVISOR)
+    _, token = user_token_create(user=supervisor)
+    conversation = factories.make_conversation(agent, f"{username}-chat")
+    return Side(team, agent, key, supervisor, token, conversation)
+
+
+@pytest.fixture
+def ours(db) -> Side:
+    return make_side("Billing", "Billing Bot", "ana")
+
+
+@pytest.fixture
+def theirs(db) -> Side:
+    return make_side("Legal", "Legal Bot", "otto")
+
+
+def agent_client(key: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+def token_client(token: str) -> APIClient:
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    return client
+
+
+@pytest.fixture
+def agent_api(ours) -> APIClient:
+    return agent_client(ours.agent_key)
+
+
+@pytest.fixture
+def supervisor_api(ours) -> APIClient:
+    return token_client(ours.supervisor_token)
