@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from agents.rule_parameters import validate_parameters
+from agents.rule_parameters import validate_parameters, validate_phrases, validate_reason_template
 from escalations.choices import Severity, Urgency
 from supervisors.models import Team
 
@@ -114,6 +114,8 @@ class EscalationRule(models.Model):
             isinstance(p, str) and p.strip() for p in self.exception_phrases
         ):
             raise ValidationError({"exception_phrases": "A list of non-empty strings."})
+        validate_phrases("exception_phrases", self.exception_phrases)
+        validate_reason_template(self.kind, self.reason_template)
 
 
 class Channel(models.TextChoices):

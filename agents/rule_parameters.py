@@ -4,11 +4,15 @@ The trigger engine reads these; validating them here means an admin sees a
 field error at once instead of a rule that silently never fires.
 """
 
-import re
 from collections.abc import Callable
 from typing import Any
 
+import re2
 from django.core.exceptions import ValidationError
+
+from agents.engine import reasons
+from agents.engine.money import CODES
+from agents.engine.text import phrase_problem, re2_error_text, re2_options
 
 
 def _phrase_list(params: dict, key: str, *, required: bool) -> None:
@@ -17,6 +21,10 @@ def _phrase_list(params: dict, key: str, *, required: bool) -> None:
         raise ValidationError(f'"{key}" must be a list of non-empty strings.')
     if required and not phrases:
         raise ValidationError(f'"{key}" needs at least one phrase.')
+    for phrase in phrases:
+        problem = phrase_problem(phrase)
+        if problem:
+            raise ValidationError(f'"{key}": the phrase {phrase!r} {problem}.')
 
 
 def _number(params: dict, key: str, *, low: float, high: float | None, default: Any = None) -> None:
@@ -36,15 +44,23 @@ def _regex(params: dict) -> None:
     pattern = params.get("pattern")
     if not isinstance(pattern, str) or not pattern:
         raise ValidationError('"pattern" must be a non-empty regular expression.')
+    # Checked with RE2, the engine the matcher runs it with: no lookarounds or
+    # backreferences, and matching time stays linear in the message length.
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise ValidationError(f'"pattern" is not a valid regular expression: {exc}.') from None
+        re2.compile(pattern, re2_options())
+    except re2.error as exc:
+        raise ValidationError(
+            f'"pattern" is not a valid regular expression: {re2_error_text(exc)}. '
+            "(Patterns run on RE2: lookarounds and backreferences are not supported.)"
+        ) from None
 
 
 def _amount(params: dict) -> None:
     _phrase_list(params, "phrases", required=True)
     _number(params, "limit", low=0, high=None)
+    currency = params.get("currency", "")
+    if currency and (not isinstance(currency, str) or currency.upper() not in CODES):
+        raise ValidationError(f'"currency" must be empty (any currency) or one of {", ".join(CODES)}.')
 
 
 def _asks_for_human(params: dict) -> None:
@@ -79,6 +95,23 @@ EXAMPLES: dict[str, dict] = {
     "sentiment": {"threshold": 0.6, "last_n": 2},
     "loop": {"repeats": 3, "similarity": 0.9},
 }
+
+
+def validate_phrases(field: str, phrases: Any) -> None:
+    """Exception phrases follow the same syntax as a rule's phrases (see agents.engine.text)."""
+    try:
+        _phrase_list({field: phrases}, field, required=False)
+    except ValidationError as exc:
+        raise ValidationError({field: exc.messages[0]}) from None
+
+
+def validate_reason_template(kind: str, template: Any) -> None:
+    """Unknown placeholders are refused here, so rendering a saved template never fails."""
+    if not isinstance(template, str):
+        raise ValidationError({"reason_template": "The reason must be text."})
+    problem = reasons.template_problem(kind, template)
+    if problem:
+        raise ValidationError({"reason_template": problem})
 
 
 def validate_parameters(kind: str, params: Any) -> None:

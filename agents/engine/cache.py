@@ -1,0 +1,68 @@
+"""matcher_for(agent): the compiled matcher of an agent, rebuilt when its rules change.
+
+Each process keeps one matcher per agent, stamped with the Agent.rules_version
+it was compiled from; every rule write bumps that column in the database
+(agents.services.bump_rules_version), so every process sees the new stamp on
+its next read of the agent and recompiles. Nothing to broadcast, nothing to
+clear by hand.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from agents.engine.matcher import Matcher, RuleSpec, compile_rules
+from agents.models import Agent, EscalationRule
+
+# agent id -> ((rules_version, created_at), matcher). created_at is in the stamp
+# because a test database (or a restored backup) can reuse an agent id.
+_cache: dict[int, tuple[tuple[int, object], Matcher]] = {}
+# One lock for all agents: compiling is rare (a rule edit) and takes milliseconds,
+# and it keeps two threads from compiling the same agent at once.
+_lock = threading.Lock()
+
+
+def matcher_for(agent: Agent) -> Matcher:
+    """Precondition: `agent.rules_version` is fresh (read in this request), or edits go unseen."""
+    stamp = (agent.rules_version, agent.created_at)
+    entry = _cache.get(agent.pk)  # a dict read is atomic under the GIL: no lock on the hot path
+    if entry is not None and entry[0] == stamp:
+        return entry[1]
+    with _lock:
+        entry = _cache.get(agent.pk)
+        if entry is not None and entry[0] == stamp:
+            return entry[1]
+        matcher = compile_rules(rule_specs(agent.pk))
+        _cache[agent.pk] = (stamp, matcher)
+        return matcher
+
+
+def rule_specs(agent_id: int) -> list[RuleSpec]:
+    """The enabled rules of an agent, in their order, as plain snapshots."""
+    return [
+        spec_of(rule)
+        for rule in EscalationRule.objects.filter(agent_id=agent_id, enabled=True).order_by("order", "pk")
+    ]
+
+
+def spec_of(rule: EscalationRule) -> RuleSpec:
+    return RuleSpec(
+        id=rule.pk,
+        name=rule.name,
+        kind=rule.kind,
+        parameters=dict(rule.parameters or {}),
+        reason_template=rule.reason_template,
+        applies_to=rule.applies_to,
+        exception_phrases=tuple(p for p in (rule.exception_phrases or []) if isinstance(p, str)),
+        severity=rule.severity,
+        urgency=rule.urgency,
+        topic=rule.topic,
+        area=rule.area,
+        order=rule.order,
+    )
+
+
+def clear() -> None:
+    """For tests only: production never needs it (the stamp does the work)."""
+    with _lock:
+        _cache.clear()
