@@ -1,8 +1,20 @@
-"""Writes to agents and their rules."""
+"""Writes to agents and their rules, and messages with the trigger engine run on them."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
 
-from agents.models import Agent
+from agents.engine import MessageView, RuleHit
+from agents.engine.cache import matcher_for
+from agents.models import Agent, Conversation, EscalationRule, Message, MessageRole
+from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
+from escalations.models import ACTIVE_STATUSES, Escalation, Origin
+from escalations.services import open_escalation
 
 
 def bump_rules_version(*, agent_id: int) -> None:
@@ -11,3 +23,137 @@ def bump_rules_version(*, agent_id: int) -> None:
     One UPDATE with F() so two editors saving at once both count.
     """
     Agent.objects.filter(pk=agent_id).update(rules_version=F("rules_version") + 1)
+
+
+# --- Messages and the trigger engine ----------------------------------------------------
+
+# How much of the conversation the matcher sees: enough for sentiment's last_n
+# (at most 50 of one role is allowed, but 20 messages cover any sane setting)
+# and for loop's repeats, without reading a long conversation on every post.
+HISTORY_WINDOW = 20
+
+
+class ConversationPaused(Exception):
+    """An agent message was refused because a blocking escalation waits for a human (HTTP 409)."""
+
+    code = "conversation_paused"
+
+    def __init__(self, message: str, *, escalation_id: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.escalation_id = escalation_id
+
+
+@dataclass(frozen=True)
+class PostedMessage:
+    message: Message
+    escalation: Escalation | None  # opened, or added to, by this message
+    hits: list[RuleHit]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    hits: list[RuleHit]
+    would_open: dict[str, Any] | None  # what open_escalation would be called with; None: nothing fires
+
+
+def post_message(
+    *, conversation: Conversation, role: str, content: str, metadata: dict[str, Any] | None = None
+) -> PostedMessage:
+    """Record a message and run the agent's rules on it; a firing rule opens (or adds to) an escalation.
+
+    All in one transaction: if opening the escalation fails, the message is not kept either.
+    """
+    _check_message(role, content, field="role")
+    with transaction.atomic():
+        # Locked so a supervisor's answer and this check cannot interleave, and
+        # two posts to one conversation evaluate their histories in order.
+        conversation = (
+            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation.pk)
+        )
+        if role == MessageRole.AGENT:
+            paused_by = (
+                Escalation.objects.filter(
+                    conversation=conversation, status__in=ACTIVE_STATUSES, blocking=True
+                )
+                .values_list("pk", flat=True)
+                .first()
+            )
+            if paused_by is not None:
+                raise ConversationPaused(
+                    "This conversation is paused while a person handles escalation "
+                    f"#{paused_by}: wait for their answer before the agent replies.",
+                    escalation_id=paused_by,
+                )
+        message = Message.objects.create(
+            conversation=conversation, role=role, content=content, metadata=metadata or {}
+        )
+        agent = conversation.agent
+        if not agent.escalation_enabled:
+            return PostedMessage(message, None, [])
+        recent = list(
+            Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[:HISTORY_WINDOW]
+        )
+        history = [MessageView(role=m.role, content=m.content, id=m.pk) for m in reversed(recent)]
+        hits = matcher_for(agent).evaluate(history)
+        if not hits:
+            return PostedMessage(message, None, [])
+        headline = hits[0]
+        result = open_escalation(
+            conversation=conversation,
+            origin=Origin.RULE,
+            rule=EscalationRule.objects.filter(pk=headline.rule_id).first(),
+            reason=headline.reason,
+            severity=headline.severity,
+            urgency=headline.urgency or None,
+            topic=headline.topic,
+            area=headline.area,
+            blocking=True,
+            evidence=[item for hit in hits for item in hit.evidence],
+        )
+    return PostedMessage(message, result.escalation, hits)
+
+
+def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Evaluation:
+    """A dry run of the agent's saved rules on the newest of `messages`; writes nothing."""
+    if not isinstance(messages, list) or not messages:
+        raise ValidationError({"messages": "Give at least one message as {role, content}."})
+    history = []
+    for number, item in enumerate(messages[-HISTORY_WINDOW:], start=1):
+        if not isinstance(item, dict):
+            raise ValidationError({"messages": f"Message {number} must be an object with role and content."})
+        _check_message(item.get("role"), item.get("content"), field="messages", number=number)
+        history.append(MessageView(role=item["role"], content=item["content"], id=None))
+    # Re-read: the caller's Agent may predate a rule edit, and the stamp decides the cache.
+    agent = Agent.objects.get(pk=agent.pk)
+    hits = matcher_for(agent).evaluate(history)
+    if not hits or not agent.escalation_enabled:
+        return Evaluation(hits, None)
+    headline = hits[0]
+    severity = Severity(headline.severity)
+    return Evaluation(
+        hits,
+        {
+            "origin": Origin.RULE.value,
+            "rule_id": headline.rule_id,
+            "rule_name": headline.rule_name,
+            "reason": headline.reason,
+            "severity": severity.value,
+            "urgency": headline.urgency
+            or agent.default_urgency
+            or DEFAULT_URGENCY_FOR_SEVERITY[severity].value,
+            "topic": headline.topic or agent.default_topic,
+            "area": headline.area or agent.default_area,
+            "blocking": True,
+            "evidence": [item for hit in hits for item in hit.evidence],
+        },
+    )
+
+
+def _check_message(role: Any, content: Any, *, field: str, number: int | None = None) -> None:
+    where = f"Message {number}: " if number else ""
+    if role not in MessageRole.values:
+        allowed = ", ".join(MessageRole.values)
+        raise ValidationError({field: f"{where}role must be one of {allowed}, not {role!r}."})
+    if not isinstance(content, str):
+        raise ValidationError({"content" if number is None else field: f"{where}content must be text."})
