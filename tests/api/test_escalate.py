@@ -70,7 +70,9 @@ def test_a_blank_reason_is_a_field_error_from_the_service(agent_api):
 
 
 def test_another_agents_conversation_id_is_an_unknown_conversation(agent_api, theirs):
-    response = agent_api.post(URL, {"conversation_id": theirs.conversation.pk, "reason": "r", "severity": "info"})
+    response = agent_api.post(
+        URL, {"conversation_id": theirs.conversation.pk, "reason": "r", "severity": "info"}
+    )
     assert response.status_code == 400
     assert response.json()["error"]["fields"]["conversation_id"] == [
         f"There is no conversation {theirs.conversation.pk}."
@@ -88,7 +90,9 @@ def test_a_disabled_agent_gets_409_escalation_disabled_and_no_conversation_is_le
 
 
 def test_a_supervisor_cannot_call_the_tool(ours):
-    response = token_client(ours.supervisor_token).post(URL, {"conversation": "x", "reason": "r", "severity": "info"})
+    response = token_client(ours.supervisor_token).post(
+        URL, {"conversation": "x", "reason": "r", "severity": "info"}
+    )
     assert response.status_code == 403
     assert response.json()["error"]["code"] == "forbidden"
     assert Escalation.objects.filter(status=Status.OPEN).count() == 0
