@@ -53,6 +53,16 @@ class Agent(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean(self) -> None:
+        if self.team_id:
+            Label.check_names(
+                self.team_id,
+                {
+                    "default_topic": (LabelKind.TOPIC, self.default_topic),
+                    "default_area": (LabelKind.AREA, self.default_area),
+                },
+            )
+
 
 class RuleKind(models.TextChoices):
     PHRASES = "phrases", "Phrases"
@@ -116,6 +126,11 @@ class EscalationRule(models.Model):
             raise ValidationError({"exception_phrases": "A list of non-empty strings."})
         validate_phrases("exception_phrases", self.exception_phrases)
         validate_reason_template(self.kind, self.reason_template)
+        if self.agent_id:
+            Label.check_names(
+                self.agent.team_id,
+                {"topic": (LabelKind.TOPIC, self.topic), "area": (LabelKind.AREA, self.area)},
+            )
 
 
 class Channel(models.TextChoices):
@@ -205,3 +220,95 @@ class AgentApiKey(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class LabelKind(models.TextChoices):
+    TOPIC = "topic", "Topic"
+    AREA = "area", "Area"
+
+
+class Label(models.Model):
+    """A team's controlled vocabulary for topics and areas, so filters and reports stay consistent."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="labels")
+    kind = models.CharField(max_length=10, choices=LabelKind.choices)
+    name = models.CharField(max_length=100)
+    description = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["team", "kind", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "kind", "name"], name="label_unique_per_team_kind")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.name}"
+
+    @classmethod
+    def check_names(cls, team_id: int, fields: dict[str, tuple[str, str]]) -> None:
+        """Raise a field error for each label not in the team's vocabulary; empty values pass.
+
+        fields maps a field name to (kind, value), e.g. {"topic": (LabelKind.TOPIC, "Refunds")}.
+        A team with no labels of a kind has not set up that vocabulary yet: any value
+        passes until it adds the first one, so a new team is not blocked on day one.
+        """
+        wanted = {(kind, value) for kind, value in fields.values() if value}
+        if not wanted:
+            return
+        known = set(cls.objects.filter(team_id=team_id).values_list("kind", "name"))
+        errors = {}
+        for field, (kind, value) in fields.items():
+            allowed = sorted(name for k, name in known if k == kind)
+            if value and allowed and value not in allowed:
+                errors[field] = f"Unknown {kind} {value!r}. Allowed: {', '.join(allowed)}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class RuleTestCase(models.Model):
+    """A conversation script and whether the agent's rules should escalate it: the rule bench."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="rule_tests")
+    name = models.CharField(max_length=100)
+    messages = models.JSONField(
+        help_text='The conversation, oldest first: [{"role": "user", "content": "…"}, …]. '
+        "The rules run on the last message, with the others as context."
+    )
+    should_escalate = models.BooleanField(default=True)
+    expected_rule = models.ForeignKey(
+        EscalationRule,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Optional: the rule that should fire (checked only when it should escalate).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["agent", "name"]
+
+    def __str__(self) -> str:
+        return f"{self.agent} · {self.name}"
+
+    def clean(self) -> None:
+        if (
+            not isinstance(self.messages, list)
+            or not self.messages
+            or not all(
+                isinstance(m, dict)
+                and m.get("role") in MessageRole.values
+                and isinstance(m.get("content"), str)
+                and m["content"].strip()
+                for m in self.messages
+            )
+        ):
+            raise ValidationError(
+                {
+                    "messages": 'A non-empty list of {"role": one of '
+                    f'{", ".join(MessageRole.values)}, "content": text}}.'
+                }
+            )
+        if self.expected_rule_id and self.expected_rule.agent_id != self.agent_id:
+            raise ValidationError({"expected_rule": "Pick one of this agent's rules."})

@@ -28,6 +28,8 @@ from agents.models import (
     Channel,
     Conversation,
     EscalationRule,
+    Label,
+    LabelKind,
     Message,
     MessageRole,
     RuleKind,
@@ -147,6 +149,17 @@ def _build() -> list[Login]:
         name="Billing & Payments",
         slug="billing-payments",
         description="Refunds, invoices, chargebacks and the nightly ledger reconciliation.",
+    )
+    # Each team's vocabulary; agents and rules may only use these.
+    _labels(
+        support,
+        topics=["Orders", "Legal", "Handover", "Customer experience", "Bot quality"],
+        areas=["Web shop chat", "Complaints"],
+    )
+    _labels(
+        billing,
+        topics=["Refunds", "Legal", "Handover", "Reconciliation"],
+        areas=["Refunds mailbox", "Ledger"],
     )
     Membership.objects.create(user=ana, team=support, role=Role.SUPERVISOR)
     Membership.objects.create(user=ana, team=billing, role=Role.SUPERVISOR)
@@ -579,6 +592,13 @@ def _user(username: str, role: str, logins: list[Login], *, superuser: bool = Fa
         user = User.objects.create_user(username, email, password, **fields)
     logins.append((role, username, password))
     return user
+
+
+def _labels(team: Team, *, topics: list[str], areas: list[str]) -> None:
+    Label.objects.bulk_create(
+        [Label(team=team, kind=LabelKind.TOPIC, name=name) for name in topics]
+        + [Label(team=team, kind=LabelKind.AREA, name=name) for name in areas]
+    )
 
 
 def _agent(admin: Any, **fields: Any) -> Agent:

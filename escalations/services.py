@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from agents.models import Agent, Conversation, ConversationStatus, EscalationRule
+from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
 from escalations import broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
@@ -127,6 +127,8 @@ def open_escalation(
         or agent.default_urgency
         or DEFAULT_URGENCY_FOR_SEVERITY[severity],
     )
+    # Rule and agent labels were checked when they were saved; a caller's are checked here.
+    Label.check_names(agent.team_id, {"topic": (LabelKind.TOPIC, topic), "area": (LabelKind.AREA, area)})
     topic = topic or (rule.topic if rule else "") or agent.default_topic
     area = area or (rule.area if rule else "") or agent.default_area
     now = timezone.now()
