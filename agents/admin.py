@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents.keys import agent_key_create, agent_key_revoke
-from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Message
+from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Label, Message, RuleTestCase
 from agents.services import bump_rules_version
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
@@ -25,6 +25,20 @@ class EscalationRuleInline(TeamRoleInline, admin.StackedInline):
     ]
 
 
+class RuleTestCaseInline(TeamRoleInline, admin.StackedInline):
+    """On an agent's page: conversation scripts its rules should (or should not) escalate."""
+
+    model = RuleTestCase
+    extra = 0
+    fields = [("name", "should_escalate", "expected_rule"), "messages"]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "expected_rule":
+            agent_id = request.resolver_match.kwargs.get("object_id")
+            kwargs["queryset"] = EscalationRule.objects.filter(agent_id=agent_id)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
 @admin.register(Agent)
 class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     list_display = ["name", "slug", "team", "escalation_enabled", "rule_count", "updated_at"]
@@ -44,7 +58,7 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
             },
         ),
     ]
-    inlines = [EscalationRuleInline]
+    inlines = [EscalationRuleInline, RuleTestCaseInline]
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
@@ -146,3 +160,12 @@ class AgentApiKeyAdmin(TeamScopedAdmin):
         for api_key in queryset:
             agent_key_revoke(api_key=api_key)
         messages.success(request, f"Revoked {queryset.count()} key(s).")
+
+
+@admin.register(Label)
+class LabelAdmin(TeamScopedAdmin):
+    """A team's topics and areas: agents, rules and API calls may only use these once defined."""
+
+    list_display = ["name", "kind", "team", "description"]
+    list_filter = ["kind", "team"]
+    search_fields = ["name", "description"]

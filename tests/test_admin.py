@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from agents.models import Agent, EscalationRule
+from agents.models import Agent, EscalationRule, Label
 from escalations import services
 from escalations.models import Escalation, Event, Status
 from supervisors.models import Role
@@ -51,6 +51,10 @@ def agent_form(agent: Agent, **changes) -> dict:
         "rules-INITIAL_FORMS": "0",
         "rules-MIN_NUM_FORMS": "0",
         "rules-MAX_NUM_FORMS": "1000",
+        "rule_tests-TOTAL_FORMS": "0",
+        "rule_tests-INITIAL_FORMS": "0",
+        "rule_tests-MIN_NUM_FORMS": "0",
+        "rule_tests-MAX_NUM_FORMS": "1000",
     }
     data.update(changes)
     return data
@@ -88,6 +92,8 @@ def new_rule_form(**changes) -> dict:
         "admin:agents_conversation_changelist",
         "admin:escalations_escalation_changelist",
         "admin:escalations_event_changelist",
+        "admin:agents_label_changelist",
+        "admin:agents_label_add",
     ],
 )
 def test_every_admin_page_renders_for_a_superuser(client, world, url):
@@ -305,3 +311,42 @@ def test_editing_or_deleting_a_rule_on_its_own_page_bumps_the_agents_rules_versi
     assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version + 1
     client.post(reverse("admin:agents_escalationrule_delete", args=[rule.pk]), {"post": "yes"})
     assert Agent.objects.get(pk=bot.pk).rules_version == bot.rules_version + 2
+
+
+def test_a_rule_test_is_added_on_the_agents_page(client, world):
+    client.force_login(world["carla"])
+    bot = world["support_bot"]
+    rule = bot.rules.get()
+
+    response = client.post(
+        reverse("admin:agents_agent_change", args=[bot.pk]),
+        agent_form(
+            bot,
+            **{
+                "rule_tests-TOTAL_FORMS": "1",
+                "rule_tests-0-name": "Refund request escalates",
+                "rule_tests-0-should_escalate": "on",
+                "rule_tests-0-expected_rule": rule.pk,
+                "rule_tests-0-messages": '[{"role": "user", "content": "I want a refund"}]',
+            },
+        ),
+    )
+
+    assert response.status_code == 302
+    (case,) = bot.rule_tests.all()
+    assert (case.expected_rule, case.messages[0]["content"]) == (rule, "I want a refund")
+
+
+def test_a_contributor_manages_only_their_teams_labels(client, world):
+    client.force_login(world["carla"])
+    response = client.post(
+        reverse("admin:agents_label_add"),
+        {"team": world["billing"].pk, "kind": "topic", "name": "Refunds", "description": ""},
+    )
+    assert response.status_code == 200 and "Select a valid choice" in response.content.decode()
+    response = client.post(
+        reverse("admin:agents_label_add"),
+        {"team": world["support"].pk, "kind": "topic", "name": "Orders", "description": ""},
+    )
+    assert response.status_code == 302
+    assert list(Label.objects.values_list("team__name", "name")) == [("Support", "Orders")]
