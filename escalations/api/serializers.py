@@ -7,7 +7,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from agents.models import Channel, Conversation
+from agents.models import Channel, Conversation, MessageRole
 from escalations.choices import Severity, Urgency
 from escalations.models import Escalation, Event, Status
 from escalations.payloads import escalation_payload
@@ -134,4 +134,35 @@ def conversation_body(conversation: Conversation, open_escalation: Escalation | 
         "metadata": conversation.metadata,
         "created_at": conversation.created_at.isoformat(),
         "open_escalation": escalation_body(open_escalation) if open_escalation else None,
+    }
+
+
+class MessageCreateSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=MessageRole.choices)
+    content = serializers.CharField(max_length=50_000, trim_whitespace=False)
+    metadata = serializers.DictField(required=False, default=dict)
+
+
+def posted_message_body(posted) -> dict[str, Any]:
+    """posted: agents.services.PostedMessage."""
+    message = posted.message
+    return {
+        "message": {
+            "id": message.pk,
+            "role": message.role,
+            "content": message.content,
+            "metadata": message.metadata,
+            "created_at": message.created_at.isoformat(),
+        },
+        "escalation": escalation_body(posted.escalation) if posted.escalation else None,
+        "hits": [
+            {
+                "rule_id": hit.rule_id,
+                "rule_name": hit.rule_name,
+                "kind": hit.kind,
+                "severity": hit.severity,
+                "reason": hit.reason,
+            }
+            for hit in posted.hits
+        ],
     }

@@ -16,4 +16,5 @@ urlpatterns = [
     path("events/", views.EventFeed.as_view(), name="events"),
     path("conversations/", views.ConversationCreate.as_view(), name="conversations"),
     path("conversations/<int:pk>/", views.ConversationDetail.as_view(), name="conversation"),
+    path("conversations/<int:pk>/messages/", views.ConversationMessages.as_view(), name="messages"),
 ]

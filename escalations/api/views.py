@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.conversations import conversation_get_or_create
+from agents.services import post_message
 from escalation_project.api.auth import calling_agent
 from escalation_project.api.errors import ApiError
 from escalation_project.api.permissions import IsAgent, IsPerson
@@ -258,3 +260,27 @@ def _open_escalation_of(conversation) -> Escalation | None:
         .filter(conversation=conversation, status__in=ACTIVE_STATUSES)
         .first()
     )
+
+
+class ConversationMessages(APIView):
+    permission_classes = [IsAuthenticated, IsAgent]
+
+    @extend_schema(
+        request=s.MessageCreateSerializer,
+        description=(
+            "Record a message; the agent's rules run on it server-side. 201 with the message, the "
+            "escalation it opened or added to (or null) and the rules that fired. An agent message while "
+            "a blocking escalation waits: 409 conversation_paused."
+        ),
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        conversation = get_object_or_404(conversations_visible_to(**_scope(request)), pk=pk)
+        serializer = s.MessageCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        posted = post_message(conversation=conversation, **serializer.validated_data)
+        if posted.escalation is not None:
+            # Re-read with every relation the body shows (the service's copy lacks the user fields).
+            posted = dataclasses.replace(
+                posted, escalation=escalation_with_relations().get(pk=posted.escalation.pk)
+            )
+        return Response(s.posted_message_body(posted), status=status.HTTP_201_CREATED)
