@@ -1,9 +1,16 @@
+import json
+
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents.keys import agent_key_create, agent_key_revoke
 from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Label, Message, RuleTestCase
-from agents.services import bump_rules_version
+from agents.rule_bench import parse_script, run_rule_tests, what_if
+from agents.services import bump_rules_version, evaluate_conversation
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
@@ -65,6 +72,37 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         if any(formset.has_changed() for formset in formsets):
             bump_rules_version(agent_id=form.instance.pk)
 
+    def get_urls(self):
+        bench = path(
+            "<int:object_id>/rule-bench/",
+            self.admin_site.admin_view(self.rule_bench_view),
+            name="agents_agent_rule_bench",
+        )
+        return [bench, *super().get_urls()]
+
+    def rule_bench_view(self, request, object_id: int):
+        """The agent's rule tests, run now, and a box to try a pasted conversation (writes nothing)."""
+        agent = self.get_object(request, object_id)
+        if agent is None or not self.has_change_permission(request, agent):
+            raise Http404
+        script, evaluation, error = request.POST.get("script", ""), None, ""
+        if request.method == "POST":
+            try:
+                evaluation = evaluate_conversation(agent=agent, messages=parse_script(script))
+            except ValidationError as invalid:
+                error = " ".join(invalid.messages)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": agent,
+            "title": f"Rule bench: {agent.name}",
+            "results": run_rule_tests(agent),
+            "script": script,
+            "evaluation": evaluation,
+            "error": error,
+        }
+        return TemplateResponse(request, "admin/agents/agent/rule_bench.html", context)
+
     @admin.display(description="Rules")
     def rule_count(self, agent: Agent) -> int:
         return agent.rules.count()
@@ -77,6 +115,43 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     list_filter = ["kind", "enabled", "severity", "agent__team"]
     search_fields = ["name", "agent__name", "reason_template"]
     list_select_related = ["agent"]
+
+    def get_urls(self):
+        what_if = path(
+            "<int:object_id>/what-if/",
+            self.admin_site.admin_view(self.what_if_view),
+            name="agents_escalationrule_what_if",
+        )
+        return [what_if, *super().get_urls()]
+
+    def what_if_view(self, request, object_id: int):
+        """How many recent conversations this rule, or an edited version of it, would have escalated."""
+        rule = self.get_object(request, object_id)
+        if rule is None or not self.has_change_permission(request, rule):
+            raise Http404
+        days = _bounded_int(request.GET.get("days"), default=30, low=1, high=365)
+        parameters = request.POST.get("parameters", json.dumps(rule.parameters))
+        exceptions = request.POST.get("exception_phrases", json.dumps(rule.exception_phrases))
+        error = ""
+        if request.method == "POST":
+            try:
+                rule.parameters = json.loads(parameters)
+                rule.exception_phrases = json.loads(exceptions)
+                rule.clean()  # the same checks as saving; nothing is saved
+            except (ValueError, ValidationError) as invalid:
+                error = " ".join(getattr(invalid, "messages", [str(invalid)]))
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": rule,
+            "title": f"What if: {rule.name}",
+            "days": days,
+            "parameters": parameters,
+            "exception_phrases": exceptions,
+            "error": error,
+            "result": None if error else what_if(rule, days=days),
+        }
+        return TemplateResponse(request, "admin/agents/escalationrule/what_if.html", context)
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)
@@ -169,3 +244,10 @@ class LabelAdmin(TeamScopedAdmin):
     list_display = ["name", "kind", "team", "description"]
     list_filter = ["kind", "team"]
     search_fields = ["name", "description"]
+
+
+def _bounded_int(raw: str | None, *, default: int, low: int, high: int) -> int:
+    try:
+        return min(max(int(raw), low), high) if raw else default
+    except ValueError:
+        return default

@@ -272,7 +272,7 @@ class RuleTestCase(models.Model):
     name = models.CharField(max_length=100)
     messages = models.JSONField(
         help_text='The conversation, oldest first: [{"role": "user", "content": "…"}, …]. '
-        "The rules run on the last message, with the others as context."
+        "It is replayed message by message, as the API would receive it."
     )
     should_escalate = models.BooleanField(default=True)
     expected_rule = models.ForeignKey(

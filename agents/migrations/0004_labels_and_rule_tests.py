@@ -17,7 +17,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('name', models.CharField(max_length=100)),
-                ('messages', models.JSONField(help_text='The conversation, oldest first: [{"role": "user", "content": "…"}, …]. The rules run on the last message, with the others as context.')),
+                ('messages', models.JSONField(help_text='The conversation, oldest first: [{"role": "user", "content": "…"}, …]. It is replayed message by message, as the API would receive it.')),
                 ('should_escalate', models.BooleanField(default=True)),
                 ('created_at', models.DateTimeField(auto_now_add=True)),
                 ('updated_at', models.DateTimeField(auto_now=True)),

@@ -1,0 +1,40 @@
+"""`manage.py check_rules [agent-slug …]`: run the rule tests; exit non-zero on any failure (for CI)."""
+
+from django.core.management.base import BaseCommand, CommandError
+
+from agents.models import Agent
+from agents.rule_bench import run_rule_tests
+
+
+class Command(BaseCommand):
+    help = "Run the agents' rule tests (all agents, or the given slugs); exit 1 if any fails."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slugs", nargs="*", metavar="agent-slug")
+
+    def handle(self, *args, slugs: list[str], **options):
+        agents = Agent.objects.order_by("slug")
+        if slugs:
+            agents = agents.filter(slug__in=slugs)
+            unknown = sorted(set(slugs) - set(agents.values_list("slug", flat=True)))
+            if unknown:
+                raise CommandError(f"No agent with the slug {', '.join(unknown)}.")
+        total = failed = 0
+        for agent in agents:
+            results = run_rule_tests(agent)
+            if not results:
+                self.stdout.write(f"{agent.slug}: no rule tests")
+                continue
+            self.stdout.write(f"{agent.slug}:")
+            for result in results:
+                total += 1
+                if result.passed:
+                    fired = f" ({', '.join(result.fired_rules)})" if result.fired_rules else ""
+                    self.stdout.write(self.style.SUCCESS(f"  pass  {result.case.name}{fired}"))
+                else:
+                    failed += 1
+                    self.stdout.write(self.style.ERROR(f"  FAIL  {result.case.name}: {result.problem}"))
+        summary = f"{total - failed} of {total} rule tests passed."
+        if failed:
+            raise CommandError(summary)
+        self.stdout.write(summary)
