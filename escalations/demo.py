@@ -33,6 +33,7 @@ from agents.models import (
     Message,
     MessageRole,
     RuleKind,
+    RuleTestCase,
 )
 from escalations import services
 from escalations.choices import Severity
@@ -315,6 +316,36 @@ def _build() -> list[Login]:
         reason_template="An invoice total does not match the settled payment",
     )
 
+    # The rule bench's tests: what each agent's rules must (and must not) catch.
+    _rule_tests(
+        chat_bot,
+        [
+            ("Legal threat escalates", legal, [("user", "Fix this or I'll talk to my lawyer.")]),
+            (
+                "Asking for the legal address does not",
+                None,
+                [("user", "What is your legal department address? I need to send a form.")],
+            ),
+            (
+                "Asking for a person escalates",
+                chat_person,
+                [
+                    ("user", "Where is my order?"),
+                    ("agent", "It ships tomorrow."),
+                    ("user", "Can I talk to a real person please?"),
+                ],
+            ),
+            ("A plain delivery question does not", None, [("user", "Hi, when will order 4411 arrive?")]),
+        ],
+    )
+    _rule_tests(
+        refund_bot,
+        [
+            ("Refund over the limit escalates", big_refund,
+             [("user", "Please refund the $1,250.00 I paid for the broken TV.")]),
+            ("Small refund stays with the bot", None, [("user", "Can I get a refund of $40?")]),
+        ],
+    )  # fmt: skip
     _tell_stories(
         ana=ana,
         ben=ben,
@@ -599,6 +630,20 @@ def _labels(team: Team, *, topics: list[str], areas: list[str]) -> None:
         [Label(team=team, kind=LabelKind.TOPIC, name=name) for name in topics]
         + [Label(team=team, kind=LabelKind.AREA, name=name) for name in areas]
     )
+
+
+def _rule_tests(agent: Agent, cases: list[tuple[str, EscalationRule | None, list[tuple[str, str]]]]) -> None:
+    """(name, the rule that must fire or None for "must not escalate", [(role, text)…])."""
+    for name, rule, lines in cases:
+        test = RuleTestCase(
+            agent=agent,
+            name=name,
+            messages=[{"role": role, "content": text} for role, text in lines],
+            should_escalate=rule is not None,
+            expected_rule=rule,
+        )
+        test.full_clean()
+        test.save()
 
 
 def _agent(admin: Any, **fields: Any) -> Agent:

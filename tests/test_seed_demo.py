@@ -218,3 +218,11 @@ def test_an_existing_account_keeps_its_password_and_is_not_printed(db):
     assert [username for _, username, _, _ in logins_in(output)] == ["ana", "ben"]
     assert authenticate(username="admin", password="pw") is not None
     assert Team.objects.count() == 2
+
+
+def test_the_demo_ships_rule_tests_and_they_all_pass(db, capsys):
+    seed()
+
+    call_command("check_rules")  # raises CommandError on any failure
+
+    assert "6 of 6 rule tests passed." in capsys.readouterr().out
