@@ -113,3 +113,7 @@ class UserTokenAuthentication(_PrefixedKeyAuthentication):
         if not row.user.is_active:
             raise exceptions.AuthenticationFailed(INVALID)
         return row.user, row
+
+
+# Registers the schemes above with drf-spectacular; import for the side effect.
+from escalation_project.api import schema as _schema  # noqa: E402, F401

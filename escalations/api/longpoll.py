@@ -92,3 +92,8 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     finally:
         await layer.group_discard(group, channel)
     return JsonResponse(body)
+
+
+# For the OpenAPI schema only: drf-spectacular documents the DRF view that does the reading.
+escalation_detail.cls = EscalationDetail  # type: ignore[attr-defined]
+escalation_detail.initkwargs = {}  # type: ignore[attr-defined]

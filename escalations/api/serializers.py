@@ -30,8 +30,54 @@ def escalation_body(escalation: Escalation) -> dict[str, Any]:
     return body
 
 
-class EscalationSerializer(serializers.BaseSerializer):
-    """Read-only: the payload of version 1 plus `resolution`."""
+class _Ref(serializers.Serializer):
+    id = serializers.IntegerField()
+    slug = serializers.CharField(required=False)
+    name = serializers.CharField(required=False)
+    external_id = serializers.CharField(required=False)
+
+
+class ResolutionSerializer(serializers.Serializer):
+    outcome = serializers.ChoiceField(choices=["resumed", "dismissed", "withdrawn"])
+    guidance = serializers.CharField(help_text="The human's answer: resume with it.")
+    note = serializers.CharField(help_text="Why it was dismissed or withdrawn.")
+    responder = serializers.CharField(allow_null=True)
+    at = serializers.DateTimeField(allow_null=True)
+
+
+class EscalationSerializer(serializers.Serializer):
+    """Read-only: the event payload (version 1) plus `resolution` (null until final).
+
+    The fields are declared for the OpenAPI schema; the body itself is
+    escalation_body, shared with the long-poll.
+    """
+
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Status.choices)
+    severity = serializers.ChoiceField(choices=Severity.choices)
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    reason = serializers.CharField()
+    topic = serializers.CharField()
+    area = serializers.CharField()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    origin = serializers.CharField()
+    blocking = serializers.BooleanField()
+    agent = _Ref()
+    team = _Ref()
+    conversation = _Ref()
+    rule = _Ref(allow_null=True)
+    evidence = serializers.ListField(child=serializers.DictField())
+    assigned_to = serializers.CharField(allow_null=True)
+    claimed_by = serializers.CharField(allow_null=True)
+    claimed_at = serializers.DateTimeField(allow_null=True)
+    responder = serializers.CharField(allow_null=True)
+    guidance = serializers.CharField()
+    closing_note = serializers.CharField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    response_due_at = serializers.DateTimeField(allow_null=True)
+    resolution_due_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    resolution = ResolutionSerializer(allow_null=True)
 
     def to_representation(self, instance: Escalation) -> dict[str, Any]:
         return escalation_body(instance)
@@ -99,7 +145,14 @@ def _at_most(limit: int):
     return check
 
 
-class EventSerializer(serializers.BaseSerializer):
+class EventSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField()
+    escalation_id = serializers.IntegerField(allow_null=True)
+    team_id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    data = serializers.DictField(help_text="The event payload: {escalation, actor, ...}.")
+
     def to_representation(self, event: Event) -> dict[str, Any]:
         return {
             "id": event.id,
@@ -123,6 +176,20 @@ class ConversationCreateSerializer(serializers.Serializer):
     metadata = serializers.DictField(required=False, default=dict)
 
 
+class ConversationSerializer(serializers.Serializer):
+    """For the schema; the body is conversation_body."""
+
+    id = serializers.IntegerField()
+    external_id = serializers.CharField()
+    agent = _Ref()
+    channel = serializers.ChoiceField(choices=Channel.choices)
+    status = serializers.CharField()
+    subject = serializers.CharField()
+    metadata = serializers.DictField()
+    created_at = serializers.DateTimeField()
+    open_escalation = EscalationSerializer(allow_null=True)
+
+
 def conversation_body(conversation: Conversation, open_escalation: Escalation | None) -> dict[str, Any]:
     return {
         "id": conversation.pk,
@@ -141,6 +208,30 @@ class MessageCreateSerializer(serializers.Serializer):
     role = serializers.ChoiceField(choices=MessageRole.choices)
     content = serializers.CharField(max_length=50_000, trim_whitespace=False)
     metadata = serializers.DictField(required=False, default=dict)
+
+
+class _MessageSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    role = serializers.CharField()
+    content = serializers.CharField()
+    metadata = serializers.DictField()
+    created_at = serializers.DateTimeField()
+
+
+class _HitSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField(allow_null=True)
+    rule_name = serializers.CharField()
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class PostedMessageSerializer(serializers.Serializer):
+    """For the schema; the body is posted_message_body."""
+
+    message = _MessageSerializer()
+    escalation = EscalationSerializer(allow_null=True)
+    hits = _HitSerializer(many=True)
 
 
 def posted_message_body(posted) -> dict[str, Any]:

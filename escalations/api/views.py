@@ -234,6 +234,7 @@ class ConversationCreate(APIView):
 
     @extend_schema(
         request=s.ConversationCreateSerializer,
+        responses={201: s.ConversationSerializer, 200: s.ConversationSerializer},
         description="201 with a new conversation, or 200 with the agent's existing one of that external_id.",
     )
     def post(self, request: Request) -> Response:
@@ -249,6 +250,7 @@ class ConversationCreate(APIView):
 
 
 class ConversationDetail(APIView):
+    @extend_schema(responses=s.ConversationSerializer)
     def get(self, request: Request, pk: int) -> Response:
         conversation = get_object_or_404(conversations_visible_to(**_scope(request)), pk=pk)
         return Response(s.conversation_body(conversation, _open_escalation_of(conversation)))
@@ -267,6 +269,7 @@ class ConversationMessages(APIView):
 
     @extend_schema(
         request=s.MessageCreateSerializer,
+        responses={201: s.PostedMessageSerializer},
         description=(
             "Record a message; the agent's rules run on it server-side. 201 with the message, the "
             "escalation it opened or added to (or null) and the rules that fired. An agent message while "

@@ -65,3 +65,13 @@ def agent_api(ours) -> APIClient:
 @pytest.fixture
 def supervisor_api(ours) -> APIClient:
     return token_client(ours.supervisor_token)
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    # Key and user ids repeat between tests (rolled back), so their throttle counters would too.
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

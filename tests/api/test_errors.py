@@ -1,0 +1,33 @@
+"""One error shape everywhere, and rate limits per credential."""
+
+from tests.api.conftest import agent_client, token_client
+
+URL = "/api/v1/escalations/"
+
+
+def test_a_wrong_method_gets_405_in_the_error_shape(agent_api):
+    response = agent_api.delete(URL)
+    assert response.status_code == 405
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_malformed_json_gets_400_in_the_error_shape(agent_api):
+    response = agent_api.post(URL, "{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] in {"invalid", "parse_error"}
+
+
+def test_each_key_has_its_own_budget_and_the_429_says_when_to_retry(ours, theirs, settings):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "agent_key": "2/minute"}
+    ours_client = agent_client(ours.agent_key)
+    assert [ours_client.get(URL).status_code for _ in range(3)] == [200, 200, 429]
+    throttled = ours_client.get(URL)
+    assert throttled.json()["error"]["code"] == "throttled"
+    assert int(throttled["Retry-After"]) > 0
+    assert agent_client(theirs.agent_key).get(URL).status_code == 200
+
+
+def test_users_are_throttled_by_their_own_rate(ours, settings):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "1/minute"}
+    client = token_client(ours.supervisor_token)
+    assert [client.get(URL).status_code for _ in range(2)] == [200, 429]
