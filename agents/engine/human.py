@@ -8,7 +8,7 @@ nouns are left out on purpose).
 
 from __future__ import annotations
 
-from agents.engine.text import boundary_pattern
+from agents.engine.text import WordPattern
 
 _WHO = (
     r"(?:a |an |the |your |some |one of your |someone |somebody )?"
@@ -17,8 +17,8 @@ _WHO = (
     r"someone|somebody|staff(?: member)?|employee|customer (?:service|support) (?:agent|rep|representative))"
 )
 # (candidate without boundaries for the Set, exact with them), as for phrases.
-PATTERNS: tuple[tuple[str, str], ...] = tuple(
-    (body.replace(" ", r"\s+"), boundary_pattern(body.replace(" ", r"\s+")))
+PATTERNS: tuple[tuple[str, WordPattern], ...] = tuple(
+    (body.replace(" ", r"\s+"), WordPattern(body.replace(" ", r"\s+")))
     for body in (
         # talk to a person, speak with your manager, chat with a real human
         rf"(?:talk|speak|chat|talking|speaking) (?:to|with) {_WHO}",

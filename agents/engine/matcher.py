@@ -27,6 +27,7 @@ import re2
 from agents.engine import human, money, reasons
 from agents.engine.text import (
     OffsetMap,
+    WordPattern,
     excerpt,
     normalise,
     phrase_pattern,
@@ -78,22 +79,25 @@ class RuleHit:
     evidence: list[dict[str, Any]] = field(default_factory=list)
 
 
+_NOTHING: frozenset[int] = frozenset()
+
+
 class _Patterns:
     """One RE2 Set of candidate patterns; each exact pattern compiled on its own (lazily, for spans)."""
 
     def __init__(self) -> None:
-        self.patterns: list[str] = []  # exact
+        self.patterns: list[str | WordPattern] = []  # exact
         self.candidates: list[str] = []
-        self._index: dict[str, int] = {}
+        self._index: dict[str | WordPattern, int] = {}
         self._set: Any = None
         self._single: dict[int, Any] = {}
         self._lock = threading.Lock()
 
-    def add(self, pattern: str, candidate: str | None = None) -> int:
+    def add(self, pattern: str | WordPattern, candidate: str | None = None) -> int:
         if pattern not in self._index:
             self._index[pattern] = len(self.patterns)
             self.patterns.append(pattern)
-            self.candidates.append(pattern if candidate is None else candidate)
+            self.candidates.append(candidate if candidate is not None else str(pattern))
         return self._index[pattern]
 
     def compile(self) -> None:
@@ -107,16 +111,21 @@ class _Patterns:
 
     def match(self, text: str) -> frozenset[int]:
         if self._set is None:
-            return frozenset()
-        return frozenset(self._set.Match(text) or ())
+            return _NOTHING
+        found = self._set.Match(text)  # None when nothing matched
+        return frozenset(found) if found else _NOTHING
 
-    def search(self, index: int, text: str) -> Any:
+    def search(self, index: int, text: str) -> tuple[int, int] | None:
+        exact = self.patterns[index]
+        if isinstance(exact, WordPattern):
+            return exact.find(text)
         compiled = self._single.get(index)
         if compiled is None:
             with self._lock:
-                compiled = self._single.get(index) or re2.compile(self.patterns[index], re2_options())
+                compiled = self._single.get(index) or re2.compile(exact, re2_options())
                 self._single[index] = compiled
-        return compiled.search(text)
+        found = compiled.search(text)
+        return found.span() if found is not None else None
 
 
 @dataclass
@@ -153,7 +162,31 @@ class Matcher:
         self._rules = rules
         self._phrases = phrases
         self._regexes = regexes
-        self._by_role = {role: [r for r in rules if role in r.roles] for role in ("user", "agent")}
+        # Which rules a Set result can wake: a message costs the Set passes plus
+        # the rules it may fire, not a Python call per rule (1,100 rules at ~1 µs
+        # each measured 637 msg/s; this way the bench runs >100,000 msg/s).
+        self._by_phrase: dict[int, list[_Compiled]] = {}
+        self._by_regex: dict[int, list[_Compiled]] = {}
+        self._always: dict[str, list[_Compiled]] = {"user": [], "agent": []}
+        for rule in rules:
+            if rule.spec.kind in ("sentiment", "loop"):
+                for role in rule.roles:
+                    self._always[role].append(rule)
+            for index, _ in rule.phrases:
+                self._by_phrase.setdefault(index, []).append(rule)
+            if rule.regex is not None:
+                self._by_regex.setdefault(rule.regex, []).append(rule)
+
+    def _candidates(
+        self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int]
+    ) -> list[_Compiled]:
+        found: dict[int, _Compiled] = {rule.position: rule for rule in self._always[role]}
+        for hits, owners in ((phrase_hits, self._by_phrase), (regex_hits, self._by_regex)):
+            for index in hits:
+                for rule in owners.get(index, ()):
+                    if role in rule.roles:
+                        found[rule.position] = rule
+        return [found[position] for position in sorted(found)]
 
     @property
     def rule_count(self) -> int:
@@ -164,19 +197,22 @@ class Matcher:
         if not history:
             return []
         newest = history[-1]
-        rules = self._by_role.get(newest.role)
-        if not rules:
+        if newest.role not in self._always:  # tool and system messages never fire
             return []
         normalised = normalise(newest.content)
+        phrase_hits = self._phrases.match(normalised)
+        regex_hits = self._regexes.match(newest.content)
+        if not phrase_hits and not regex_hits and not self._always[newest.role]:
+            return []  # the common case, kept cheap: most messages fire nothing
         message = _Message(
             view=newest,
             index=len(history) - 1,
             normalised=normalised,
-            phrase_hits=self._phrases.match(normalised),
-            regex_hits=self._regexes.match(newest.content),
+            phrase_hits=phrase_hits,
+            regex_hits=regex_hits,
         )
         hits = []
-        for rule in rules:
+        for rule in self._candidates(newest.role, phrase_hits, regex_hits):
             if any(self._phrase_in(index, message) for index in rule.exceptions):
                 continue
             hit = _EVALUATORS[rule.spec.kind](self, rule, message, history)
@@ -196,7 +232,7 @@ class Matcher:
             if index in message.phrase_hits:
                 found = self._phrases.search(index, message.normalised)
                 if found is not None:
-                    start, end = message.raw_span(*found.span(1))
+                    start, end = message.raw_span(*found)
                     # The built-in asks-for-human patterns have no written form: show what was said.
                     return written or message.view.content[start:end], start, end
         return None
@@ -223,9 +259,7 @@ class Matcher:
         found = self._regexes.search(rule.regex, message.view.content)
         if found is None:
             return None
-        return _hit(
-            rule, message, found.start(), found.end(), pattern=rule.spec.parameters.get("pattern", "")
-        )
+        return _hit(rule, message, found[0], found[1], pattern=rule.spec.parameters.get("pattern", ""))
 
     def _amount_hit(
         self, rule: _Compiled, message: _Message, history: Sequence[MessageView]
@@ -390,7 +424,9 @@ def negativity(text: str) -> float:
 def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
     """Build the matcher. A rule whose pattern RE2 refuses is skipped (and logged), not fatal."""
     phrases, regexes = _Patterns(), _Patterns()
-    builtin_human = [(phrases.add(exact, candidate), "") for candidate, exact in human.PATTERNS]
+    builtin_human: list[tuple[int, str]] = []
+    if any(spec.kind == "asks_for_human" for spec in rules):  # else they would only slow the Set down
+        builtin_human = [(phrases.add(exact, candidate), "") for candidate, exact in human.PATTERNS]
     compiled_rules: list[_Compiled] = []
     for position, spec in enumerate(rules):
         if spec.kind not in _EVALUATORS:
@@ -435,6 +471,6 @@ def _compile_one(
         rule.currency = str(params.get("currency", "")).upper()
 
 
-def _add_checked(patterns: _Patterns, candidate: str, exact: str | None = None) -> int:
+def _add_checked(patterns: _Patterns, candidate: str, exact: WordPattern | None = None) -> int:
     re2.compile(candidate, re2_options())  # raises re2.error before the Set would
     return patterns.add(exact or candidate, candidate)
