@@ -25,12 +25,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from escalations.api.views import EscalationDetail, fresh_body
 from escalations.broadcast import team_group
-from escalations.models import EventType, Status
+from escalations.models import FINAL_STATUSES, EventType
 
 logger = logging.getLogger(__name__)
 
 FINAL_EVENT_TYPES = frozenset({EventType.RESOLVED, EventType.DISMISSED, EventType.WITHDRAWN})
-FINAL_STATUSES = frozenset({Status.RESOLVED, Status.DISMISSED, Status.WITHDRAWN})
 
 _detail = EscalationDetail.as_view()
 
@@ -75,8 +74,12 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     group = team_group(response.data["team"]["id"])
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
-    channel = await layer.new_channel()
-    await layer.group_add(group, channel)
+    try:
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+    except Exception as error:  # Redis unreachable: answer with what we know rather than a 500
+        logger.warning("Long-poll of escalation %s cannot subscribe (%r); answering at once.", pk, error)
+        return response
     try:
         body = await sync_to_async(_read)(pk)
         while body["status"] not in FINAL_STATUSES:
@@ -90,7 +93,10 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if message.get("escalation_id") == pk and message.get("event_type") in FINAL_EVENT_TYPES:
                 body = await sync_to_async(_read)(pk)
     finally:
-        await layer.group_discard(group, channel)
+        try:
+            await layer.group_discard(group, channel)
+        except Exception as error:
+            logger.warning("Long-poll of escalation %s could not unsubscribe: %r", pk, error)
     return JsonResponse(body)
 
 

@@ -117,3 +117,17 @@ def test_many_waiting_polls_do_not_stop_a_supervisor_from_answering(side):
     answered_in, responses = async_to_sync(scenario)()
     assert answered_in < 2
     assert {response.json()["status"] for response in responses} == {"resolved"}
+
+
+def test_without_the_channel_layer_the_poll_answers_at_once_instead_of_failing(side):
+    escalation = factories.open_escalation(side.conversation)
+    from unittest import mock
+
+    broken = mock.Mock()
+    broken.new_channel = mock.AsyncMock(side_effect=ConnectionError("redis down"))
+    with mock.patch("escalations.api.longpoll.get_channel_layer", return_value=broken):
+        started = time.monotonic()
+        response = async_to_sync(get)(side, escalation, 30)
+    assert time.monotonic() - started < 2
+    assert response.status_code == 200
+    assert response.json()["status"] == "open"
