@@ -78,8 +78,45 @@ def make_messages(rng: random.Random, count: int, phrases: list[str], hit_rate: 
     return messages
 
 
-def measure(matcher, messages: list[str]) -> dict[str, float]:
-    histories = [[MessageView("user", text)] for text in messages]
+EXTRA_RULES = [
+    RuleSpec(
+        id=90_001,
+        name="amount",
+        kind="amount",
+        parameters={"phrases": ["refund"], "limit": 100},
+        reason_template="Refund of {amount} (limit {limit})",
+    ),
+    RuleSpec(
+        id=90_002, name="human", kind="asks_for_human", parameters={}, reason_template="Asked: {phrase}"
+    ),
+    RuleSpec(
+        id=90_003,
+        name="angry",
+        kind="sentiment",
+        parameters={"threshold": 0.6, "last_n": 3},
+        reason_template="Angry {score}",
+    ),
+    RuleSpec(
+        id=90_004,
+        name="loop",
+        kind="loop",
+        parameters={"repeats": 3, "similarity": 0.9},
+        applies_to="both",
+        reason_template="Repeated {count} times",
+    ),
+]
+
+
+def measure(matcher, messages: list[str], *, context: int = 0) -> dict[str, float]:
+    # `context` earlier messages (alternating agent/user) before each evaluated one.
+    histories = [
+        [
+            MessageView("agent" if k % 2 else "user", messages[(i - context + k) % len(messages)])
+            for k in range(context)
+        ]
+        + [MessageView("user", text)]
+        for i, text in enumerate(messages)
+    ]
     evaluate = matcher.evaluate
     # Cold: each phrase's exact (word-boundary) pattern is compiled on its first hit.
     start = time.perf_counter()
@@ -138,6 +175,24 @@ def main() -> None:
         matcher = compile_rules(rules)  # fresh each row: the first pass is really cold
         messages = make_messages(random.Random(args.seed + 1), args.messages, phrases, hit_rate)
         result = measure(matcher, messages)
+        print(
+            f"| {len(messages):,} | {hit_rate:.0%} | {result['cold_msg_s']:,.0f} | {result['msg_s']:,.0f} "
+            f"| {result['p50_us']:.1f} "
+            f"| {result['p99_us']:.1f} | {result['max_us']:.0f} | {result['hits']:,} |"
+        )
+
+    print()
+    print("The same plus one rule each of amount, asks-for-human, sentiment (last_n 3) and loop, every")
+    print("message evaluated with 9 earlier messages as history (sentiment and loop read it):")
+    print()
+    print(
+        "| messages | with a phrase | msg/s (first pass) | msg/s (warm) | p50 µs | p99 µs | max µs | hits |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for hit_rate in (0.0, 0.01):
+        matcher = compile_rules([*rules, *EXTRA_RULES])
+        messages = make_messages(random.Random(args.seed + 1), args.messages, phrases, hit_rate)
+        result = measure(matcher, messages, context=9)
         print(
             f"| {len(messages):,} | {hit_rate:.0%} | {result['cold_msg_s']:,.0f} | {result['msg_s']:,.0f} "
             f"| {result['p50_us']:.1f} "

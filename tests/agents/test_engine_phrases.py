@@ -108,3 +108,19 @@ def test_only_the_newest_message_is_evaluated():
     history = [MessageView("user", "refund", 1), MessageView("user", "thanks", 2)]
     assert matcher.evaluate(history) == []
     assert matcher.evaluate([]) == []
+
+
+@pytest.mark.parametrize(
+    "text", ["Straße", "ﬁne ℌello", "naïve Ǆ ǰ", "ΣΑΣ ς", "e\u0301te\u0301", "日本語 refund", "İstanbul"]
+)
+def test_normalising_character_by_character_agrees_with_the_whole_string(text):
+    from agents.engine.text import OffsetMap, normalise
+
+    offsets = OffsetMap(text)
+    assert offsets.identity or len(offsets.origin) == len(normalise(text))
+
+
+def test_a_phrase_in_another_script_respects_word_boundaries():
+    rule = spec("phrases", {"phrases": ["возврат"]})
+    assert len(fires(rule, "Хочу ВОЗВРАТ денег")) == 1
+    assert fires(rule, "возвраты") == []
