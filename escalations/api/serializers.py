@@ -131,18 +131,12 @@ class DismissSerializer(serializers.Serializer):
 class WaitSerializer(serializers.Serializer):
     wait = serializers.IntegerField(required=False, min_value=0, default=0)
 
-    def __init__(self, *args, max_wait: int = 60, **kwargs):
+    def __init__(self, *args: Any, max_wait: int, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.fields["wait"].max_value = max_wait
-        self.fields["wait"].validators.append(_at_most(max_wait))
-
-
-def _at_most(limit: int):
-    def check(value: int) -> None:
-        if value > limit:
-            raise serializers.ValidationError(f"Wait at most {limit} seconds.")
-
-    return check
+        # The limit is a setting, so the field is rebuilt per request rather than declared.
+        self.fields["wait"] = serializers.IntegerField(
+            required=False, min_value=0, max_value=max_wait, default=0
+        )
 
 
 class EventSerializer(serializers.Serializer):
