@@ -135,7 +135,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
+CELERY_BEAT_SCHEDULE: dict = {
+    # Idempotency keys are kept IDEMPOTENCY_KEY_RETENTION_HOURS; the table would grow forever otherwise.
+    "prune-idempotency-records": {
+        "task": "escalations.tasks.prune_idempotency_records",
+        "schedule": 3600.0,
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Auth, i18n, static -------------------------------------------------------
@@ -192,6 +198,8 @@ API_LONG_POLL_MAX_SECONDS = env_int("API_LONG_POLL_MAX_SECONDS", 60, minimum=1, 
 # An Idempotency-Key still "in flight" after this long is taken to be from a
 # crashed request, and the next request with it does the work again.
 IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 120, minimum=1)
+# How long a finished Idempotency-Key still replays its response (pruned hourly by Celery beat).
+IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 24, minimum=1)
 
 # Throttle counters must be shared by every process: Redis.
 CACHES = {

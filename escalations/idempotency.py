@@ -74,3 +74,9 @@ def idempotency_complete(*, record: IdempotencyRecord, status_code: int, body: A
 
 def idempotency_release(*, record: IdempotencyRecord) -> None:
     IdempotencyRecord.objects.filter(pk=record.pk, status=IdempotencyStatus.IN_FLIGHT).delete()
+
+
+def idempotency_prune(*, older_than: dt.timedelta) -> int:
+    """Forget keys older than this: a retry that late does the work again. Returns how many went."""
+    deleted, _ = IdempotencyRecord.objects.filter(created_at__lt=timezone.now() - older_than).delete()
+    return deleted

@@ -92,3 +92,17 @@ def test_a_concurrent_duplicate_gets_409_while_the_first_is_in_flight():
     assert responses["duplicate"].json()["error"]["code"] == "idempotency_key_in_flight"
     assert responses["first"].status_code == 201
     assert Escalation.objects.count() == 1
+
+
+def test_old_keys_are_pruned_and_then_do_the_work_again(agent_api, ours, settings):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from escalations.tasks import prune_idempotency_records
+
+    agent_api.post(URL, BODY, format="json", HTTP_IDEMPOTENCY_KEY="k-old")
+    agent_api.post(URL, {**BODY, "conversation": "ext-2"}, format="json", HTTP_IDEMPOTENCY_KEY="k-new")
+    IdempotencyRecord.objects.filter(key="k-old").update(created_at=timezone.now() - dt.timedelta(hours=25))
+    assert prune_idempotency_records() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["k-new"]
