@@ -1,7 +1,11 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
-from supervisors.models import Membership, Role, Team
+from supervisors.models import Membership, Role, Team, UserToken
+from supervisors.tokens import user_token_create, user_token_revoke
 
 
 class MembershipInline(TeamRoleInline, admin.TabularInline):
@@ -47,3 +51,58 @@ class MembershipAdmin(TeamScopedAdmin):
     list_display = ["user", "team", "role"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "team__name"]
+
+
+@admin.register(UserToken)
+class UserTokenAdmin(admin.ModelAdmin):
+    """Staff make and revoke their own API tokens here (superusers: anyone's); shown once, never edited."""
+
+    list_display = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["prefix", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        queryset = super().get_queryset(request).select_related("user")
+        return queryset if request.user.is_superuser else queryset.filter(user=request.user)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_staff
+
+    def has_view_permission(self, request: HttpRequest, obj: UserToken | None = None) -> bool:
+        return self.has_module_permission(request) and (
+            obj is None or request.user.is_superuser or obj.user_id == request.user.pk
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_change_permission(self, request: HttpRequest, obj: UserToken | None = None) -> bool:
+        return self.has_view_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: UserToken | None = None) -> bool:
+        return False  # revoke instead: the row stays as a record of the token
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name"] if obj is None else ["user", "name", *self.readonly_fields]
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is None else ["user", "name", *self.readonly_fields]
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return  # nothing is editable
+        token, key = user_token_create(user=obj.user, name=obj.name)
+        obj.pk = token.pk
+        messages.warning(request, f"The token for {token.user}, shown this once only: {key}")
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        for token in queryset:
+            user_token_revoke(token=token)
+        messages.success(request, f"Revoked {queryset.count()} token(s).")

@@ -43,3 +43,21 @@ def test_another_teams_contributor_cannot_see_or_make_its_keys(client, ours, the
     response = client.post("/admin/agents/agentapikey/add/", {"agent": ours.agent.pk, "name": "sneaky"})
     assert not AgentApiKey.objects.filter(name="sneaky").exists()
     assert response.status_code == 200  # the form is shown again: that agent is not a choice
+
+
+def test_staff_make_their_own_token_in_the_admin_and_it_works(client, ours):
+    from supervisors.models import UserToken
+    from tests.api.conftest import token_client
+
+    ours.supervisor.is_staff = True
+    ours.supervisor.save()
+    client.force_login(ours.supervisor)
+    response = client.post(
+        "/admin/supervisors/usertoken/add/", {"user": ours.supervisor.pk, "name": "cli"}, follow=True
+    )
+    shown = [str(m) for m in get_messages(response.wsgi_request) if "shown this once" in str(m)]
+    key = shown[0].rsplit(" ", 1)[-1]
+    assert token_client(key).get("/api/v1/escalations/").status_code == 200
+    other = factories.make_user("zed")
+    client.post("/admin/supervisors/usertoken/add/", {"user": other.pk, "name": "sneaky"})
+    assert not UserToken.objects.filter(user=other).exists()
