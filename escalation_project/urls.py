@@ -18,3 +18,6 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
 ]
+
+handler404 = "escalation_project.views.not_found"
+handler500 = "escalation_project.views.server_error"

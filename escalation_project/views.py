@@ -4,6 +4,7 @@ from django.db import connection
 from django.db.models import Count, Q
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 
 from escalations.models import Status
 from supervisors.models import Membership
@@ -63,3 +64,18 @@ def readyz(request):
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+def not_found(request, exception):
+    """Under /api/ even an unknown URL answers in the API's error shape; elsewhere Django's page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"error": {"code": "not_found", "message": "Not found."}}, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "server_error", "message": "Something went wrong on our side."}}, status=500
+        )
+    return defaults.server_error(request)

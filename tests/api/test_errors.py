@@ -31,3 +31,28 @@ def test_users_are_throttled_by_their_own_rate(ours, settings):
     settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "user": "1/minute"}
     client = token_client(ours.supervisor_token)
     assert [client.get(URL).status_code for _ in range(2)] == [200, 429]
+
+
+def test_an_unknown_api_url_is_a_404_in_the_error_shape(agent_api):
+    response = agent_api.get("/api/v1/nothing-here/")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+
+
+def test_an_unknown_page_outside_the_api_is_still_html(client, db):
+    response = client.get("/nothing-here/")
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_a_crash_under_the_api_answers_500_in_the_error_shape(ours, settings):
+    from unittest import mock
+
+    from rest_framework.test import APIClient
+
+    client = APIClient(raise_request_exception=False)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ours.agent_key}")
+    with mock.patch("escalations.api.views.EventFeed.get", side_effect=RuntimeError("boom")):
+        response = client.get("/api/v1/events/")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "server_error"
