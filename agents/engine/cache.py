@@ -9,7 +9,9 @@ clear by hand.
 
 from __future__ import annotations
 
+import copy
 import threading
+from types import MappingProxyType
 
 from agents.engine.matcher import Matcher, RuleSpec, compile_rules
 from agents.models import Agent, EscalationRule
@@ -50,7 +52,7 @@ def spec_of(rule: EscalationRule) -> RuleSpec:
         id=rule.pk,
         name=rule.name,
         kind=rule.kind,
-        parameters=dict(rule.parameters or {}),
+        parameters=MappingProxyType(copy.deepcopy(rule.parameters or {})),  # a snapshot, read-only
         reason_template=rule.reason_template,
         applies_to=rule.applies_to,
         exception_phrases=tuple(p for p in (rule.exception_phrases or []) if isinstance(p, str)),

@@ -5,7 +5,8 @@ rule (phrases, amount, asks-for-human, exception phrases, the built-in
 asks-for-human patterns) goes into one RE2 Set run over the normalised
 message, every regex rule into a second Set run over the raw message. Only
 the rules whose patterns the Sets report are then looked at one by one (to
-find the span, the amount, the exceptions). Sentiment and loop rules read
+find the span, the amount, the exceptions). Exception phrases are looked
+for in the newest message only, whatever the kind. Sentiment and loop rules read
 the recent history and cost per rule, so they run only for the roles they
 apply to.
 """

@@ -252,3 +252,33 @@ def test_evaluating_bad_messages_is_a_field_error(agent, messages, message):
     with pytest.raises(ValidationError) as error:
         evaluate_conversation(agent=agent, messages=messages)
     assert message in error.value.message_dict["messages"][0]
+
+
+def test_if_opening_the_escalation_fails_the_message_is_not_kept_either(
+    conversation, refund_rules, monkeypatch
+):
+    import agents.services
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(agents.services, "open_escalation", broken)
+    before = Message.objects.count()
+    with pytest.raises(RuntimeError):
+        post_message(conversation=conversation, role="user", content="refund please")
+    assert Message.objects.count() == before
+
+
+def test_the_matcher_sees_at_most_the_last_twenty_messages(conversation, agent, monkeypatch):
+    from agents.engine.matcher import Matcher
+
+    factories.make_rule(agent, reason_template="r")
+    seen = []
+    original = Matcher.evaluate
+    monkeypatch.setattr(
+        Matcher, "evaluate", lambda self, history: seen.append(history) or original(self, history)
+    )
+    for n in range(25):
+        post_message(conversation=conversation, role="user", content=f"message {n}")
+    assert len(seen[-1]) == 20
+    assert seen[-1][-1].content == "message 24" and seen[-1][-1].id is not None
