@@ -127,6 +127,10 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
     # Re-read: the caller's Agent may predate a rule edit, and the stamp decides the cache.
     agent = Agent.objects.get(pk=agent.pk)
     hits = matcher_for(agent).evaluate(history)
+    skipped = len(messages) - len(history)
+    for item in (item for hit in hits for item in hit.evidence):
+        # Indexes into the caller's list, not into the window the matcher saw.
+        item["message_index"] += skipped
     if not hits or not agent.escalation_enabled:
         return Evaluation(hits, None)
     headline = hits[0]

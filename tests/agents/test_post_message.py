@@ -282,3 +282,12 @@ def test_the_matcher_sees_at_most_the_last_twenty_messages(conversation, agent, 
         post_message(conversation=conversation, role="user", content=f"message {n}")
     assert len(seen[-1]) == 20
     assert seen[-1][-1].content == "message 24" and seen[-1][-1].id is not None
+
+
+def test_evaluating_a_long_conversation_points_evidence_at_the_callers_message(agent):
+    factories.make_rule(agent, reason_template="r")
+    messages = [{"role": "user", "content": f"line {n}"} for n in range(30)] + [
+        {"role": "user", "content": "refund"}
+    ]
+    (hit,) = evaluate_conversation(agent=agent, messages=messages).hits
+    assert hit.evidence[0]["message_index"] == 30
