@@ -47,12 +47,16 @@ def _regex(params: dict) -> None:
     # Checked with RE2, the engine the matcher runs it with: no lookarounds or
     # backreferences, and matching time stays linear in the message length.
     try:
-        re2.compile(pattern, re2_options())
+        compiled = re2.compile(pattern, re2_options())
     except re2.error as exc:
         raise ValidationError(
             f'"pattern" is not a valid regular expression: {re2_error_text(exc)}. '
             "(Patterns run on RE2: lookarounds and backreferences are not supported.)"
         ) from None
+    found = compiled.search("zq")
+    if found is not None and found.start() == found.end():
+        # e.g. "refund|" or "x*": an empty match anywhere means a hit on every message.
+        raise ValidationError('"pattern" matches empty text, so it would fire on every message.')
 
 
 def _amount(params: dict) -> None:

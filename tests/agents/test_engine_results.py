@@ -112,3 +112,27 @@ def test_a_regex_re2_cannot_run_is_refused_when_saved(db):
         rule.full_clean()
     assert "invalid perl operator: (?<=" in error.value.message_dict["parameters"][0]
     assert "lookarounds and backreferences are not supported" in error.value.message_dict["parameters"][0]
+
+
+@pytest.mark.parametrize(
+    "kind, parameters, message",
+    [
+        ("regex", {"pattern": "refund|"}, "matches empty text, so it would fire on every message"),
+        ("regex", {"pattern": "x*"}, "matches empty text"),
+        ("amount", {"phrases": ["refund"], "limit": 100, "currency": "DOLLARS"}, '"currency" must be empty'),
+    ],
+)
+def test_parameters_the_engine_would_misread_are_refused(db, kind, parameters, message):
+    agent = factories.make_agent(factories.make_team("Support"), "Support Bot")
+    rule = EscalationRule(agent=agent, name="r", kind=kind, parameters=parameters, reason_template="why")
+    with pytest.raises(ValidationError) as error:
+        rule.full_clean()
+    assert message in error.value.message_dict["parameters"][0]
+
+
+def test_an_amount_rule_may_name_its_currency(db):
+    agent = factories.make_agent(factories.make_team("Support"), "Support Bot")
+    parameters = {"phrases": ["refund"], "limit": 100, "currency": "eur"}
+    EscalationRule(
+        agent=agent, name="r", kind="amount", parameters=parameters, reason_template="x"
+    ).full_clean()
