@@ -1,0 +1,175 @@
+"""The agent's whole round trip over real HTTP, against daphne in its own process.
+
+An agent posts messages, one fires a rule and pauses the conversation, a
+supervisor answers with a staff token, and the agent's long-poll comes back
+with the guidance. The server shares the test database and the test Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from django.conf import settings
+from django.db import connection
+
+from agents.keys import agent_key_create
+from escalation_project.embedded_redis import free_port
+from supervisors.models import Role
+from supervisors.tokens import user_token_create
+from tests import factories
+
+
+def database_url() -> str:
+    db = settings.DATABASES["default"]
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"  # the test database's file: an absolute path
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{user}{password}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path: Path):
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")},
+        "DJANGO_SETTINGS_MODULE": "escalation_project.settings",
+        "DATABASE_URL": database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "VAR_DIR": str(tmp_path),
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "escalation_project.asgi:application",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                break
+        except requests.ConnectionError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"daphne did not come up:\n{process.communicate()[0]}")
+        time.sleep(0.1)
+    yield base
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture
+def parties(transactional_db):
+    team = factories.make_team("Billing")
+    agent = factories.make_agent(team, "Refund Desk Bot")
+    factories.make_rule(
+        agent,
+        name="Refunds over $100",
+        kind="amount",
+        parameters={"phrases": ["refund"], "limit": 100},
+        severity="critical",
+        reason_template="Customer asked for a refund of {amount} (limit {limit})",
+    )
+    _, key = agent_key_create(agent=agent, name="e2e")
+    ana = factories.make_user("ana")
+    factories.add_member(ana, team, Role.SUPERVISOR)
+    _, token = user_token_create(user=ana)
+    return {"Authorization": f"Bearer {key}"}, {"Authorization": f"Token {token}"}
+
+
+def test_a_rule_pauses_the_agent_until_a_supervisor_answers_and_the_long_poll_returns_it(server, parties):
+    as_agent, as_supervisor = parties
+    api = f"{server}/api/v1"
+
+    created = requests.post(
+        f"{api}/conversations/", json={"external_id": "chat-42", "channel": "chat"}, headers=as_agent
+    )
+    assert created.status_code == 201, created.text
+    conversation_id = created.json()["id"]
+    messages = f"{api}/conversations/{conversation_id}/messages/"
+
+    calm = requests.post(
+        messages, json={"role": "user", "content": "My blender arrived broken."}, headers=as_agent
+    )
+    assert calm.status_code == 201, calm.text
+    assert calm.json()["escalation"] is None
+
+    firing = requests.post(
+        messages, json={"role": "user", "content": "I want a refund of $150, today."}, headers=as_agent
+    )
+    assert firing.status_code == 201, firing.text
+    escalation = firing.json()["escalation"]
+    assert (escalation["status"], escalation["severity"]) == ("open", "critical")
+    assert escalation["reason"] == "Customer asked for a refund of $150 (limit $100)"
+
+    paused = requests.post(messages, json={"role": "agent", "content": "Refunded!"}, headers=as_agent)
+    assert paused.status_code == 409
+    assert paused.json()["error"]["code"] == "conversation_paused"
+
+    waited: dict = {}
+
+    def long_poll():
+        started = time.monotonic()
+        response = requests.get(
+            f"{api}/escalations/{escalation['id']}/?wait=30", headers=as_agent, timeout=40
+        )
+        waited.update(response=response, seconds=time.monotonic() - started)
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+    time.sleep(1.0)  # the agent is now waiting on the server
+    assert poller.is_alive()
+
+    answered = requests.post(
+        f"{api}/escalations/{escalation['id']}/respond/",
+        json={"guidance": "Refund $150 and apologise for the delay."},
+        headers=as_supervisor,
+    )
+    assert answered.status_code == 200, answered.text
+    poller.join(timeout=35)
+
+    body = waited["response"].json()
+    assert waited["response"].status_code == 200, body
+    assert body["status"] == "resolved"
+    assert body["resolution"]["outcome"] == "resumed"
+    assert body["resolution"]["guidance"] == "Refund $150 and apologise for the delay."
+    assert body["resolution"]["responder"] == "ana"
+    # Woken by the answer, not by the 30 s timeout.
+    assert waited["seconds"] < 10
+
+    again = requests.post(
+        f"{api}/escalations/{escalation['id']}/respond/", json={"guidance": "late"}, headers=as_supervisor
+    )
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "already_resolved"
+    assert "already resolved by ana" in again.json()["error"]["message"]
+
+    resumed = requests.post(messages, json={"role": "agent", "content": "Refunded, sorry!"}, headers=as_agent)
+    assert resumed.status_code == 201, resumed.text
