@@ -5,7 +5,7 @@ from simple_history.models import HistoricalRecords
 
 from agents.rule_parameters import validate_parameters, validate_phrases, validate_reason_template
 from escalations.choices import Severity, Urgency
-from supervisors.models import Team
+from supervisors.models import ApiCredential, Team
 
 
 class Agent(models.Model):
@@ -197,29 +197,17 @@ class Message(models.Model):
         return f"{self.role}: {self.content[:60]}"
 
 
-class AgentApiKey(models.Model):
+class AgentApiKey(ApiCredential):
     """A bearer key an agent calls the API with. The key itself is shown once and never stored."""
 
     agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, help_text="Where it is used, e.g. “production worker”.")
-    # Unique and indexed: the request's key names its row without a scan.
-    prefix = models.CharField(max_length=16, unique=True, editable=False)
-    # sha256 of the whole key (see escalation_project.api.secrets for why a fast hash).
-    key_hash = models.CharField(max_length=64, editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
-    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
-    revoked_at = models.DateTimeField(null=True, blank=True)
 
-    class Meta:
-        ordering = ["-created_at"]
+    class Meta(ApiCredential.Meta):
         verbose_name = "agent API key"
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.name} (ak_{self.prefix}_…)"
-
-    @property
-    def is_active(self) -> bool:
-        return self.revoked_at is None
 
 
 class LabelKind(models.TextChoices):

@@ -44,11 +44,13 @@ class Membership(models.Model):
         return f"{self.user} · {self.team} ({self.get_role_display()})"
 
 
-class UserToken(models.Model):
-    """A staff member's API token (`Authorization: Token …`), shown once, stored hashed."""
+class ApiCredential(models.Model):
+    """A secret shown once and stored as a lookup prefix plus a SHA-256 digest.
 
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    name = models.CharField(max_length=100, blank=True)
+    See escalation_project.api.secrets for why a fast hash is right here.
+    """
+
+    # Unique and indexed: the request's secret names its row without a scan.
     prefix = models.CharField(max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -56,7 +58,19 @@ class UserToken(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        abstract = True
         ordering = ["-created_at"]
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UserToken(ApiCredential):
+    """A staff member's API token (`Authorization: Token …`), shown once, stored hashed."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100, blank=True)
 
     def __str__(self) -> str:
         return f"{self.user} · {self.name or 'token'} (ut_{self.prefix}_…)"
