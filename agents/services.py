@@ -6,15 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from agents.engine import MessageView, RuleHit
 from agents.engine.cache import matcher_for
-from agents.models import Agent, Conversation, EscalationRule, Message, MessageRole
+from agents.models import Agent, Conversation, EscalationRule, Label, Message, MessageRole, RuleTestCase
 from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
+from supervisors.models import Membership, Role, Team
+from supervisors.selectors import has_team_role
 
 
 def bump_rules_version(*, agent_id: int) -> None:
@@ -161,3 +163,145 @@ def _check_message(role: Any, content: Any, *, field: str, number: int | None = 
         raise ValidationError({field: f"{where}role must be one of {allowed}, not {role!r}."})
     if not isinstance(content, str):
         raise ValidationError({"content" if number is None else field: f"{where}content must be text."})
+
+
+# --- Configuration: agents, rules, rule tests and labels --------------------------------
+#
+# Each write validates with full_clean (the model's clean() is where rules, labels and
+# parameters are checked, for the admin and the API alike) and names its author and a
+# reason on the history row: in an API request the history middleware only sees the
+# session user, not a token's, so the user is passed in rather than picked up.
+
+
+def _changed(instance: Any, data: dict[str, Any]) -> list[str]:
+    return [name for name, value in data.items() if getattr(instance, name) != value]
+
+
+def _apply(instance: Any, data: dict[str, Any], *, user: Any, reason: str) -> None:
+    for name, value in data.items():
+        setattr(instance, name, value)
+    instance._history_user = user
+    instance._change_reason = reason
+
+
+def _check_contributor(user: Any, team_id: int | None, field: str) -> None:
+    known = team_id is not None and Team.objects.filter(pk=team_id).exists()
+    if not known or not has_team_role(user, team_id, Role.CONTRIBUTOR):
+        # One message for "no such team" and "not yours", so ids of other teams stay unknown.
+        raise ValidationError({field: "Pick a team where you are a contributor or owner."})
+
+
+def _check_assignee(team_id: int, assignee_id: int | None) -> None:
+    if (
+        assignee_id is not None
+        and not Membership.objects.filter(team_id=team_id, user_id=assignee_id).exists()
+    ):
+        raise ValidationError({"default_assignee": "Pick a member of the agent's team."})
+
+
+def agent_create(*, user: Any, data: dict[str, Any]) -> Agent:
+    """data: Agent fields, with team_id and default_assignee_id as ids."""
+    _check_contributor(user, data.get("team_id"), "team")
+    _check_assignee(data["team_id"], data.get("default_assignee_id"))
+    agent = Agent()
+    _apply(agent, data, user=user, reason="API: created")
+    agent.full_clean()
+    agent.save()
+    return agent
+
+
+def agent_update(*, agent_id: int, user: Any, data: dict[str, Any]) -> Agent:
+    """data: the Agent fields to change (not team or slug)."""
+    with transaction.atomic():
+        agent = Agent.objects.select_for_update().get(pk=agent_id)
+        changed = _changed(agent, data)
+        if "default_assignee_id" in data:
+            _check_assignee(agent.team_id, data["default_assignee_id"])
+        _apply(agent, data, user=user, reason=f"API: changed {', '.join(changed) or 'nothing'}")
+        agent.full_clean()
+        # update_fields: a full save would write back rules_version as read here, and could
+        # undo a concurrent rule edit's bump (the matcher cache would then miss that edit).
+        agent.save(update_fields=[*data, "updated_at"])
+    return agent
+
+
+RULE_FIELDS = (
+    "name",
+    "enabled",
+    "order",
+    "kind",
+    "applies_to",
+    "parameters",
+    "exception_phrases",
+    "severity",
+    "urgency",
+    "topic",
+    "area",
+    "reason_template",
+)
+
+
+def rule_create(*, agent: Agent, user: Any, data: dict[str, Any]) -> EscalationRule:
+    rule = EscalationRule(agent=agent)
+    _apply(rule, data, user=user, reason="API: created")
+    rule.full_clean()
+    with transaction.atomic():
+        rule.save()
+        bump_rules_version(agent_id=agent.pk)
+    return rule
+
+
+def rule_update(*, rule_id: int, user: Any, data: dict[str, Any]) -> EscalationRule:
+    with transaction.atomic():
+        rule = EscalationRule.objects.select_for_update().select_related("agent").get(pk=rule_id)
+        changed = _changed(rule, data)
+        _apply(rule, data, user=user, reason=f"API: changed {', '.join(changed) or 'nothing'}")
+        rule.full_clean()
+        rule.save()
+        bump_rules_version(agent_id=rule.agent_id)
+    return rule
+
+
+def rule_delete(*, rule: EscalationRule, user: Any) -> None:
+    with transaction.atomic():
+        _apply(rule, {}, user=user, reason="API: deleted")
+        agent_id = rule.agent_id
+        rule.delete()
+        bump_rules_version(agent_id=agent_id)
+
+
+def rule_test_create(*, agent: Agent, data: dict[str, Any]) -> RuleTestCase:
+    case = RuleTestCase(agent=agent, **data)
+    case.full_clean()
+    case.save()
+    return case
+
+
+def rule_test_update(*, case: RuleTestCase, data: dict[str, Any]) -> RuleTestCase:
+    for name, value in data.items():
+        setattr(case, name, value)
+    case.full_clean()
+    case.save()
+    return case
+
+
+def rule_test_delete(*, case: RuleTestCase) -> None:
+    case.delete()
+
+
+def label_create(*, team: Team, kind: str, name: str, description: str = "") -> Label:
+    label = Label(team=team, kind=kind, name=name.strip(), description=description)
+    # Checked by hand for a message on the field; the constraint still settles a race.
+    if Label.objects.filter(team=team, kind=kind, name=label.name).exists():
+        raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."})
+    label.full_clean()
+    try:
+        with transaction.atomic():
+            label.save()
+    except IntegrityError:
+        raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."}) from None
+    return label
+
+
+def label_delete(*, label: Label) -> None:
+    label.delete()

@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Agents and rules both carry a severity and an urgency: one enum each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "SeverityEnum": "escalations.choices.Severity",
+        "UrgencyEnum": "escalations.choices.Urgency",
+    },
 }
 
 # Audit reasons ("Opened by agent x: <the reason>") are often longer than the default 100 characters.

@@ -75,3 +75,17 @@ def fresh_rate_limits():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture
+def cora(ours):
+    """A contributor of ours: may change its agents, rules, rule tests and labels."""
+    user = factories.make_user("cora")
+    factories.add_member(user, ours.team, Role.CONTRIBUTOR)
+    return user
+
+
+@pytest.fixture
+def contributor_api(cora) -> APIClient:
+    _, token = user_token_create(user=cora)
+    return token_client(token)

@@ -1,0 +1,219 @@
+"""Request and response shapes of the configuration API. Validation beyond types is the
+models' clean(), run by the services, so the admin and the API refuse the same things."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from agents.engine import RuleHit
+from agents.models import Agent, EscalationRule, Label, MessageRole, RuleTestCase
+from agents.rule_bench import RuleTestResult
+from agents.services import Evaluation
+
+
+class AgentSerializer(serializers.ModelSerializer):
+    team = serializers.IntegerField(source="team_id", help_text="Fixed at creation.")
+    default_assignee = serializers.IntegerField(
+        source="default_assignee_id",
+        allow_null=True,
+        required=False,
+        help_text="A user id of a team member; null: the team queue.",
+    )
+
+    class Meta:
+        model = Agent
+        fields = [
+            "id",
+            "team",
+            "name",
+            "slug",
+            "description",
+            "escalation_enabled",
+            "default_severity",
+            "default_urgency",
+            "default_topic",
+            "default_area",
+            "default_assignee",
+            "rules_version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["rules_version", "created_at", "updated_at"]
+
+
+class AgentUpdateSerializer(AgentSerializer):
+    # Team and slug name the agent elsewhere (keys, filters, webhook payloads): fixed once made.
+    FIXED = ("team", "slug")
+
+    class Meta(AgentSerializer.Meta):
+        read_only_fields = [*AgentSerializer.Meta.read_only_fields, "team", "slug"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        fixed = {name: "Cannot be changed; make a new agent instead." for name in self.FIXED}
+        given = {name: message for name, message in fixed.items() if name in self.initial_data}
+        if given:
+            raise serializers.ValidationError(given)
+        return attrs
+
+
+class RuleSerializer(serializers.ModelSerializer):
+    parameters = serializers.JSONField(
+        required=False, help_text='Depends on the kind, e.g. {"phrases": ["refund"]}.'
+    )
+    exception_phrases = serializers.JSONField(required=False, help_text='e.g. ["refund policy"].')
+
+    class Meta:
+        model = EscalationRule
+        fields = [
+            "id",
+            "agent",
+            "name",
+            "enabled",
+            "order",
+            "kind",
+            "applies_to",
+            "parameters",
+            "exception_phrases",
+            "severity",
+            "urgency",
+            "topic",
+            "area",
+            "reason_template",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["agent", "created_at", "updated_at"]
+
+
+class RuleTestSerializer(serializers.ModelSerializer):
+    messages = serializers.JSONField(help_text='Oldest first: [{"role": "user", "content": "…"}, …].')
+    expected_rule = serializers.PrimaryKeyRelatedField(
+        queryset=EscalationRule.objects.none(), allow_null=True, required=False
+    )
+
+    class Meta:
+        model = RuleTestCase
+        fields = [
+            "id",
+            "agent",
+            "name",
+            "messages",
+            "should_escalate",
+            "expected_rule",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["agent", "created_at", "updated_at"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        agent = self.context.get("agent")
+        if agent is not None:
+            # Only this agent's rules: another agent's rule id reads as one that does not exist.
+            self.fields["expected_rule"].queryset = agent.rules.all()
+
+
+class LabelSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Label
+        fields = ["id", "team", "kind", "name", "description"]
+        read_only_fields = ["team"]
+        validators: list[Any] = []  # the service checks uniqueness, with a message on the name
+
+
+class _MessageIn(serializers.Serializer):
+    role = serializers.ChoiceField(choices=MessageRole.choices)
+    content = serializers.CharField(max_length=50_000, trim_whitespace=False)
+
+
+class EvaluateSerializer(serializers.Serializer):
+    messages = _MessageIn(many=True, allow_empty=False, max_length=500)
+
+
+class HitSerializer(serializers.Serializer):
+    rule_id = serializers.IntegerField(allow_null=True)
+    rule_name = serializers.CharField()
+    kind = serializers.CharField()
+    severity = serializers.CharField()
+    urgency = serializers.CharField()
+    topic = serializers.CharField()
+    area = serializers.CharField()
+    reason = serializers.CharField()
+    evidence = serializers.ListField(
+        child=serializers.DictField(), help_text="message_index points into the messages you sent."
+    )
+
+
+def hit_body(hit: RuleHit) -> dict[str, Any]:
+    return {
+        "rule_id": hit.rule_id,
+        "rule_name": hit.rule_name,
+        "kind": hit.kind,
+        "severity": hit.severity,
+        "urgency": hit.urgency,
+        "topic": hit.topic,
+        "area": hit.area,
+        "reason": hit.reason,
+        "evidence": hit.evidence,
+    }
+
+
+class EvaluationSerializer(serializers.Serializer):
+    """For the schema; the body is evaluation_body."""
+
+    escalation_enabled = serializers.BooleanField()
+    hits = HitSerializer(many=True)
+    would_open = serializers.DictField(
+        allow_null=True,
+        help_text="What the escalation would carry: origin, rule_id, rule_name, reason, severity, "
+        "urgency, topic, area, blocking, evidence. Null when nothing fires or escalation is off.",
+    )
+
+
+def evaluation_body(agent: Agent, evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "escalation_enabled": agent.escalation_enabled,
+        "hits": [hit_body(hit) for hit in evaluation.hits],
+        "would_open": evaluation.would_open,
+    }
+
+
+class _TestResultSerializer(serializers.Serializer):
+    test = serializers.DictField(help_text="{id, name}")
+    passed = serializers.BooleanField()
+    problem = serializers.CharField()
+    fired_at = serializers.IntegerField(allow_null=True, help_text="Index of the message that fired.")
+    fired_rules = serializers.ListField(child=serializers.CharField())
+    hits = HitSerializer(many=True)
+
+
+class _SummarySerializer(serializers.Serializer):
+    passed = serializers.IntegerField()
+    failed = serializers.IntegerField()
+
+
+class RuleTestRunSerializer(serializers.Serializer):
+    """For the schema; the body is rule_test_run_body."""
+
+    summary = _SummarySerializer()
+    results = _TestResultSerializer(many=True)
+
+
+def rule_test_run_body(results: list[RuleTestResult]) -> dict[str, Any]:
+    passed = sum(1 for result in results if result.passed)
+    return {
+        "summary": {"passed": passed, "failed": len(results) - passed},
+        "results": [
+            {
+                "test": {"id": result.case.pk, "name": result.case.name},
+                "passed": result.passed,
+                "problem": result.problem,
+                "fired_at": result.fired_at,
+                "fired_rules": result.fired_rules,
+                "hits": [hit_body(hit) for hit in result.hits],
+            }
+            for result in results
+        ],
+    }
