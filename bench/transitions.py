@@ -108,7 +108,7 @@ class BroadcastMeter(logging.Handler):
     """Counts publishes and their time, and failed ones (broadcast logs, never raises)."""
 
     def __init__(self) -> None:
-        super().__init__(level=logging.ERROR)
+        super().__init__(level=logging.WARNING)
         self.durations: list[float] = []
         self.failures = 0
 

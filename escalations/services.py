@@ -158,7 +158,7 @@ def open_escalation(
         targets = settings.DEFAULT_URGENCY_TARGETS[urgency]
         escalation = Escalation(
             agent=agent,
-            team_id=agent.team_id,
+            team=agent.team,  # the payload needs team.slug; callers often have it loaded
             conversation=conversation,
             channel=conversation.channel,
             origin=origin,

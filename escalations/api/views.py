@@ -126,8 +126,9 @@ class EscalationListCreate(generics.GenericAPIView):
             external_id=data.pop("conversation", ""),
             **data,
         )
+        # The service returns the row as it committed it, relations loaded: no re-read.
         return Response(
-            fresh_body(result.escalation.pk),
+            s.escalation_body(result.escalation),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 

@@ -1,0 +1,225 @@
+"""Escalation creates over real HTTP: POST /api/v1/escalations/ at concurrency 16.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/api_create.py [--n 3000] [--concurrency 16] [--servers 2]
+
+The production shape on this machine: `--servers` daphne processes on
+loopback (an agent round-robins between them, as a load balancer would),
+PostgreSQL and Redis. Each request is the escalate_to_human tool call of an
+agent key on a new conversation: auth, conversation get-or-create, the
+locked open, history, event, commit, broadcast. Always on a fresh database
+`bench_api` (dropped at the end); without DATABASE_URL, SQLite in a temporary
+VAR_DIR (one writer at a time: expect far less). Target (issue 3): >= 300/s,
+p99 <= 150 ms with PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE = "bench_api"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=3000, help="timed requests (default 3000)")
+    parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--servers", type=int, default=2, help="daphne processes (default 2)")
+    args = parser.parse_args()
+
+    workdir = tempfile.TemporaryDirectory(prefix="bench-api-")
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="escalation_project.settings",
+        VAR_DIR=workdir.name,
+        LOG_LEVEL="WARNING",
+        # The bench measures the service, not the rate limit.
+        API_RATE_AGENT_KEY="1000000/minute",
+    )
+    admin_url = _fresh_postgres_database()
+    redis = None
+    if not os.environ.get("REDIS_URL"):
+        from escalation_project.embedded_redis import free_port, start
+
+        port = free_port()
+        redis = start(port, Path(workdir.name) / "redis")
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+
+    import django
+
+    django.setup()
+    servers: list[subprocess.Popen] = []
+    try:
+        key = _prepare()
+        servers, ports = _start_servers(args.servers)
+        _load(ports, key, args.warmup, args.concurrency, prefix="warm")
+        started = time.perf_counter()
+        latencies, statuses = _load(ports, key, args.n, args.concurrency, prefix="run")
+        elapsed = time.perf_counter() - started
+        _report(args, latencies, statuses, elapsed)
+    finally:
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            server.wait(timeout=10)
+        from django.db import connections
+
+        connections.close_all()
+        if admin_url:
+            _drop_database(admin_url)
+        if redis is not None:
+            from escalation_project.embedded_redis import stop
+
+            stop(redis)
+
+
+def _fresh_postgres_database() -> str | None:
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        return None
+    parts = urlsplit(url)
+    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    _drop_database(admin_url)
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
+    return admin_url
+
+
+def _drop_database(admin_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+
+
+def _prepare() -> str:
+    from django.core.management import call_command
+
+    from agents.keys import agent_key_create
+    from agents.models import Agent
+    from supervisors.models import Team
+
+    call_command("migrate", interactive=False, verbosity=0)
+    team = Team.objects.create(name="Bench", slug="bench")
+    agent = Agent.objects.create(team=team, name="Bench Bot", slug="bench-bot", description="Benchmarks.")
+    _, key = agent_key_create(agent=agent, name="bench")
+    return key
+
+
+def _start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
+    from escalation_project.embedded_redis import free_port
+
+    servers, ports = [], []
+    for _ in range(count):
+        port = free_port()
+        servers.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                 "escalation_project.asgi:application"],
+                cwd=ROOT,
+                env=os.environ.copy(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )  # fmt: skip
+        ports.append(port)
+    deadline = time.monotonic() + 30
+    for port in ports:
+        while _status(port, "/healthz") != 200:
+            if time.monotonic() > deadline:
+                sys.exit(f"daphne on port {port} did not come up")
+            time.sleep(0.1)
+    return servers, ports
+
+
+def _status(port: int, path: str) -> int | None:
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+        connection.request("GET", path)
+        return connection.getresponse().status
+    except OSError:
+        return None
+
+
+def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str):
+    """n creates from `concurrency` threads, each with a keep-alive connection; round-robin servers."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    lock = threading.Lock()
+    counter = iter(range(n))
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+
+    def worker(number: int) -> None:
+        port = ports[number % len(ports)]
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        mine: list[float] = []
+        codes: dict[int, int] = {}
+        while True:
+            with lock:
+                i = next(counter, None)
+            if i is None:
+                break
+            body = json.dumps(
+                {"conversation": f"{prefix}-{i}", "reason": "Customer asked for a refund of $150",
+                 "severity": "warning"}
+            )  # fmt: skip
+            started = time.perf_counter()
+            connection.request("POST", "/api/v1/escalations/", body=body, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            codes[response.status] = codes.get(response.status, 0) + 1
+        with lock:
+            latencies.extend(mine)
+            for code, count in codes.items():
+                statuses[code] = statuses.get(code, 0) + count
+
+    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, statuses
+
+
+def _report(args, latencies: list[float], statuses: dict[int, int], elapsed: float) -> None:
+    from django.db import connection
+
+    ms = sorted(x * 1000 for x in latencies)
+    quantiles = statistics.quantiles(ms, n=100)
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
+        f"{args.servers} daphne · concurrency {args.concurrency} · {os.cpu_count()} CPUs · "
+        f"Python {platform.python_version()} · load {os.getloadavg()[0]:.2f} at the end"
+    )
+    print()
+    print("| requests | creates/s | p50 ms | p95 ms | p99 ms | max ms | statuses |")
+    print("|---:|---:|---:|---:|---:|---:|---|")
+    codes = ", ".join(f"{code}: {count}" for code, count in sorted(statuses.items()))
+    print(
+        f"| {len(ms)} | {len(ms) / elapsed:.0f} | {quantiles[49]:.1f} | {quantiles[94]:.1f} | "
+        f"{quantiles[98]:.1f} | {ms[-1]:.1f} | {codes} |"
+    )
+    if set(statuses) != {201}:
+        sys.exit("Some requests did not answer 201: the figures above are not valid.")
+
+
+if __name__ == "__main__":
+    main()
