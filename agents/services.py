@@ -11,7 +11,16 @@ from django.db.models import F
 
 from agents.engine import MessageView, RuleHit
 from agents.engine.cache import matcher_for
-from agents.models import Agent, Conversation, EscalationRule, Label, Message, MessageRole, RuleTestCase
+from agents.models import (
+    Agent,
+    Conversation,
+    EscalationRule,
+    Label,
+    LabelKind,
+    Message,
+    MessageRole,
+    RuleTestCase,
+)
 from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
@@ -174,7 +183,8 @@ def _check_message(role: Any, content: Any, *, field: str, number: int | None = 
 
 
 def _changed(instance: Any, data: dict[str, Any]) -> list[str]:
-    return [name for name, value in data.items() if getattr(instance, name) != value]
+    """The fields data would change, named as the API names them (default_assignee, not _id)."""
+    return [name.removesuffix("_id") for name, value in data.items() if getattr(instance, name) != value]
 
 
 def _apply(instance: Any, data: dict[str, Any], *, user: Any, reason: str) -> None:
@@ -215,30 +225,16 @@ def agent_update(*, agent_id: int, user: Any, data: dict[str, Any]) -> Agent:
     with transaction.atomic():
         agent = Agent.objects.select_for_update().get(pk=agent_id)
         changed = _changed(agent, data)
+        if not changed:
+            return agent  # no history row saying nothing happened
         if "default_assignee_id" in data:
             _check_assignee(agent.team_id, data["default_assignee_id"])
-        _apply(agent, data, user=user, reason=f"API: changed {', '.join(changed) or 'nothing'}")
+        _apply(agent, data, user=user, reason=f"API: changed {', '.join(changed)}")
         agent.full_clean()
         # update_fields: a full save would write back rules_version as read here, and could
         # undo a concurrent rule edit's bump (the matcher cache would then miss that edit).
         agent.save(update_fields=[*data, "updated_at"])
     return agent
-
-
-RULE_FIELDS = (
-    "name",
-    "enabled",
-    "order",
-    "kind",
-    "applies_to",
-    "parameters",
-    "exception_phrases",
-    "severity",
-    "urgency",
-    "topic",
-    "area",
-    "reason_template",
-)
 
 
 def rule_create(*, agent: Agent, user: Any, data: dict[str, Any]) -> EscalationRule:
@@ -255,7 +251,9 @@ def rule_update(*, rule_id: int, user: Any, data: dict[str, Any]) -> EscalationR
     with transaction.atomic():
         rule = EscalationRule.objects.select_for_update().select_related("agent").get(pk=rule_id)
         changed = _changed(rule, data)
-        _apply(rule, data, user=user, reason=f"API: changed {', '.join(changed) or 'nothing'}")
+        if not changed:
+            return rule  # nor a needless rebuild of every process's matcher
+        _apply(rule, data, user=user, reason=f"API: changed {', '.join(changed)}")
         rule.full_clean()
         rule.save()
         bump_rules_version(agent_id=rule.agent_id)
@@ -303,5 +301,24 @@ def label_create(*, team: Team, kind: str, name: str, description: str = "") -> 
     return label
 
 
+class LabelInUse(Exception):
+    """A label still named by an agent or a rule (HTTP 409): deleting it would leave them
+    with a value their own clean() refuses, so their next save would fail for no visible reason."""
+
+    code = "label_in_use"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
 def label_delete(*, label: Label) -> None:
+    field = "topic" if label.kind == LabelKind.TOPIC else "area"
+    agents = Agent.objects.filter(team_id=label.team_id, **{f"default_{field}": label.name})
+    rules = EscalationRule.objects.filter(agent__team_id=label.team_id, **{field: label.name})
+    users = [f"agent {agent.slug}" for agent in agents] + [f"rule {rule.pk} ({rule.name})" for rule in rules]
+    if users:
+        raise LabelInUse(
+            f"The {label.kind} {label.name!r} is still used by {', '.join(users)}; change them first."
+        )
     label.delete()

@@ -15,7 +15,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agents.services import ConversationPaused
+from agents.services import ConversationPaused, LabelInUse
 from escalations.services import EscalationDisabled, EscalationError, NotAllowed, TransitionRefused
 
 
@@ -65,7 +65,7 @@ _DEFAULT_CODES = {
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, TransitionRefused | EscalationDisabled):
         return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, ConversationPaused):
+    if isinstance(exc, ConversationPaused | LabelInUse):
         return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, NotAllowed):
         return Response(error_body("forbidden", exc.message), status=status.HTTP_403_FORBIDDEN)

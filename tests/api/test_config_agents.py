@@ -162,3 +162,10 @@ def test_the_schema_generates_without_warnings(db, tmp_path):
         "/api/v1/teams/{team_id}/labels/:",
     ]:
         assert path in text
+
+
+def test_history_names_the_assignee_field_as_the_api_does(contributor_api, cora, ours):
+    response = contributor_api.patch(f"{URL}{ours.agent.pk}/", {"default_assignee": cora.pk}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["default_assignee"] == cora.pk
+    assert ours.agent.history.first().history_change_reason == "API: changed default_assignee"

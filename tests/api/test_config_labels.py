@@ -1,6 +1,7 @@
 """/api/v1/teams/{id}/labels/: a team's topics and areas."""
 
 from agents.models import Label, LabelKind
+from tests import factories
 
 
 def labels_url(team):
@@ -55,3 +56,22 @@ def test_another_teams_labels_are_404(contributor_api, theirs):
 
 def test_an_agent_key_gets_403(agent_api, ours):
     assert agent_api.get(labels_url(ours.team)).status_code == 403
+
+
+def test_a_label_still_in_use_is_409_naming_the_users(contributor_api, ours):
+    label = Label.objects.create(team=ours.team, kind=LabelKind.TOPIC, name="refunds")
+    ours.agent.default_topic = "refunds"
+    ours.agent.save()
+    factories.make_rule(ours.agent, topic="refunds")
+    response = contributor_api.delete(f"{labels_url(ours.team)}{label.pk}/")
+    assert response.status_code == 409
+    error = response.json()["error"]
+    assert error["code"] == "label_in_use"
+    assert ours.agent.slug in error["message"] and "Refunds" in error["message"]
+    assert Label.objects.filter(pk=label.pk).exists()
+
+
+def test_a_label_of_the_same_name_in_another_team_does_not_count_as_in_use(contributor_api, ours, theirs):
+    label = Label.objects.create(team=ours.team, kind=LabelKind.TOPIC, name="refunds")
+    factories.make_rule(theirs.agent, topic="refunds")
+    assert contributor_api.delete(f"{labels_url(ours.team)}{label.pk}/").status_code == 204

@@ -153,3 +153,10 @@ def test_a_rule_id_under_another_agent_is_404(contributor_api, ours, theirs, rul
 def test_an_agent_key_gets_403(agent_api, ours, rule):
     assert agent_api.get(rules_url(ours.agent)).status_code == 403
     assert agent_api.post(rules_url(ours.agent), NEW_RULE, format="json").status_code == 403
+
+
+def test_a_patch_that_changes_nothing_writes_no_history_and_bumps_nothing(contributor_api, ours, rule):
+    before, rows = rules_version(ours.agent), rule.history.count()
+    response = contributor_api.patch(rule_url(rule), {"name": rule.name}, format="json")
+    assert response.status_code == 200
+    assert (rules_version(ours.agent), rule.history.count()) == (before, rows)
