@@ -30,7 +30,7 @@ from escalation_project.api.permissions import IsPerson
 from supervisors.models import Role, Team
 from supervisors.selectors import has_team_role
 
-CONTRIBUTOR_ONLY = "Only a contributor or owner of the team can change its configuration."
+CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may do this to its configuration."
 AGENT_ID = OpenApiParameter("agent_id", int, OpenApiParameter.PATH)
 TEAM_ID = OpenApiParameter("team_id", int, OpenApiParameter.PATH)
 LIMIT = OpenApiParameter("limit", int, description="Page size (at most 200).")
@@ -45,16 +45,16 @@ def _require_contributor(request: Request, team_id: int) -> None:
         raise PermissionDenied(CONTRIBUTOR_ONLY)
 
 
-def _agent(request: Request, agent_id: int, *, write: bool = False) -> Agent:
+def _agent(request: Request, agent_id: int, *, contributor: bool = False) -> Agent:
     agent = get_object_or_404(agents_visible_to(user=request.user), pk=agent_id)
-    if write:
+    if contributor:
         _require_contributor(request, agent.team_id)
     return agent
 
 
-def _team(request: Request, team_id: int, *, write: bool = False) -> Team:
+def _team(request: Request, team_id: int, *, contributor: bool = False) -> Team:
     team = get_object_or_404(teams_visible_to(user=request.user), pk=team_id)
-    if write:
+    if contributor:
         _require_contributor(request, team.pk)
     return team
 
@@ -94,7 +94,7 @@ class AgentDetail(_PersonView):
 
     @extend_schema(request=s.AgentUpdateSerializer, responses=s.AgentSerializer)
     def patch(self, request: Request, agent_id: int) -> Response:
-        agent = _agent(request, agent_id, write=True)
+        agent = _agent(request, agent_id, contributor=True)
         serializer = s.AgentUpdateSerializer(agent, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         agent = services.agent_update(agent_id=agent.pk, user=request.user, data=serializer.validated_data)
@@ -117,7 +117,7 @@ class Evaluate(APIView):
             # An agent key reaches only its own agent; any other id is one it cannot see.
             agent = get_object_or_404(Agent.objects.filter(pk=own.pk), pk=agent_id)
         else:
-            agent = _agent(request, agent_id, write=True)
+            agent = _agent(request, agent_id, contributor=True)
         serializer = s.EvaluateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         evaluation = services.evaluate_conversation(
@@ -141,7 +141,7 @@ class RuleListCreate(_PersonView):
 
     @extend_schema(parameters=[AGENT_ID])
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent(request, agent_id, write=True)
+        agent = _agent(request, agent_id, contributor=True)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         rule = services.rule_create(agent=agent, user=request.user, data=serializer.validated_data)
@@ -151,15 +151,17 @@ class RuleListCreate(_PersonView):
 class RuleDetail(_PersonView):
     serializer_class = s.RuleSerializer
 
-    def _rule(self, request: Request, agent_id: int, rule_id: int, *, write: bool = False) -> EscalationRule:
-        agent = _agent(request, agent_id, write=write)
+    def _rule(
+        self, request: Request, agent_id: int, rule_id: int, *, contributor: bool = False
+    ) -> EscalationRule:
+        agent = _agent(request, agent_id, contributor=contributor)
         return get_object_or_404(EscalationRule.objects.filter(agent=agent), pk=rule_id)
 
     def get(self, request: Request, agent_id: int, rule_id: int) -> Response:
         return Response(self.get_serializer(self._rule(request, agent_id, rule_id)).data)
 
     def patch(self, request: Request, agent_id: int, rule_id: int) -> Response:
-        rule = self._rule(request, agent_id, rule_id, write=True)
+        rule = self._rule(request, agent_id, rule_id, contributor=True)
         serializer = self.get_serializer(rule, data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
         rule = services.rule_update(rule_id=rule.pk, user=request.user, data=serializer.validated_data)
@@ -167,7 +169,7 @@ class RuleDetail(_PersonView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, agent_id: int, rule_id: int) -> Response:
-        services.rule_delete(rule=self._rule(request, agent_id, rule_id, write=True), user=request.user)
+        services.rule_delete(rule=self._rule(request, agent_id, rule_id, contributor=True), user=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -184,7 +186,7 @@ class RuleTestListCreate(_PersonView):
 
     @extend_schema(parameters=[AGENT_ID])
     def post(self, request: Request, agent_id: int) -> Response:
-        agent = _agent(request, agent_id, write=True)
+        agent = _agent(request, agent_id, contributor=True)
         serializer = self.get_serializer(data=request.data, context={"agent": agent})
         serializer.is_valid(raise_exception=True)
         case = services.rule_test_create(agent=agent, data=serializer.validated_data)
@@ -194,15 +196,17 @@ class RuleTestListCreate(_PersonView):
 class RuleTestDetail(_PersonView):
     serializer_class = s.RuleTestSerializer
 
-    def _case(self, request: Request, agent_id: int, test_id: int, *, write: bool = False) -> RuleTestCase:
-        agent = _agent(request, agent_id, write=write)
+    def _case(
+        self, request: Request, agent_id: int, test_id: int, *, contributor: bool = False
+    ) -> RuleTestCase:
+        agent = _agent(request, agent_id, contributor=contributor)
         return get_object_or_404(RuleTestCase.objects.filter(agent=agent), pk=test_id)
 
     def get(self, request: Request, agent_id: int, test_id: int) -> Response:
         return Response(self.get_serializer(self._case(request, agent_id, test_id)).data)
 
     def patch(self, request: Request, agent_id: int, test_id: int) -> Response:
-        case = self._case(request, agent_id, test_id, write=True)
+        case = self._case(request, agent_id, test_id, contributor=True)
         serializer = self.get_serializer(case, data=request.data, partial=True, context={"agent": case.agent})
         serializer.is_valid(raise_exception=True)
         case = services.rule_test_update(case=case, data=serializer.validated_data)
@@ -210,7 +214,7 @@ class RuleTestDetail(_PersonView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, agent_id: int, test_id: int) -> Response:
-        services.rule_test_delete(case=self._case(request, agent_id, test_id, write=True))
+        services.rule_test_delete(case=self._case(request, agent_id, test_id, contributor=True))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -218,7 +222,7 @@ class RuleTestRun(_PersonView):
     @extend_schema(request=None, responses=s.RuleTestRunSerializer)
     def post(self, request: Request, agent_id: int) -> Response:
         """Run the agent's rule tests against its saved rules now; writes nothing."""
-        agent = _agent(request, agent_id, write=True)
+        agent = _agent(request, agent_id, contributor=True)
         return Response(s.rule_test_run_body(run_rule_tests(agent)))
 
 
@@ -236,7 +240,7 @@ class LabelListCreate(_PersonView):
 
     @extend_schema(parameters=[TEAM_ID])
     def post(self, request: Request, team_id: int) -> Response:
-        team = _team(request, team_id, write=True)
+        team = _team(request, team_id, contributor=True)
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         label = services.label_create(team=team, **serializer.validated_data)
@@ -248,6 +252,6 @@ class LabelDetail(_PersonView):
 
     @extend_schema(responses={204: None})
     def delete(self, request: Request, team_id: int, label_id: int) -> Response:
-        team = _team(request, team_id, write=True)
+        team = _team(request, team_id, contributor=True)
         services.label_delete(label=get_object_or_404(Label.objects.filter(team=team), pk=label_id))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,6 +1,7 @@
 """/api/v1/agents/{id}/rules/: every write validates, records history and bumps rules_version."""
 
 import pytest
+from rest_framework.test import APIClient
 
 from agents.models import Agent, EscalationRule, Label, LabelKind
 from tests import factories
@@ -160,3 +161,15 @@ def test_a_patch_that_changes_nothing_writes_no_history_and_bumps_nothing(contri
     response = contributor_api.patch(rule_url(rule), {"name": rule.name}, format="json")
     assert response.status_code == 200
     assert (rules_version(ours.agent), rule.history.count()) == (before, rows)
+
+
+def test_a_console_session_writes_with_its_csrf_token(cora, ours):
+    client = APIClient(enforce_csrf_checks=True)
+    client.force_login(cora)
+    assert client.post(rules_url(ours.agent), NEW_RULE, format="json").status_code == 403
+    client.get("/admin/login/")  # sets the csrftoken cookie
+    token = client.cookies["csrftoken"].value
+    response = client.post(rules_url(ours.agent), NEW_RULE, format="json", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 201
+    record = EscalationRule.objects.get(pk=response.json()["id"]).history.get()
+    assert record.history_user == cora
