@@ -27,7 +27,8 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from _db import drop_database, use_fresh_postgres_database  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_api"
@@ -50,7 +51,7 @@ def main() -> None:
         # The bench measures the service, not the rate limit.
         API_RATE_AGENT_KEY="1000000/minute",
     )
-    admin_url = _fresh_postgres_database()
+    admin_url = use_fresh_postgres_database(BENCH_DATABASE)
     redis = None
     if not os.environ.get("REDIS_URL"):
         from escalation_project.embedded_redis import free_port, start
@@ -80,33 +81,11 @@ def main() -> None:
 
         connections.close_all()
         if admin_url:
-            _drop_database(admin_url)
+            drop_database(admin_url, BENCH_DATABASE)
         if redis is not None:
             from escalation_project.embedded_redis import stop
 
             stop(redis)
-
-
-def _fresh_postgres_database() -> str | None:
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return None
-    parts = urlsplit(url)
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    _drop_database(admin_url)
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
-    return admin_url
-
-
-def _drop_database(admin_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
 
 
 def _prepare() -> str:

@@ -29,7 +29,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+
+from _db import drop_database, use_fresh_postgres_database  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_transitions"
@@ -50,7 +51,7 @@ def main() -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "escalation_project.settings"
     os.environ["VAR_DIR"] = workdir.name  # SQLite file, secret key: all throw-away
     os.environ.setdefault("LOG_LEVEL", "WARNING")
-    postgres_admin_url = _use_fresh_postgres_database()
+    postgres_admin_url = use_fresh_postgres_database(BENCH_DATABASE)
     redis_label = "REDIS_URL"
     if not os.environ.get("REDIS_URL"):
         from escalation_project.embedded_redis import start_for_tests
@@ -68,37 +69,11 @@ def main() -> None:
 
         connections.close_all()
         if postgres_admin_url and not args.keep_db:
-            _drop_database(postgres_admin_url)
+            drop_database(postgres_admin_url, BENCH_DATABASE)
     _print_report(results, context, redis_label=redis_label, n=args.n)
 
 
 # --- A database of its own ----------------------------------------------------------
-
-
-def _use_fresh_postgres_database() -> str | None:
-    """Point DATABASE_URL at a new, empty bench database; return the server's admin URL."""
-    url = os.environ.get("DATABASE_URL", "")
-    if not url:
-        return None
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
-        sys.exit(f"DATABASE_URL must be PostgreSQL (or unset for SQLite), not {parts.scheme}://")
-    admin_url = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    _drop_database(admin_url)
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
-    os.environ["DATABASE_URL"] = urlunsplit(parts._replace(path=f"/{BENCH_DATABASE}"))
-    return admin_url
-
-
-def _drop_database(admin_url: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        # FORCE: a pool connection left from a crashed run must not block the drop.
-        connection.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
 
 
 # --- The measurement ----------------------------------------------------------------
