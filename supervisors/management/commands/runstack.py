@@ -34,7 +34,7 @@ READY_TIMEOUT_SECONDS = 60.0
 # is the last thing on screen rather than buried in Celery's.
 QUIET_SECONDS = 1.5
 QUIET_WAIT_MAX_SECONDS = 10.0
-PAGES = [("admin", "/admin/"), ("console", "/console/"), ("API", "/api/v1/")]
+PAGES = [("admin", "/admin/"), ("console", "/console/"), ("API docs", "/api/docs/")]
 
 
 @dataclass
