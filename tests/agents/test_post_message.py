@@ -8,20 +8,7 @@ from agents.services import ConversationPaused, evaluate_conversation, post_mess
 from escalations.models import Escalation, Event, Origin, Status
 from tests import factories
 
-
-@pytest.fixture
-def team(db):
-    return factories.make_team("Billing")
-
-
-@pytest.fixture
-def agent(team):
-    return factories.make_agent(team, "Billing Bot")
-
-
-@pytest.fixture
-def conversation(agent):
-    return factories.make_conversation(agent, "chat-1")
+# team, agent ("Billing Bot") and conversation ("chat-1") come from tests/conftest.py.
 
 
 @pytest.fixture

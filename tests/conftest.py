@@ -1,3 +1,6 @@
+"""Shared fixtures: a Billing team with supervisors ana and bob, an owner olga, an outsider,
+its agent "Billing Bot", a conversation and an open escalation on it."""
+
 import pytest
 
 from supervisors.models import Role
