@@ -13,7 +13,6 @@ from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import bump_rules_version, evaluate_conversation
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
-from supervisors.selectors import team_ids_with_role
 
 
 class EscalationRuleInline(TeamRoleInline, admin.StackedInline):
@@ -167,11 +166,6 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         for agent_id in agent_ids:
             bump_rules_version(agent_id=agent_id)
 
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "agent":
-            kwargs["queryset"] = AgentAdmin(Agent, self.admin_site).get_queryset(request)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
 
 class MessageInline(admin.TabularInline):
     model = Message
@@ -212,13 +206,6 @@ class AgentApiKeyAdmin(TeamScopedAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields if obj is None else ["agent", *self.readonly_fields]
-
-    def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "agent":
-            team_ids = team_ids_with_role(request.user, self.edit_role)
-            agents = Agent.objects.all()
-            kwargs["queryset"] = agents if team_ids is None else agents.filter(team_id__in=team_ids)
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         if change:

@@ -9,7 +9,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from supervisors.models import Role, Team
+from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
 
 
@@ -54,11 +54,18 @@ class TeamScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allows(request, self.edit_role, obj)
 
+    # Foreign keys whose choices are narrowed to the teams the user may edit:
+    # field name -> the lookup from the related model to its team id.
+    team_scoped_choices = {"team": "pk", "agent": "team"}
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "team":
+        lookup = self.team_scoped_choices.get(db_field.name)
+        if lookup is not None:
             team_ids = team_ids_with_role(request.user, self.edit_role)
-            teams = Team.objects.all()
-            kwargs["queryset"] = teams if team_ids is None else teams.filter(pk__in=team_ids)
+            choices = db_field.related_model.objects.all()
+            kwargs["queryset"] = (
+                choices if team_ids is None else choices.filter(**{f"{lookup}__in": team_ids})
+            )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):

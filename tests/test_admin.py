@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from agents.models import Agent, EscalationRule, Label
+from agents.models import Agent, AgentApiKey, EscalationRule, Label
 from escalations import services
 from escalations.models import Escalation, Event, Status
 from supervisors.models import Role
@@ -350,3 +350,25 @@ def test_a_contributor_manages_only_their_teams_labels(client, world):
     )
     assert response.status_code == 302
     assert list(Label.objects.values_list("team__name", "name")) == [("Support", "Orders")]
+
+
+def test_agent_choices_are_limited_to_the_teams_a_contributor_may_edit(client, world):
+    client.force_login(world["carla"])
+    foreign_agent = world["billing_bot"].pk
+
+    key_page = client.post(reverse("admin:agents_agentapikey_add"), {"agent": foreign_agent, "name": "x"})
+    rule_page = client.post(
+        reverse("admin:agents_escalationrule_add"),
+        {
+            "agent": foreign_agent, "name": "r", "enabled": "on", "order": "0", "kind": "phrases",
+            "applies_to": "user", "parameters": '{"phrases": ["refund"]}', "exception_phrases": "[]",
+            "severity": "warning", "urgency": "", "topic": "", "area": "", "reason_template": "why",
+        },
+    )  # fmt: skip
+
+    for page in (key_page, rule_page):
+        assert page.status_code == 200 and "Select a valid choice" in page.content.decode()
+    assert not AgentApiKey.objects.exists()
+    assert not EscalationRule.objects.filter(agent_id=foreign_agent).exists()
+    own = client.get(reverse("admin:agents_agentapikey_add")).content.decode()
+    assert "Support Bot" in own and "Billing Bot" not in own
