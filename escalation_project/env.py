@@ -62,6 +62,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
     return [item.strip() for item in raw.split(",") if item.strip()]
 
 
+_RATE_PERIODS = ("second", "minute", "hour", "day")
+
+
+def env_rate(name: str, default: str) -> str:
+    """A rate limit "<n>/<second|minute|hour|day>" (DRF's syntax); empty means no limit."""
+    raw = os.environ.get(name, default).strip()
+    if not raw:
+        return ""
+    count, _, period = raw.partition("/")
+    if not count.strip().isdigit() or int(count) < 1 or period.strip() not in _RATE_PERIODS:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a rate: use <n>/second, <n>/minute, <n>/hour or <n>/day "
+            "(n >= 1), or leave it empty for no limit."
+        )
+    return f"{int(count)}/{period.strip()}"
+
+
 def secret_key(var_dir: Path) -> str:
     """SECRET_KEY from the environment, else from var/secret_key, created on first use."""
     configured = env_str("SECRET_KEY")

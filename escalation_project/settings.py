@@ -11,7 +11,7 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from escalation_project.env import env_bool, env_int, env_list, env_str, secret_key
+from escalation_project.env import env_bool, env_int, env_list, env_rate, env_str, secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -189,10 +189,12 @@ REST_FRAMEWORK = {
 # Requests per credential (DRF rate syntax: "<n>/<second|minute|hour|day>"; empty: no limit).
 # Each agent key and each staff user has its own budget; see escalation_project/api/throttling.py.
 API_THROTTLE_RATES = {
-    "agent_key": env_str("API_RATE_AGENT_KEY", "600/minute"),
-    "user": env_str("API_RATE_USER", "600/minute"),
-    "anonymous": env_str("API_RATE_ANONYMOUS", "60/minute"),
+    "agent_key": env_rate("API_RATE_AGENT_KEY", "600/minute"),
+    "user": env_rate("API_RATE_USER", "600/minute"),
+    "anonymous": env_rate("API_RATE_ANONYMOUS", "60/minute"),
 }
+# Where the rate-limit counters live in Redis (tests give each run its own prefix).
+API_THROTTLE_KEY_PREFIX = "escalation-console:rate"
 # GET /api/v1/escalations/{id}/?wait=N waits at most this long for the answer.
 API_LONG_POLL_MAX_SECONDS = env_int("API_LONG_POLL_MAX_SECONDS", 60, minimum=1, maximum=300)
 # An Idempotency-Key still "in flight" after this long is taken to be from a
@@ -201,7 +203,8 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S
 # How long a finished Idempotency-Key still replays its response (pruned hourly by Celery beat).
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 24, minimum=1)
 
-# Throttle counters must be shared by every process: Redis.
+# Shared by every process. (The API's rate limits keep their own counters:
+# escalation_project/api/throttling.py.)
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",

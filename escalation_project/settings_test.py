@@ -39,6 +39,8 @@ STATIC_ROOT = None
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
-# Throttle counters per test process, not in the shared Redis: tests must not
-# spend each other's budget.
+# The cache per test process, not in the shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Rate-limit counters in the test Redis under this run's own prefix (tests/api/conftest.py
+# gives each test a fresh one): runs and tests must not spend each other's budget.
+API_THROTTLE_KEY_PREFIX = f"test-{os.getpid()}:rate"

@@ -3,6 +3,7 @@
 Billing is "ours"; Legal is the other team that must stay invisible.
 """
 
+import uuid
 from dataclasses import dataclass
 
 import pytest
@@ -68,13 +69,9 @@ def supervisor_api(ours) -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    # Key and user ids repeat between tests (rolled back), so their throttle counters would too.
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+def fresh_rate_limits(settings):
+    # Key and user ids repeat between tests (rolled back), so their counters would too.
+    settings.API_THROTTLE_KEY_PREFIX = f"{settings.API_THROTTLE_KEY_PREFIX}:{uuid.uuid4().hex}"
 
 
 @pytest.fixture
