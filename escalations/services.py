@@ -135,7 +135,10 @@ def open_escalation(
     evidence_items = [{**item, "at": item.get("at", now.isoformat())} for item in (evidence or [])]
     actor_label = user.get_username() if user else f"agent {agent.slug}"
 
-    with transaction.atomic():
+    # No savepoint: callers (the tool call, post_message) open it inside their own
+    # transaction and let any error roll the whole of it back, so a savepoint
+    # would only cost two round trips per escalation.
+    with transaction.atomic(savepoint=False):
         # Serialises openers on one conversation, so two triggers at once still
         # make one card (the partial unique constraint backs this up).
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
