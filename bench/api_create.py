@@ -68,10 +68,15 @@ def main() -> None:
         key = _prepare()
         servers, ports = _start_servers(args.servers)
         _load(ports, key, args.warmup, args.concurrency, prefix="warm")
+        cpu_before = _cpu_seconds(servers)
         started = time.perf_counter()
         latencies, statuses = _load(ports, key, args.n, args.concurrency, prefix="run")
         elapsed = time.perf_counter() - started
-        _report(args, latencies, statuses, elapsed)
+        cpu = {name: after - cpu_before[name] for name, after in _cpu_seconds(servers).items()}
+        floor_started = time.perf_counter()
+        floor_latencies, _ = _load(ports, key, args.n, args.concurrency, prefix="floor", path="/healthz")
+        floor_elapsed = time.perf_counter() - floor_started
+        _report(args, latencies, statuses, elapsed, cpu, floor_latencies, floor_elapsed)
     finally:
         for server in servers:
             server.terminate()
@@ -137,8 +142,35 @@ def _status(port: int, path: str) -> int | None:
         return None
 
 
-def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str):
-    """n creates from `concurrency` threads, each with a keep-alive connection; round-robin servers."""
+def _cpu_seconds(servers: list[subprocess.Popen]) -> dict[str, float]:
+    """CPU time used so far by the daphne processes, PostgreSQL's processes and this one (the client)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def of(pid: int) -> float:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0  # ended meanwhile
+        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+    postgres = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"]
+    return {
+        "daphne": sum(of(server.pid) for server in servers),
+        "postgres": sum(of(pid) for pid in postgres),
+        "client": sum(os.times()[:2]),
+    }
+
+
+def _comm(proc: Path) -> str:
+    try:
+        return (proc / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str, path: str = ""):
+    """n creates (or GETs of `path`) from `concurrency` threads, each with a keep-alive connection;
+    round-robin over the servers."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     lock = threading.Lock()
@@ -155,12 +187,15 @@ def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str):
                 i = next(counter, None)
             if i is None:
                 break
-            body = json.dumps(
-                {"conversation": f"{prefix}-{i}", "reason": "Customer asked for a refund of $150",
-                 "severity": "warning"}
-            )  # fmt: skip
             started = time.perf_counter()
-            connection.request("POST", "/api/v1/escalations/", body=body, headers=headers)
+            if path:
+                connection.request("GET", path)
+            else:
+                body = json.dumps(
+                    {"conversation": f"{prefix}-{i}", "reason": "Customer asked for a refund of $150",
+                     "severity": "warning"}
+                )  # fmt: skip
+                connection.request("POST", "/api/v1/escalations/", body=body, headers=headers)
             response = connection.getresponse()
             response.read()
             mine.append(time.perf_counter() - started)
@@ -178,7 +213,7 @@ def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str):
     return latencies, statuses
 
 
-def _report(args, latencies: list[float], statuses: dict[int, int], elapsed: float) -> None:
+def _report(args, latencies, statuses, elapsed, cpu, floor_latencies, floor_elapsed) -> None:
     from django.db import connection
 
     ms = sorted(x * 1000 for x in latencies)
@@ -195,6 +230,20 @@ def _report(args, latencies: list[float], statuses: dict[int, int], elapsed: flo
     print(
         f"| {len(ms)} | {len(ms) / elapsed:.0f} | {quantiles[49]:.1f} | {quantiles[94]:.1f} | "
         f"{quantiles[98]:.1f} | {ms[-1]:.1f} | {codes} |"
+    )
+    n = len(ms)
+    print()
+    print(
+        "CPU per create (ms): "
+        + ", ".join(f"{name} {seconds / n * 1000:.2f}" for name, seconds in cpu.items())
+        + f"; all {sum(cpu.values()) / n * 1000:.2f} of the {os.cpu_count()} cores' "
+        f"{os.cpu_count() * elapsed / n * 1000:.2f} ms per create"
+    )
+    floor = sorted(x * 1000 for x in floor_latencies)
+    floor_q = statistics.quantiles(floor, n=100)
+    print(
+        f"Floor, GET /healthz (Django + daphne + one SELECT 1) with the same client: "
+        f"{len(floor) / floor_elapsed:.0f}/s, p50 {floor_q[49]:.1f} ms, p99 {floor_q[98]:.1f} ms"
     )
     if set(statuses) != {201}:
         sys.exit("Some requests did not answer 201: the figures above are not valid.")
