@@ -1,0 +1,350 @@
+"""The console under load: the queue page with 100,000 open escalations, and API create -> websocket.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/console.py [--escalations 100000] [--sockets 50,500] [--creates 100]
+
+1. Queue page: `--escalations` open or claimed escalations (bulk-inserted,
+   mixed severities, urgencies, ages, a fifth claimed) in one team, a
+   supervisor of that team, and GET /console/ through Django's handler in
+   this process (server time: no network, no browser), for the default
+   order and a few filters and sorts. Prints p50/p95 per URL and the number
+   of queries per render, and fails if a render counts the whole table
+   (a `COUNT(*)` without `GROUP BY`) or if the number of queries differs
+   between URLs of the same shape.
+2. Create -> websocket: one daphne process, `--sockets` supervisors each
+   with a console socket (/ws/console/, session cookie, same-origin), then
+   `--creates` escalate_to_human calls over HTTP, one every 20 ms. Latency is
+   from just before the POST is sent to the moment each socket has the
+   event, over every (socket, event) pair.
+
+Targets (issue 4): queue p50 <= 30 ms for a 50-row page; create -> socket p50
+<= 25 ms and p99 <= 100 ms with 50 sockets, p99 <= 300 ms with 500.
+Always on a fresh database `bench_console` (dropped at the end); without
+DATABASE_URL, SQLite in a temporary VAR_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import http.client
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _db import drop_database, use_fresh_postgres_database  # bench/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE = "bench_console"
+QUEUE_URLS = [
+    "/console/",
+    "/console/?sort=newest",
+    "/console/?sort=due",
+    "/console/?severity=critical",
+    "/console/?claimed=unclaimed&sort=due",
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--escalations", type=int, default=100_000)
+    parser.add_argument("--renders", type=int, default=100, help="timed renders per queue URL")
+    parser.add_argument("--sockets", default="50,500", help="comma-separated socket counts")
+    parser.add_argument("--creates", type=int, default=100, help="creates per socket count")
+    parser.add_argument("--skip-queue", action="store_true")
+    parser.add_argument("--skip-sockets", action="store_true")
+    args = parser.parse_args()
+
+    workdir = tempfile.TemporaryDirectory(prefix="bench-console-")
+    sys.path.insert(0, str(ROOT))
+    os.environ.update(
+        DJANGO_SETTINGS_MODULE="escalation_project.settings",
+        VAR_DIR=workdir.name,
+        LOG_LEVEL="WARNING",
+        API_RATE_AGENT_KEY="1000000/minute",
+        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
+    )
+    admin_url = use_fresh_postgres_database(BENCH_DATABASE)
+    redis = None
+    if not os.environ.get("REDIS_URL"):
+        from escalation_project.embedded_redis import free_port, start
+
+        port = free_port()
+        redis = start(port, Path(workdir.name) / "redis")
+        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
+        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · load {os.getloadavg()[0]:.2f}"
+    )
+    failures: list[str] = []
+    try:
+        world = _prepare(args.escalations)
+        if not args.skip_queue:
+            failures += _bench_queue(world, args.renders)
+        if not args.skip_sockets:
+            for count in [int(x) for x in args.sockets.split(",") if x]:
+                _bench_sockets(world, count, args.creates)
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        if admin_url:
+            drop_database(admin_url, BENCH_DATABASE)
+        if redis is not None:
+            from escalation_project.embedded_redis import stop
+
+            stop(redis)
+    if failures:
+        sys.exit("\n".join(failures))
+
+
+# --- Data ---------------------------------------------------------------------------
+
+
+def _prepare(n: int) -> dict:
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from agents.keys import agent_key_create
+    from agents.models import Agent, Conversation
+    from escalations.models import Escalation, Origin, Status
+    from supervisors.models import Membership, Role, Team
+
+    call_command("migrate", interactive=False, verbosity=0)
+    team = Team.objects.create(name="Support", slug="support")
+    other = Team.objects.create(name="Legal", slug="legal")
+    agent = Agent.objects.create(team=team, name="Support Bot", slug="support-bot", description="Answers.")
+    other_agent = Agent.objects.create(team=other, name="Legal Bot", slug="legal-bot", description="Law.")
+    _, key = agent_key_create(agent=agent, name="bench")
+    User = get_user_model()
+    supervisor = User.objects.create_user("sam", password="x")
+    Membership.objects.create(user=supervisor, team=team, role=Role.SUPERVISOR)
+
+    started = time.perf_counter()
+    random.seed(7)
+    now = timezone.now()
+    batch = 5000
+    for first in range(0, n, batch):
+        size = min(batch, n - first)
+        owner = [other_agent if (first + k) % 10 == 9 else agent for k in range(size)]
+        conversations = Conversation.objects.bulk_create(
+            Conversation(agent=owner[k], external_id=f"seed-{first + k}", channel="chat") for k in range(size)
+        )
+        escalations = []
+        for k, conversation in enumerate(conversations):
+            created = now - dt.timedelta(minutes=random.randint(0, 60 * 24 * 3))
+            severity = random.choices(["info", "warning", "critical"], weights=[5, 4, 1])[0]
+            urgency = {"info": "low", "warning": "medium", "critical": "high"}[severity]
+            claimed = k % 5 == 0
+            escalations.append(
+                Escalation(
+                    agent=owner[k],
+                    team_id=owner[k].team_id,
+                    conversation=conversation,
+                    channel="chat",
+                    origin=Origin.RULE,
+                    reason=f"Customer asked for a refund of ${random.randint(20, 900)}",
+                    severity=severity,
+                    urgency=urgency,
+                    status=Status.CLAIMED if claimed else Status.OPEN,
+                    claimed_by=supervisor if claimed else None,
+                    claimed_at=created + dt.timedelta(minutes=5) if claimed else None,
+                    response_due_at=created + dt.timedelta(minutes=60),
+                    resolution_due_at=created + dt.timedelta(minutes=240),
+                )
+            )
+        made = Escalation.objects.bulk_create(escalations)
+        # created_at is auto_now_add: spread the ages afterwards, as a real queue has them.
+        for escalation, row in zip(made, escalations, strict=True):
+            escalation.created_at = row.response_due_at - dt.timedelta(minutes=60)
+        Escalation.objects.bulk_update(made, ["created_at"], batch_size=batch)
+    if connection_vendor() == "postgresql":
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
+    print(f"Seeded {n:,} open/claimed escalations (9 in 10 in the supervisor's team) in "
+          f"{time.perf_counter() - started:.1f} s")  # fmt: skip
+    return {"team": team, "agent": agent, "key": key, "supervisor": supervisor}
+
+
+def connection_vendor() -> str:
+    from django.db import connection
+
+    return connection.vendor
+
+
+# --- 1. The queue page --------------------------------------------------------------------
+
+
+def _bench_queue(world: dict, renders: int) -> list[str]:
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(world["supervisor"])
+    failures = []
+    print()
+    print(f"Queue page, {renders} renders per URL (server time, in process):")
+    print()
+    print("| URL | p50 ms | p95 ms | queries | rows shown |")
+    print("|---|---:|---:|---:|---:|")
+    for url in QUEUE_URLS:
+        for _ in range(5):
+            response = client.get(url)
+            if response.status_code != 200:
+                return [f"{url} answered {response.status_code}"]
+        with CaptureQueriesContext(connection) as queries:
+            client.get(url)
+        whole_counts = [
+            q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() and "GROUP BY" not in q["sql"].upper()
+        ]  # fmt: skip
+        if whole_counts:
+            failures.append(f"{url} counts the whole table: {whole_counts[0][:200]}")
+        times = []
+        for _ in range(renders):
+            started = time.perf_counter()
+            response = client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        rows = response.content.count(b"data-escalation-id=")
+        q = statistics.quantiles(times, n=100)
+        print(f"| `{url}` | {q[49]:.1f} | {q[94]:.1f} | {len(queries.captured_queries)} | {rows} |")
+    return failures
+
+
+# --- 2. API create -> websocket ------------------------------------------------------
+
+
+def _bench_sockets(world: dict, count: int, creates: int) -> None:
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from supervisors.models import Membership, Role
+
+    User = get_user_model()
+    cookies = []
+    for k in range(count):
+        user, _ = User.objects.get_or_create(username=f"watcher-{k}")
+        Membership.objects.get_or_create(user=user, team=world["team"], defaults={"role": Role.SUPERVISOR})
+        client = Client()
+        client.force_login(user)
+        cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
+
+    from escalation_project.embedded_redis import free_port
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+         "escalation_project.asgi:application"],
+        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_for(port)
+        latencies, missing = asyncio.run(_measure(port, cookies, world["key"], creates))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    ms = sorted(latencies)
+    q = statistics.quantiles(ms, n=100)
+    print()
+    print(
+        f"Create -> websocket, {count} sockets, {creates} creates (one every 20 ms): "
+        f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {ms[-1]:.1f} ms; "
+        f"{len(ms):,} deliveries, {missing} missing"
+    )
+
+
+def _wait_for(port: int) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.1)
+    sys.exit(f"daphne on port {port} did not come up")
+
+
+async def _measure(port: int, cookies: list[str], key: str, creates: int) -> tuple[list[float], int]:
+    import websockets
+    from django.conf import settings
+
+    sent: dict[str, float] = {}
+    received: list[float] = []
+    seen = 0
+    done = asyncio.Event()
+
+    async def watch(cookie: str, ready: asyncio.Event) -> None:
+        nonlocal seen
+        async with websockets.connect(
+            f"ws://127.0.0.1:{port}/ws/console/",
+            origin=f"http://127.0.0.1:{port}",
+            additional_headers={"Cookie": f"{settings.SESSION_COOKIE_NAME}={cookie}"},
+            max_queue=None,
+        ) as socket:
+            ready.set()
+            while not done.is_set():
+                try:
+                    raw = await asyncio.wait_for(socket.recv(), 1.0)
+                except TimeoutError:
+                    continue
+                at = time.perf_counter()
+                message = json.loads(raw)
+                if message.get("type") != "event" or message.get("event_type") != "escalation.created":
+                    continue
+                tag = message["data"]["escalation"]["reason"]
+                if tag in sent:
+                    received.append((at - sent[tag]) * 1000)
+                    seen += 1
+
+    readies = [asyncio.Event() for _ in cookies]
+    watchers = [asyncio.create_task(watch(cookie, ready)) for cookie, ready in zip(cookies, readies, strict=True)]
+    await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 60)
+    await asyncio.sleep(0.5)  # every socket has joined its groups
+
+    def post(i: int) -> None:
+        tag = f"bench create {i}"
+        body = json.dumps({"conversation": f"ws-{len(cookies)}-{i}", "reason": tag, "severity": "critical"})
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        sent[tag] = time.perf_counter()
+        connection.request(
+            "POST", "/api/v1/escalations/", body=body,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+        )  # fmt: skip
+        response = connection.getresponse()
+        response.read()
+        if response.status != 201:
+            raise RuntimeError(f"create answered {response.status}")
+
+    for i in range(creates):
+        await asyncio.to_thread(post, i)
+        await asyncio.sleep(0.02)
+    deadline = time.monotonic() + 10
+    while seen < creates * len(cookies) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    done.set()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    return received, creates * len(cookies) - seen
+
+
+if __name__ == "__main__":
+    main()
