@@ -212,9 +212,8 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
                 return [f"{url} answered {response.status_code}"]
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
-        whole_counts = [
-            q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() and "GROUP BY" not in q["sql"].upper()
-        ]  # fmt: skip
+        statements = [q["sql"].upper() for q in queries.captured_queries]
+        whole_counts = [sql for sql in statements if "COUNT(" in sql and "GROUP BY" not in sql]
         if whole_counts:
             failures.append(f"{url} counts the whole table: {whole_counts[0][:200]}")
         times = []
@@ -317,7 +316,9 @@ async def _measure(port: int, cookies: list[str], key: str, creates: int) -> tup
                     seen += 1
 
     readies = [asyncio.Event() for _ in cookies]
-    watchers = [asyncio.create_task(watch(cookie, ready)) for cookie, ready in zip(cookies, readies, strict=True)]
+    watchers = [
+        asyncio.create_task(watch(cookie, ready)) for cookie, ready in zip(cookies, readies, strict=True)
+    ]
     await asyncio.wait_for(asyncio.gather(*(ready.wait() for ready in readies)), 60)
     await asyncio.sleep(0.5)  # every socket has joined its groups
 
