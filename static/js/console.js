@@ -1,0 +1,200 @@
+// The console's live updates: one websocket per tab, pages refreshed from the server.
+//
+// The server renders every page; this script only knows which parts of a page
+// may change (elements with data-live-region and an id) and asks the server
+// for the page again when an event says they changed, then swaps those parts.
+// So a new escalation lands at the right place for the page's own filters and
+// sort, counts stay right, and there is one rendering of a row, not two.
+//
+// Missed events are not lost: the page is rendered with the id of the newest
+// event it reflects (data-last-event-id on <body>); the socket asks for what
+// came after it on every (re)connect, and a refresh covers all of them. When
+// too much was missed the server says "reload" and the page is fetched again.
+(function () {
+  "use strict";
+
+  const body = document.body;
+  if (!body.dataset.liveSocket) return;
+
+  let lastEventId = Number(body.dataset.lastEventId || 0);
+  const escalationId = Number(body.dataset.escalationId || 0); // set on a detail page
+  const userName = body.dataset.userName || "";
+  const baseTitle = document.title;
+  let unseenCritical = 0;
+  let socket = null;
+  let retryDelay = 500;
+  let refreshTimer = null;
+  let refreshing = false;
+  let refreshAgain = false;
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + body.dataset.liveSocket);
+    socket.addEventListener("open", function () {
+      retryDelay = 500;
+      setStatus("live");
+      socket.send(JSON.stringify({ type: "resume", after: lastEventId }));
+    });
+    socket.addEventListener("message", function (message) {
+      let data;
+      try {
+        data = JSON.parse(message.data);
+      } catch (error) {
+        return;
+      }
+      handle(data);
+    });
+    socket.addEventListener("close", function () {
+      setStatus("reconnecting");
+      // Back off up to 15 s; the resume on reconnect fetches what was missed.
+      setTimeout(connect, retryDelay);
+      retryDelay = Math.min(retryDelay * 2, 15000);
+    });
+  }
+
+  function handle(data) {
+    if (data.type === "event") {
+      if (data.id <= lastEventId) return; // already reflected (a replay overlapping a live message)
+      lastEventId = data.id;
+      onEvent(data);
+    } else if (data.type === "reload") {
+      scheduleRefresh(0);
+    } else if (data.type === "presence") {
+      document.querySelectorAll('[data-presence-team="' + data.team_id + '"]').forEach(function (node) {
+        node.textContent = String(data.online);
+      });
+    }
+  }
+
+  function onEvent(event) {
+    const escalation = (event.data && event.data.escalation) || {};
+    if (event.event_type === "escalation.created" && escalation.severity === "critical") {
+      alertCritical(escalation);
+    }
+    if (escalationId && event.escalation_id === escalationId) {
+      const actor = (event.data && event.data.actor) || {};
+      if (actor.user && actor.user !== userName) {
+        showNotice(describe(event, actor.user));
+      }
+    }
+    scheduleRefresh(150);
+  }
+
+  function describe(event, who) {
+    const verbs = {
+      "escalation.claimed": "claimed this escalation",
+      "escalation.released": "released this escalation",
+      "escalation.resolved": "answered this escalation",
+      "escalation.dismissed": "dismissed this escalation",
+    };
+    return who + " just " + (verbs[event.event_type] || "changed this escalation") + ".";
+  }
+
+  // Events often come in bursts: one refresh for all of them.
+  function scheduleRefresh(delay) {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(function () {
+      refreshTimer = null;
+      refresh();
+    }, delay);
+  }
+
+  async function refresh() {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    try {
+      const response = await fetch(location.href, {
+        headers: { "X-Requested-With": "live-refresh" },
+        credentials: "same-origin",
+      });
+      if (response.ok) {
+        swapRegions(new DOMParser().parseFromString(await response.text(), "text/html"));
+      }
+    } catch (error) {
+      // The next event or reconnect tries again.
+    } finally {
+      refreshing = false;
+      if (refreshAgain) {
+        refreshAgain = false;
+        scheduleRefresh(0);
+      }
+    }
+  }
+
+  function swapRegions(fresh) {
+    document.querySelectorAll("[data-live-region][id]").forEach(function (region) {
+      const replacement = fresh.getElementById(region.id);
+      if (!replacement) return;
+      // Never throw away what a person is typing: keep the form, disable what no longer applies.
+      if (region.contains(document.activeElement) && document.activeElement.tagName === "TEXTAREA") {
+        keepTypedText(region, replacement);
+        return;
+      }
+      region.replaceWith(replacement);
+    });
+    const freshBody = fresh.body;
+    if (freshBody && freshBody.dataset.lastEventId) {
+      lastEventId = Math.max(lastEventId, Number(freshBody.dataset.lastEventId));
+    }
+  }
+
+  function keepTypedText(region, replacement) {
+    const stillPossible = new Set(
+      Array.from(replacement.querySelectorAll("button[name], button[value]")).map(function (b) {
+        return b.name + "=" + b.value;
+      })
+    );
+    region.querySelectorAll("button").forEach(function (button) {
+      if (!stillPossible.has(button.name + "=" + button.value)) button.disabled = true;
+    });
+  }
+
+  function showNotice(text) {
+    const notice = document.getElementById("live-notice");
+    if (!notice) return;
+    notice.textContent = text;
+    notice.hidden = false;
+  }
+
+  function setStatus(state) {
+    const status = document.getElementById("live-status");
+    if (!status) return;
+    status.dataset.state = state;
+    status.textContent = state === "live" ? "Live" : "Reconnecting…";
+  }
+
+  function alertCritical(escalation) {
+    // Until the person looks (the tab comes back, or they click or type).
+    unseenCritical += 1;
+    document.title = "(" + unseenCritical + ") Critical · " + baseTitle;
+    if ("Notification" in window && Notification.permission === "granted" && document.hidden) {
+      new Notification("Critical escalation", { body: escalation.reason || "" });
+    }
+  }
+
+  function seen() {
+    if (!unseenCritical) return;
+    unseenCritical = 0;
+    document.title = baseTitle;
+  }
+  document.addEventListener("visibilitychange", function () {
+    if (!document.hidden) seen();
+  });
+  document.addEventListener("click", seen);
+  document.addEventListener("keydown", seen);
+
+  const notify = document.getElementById("enable-notifications");
+  if (notify && "Notification" in window && Notification.permission === "default") {
+    notify.hidden = false;
+    notify.addEventListener("click", function () {
+      Notification.requestPermission().then(function () {
+        notify.hidden = true;
+      });
+    });
+  }
+
+  connect();
+})();
