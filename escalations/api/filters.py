@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import django_filters
-from django.db.models import Case, IntegerField, QuerySet, Value, When
 from rest_framework.filters import OrderingFilter
 
 from agents.models import Channel
-from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, Urgency
+from escalations.choices import Severity, Urgency
 from escalations.models import Escalation, Status
 
 
@@ -26,20 +25,6 @@ class EscalationFilter(django_filters.FilterSet):
     class Meta:
         model = Escalation
         fields: list[str] = []
-
-
-def with_ranks(queryset: QuerySet[Escalation]) -> QuerySet[Escalation]:
-    """Severity and urgency as numbers, so "critical first" is a sort, not alphabetical order."""
-    return queryset.annotate(
-        severity_rank=Case(
-            *[When(severity=value, then=Value(rank)) for value, rank in SEVERITY_RANK.items()],
-            output_field=IntegerField(),
-        ),
-        urgency_rank=Case(
-            *[When(urgency=value, then=Value(rank)) for value, rank in URGENCY_RANK.items()],
-            output_field=IntegerField(),
-        ),
-    )
 
 
 class EscalationOrdering(OrderingFilter):

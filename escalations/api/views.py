@@ -23,7 +23,7 @@ from escalation_project.api.errors import ApiError
 from escalation_project.api.permissions import IsAgent, IsPerson
 from escalations import idempotency, services
 from escalations.api import serializers as s
-from escalations.api.filters import EscalationFilter, EscalationOrdering, with_ranks
+from escalations.api.filters import EscalationFilter, EscalationOrdering
 from escalations.models import ACTIVE_STATUSES, Escalation
 from escalations.selectors import (
     conversations_visible_to,
@@ -57,7 +57,7 @@ class EscalationListCreate(generics.GenericAPIView):
     filter_backends = [DjangoFilterBackend, EscalationOrdering]
 
     def get_queryset(self) -> QuerySet[Escalation]:
-        return with_ranks(escalations_visible_to(**_scope(self.request)))
+        return escalations_visible_to(**_scope(self.request))
 
     @extend_schema(
         parameters=[OpenApiParameter("limit", int, description="Page size (at most 200).")],

@@ -30,11 +30,6 @@ CHROMIUM_FLAGS = [
 ]
 SCREENSHOTS = Path(__file__).parent / "screenshots"
 
-# Playwright's sync API keeps an event loop running in the test's thread, and
-# Django refuses ORM calls from such a thread unless told that this is fine:
-# here it is, the test code is plain sequential code.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM:
@@ -45,14 +40,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module.
+
+    Not per session: Playwright's sync API keeps an event loop running in the
+    test thread while it is open, which other tests' async_to_sync refuses.
+    While it runs, Django must be told that ORM calls from this thread are
+    fine (they are: the test code is plain sequential code).
+    """
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            yield chromium
+            chromium.close()
+    finally:
+        if previous is None:
+            del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
