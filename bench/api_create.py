@@ -23,12 +23,11 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-from _db import drop_database, use_fresh_postgres_database  # bench/ is on sys.path when run as a script
+from _db import django_stack  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_api"
@@ -42,55 +41,27 @@ def main() -> None:
     parser.add_argument("--servers", type=int, default=2, help="daphne processes (default 2)")
     args = parser.parse_args()
 
-    workdir = tempfile.TemporaryDirectory(prefix="bench-api-")
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="escalation_project.settings",
-        VAR_DIR=workdir.name,
-        LOG_LEVEL="WARNING",
-        # The bench measures the service, not the rate limit.
-        API_RATE_AGENT_KEY="1000000/minute",
-    )
-    admin_url = use_fresh_postgres_database(BENCH_DATABASE)
-    redis = None
-    if not os.environ.get("REDIS_URL"):
-        from escalation_project.embedded_redis import free_port, start
-
-        port = free_port()
-        redis = start(port, Path(workdir.name) / "redis")
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-
-    import django
-
-    django.setup()
-    servers: list[subprocess.Popen] = []
-    try:
-        key = _prepare()
-        servers, ports = _start_servers(args.servers)
-        _load(ports, key, args.warmup, args.concurrency, prefix="warm")
-        cpu_before = _cpu_seconds(servers)
-        started = time.perf_counter()
-        latencies, statuses = _load(ports, key, args.n, args.concurrency, prefix="run")
-        elapsed = time.perf_counter() - started
-        cpu = {name: after - cpu_before[name] for name, after in _cpu_seconds(servers).items()}
-        floor_started = time.perf_counter()
-        floor_latencies, _ = _load(ports, key, args.n, args.concurrency, prefix="floor", path="/healthz")
-        floor_elapsed = time.perf_counter() - floor_started
-        _report(args, latencies, statuses, elapsed, cpu, floor_latencies, floor_elapsed)
-    finally:
-        for server in servers:
-            server.terminate()
-        for server in servers:
-            server.wait(timeout=10)
-        from django.db import connections
-
-        connections.close_all()
-        if admin_url:
-            drop_database(admin_url, BENCH_DATABASE)
-        if redis is not None:
-            from escalation_project.embedded_redis import stop
-
-            stop(redis)
+    # The bench measures the service, not the rate limit.
+    with django_stack(BENCH_DATABASE, LOG_LEVEL="WARNING", API_RATE_AGENT_KEY="1000000/minute"):
+        servers: list[subprocess.Popen] = []
+        try:
+            key = _prepare()
+            servers, ports = _start_servers(args.servers)
+            _load(ports, key, args.warmup, args.concurrency, prefix="warm")
+            cpu_before = _cpu_seconds(servers)
+            started = time.perf_counter()
+            latencies, statuses = _load(ports, key, args.n, args.concurrency, prefix="run")
+            elapsed = time.perf_counter() - started
+            cpu = {name: after - cpu_before[name] for name, after in _cpu_seconds(servers).items()}
+            floor_started = time.perf_counter()
+            floor_latencies, _ = _load(ports, key, args.n, args.concurrency, prefix="floor", path="/healthz")
+            floor_elapsed = time.perf_counter() - floor_started
+            _report(args, latencies, statuses, elapsed, cpu, floor_latencies, floor_elapsed)
+        finally:
+            for server in servers:
+                server.terminate()
+            for server in servers:
+                server.wait(timeout=10)
 
 
 def _prepare() -> str:

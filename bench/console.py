@@ -36,11 +36,10 @@ import random
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from _db import drop_database, use_fresh_postgres_database  # bench/ is on sys.path when run as a script
+from _db import django_stack  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_console"
@@ -63,51 +62,25 @@ def main() -> None:
     parser.add_argument("--skip-sockets", action="store_true")
     args = parser.parse_args()
 
-    workdir = tempfile.TemporaryDirectory(prefix="bench-console-")
-    sys.path.insert(0, str(ROOT))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="escalation_project.settings",
-        VAR_DIR=workdir.name,
-        LOG_LEVEL="WARNING",
-        API_RATE_AGENT_KEY="1000000/minute",
-        ALLOWED_HOSTS="127.0.0.1,localhost,testserver",
-    )
-    admin_url = use_fresh_postgres_database(BENCH_DATABASE)
-    redis = None
-    if not os.environ.get("REDIS_URL"):
-        from escalation_project.embedded_redis import free_port, start
-
-        port = free_port()
-        redis = start(port, Path(workdir.name) / "redis")
-        os.environ["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-
-    import django
-
-    django.setup()
-    from django.db import connection
-
-    print(
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
-        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · load {os.getloadavg()[0]:.2f}"
-    )
     failures: list[str] = []
-    try:
+    env = {
+        "LOG_LEVEL": "WARNING",
+        "API_RATE_AGENT_KEY": "1000000/minute",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver",
+    }
+    with django_stack(BENCH_DATABASE, **env):
+        from django.db import connection
+
+        print(
+            f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
+            f"{os.cpu_count()} CPUs · Python {platform.python_version()} · load {os.getloadavg()[0]:.2f}"
+        )
         world = _prepare(args.escalations)
         if not args.skip_queue:
             failures += _bench_queue(world, args.renders)
         if not args.skip_sockets:
             for count in [int(x) for x in args.sockets.split(",") if x]:
                 _bench_sockets(world, count, args.creates)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        if admin_url:
-            drop_database(admin_url, BENCH_DATABASE)
-        if redis is not None:
-            from escalation_project.embedded_redis import stop
-
-            stop(redis)
     if failures:
         sys.exit("\n".join(failures))
 
