@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections import OrderedDict
 from types import MappingProxyType
 
 from agents.engine.matcher import Matcher, RuleSpec, compile_rules
@@ -18,7 +19,10 @@ from agents.models import Agent, EscalationRule
 
 # agent id -> ((rules_version, created_at), matcher). created_at is in the stamp
 # because a test database (or a restored backup) can reuse an agent id.
-_cache: dict[int, tuple[tuple[int, object], Matcher]] = {}
+# Least recently used first; at most MAX_MATCHERS agents per process, so a
+# deployment with many agents does not keep every one's phrases in memory.
+_cache: OrderedDict[int, tuple[tuple[int, object], Matcher]] = OrderedDict()
+MAX_MATCHERS = 500
 # One lock for all agents: compiling is rare (a rule edit) and takes milliseconds,
 # and it keeps two threads from compiling the same agent at once.
 _lock = threading.Lock()
@@ -29,6 +33,10 @@ def matcher_for(agent: Agent) -> Matcher:
     stamp = (agent.rules_version, agent.created_at)
     entry = _cache.get(agent.pk)  # a dict read is atomic under the GIL: no lock on the hot path
     if entry is not None and entry[0] == stamp:
+        try:
+            _cache.move_to_end(agent.pk)
+        except KeyError:
+            pass  # evicted meanwhile by another thread; the matcher in hand is still right
         return entry[1]
     with _lock:
         entry = _cache.get(agent.pk)
@@ -36,6 +44,9 @@ def matcher_for(agent: Agent) -> Matcher:
             return entry[1]
         matcher = compile_rules(rule_specs(agent.pk))
         _cache[agent.pk] = (stamp, matcher)
+        _cache.move_to_end(agent.pk)
+        while len(_cache) > MAX_MATCHERS:
+            _cache.popitem(last=False)
         return matcher
 
 

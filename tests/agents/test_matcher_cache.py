@@ -85,3 +85,18 @@ def test_threads_asking_at_once_share_one_compiled_matcher():
     for thread in threads:
         thread.join()
     assert len(seen) == 8 and len({id(matcher) for matcher in seen}) == 1
+
+
+def test_the_least_recently_used_matcher_goes_first_when_the_cache_is_full(agent, monkeypatch):
+    from agents.engine import cache
+
+    monkeypatch.setattr(cache, "MAX_MATCHERS", 2)
+    team = agent.team
+    second = factories.make_agent(team, "Second Bot")
+    third = factories.make_agent(team, "Third Bot")
+    kept = matcher_for(agent)
+    matcher_for(second)
+    assert matcher_for(agent) is kept  # used again: now the most recent
+    matcher_for(third)  # evicts `second`, the least recently used
+    assert set(cache._cache) == {agent.pk, third.pk}
+    assert matcher_for(agent) is kept
