@@ -1,4 +1,4 @@
-"""Console socket helpers: a WebsocketCommunicator on the real ASGI application, logged in by session cookie."""
+"""Console socket helpers: a WebsocketCommunicator on the real ASGI app, logged in by session cookie."""
 
 import uuid
 
@@ -21,7 +21,8 @@ def own_presence_keys(settings):
 def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
-    return f"{django_settings.SESSION_COOKIE_NAME}={client.cookies[django_settings.SESSION_COOKIE_NAME].value}"
+    name = django_settings.SESSION_COOKIE_NAME
+    return f"{name}={client.cookies[name].value}"
 
 
 def console_socket(*, cookie: str | None = None, origin: str = SAME_ORIGIN) -> WebsocketCommunicator:
