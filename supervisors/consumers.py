@@ -60,11 +60,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self.team_ids = await database_sync_to_async(console_team_ids)(user)
         for team_id in self.team_ids:
             await self.channel_layer.group_add(team_group(team_id), self.channel_name)
+        self.presence_versions: dict[int, int] = {}
         await self.accept()
-        await _run_blocking(presence.presence_join)(
+        snapshots = await _run_blocking(presence.presence_join)(
             team_ids=self.team_ids, user_id=user.pk, connection_id=self.connection_id
         )
-        await self._announce_presence()
+        await self._announce_presence(snapshots)
 
     async def disconnect(self, code: int) -> None:
         team_ids = getattr(self, "team_ids", None)
@@ -72,10 +73,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             return
         for team_id in team_ids:
             await self.channel_layer.group_discard(team_group(team_id), self.channel_name)
-        await _run_blocking(presence.presence_leave)(
+        snapshots = await _run_blocking(presence.presence_leave)(
             team_ids=team_ids, user_id=self.user.pk, connection_id=self.connection_id
         )
-        await self._announce_presence()
+        await self._announce_presence(snapshots)
 
     # Browser → server
 
@@ -157,7 +158,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def presence_changed(self, message: dict[str, Any]) -> None:
-        await self.send_json({"type": "presence", "team_id": message["team_id"], "online": message["online"]})
+        team_id, version = message["team_id"], message["version"]
+        # An announcement older than one already shown would put back a stale count.
+        if version <= self.presence_versions.get(team_id, 0):
+            return
+        self.presence_versions[team_id] = version
+        await self.send_json({"type": "presence", "team_id": team_id, "online": message["online"]})
 
     # Helpers
 
@@ -169,13 +175,16 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             self.delivered.popitem(last=False)
         await self.send_json({"type": "event", **event})
 
-    async def _announce_presence(self) -> None:
-        if not self.team_ids:
-            return
-        counts = await _run_blocking(presence.online_counts)(self.team_ids)
-        for team_id, online in counts.items():
+    async def _announce_presence(self, snapshots: dict[int, presence.Snapshot]) -> None:
+        for team_id, snapshot in snapshots.items():
             await self.channel_layer.group_send(
-                team_group(team_id), {"type": "presence.changed", "team_id": team_id, "online": online}
+                team_group(team_id),
+                {
+                    "type": "presence.changed",
+                    "team_id": team_id,
+                    "online": snapshot.online,
+                    "version": snapshot.version,
+                },
             )
 
     async def _error(self, message: str) -> None:

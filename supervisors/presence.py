@@ -15,9 +15,11 @@ consumer runs them in a worker thread.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import NamedTuple
 
 from django.conf import settings
+from redis.client import Pipeline
 
 from escalation_project.redis_client import shared_redis
 
@@ -30,19 +32,52 @@ def _member(user_id: int, connection_id: str) -> str:
     return f"{user_id}:{connection_id}"
 
 
-def presence_join(*, team_ids: Iterable[int], user_id: int, connection_id: str) -> None:
-    """Mark one socket of `user_id` online in each team (also what a heartbeat does)."""
-    now = time.time()
-    ttl = settings.PRESENCE_TTL_SECONDS
-    pipe = shared_redis().pipeline(transaction=False)
+class Snapshot(NamedTuple):
+    """A team's online count as of one write; `version` orders snapshots of the same team.
+
+    Sockets announce their own arrivals and departures, and two announcements
+    made from different processes can reach a page in either order; without
+    the version, the older count could overwrite the newer one until the next change.
+    """
+
+    online: int
+    version: int
+
+
+def _write(team_ids: Iterable[int], change: Callable[[Pipeline, str], None]) -> dict[int, Snapshot]:
+    team_ids = list(team_ids)
+    since = time.time() - settings.PRESENCE_TTL_SECONDS
+    # MULTI/EXEC: the count and the version of a team are read in the same instant as the change.
+    pipe = shared_redis().pipeline(transaction=True)
     for team_id in team_ids:
         key = _key(team_id)
-        pipe.zadd(key, {_member(user_id, connection_id): now})
-        # Stale members are dropped on write so the set stays as small as the live sockets...
-        pipe.zremrangebyscore(key, "-inf", now - ttl)
-        # ... and a team nobody watches any more does not leave its key behind.
+        change(pipe, key)
+        # Stale members are dropped on write, so the set stays as small as the live sockets.
+        pipe.zremrangebyscore(key, "-inf", f"({since}")
+        pipe.zrangebyscore(key, since, "+inf")
+        # No expiry on the version: a version that restarted at 1 would read as older.
+        pipe.incr(f"{key}:version")
+    replies = pipe.execute()
+    # Per team: the change's replies, then ZREMRANGEBYSCORE, ZRANGEBYSCORE, INCR.
+    per_team = len(replies) // len(team_ids) if team_ids else 0
+    snapshots = {}
+    for index, team_id in enumerate(team_ids):
+        members, version = replies[(index + 1) * per_team - 2 : (index + 1) * per_team]
+        snapshots[team_id] = Snapshot(online=len(_user_ids(members)), version=int(version))
+    return snapshots
+
+
+def presence_join(*, team_ids: Iterable[int], user_id: int, connection_id: str) -> dict[int, Snapshot]:
+    """Mark one socket of `user_id` online in each team; returns each team's count after it."""
+    ttl = settings.PRESENCE_TTL_SECONDS
+    member = _member(user_id, connection_id)
+
+    def add(pipe: Pipeline, key: str) -> None:
+        pipe.zadd(key, {member: time.time()})
+        # A team nobody watches any more does not leave its set behind.
         pipe.expire(key, ttl * 2)
-    pipe.execute()
+
+    return _write(team_ids, add)
 
 
 def presence_touch(*, team_ids: Iterable[int], user_id: int, connection_id: str) -> None:
@@ -50,11 +85,10 @@ def presence_touch(*, team_ids: Iterable[int], user_id: int, connection_id: str)
     presence_join(team_ids=team_ids, user_id=user_id, connection_id=connection_id)
 
 
-def presence_leave(*, team_ids: Iterable[int], user_id: int, connection_id: str) -> None:
-    pipe = shared_redis().pipeline(transaction=False)
-    for team_id in team_ids:
-        pipe.zrem(_key(team_id), _member(user_id, connection_id))
-    pipe.execute()
+def presence_leave(*, team_ids: Iterable[int], user_id: int, connection_id: str) -> dict[int, Snapshot]:
+    """Remove one socket; returns each team's count after it."""
+    member = _member(user_id, connection_id)
+    return _write(team_ids, lambda pipe, key: pipe.zrem(key, member))
 
 
 def _user_ids(members: Iterable[bytes]) -> set[int]:

@@ -4,9 +4,11 @@ import time
 
 import pytest
 from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from escalation_project.redis_client import shared_redis
+from escalations.broadcast import team_group
 from supervisors import presence
 from supervisors.models import Role
 from supervisors.presence import online_counts, online_user_ids, presence_join, presence_leave, presence_touch
@@ -131,3 +133,35 @@ def test_a_ping_refreshes_the_sockets_heartbeat(billing_supervisors):
     assert before == set()
     assert pong == {"type": "pong"}
     assert after == {ana.pk}
+
+
+def test_join_and_leave_return_the_teams_count_with_a_rising_version():
+    joined = presence_join(team_ids=[BILLING, LEGAL], user_id=7, connection_id="tab-a")
+    left = presence_leave(team_ids=[BILLING], user_id=7, connection_id="tab-a")
+
+    assert {team: snapshot.online for team, snapshot in joined.items()} == {BILLING: 1, LEGAL: 1}
+    assert left[BILLING].online == 0
+    assert left[BILLING].version > joined[BILLING].version
+
+
+def test_an_announcement_older_than_the_last_one_shown_is_not_forwarded(billing_supervisors):
+    """Two processes announce arrivals and departures; their messages may cross on the way."""
+    team, ana, _ = billing_supervisors
+    cookie = session_cookie(ana)
+
+    async def scenario():
+        layer = get_channel_layer()
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        await next_presence(socket)
+        version = int(shared_redis().get(f"{presence._key(team.pk)}:version"))
+        for online, at in [(5, version - 1), (2, version + 1)]:
+            await layer.group_send(
+                team_group(team.pk),
+                {"type": "presence.changed", "team_id": team.pk, "online": online, "version": at},
+            )
+        shown = await next_presence(socket)
+        await socket.disconnect()
+        return shown
+
+    assert async_to_sync(scenario)() == {"type": "presence", "team_id": team.pk, "online": 2}
