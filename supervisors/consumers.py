@@ -58,6 +58,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self.connection_id = uuid.uuid4().hex
         self.delivered: OrderedDict[int, None] = OrderedDict()
         self.team_ids = await database_sync_to_async(console_team_ids)(user)
+        # Groups before accept: the page's resume then covers everything up to the live stream.
         for team_id in self.team_ids:
             await self.channel_layer.group_add(team_group(team_id), self.channel_name)
         self.presence_versions: dict[int, int] = {}
@@ -82,6 +83,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     @classmethod
     async def decode_json(cls, text_data: str) -> Any:
+        # The default raises, which closes the socket; bad input gets an error message instead.
         try:
             return json.loads(text_data)
         except ValueError:
