@@ -1,4 +1,4 @@
-"""ASGI entry point for daphne: HTTP now; the console's websocket joins here."""
+"""ASGI entry point for daphne: HTTP, and the console's websocket at /ws/console/."""
 
 import os
 
@@ -9,6 +9,18 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "escalation_project.settings")
 # Initialise Django before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from supervisors.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        # The session cookie authenticates the socket, and a browser sends it to
+        # us from any page: the Origin check is what stops another site's page
+        # from opening a console socket as the user (cross-site websocket hijacking).
+        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+    }
+)

@@ -195,6 +195,10 @@ API_THROTTLE_RATES = {
 }
 # Where the rate-limit counters live in Redis (tests give each run its own prefix).
 API_THROTTLE_KEY_PREFIX = "escalation-console:rate"
+# Console presence: one sorted set per team under this prefix (tests give each test its own).
+PRESENCE_KEY_PREFIX = "escalation-console:presence"
+# A socket that has not pinged for this long counts as gone (a killed browser sends no close).
+PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5, maximum=3600)
 # GET /api/v1/escalations/{id}/?wait=N waits at most this long for the answer.
 API_LONG_POLL_MAX_SECONDS = env_int("API_LONG_POLL_MAX_SECONDS", 60, minimum=1, maximum=300)
 # An Idempotency-Key still "in flight" after this long is taken to be from a

@@ -44,3 +44,4 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # Rate-limit counters in the test Redis under this run's own prefix (tests/api/conftest.py
 # gives each test a fresh one): runs and tests must not spend each other's budget.
 API_THROTTLE_KEY_PREFIX = f"test-{os.getpid()}:rate"
+PRESENCE_KEY_PREFIX = f"test-{os.getpid()}:presence"

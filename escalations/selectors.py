@@ -35,6 +35,11 @@ def events_visible_to(*, agent: Agent | None, user: AbstractBaseUser | None) -> 
     return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
 
 
+def events_after(*, user: AbstractBaseUser, after: int, limit: int) -> list[Event]:
+    """At most `limit` events after id `after` that `user` may see, oldest first (the console's replay)."""
+    return list(events_visible_to(agent=None, user=user).filter(id__gt=after).order_by("id")[:limit])
+
+
 def conversations_visible_to(*, agent: Agent | None, user: AbstractBaseUser | None) -> QuerySet[Conversation]:
     queryset = Conversation.objects.select_related("agent")
     if agent is not None:
