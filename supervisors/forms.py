@@ -66,7 +66,7 @@ class QueueFilters(_ScopedFilters):
         return queryset
 
     @property
-    def sort(self) -> str:
+    def sort_key(self) -> str:
         return self.value("sort") or "severity"
 
 

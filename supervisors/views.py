@@ -1,4 +1,4 @@
-"""The supervisor console: thin views that read through selectors and write only through escalations.services."""
+"""The supervisor console: thin views. Reads go through selectors, writes only through services."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, Message
+from escalation_project.keyset import paginate
 from escalations import services
 from escalations.choices import Severity
 from escalations.models import Escalation, Status
@@ -28,7 +29,6 @@ from escalations.selectors import (
     escalations_visible_to,
     history_of,
 )
-from escalation_project.keyset import paginate
 from supervisors.forms import DismissForm, HistoryFilters, QueueFilters, RespondForm
 from supervisors.models import Role
 from supervisors.selectors import has_team_role, team_ids_with_role
@@ -56,7 +56,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 def queue(request: HttpRequest) -> HttpResponse:
     filters = QueueFilters(request.GET, agents=_agents_of(request.user))
     rows = filters.filter_for(console_queue(user=request.user), request.user)
-    page = paginate(rows, keys=QUEUE_SORTS[filters.sort], cursor=request.GET.get("after"), size=PAGE_SIZE)
+    page = paginate(rows, keys=QUEUE_SORTS[filters.sort_key], cursor=request.GET.get("after"), size=PAGE_SIZE)
     now = timezone.now()
     for escalation in page.rows:
         # Open: the response target (time to claim) runs; claimed: the resolution target.
@@ -145,7 +145,7 @@ def _highlight(content: str, spans: list[tuple[int, int]]) -> list[Segment]:
 
 
 def _evidence_spans(content: str, item: dict[str, Any]) -> list[tuple[int, int]]:
-    """The rule engine stores start/end offsets into the message; older or tool-call evidence only its text."""
+    """Rule evidence carries start/end offsets into the message; tool-call evidence only its text."""
     start, end = item.get("start"), item.get("end")
     if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(content):
         return [(start, end)]

@@ -1,4 +1,4 @@
-"""{% console_header %}: the viewer's teams and how many escalations wait for them; any page may include it."""
+"""{% console_header %}: the viewer's teams and how many escalations wait; any page may use it."""
 
 from django import template
 from django.db.models import Count, Q
