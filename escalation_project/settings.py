@@ -53,6 +53,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Shows times in the viewer's zone (a cookie the console's script sets).
+    "escalation_project.middleware.ViewerTimeZoneMiddleware",
     # Records request.user as the author of history rows written in a request.
     "simple_history.middleware.HistoryRequestMiddleware",
 ]
