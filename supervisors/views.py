@@ -34,6 +34,8 @@ from supervisors.models import Role
 from supervisors.selectors import has_team_role, team_ids_with_role
 
 PAGE_SIZE = 50
+# A conversation can run to thousands of messages (a cron agent's log); the newest are what matter.
+THREAD_LIMIT = 200
 
 
 def _agents_of(user) -> Any:
@@ -154,8 +156,11 @@ def _evidence_spans(content: str, item: dict[str, Any]) -> list[tuple[int, int]]
     return [(found, found + len(text))] if found >= 0 else []
 
 
-def _thread(escalation: Escalation) -> list[ThreadMessage]:
-    thread_messages = list(escalation.conversation.messages.order_by("created_at", "pk"))
+def _thread(escalation: Escalation) -> tuple[list[ThreadMessage], bool]:
+    """The newest THREAD_LIMIT messages in order, and whether older ones were left out."""
+    newest = list(escalation.conversation.messages.order_by("-created_at", "-pk")[: THREAD_LIMIT + 1])
+    truncated = len(newest) > THREAD_LIMIT
+    thread_messages = newest[:THREAD_LIMIT][::-1]
     evidence_by_message: dict[int, list[dict[str, Any]]] = {}
     for item in escalation.evidence or []:
         if isinstance(item, dict) and item.get("message_id") is not None:
@@ -172,7 +177,7 @@ def _thread(escalation: Escalation) -> list[ThreadMessage]:
             for span in _evidence_spans(message.content, item)
         ]
         thread.append(ThreadMessage(message, _highlight(message.content, spans), message.pk == first))
-    return thread
+    return thread, truncated
 
 
 def _timeline(escalation: Escalation) -> list[dict[str, Any]]:
@@ -198,12 +203,14 @@ def _render_detail(
     is_owner = active and has_team_role(user, escalation.team_id, Role.OWNER)
     held_by_another = escalation.status == Status.CLAIMED and escalation.claimed_by_id != user.pk
     can_answer = active and (not held_by_another or is_owner)
+    thread, truncated = _thread(escalation)
     return render(
         request,
         "console/detail.html",
         {
             "escalation": escalation,
-            "thread": _thread(escalation),
+            "thread": thread,
+            "thread_truncated": truncated,
             "timeline": _timeline(escalation),
             "evidence": [item for item in escalation.evidence or [] if isinstance(item, dict)],
             "can_claim": escalation.status == Status.OPEN,

@@ -367,3 +367,17 @@ def test_actions_only_accept_post(client, ana, escalation):
 
     assert client.get(action_url("claim", escalation)).status_code == 405
     assert fresh(escalation).status == Status.OPEN
+
+
+def test_a_long_conversation_shows_its_newest_messages(client, ana, conversation, monkeypatch):
+    monkeypatch.setattr("supervisors.views.THREAD_LIMIT", 3)
+    for n in range(5):
+        Message.objects.create(conversation=conversation, role="user", content=f"message {n}")
+    escalation = factories.open_escalation(conversation)
+    client.force_login(ana)
+
+    response = client.get(detail_url(escalation))
+
+    shown = [item.message.content for item in response.context["thread"]]
+    assert shown == ["message 2", "message 3", "message 4"]
+    assert "Older messages are not shown" in response.content.decode()

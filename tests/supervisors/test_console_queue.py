@@ -329,3 +329,18 @@ def test_the_header_shows_the_users_teams_and_their_open_count(client, ana, agen
     assert 'href="/console/">Console</a>' in page
     assert '<span class="queue-count">1</span> open' in page
     assert "Billing" in page
+
+
+def test_runstack_lists_the_console_as_built(client, db):
+    # runstack marks a page "(coming)" when an anonymous request gets 404.
+    assert client.get(QUEUE).status_code != 404
+
+
+def test_logging_out_returns_to_the_login_page(client, ana):
+    client.force_login(ana)
+
+    response = client.post(reverse("console:logout"))
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("console:login")
+    assert client.get(QUEUE).status_code == 302
