@@ -381,3 +381,13 @@ def test_a_long_conversation_shows_its_newest_messages(client, ana, conversation
     shown = [item.message.content for item in response.context["thread"]]
     assert shown == ["message 2", "message 3", "message 4"]
     assert "Older messages are not shown" in response.content.decode()
+
+
+def test_an_action_without_the_csrf_token_is_refused(ana, escalation):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(ana)
+
+    response = browser.post(action_url("claim", escalation))
+
+    assert response.status_code == 403
+    assert fresh(escalation).status == Status.OPEN
