@@ -9,7 +9,12 @@ async and only sync views are moved to threads.
 
 from __future__ import annotations
 
+import zoneinfo
+from urllib.parse import unquote
+
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.utils import timezone
+from django.utils.decorators import sync_and_async_middleware
 from whitenoise.middleware import WhiteNoiseMiddleware
 
 
@@ -39,3 +44,46 @@ class StaticFilesMiddleware(WhiteNoiseMiddleware):
         if static_file is not None:
             return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
         return await self.get_response(request)
+
+
+TIME_ZONE_COOKIE = "tz"
+
+
+def _viewer_zone(request) -> zoneinfo.ZoneInfo | None:
+    name = unquote(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+    if not name or len(name) > 64:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None  # a made-up or malformed name: fall back to the server's zone
+
+
+@sync_and_async_middleware
+def ViewerTimeZoneMiddleware(get_response):  # noqa: N802 (Django's middleware naming)
+    """Pages render times in the zone the browser reported (static/js/timezone.js sets the cookie).
+
+    Times stay stored in UTC; this only changes how templates show them.
+    Async-capable for the same reason as StaticFilesMiddleware.
+    """
+    if iscoroutinefunction(get_response):
+
+        async def middleware(request):
+            zone = _viewer_zone(request)
+            if zone is None:
+                timezone.deactivate()
+            else:
+                timezone.activate(zone)
+            return await get_response(request)
+
+    else:
+
+        def middleware(request):
+            zone = _viewer_zone(request)
+            if zone is None:
+                timezone.deactivate()
+            else:
+                timezone.activate(zone)
+            return get_response(request)
+
+    return middleware

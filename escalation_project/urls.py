@@ -11,6 +11,7 @@ admin.site.index_title = "Configuration"
 urlpatterns = [
     path("", home, name="home"),
     path("admin/", admin.site.urls),
+    path("console/", include("supervisors.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
     path("api/v1/", include("escalations.api.urls")),

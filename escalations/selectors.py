@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Count, DateTimeField, QuerySet, Value
+from django.db.models.functions import Coalesce
 
 from agents.models import Agent, Conversation
-from escalations.models import Escalation, Event
+from escalations.api.filters import with_ranks
+from escalations.choices import Severity
+from escalations.models import ACTIVE_STATUSES, FINAL_STATUSES, Escalation, Event
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
 
@@ -46,3 +51,45 @@ def conversations_visible_to(*, agent: Agent | None, user: AbstractBaseUser | No
         return queryset.filter(agent=agent)
     team_ids = team_ids_with_role(user, Role.SUPERVISOR) if user is not None else set()
     return queryset if team_ids is None else queryset.filter(agent__team_id__in=team_ids)
+
+
+# --- The supervisor console -----------------------------------------------------------
+
+# Sort keys of the queue; each ends with the id so the keyset cursor is unique.
+QUEUE_SORTS: dict[str, list[tuple[str, bool]]] = {
+    "severity": [("severity_rank", True), ("created_at", False), ("id", False)],  # critical, oldest first
+    "newest": [("created_at", True), ("id", True)],
+    "due": [("due_sort", False), ("id", False)],
+}
+HISTORY_KEYS: list[tuple[str, bool]] = [("closed_at", True), ("id", True)]
+# No response target sorts last among "due soonest".
+_NO_DUE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+
+
+def console_queue(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
+    """The open and claimed escalations of the user's teams, with what the queue's sorts need."""
+    return with_ranks(
+        escalations_visible_to(agent=None, user=user).filter(status__in=ACTIVE_STATUSES)
+    ).annotate(due_sort=Coalesce("response_due_at", Value(_NO_DUE, output_field=DateTimeField())))
+
+
+def console_history(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
+    """Resolved, dismissed and withdrawn escalations of the user's teams."""
+    return escalations_visible_to(agent=None, user=user).filter(status__in=FINAL_STATUSES)
+
+
+def active_counts_by_severity(*, user: AbstractBaseUser) -> dict[str, int]:
+    """One GROUP BY over the user's open and claimed rows (the esc_queue index covers it)."""
+    team_ids = team_ids_with_role(user, Role.SUPERVISOR)
+    queryset = Escalation.objects.filter(status__in=ACTIVE_STATUSES)
+    if team_ids is not None:
+        queryset = queryset.filter(team_id__in=team_ids)
+    rows = queryset.order_by().values_list("severity").annotate(n=Count("id"))
+    counts = dict.fromkeys(Severity.values, 0)
+    counts.update(dict(rows))
+    return counts
+
+
+def history_of(escalation: Escalation) -> QuerySet:
+    """The audit rows of one escalation, oldest first, with who acted."""
+    return escalation.history.select_related("history_user").order_by("history_date", "history_id")

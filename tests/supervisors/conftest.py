@@ -1,4 +1,4 @@
-"""Console socket helpers: a WebsocketCommunicator on the real ASGI app, logged in by session cookie."""
+"""Console fixtures: escalations built through the services, and websocket helpers on the real ASGI app."""
 
 import uuid
 
@@ -8,6 +8,7 @@ from django.conf import settings as django_settings
 from django.test import Client
 
 from escalation_project.asgi import application
+from tests import factories
 
 SAME_ORIGIN = "http://127.0.0.1:8000"
 
@@ -30,3 +31,23 @@ def console_socket(*, cookie: str | None = None, origin: str = SAME_ORIGIN) -> W
     if cookie:
         headers.append((b"cookie", cookie.encode()))
     return WebsocketCommunicator(application, "/ws/console/", headers=headers)
+
+
+@pytest.fixture
+def make_escalation():
+    """A new conversation on `agent` with an open escalation; extra fields go to open_escalation."""
+
+    def make(agent, *, external_id=None, channel=None, **extra):
+        conversation = factories.make_conversation(agent, external_id)
+        if channel:
+            conversation.channel = channel
+            conversation.save(update_fields=["channel"])
+        return factories.open_escalation(conversation, **extra)
+
+    return make
+
+
+@pytest.fixture
+def legal_agent(outsider):
+    """An agent of otto's team (Legal), which ana and bob must never see."""
+    return factories.make_agent(outsider.teams.get(), "Legal Bot")

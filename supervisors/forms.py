@@ -1,0 +1,106 @@
+"""The console's forms: query-string filters (read) and the answers (write, through escalations.services)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.db.models import Q, QuerySet
+
+from agents.models import Agent, Channel
+from escalations.choices import Severity, Urgency
+from escalations.models import Escalation, Status
+from escalations.selectors import QUEUE_SORTS
+
+SORT_LABELS = {"severity": "Severity, oldest first", "newest": "Newest first", "due": "Due soonest"}
+OUTCOMES = [(Status.RESOLVED, "Resolved"), (Status.DISMISSED, "Dismissed"), (Status.WITHDRAWN, "Withdrawn")]
+
+
+def _blank(label: str, choices) -> list[tuple[str, str]]:
+    return [("", label), *[(str(value), str(name)) for value, name in choices]]
+
+
+class _ScopedFilters(forms.Form):
+    """Team and agent choices are the viewer's own, so an unknown slug is simply not a choice."""
+
+    team = forms.ChoiceField(required=False)
+    agent = forms.ChoiceField(required=False)
+    severity = forms.ChoiceField(required=False, choices=_blank("Any severity", Severity.choices))
+
+    def __init__(self, data, *, agents: QuerySet[Agent]):
+        super().__init__(data)
+        agents = list(agents.select_related("team").order_by("team__name", "name"))
+        teams = {agent.team.slug: agent.team.name for agent in agents}
+        self.fields["team"].choices = _blank("All teams", sorted(teams.items(), key=lambda item: item[1]))
+        self.fields["agent"].choices = _blank("All agents", [(agent.slug, agent.name) for agent in agents])
+
+    def filter(self, queryset: QuerySet[Escalation]) -> QuerySet[Escalation]:
+        if not self.is_valid():  # a stale or hand-edited URL shows everything rather than an error page
+            return queryset
+        data = self.cleaned_data
+        lookups = {"team__slug": data["team"], "agent__slug": data["agent"], "severity": data["severity"]}
+        return queryset.filter(**{field: value for field, value in lookups.items() if value})
+
+    def value(self, name: str) -> str:
+        return self.cleaned_data.get(name, "") if self.is_valid() else ""
+
+
+class QueueFilters(_ScopedFilters):
+    urgency = forms.ChoiceField(required=False, choices=_blank("Any urgency", Urgency.choices))
+    channel = forms.ChoiceField(required=False, choices=_blank("Any channel", Channel.choices))
+    claimed = forms.ChoiceField(
+        required=False, choices=[("", "Anyone's"), ("mine", "Claimed by me"), ("unclaimed", "Unclaimed")]
+    )
+    sort = forms.ChoiceField(required=False, choices=[(key, SORT_LABELS[key]) for key in QUEUE_SORTS])
+
+    def filter_for(self, queryset: QuerySet[Escalation], user) -> QuerySet[Escalation]:
+        queryset = self.filter(queryset)
+        if not self.is_valid():
+            return queryset
+        data = self.cleaned_data
+        for field in ("urgency", "channel"):
+            if data[field]:
+                queryset = queryset.filter(**{field: data[field]})
+        if data["claimed"] == "mine":
+            queryset = queryset.filter(claimed_by=user)
+        elif data["claimed"] == "unclaimed":
+            queryset = queryset.filter(claimed_by__isnull=True)
+        return queryset
+
+    @property
+    def sort_key(self) -> str:
+        return self.value("sort") or "severity"
+
+
+class HistoryFilters(_ScopedFilters):
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    outcome = forms.ChoiceField(required=False, choices=_blank("Any outcome", OUTCOMES))
+
+    def filter(self, queryset: QuerySet[Escalation]) -> QuerySet[Escalation]:
+        queryset = super().filter(queryset)
+        if not self.is_valid():
+            return queryset
+        data = self.cleaned_data
+        if data["outcome"]:
+            queryset = queryset.filter(status=data["outcome"])
+        if data["q"]:
+            text = data["q"]
+            queryset = queryset.filter(
+                Q(reason__icontains=text)
+                | Q(agent__name__icontains=text)
+                | Q(conversation__external_id__icontains=text)
+            )
+        return queryset
+
+
+class RespondForm(forms.Form):
+    guidance = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What should the agent do or say next?"}),
+        error_messages={"required": "Write the guidance the agent should continue with."},
+    )
+
+
+class DismissForm(forms.Form):
+    note = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional: why no human answer is needed"}),
+    )

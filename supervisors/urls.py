@@ -1,0 +1,23 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path
+
+from supervisors import views
+
+app_name = "console"
+
+urlpatterns = [
+    path("", views.queue, name="queue"),
+    path("history/", views.history, name="history"),
+    path("escalations/<int:escalation_id>/", views.detail, name="detail"),
+    path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
+    path("escalations/<int:escalation_id>/release/", views.release, name="release"),
+    path("escalations/<int:escalation_id>/respond/", views.respond, name="respond"),
+    path("escalations/<int:escalation_id>/dismiss/", views.dismiss, name="dismiss"),
+    # Supervisors are not staff, so the admin's login would turn them away.
+    path(
+        "login/",
+        auth_views.LoginView.as_view(template_name="console/login.html", redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="console:login"), name="logout"),
+]

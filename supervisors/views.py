@@ -1,0 +1,300 @@
+"""The supervisor console: thin views. Reads go through selectors, writes only through services."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from agents.models import Agent, Message
+from escalation_project.keyset import paginate
+from escalations import services
+from escalations.choices import Severity
+from escalations.models import Escalation, Status
+from escalations.selectors import (
+    HISTORY_KEYS,
+    QUEUE_SORTS,
+    active_counts_by_severity,
+    console_history,
+    console_queue,
+    escalations_visible_to,
+    history_of,
+)
+from supervisors.forms import DismissForm, HistoryFilters, QueueFilters, RespondForm
+from supervisors.models import Role
+from supervisors.selectors import has_team_role, team_ids_with_role
+
+PAGE_SIZE = 50
+# A conversation can run to thousands of messages (a cron agent's log); the newest are what matter.
+THREAD_LIMIT = 200
+
+
+def _agents_of(user) -> Any:
+    team_ids = team_ids_with_role(user, Role.SUPERVISOR)
+    return Agent.objects.all() if team_ids is None else Agent.objects.filter(team_id__in=team_ids)
+
+
+def _query_without(request: HttpRequest, *names: str) -> str:
+    query = request.GET.copy()
+    for name in names:
+        query.pop(name, None)
+    return query.urlencode()
+
+
+# --- Queue ------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def queue(request: HttpRequest) -> HttpResponse:
+    filters = QueueFilters(request.GET, agents=_agents_of(request.user))
+    rows = filters.filter_for(console_queue(user=request.user), request.user)
+    page = paginate(rows, keys=QUEUE_SORTS[filters.sort_key], cursor=request.GET.get("after"), size=PAGE_SIZE)
+    now = timezone.now()
+    for escalation in page.rows:
+        # Open: the response target (time to claim) runs; claimed: the resolution target.
+        escalation.due_at = (
+            escalation.resolution_due_at
+            if escalation.status == Status.CLAIMED
+            else escalation.response_due_at
+        )
+        escalation.overdue = escalation.due_at is not None and escalation.due_at < now
+    counts = active_counts_by_severity(user=request.user)
+    filtered = any(request.GET.get(name) for name in filters.fields if name != "sort")
+    return render(
+        request,
+        "console/queue.html",
+        {
+            "filters": filters,
+            "page": page,
+            "counts": [(severity, label, counts[severity]) for severity, label in reversed(Severity.choices)],
+            "total_active": sum(counts.values()),
+            "filtered": filtered,
+            "current_severity": filters.value("severity"),
+            "base_query": _query_without(request, "after"),
+            "is_first_page": not request.GET.get("after"),
+        },
+    )
+
+
+# --- History ------------------------------------------------------------------------------
+
+
+@require_GET
+@login_required
+def history(request: HttpRequest) -> HttpResponse:
+    filters = HistoryFilters(request.GET, agents=_agents_of(request.user))
+    rows = filters.filter(console_history(user=request.user))
+    page = paginate(rows, keys=HISTORY_KEYS, cursor=request.GET.get("after"), size=PAGE_SIZE)
+    for escalation in page.rows:
+        escalation.took = escalation.closed_at - escalation.created_at if escalation.closed_at else None
+    return render(
+        request,
+        "console/history.html",
+        {
+            "filters": filters,
+            "page": page,
+            "base_query": _query_without(request, "after"),
+            "is_first_page": not request.GET.get("after"),
+        },
+    )
+
+
+# --- One escalation -------------------------------------------------------------------------
+
+
+@dataclass
+class Segment:
+    text: str
+    evidence: bool
+
+
+@dataclass
+class ThreadMessage:
+    message: Message
+    segments: list[Segment]
+    escalated_here: bool
+
+
+def _visible_escalation(request: HttpRequest, escalation_id: int) -> Escalation:
+    """Another team's escalation is a 404, as if it did not exist."""
+    return get_object_or_404(escalations_visible_to(agent=None, user=request.user), pk=escalation_id)
+
+
+def _highlight(content: str, spans: list[tuple[int, int]]) -> list[Segment]:
+    segments: list[Segment] = []
+    position = 0
+    for start, end in sorted(spans):
+        start, end = max(start, position), min(end, len(content))
+        if start >= end:
+            continue
+        if start > position:
+            segments.append(Segment(content[position:start], False))
+        segments.append(Segment(content[start:end], True))
+        position = end
+    if position < len(content) or not segments:
+        segments.append(Segment(content[position:], False))
+    return segments
+
+
+def _evidence_spans(content: str, item: dict[str, Any]) -> list[tuple[int, int]]:
+    """Rule evidence carries start/end offsets into the message; tool-call evidence only its text."""
+    start, end = item.get("start"), item.get("end")
+    if isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= len(content):
+        return [(start, end)]
+    text = str(item.get("text") or "").strip()
+    found = content.find(text) if text else -1
+    return [(found, found + len(text))] if found >= 0 else []
+
+
+def _thread(escalation: Escalation) -> tuple[list[ThreadMessage], bool]:
+    """The newest THREAD_LIMIT messages in order, and whether older ones were left out."""
+    newest = list(escalation.conversation.messages.order_by("-created_at", "-pk")[: THREAD_LIMIT + 1])
+    truncated = len(newest) > THREAD_LIMIT
+    thread_messages = newest[:THREAD_LIMIT][::-1]
+    evidence_by_message: dict[int, list[dict[str, Any]]] = {}
+    for item in escalation.evidence or []:
+        if isinstance(item, dict) and item.get("message_id") is not None:
+            evidence_by_message.setdefault(item["message_id"], []).append(item)
+    # The card sits after the message that first triggered it; without one, after the last message.
+    first = next((item["message_id"] for item in escalation.evidence or [] if item.get("message_id")), None)
+    if first not in {message.pk for message in thread_messages}:
+        first = thread_messages[-1].pk if thread_messages else None
+    thread = []
+    for message in thread_messages:
+        spans = [
+            span
+            for item in evidence_by_message.get(message.pk, [])
+            for span in _evidence_spans(message.content, item)
+        ]
+        thread.append(ThreadMessage(message, _highlight(message.content, spans), message.pk == first))
+    return thread, truncated
+
+
+def _timeline(escalation: Escalation) -> list[dict[str, Any]]:
+    entries = []
+    for row in history_of(escalation):
+        who = row.history_user.get_username() if row.history_user else f"agent {escalation.agent.name}"
+        entries.append(
+            {"at": row.history_date, "who": who, "what": row.history_change_reason, "status": row.status}
+        )
+    return entries
+
+
+def _render_detail(
+    request: HttpRequest,
+    escalation: Escalation,
+    *,
+    respond_form: RespondForm | None = None,
+    dismiss_form: DismissForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    user = request.user
+    active = not escalation.is_final
+    is_owner = active and has_team_role(user, escalation.team_id, Role.OWNER)
+    held_by_another = escalation.status == Status.CLAIMED and escalation.claimed_by_id != user.pk
+    can_answer = active and (not held_by_another or is_owner)
+    thread, truncated = _thread(escalation)
+    return render(
+        request,
+        "console/detail.html",
+        {
+            "escalation": escalation,
+            "thread": thread,
+            "thread_truncated": truncated,
+            "timeline": _timeline(escalation),
+            "evidence": [item for item in escalation.evidence or [] if isinstance(item, dict)],
+            "can_claim": escalation.status == Status.OPEN,
+            "can_release": escalation.status == Status.CLAIMED and (not held_by_another or is_owner),
+            "can_answer": can_answer,
+            "respond_form": respond_form or RespondForm(),
+            "dismiss_form": dismiss_form or DismissForm(),
+        },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+def detail(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    return _render_detail(request, _visible_escalation(request, escalation_id))
+
+
+def _act(request: HttpRequest, escalation: Escalation, action: Callable[[], Any], done: str) -> HttpResponse:
+    """Run one service verb; a refusal is shown as the service words it, then POST/redirect/GET."""
+    try:
+        action()
+    except services.EscalationError as refusal:
+        messages.error(request, refusal.message)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, done)
+    return redirect(reverse("console:detail", args=[escalation.pk]))
+
+
+@require_POST
+@login_required
+def claim(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    return _act(
+        request,
+        escalation,
+        lambda: services.claim(escalation_id=escalation.pk, user=request.user),
+        "You claimed this escalation.",
+    )
+
+
+@require_POST
+@login_required
+def release(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    return _act(
+        request,
+        escalation,
+        lambda: services.release(escalation_id=escalation.pk, user=request.user),
+        "Released: it is back in the queue.",
+    )
+
+
+@require_POST
+@login_required
+def respond(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    form = RespondForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, escalation, respond_form=form, status=400)
+    return _act(
+        request,
+        escalation,
+        lambda: services.respond(
+            escalation_id=escalation.pk, user=request.user, guidance=form.cleaned_data["guidance"]
+        ),
+        "Sent: the agent resumes with your guidance.",
+    )
+
+
+@require_POST
+@login_required
+def dismiss(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    form = DismissForm(request.POST)
+    if not form.is_valid():
+        return _render_detail(request, escalation, dismiss_form=form, status=400)
+    return _act(
+        request,
+        escalation,
+        lambda: services.dismiss(
+            escalation_id=escalation.pk, user=request.user, note=form.cleaned_data["note"]
+        ),
+        "Dismissed: the agent proceeds on its own.",
+    )
