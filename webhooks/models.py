@@ -83,7 +83,9 @@ class Delivery(models.Model):
         ordering = ["-id"]
         verbose_name_plural = "deliveries"
         constraints = [
-            models.UniqueConstraint(fields=["event", "endpoint"], name="webhook_delivery_one_per_event_endpoint")
+            models.UniqueConstraint(
+                fields=["event", "endpoint"], name="webhook_delivery_one_per_event_endpoint"
+            )
         ]
         indexes = [
             models.Index(

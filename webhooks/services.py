@@ -75,8 +75,9 @@ def _clean_event_types(event_types: Iterable[str] | None) -> list[str]:
     chosen = list(dict.fromkeys(event_types or []))
     unknown = [name for name in chosen if name not in EventType.values]
     if unknown:
+        known = ", ".join(EventType.values)
         raise ValidationError(
-            {"event_types": f"Unknown event type(s): {', '.join(unknown)}. Known: {', '.join(EventType.values)}."}
+            {"event_types": f"Unknown event type(s): {', '.join(unknown)}. Known: {known}."}
         )
     return chosen
 

@@ -65,7 +65,9 @@ def test_the_waits_follow_the_standard_webhooks_schedule(receiver, delivery, clo
 
 
 def test_retry_after_in_seconds_is_honoured(receiver, delivery):
-    receiver.expect_request("/hook").respond_with_data("slow down", status=429, headers={"Retry-After": "120"})
+    receiver.expect_request("/hook").respond_with_data(
+        "slow down", status=429, headers={"Retry-After": "120"}
+    )
 
     attempt(delivery)
 
@@ -236,7 +238,9 @@ def test_replay_failed_since_requeues_only_failed_deliveries_since_then(receiver
         clock.shift(dt.timedelta(hours=1))
     first, second, third = deliveries_of(hook_endpoint)
 
-    count = services.deliveries_replay_failed(endpoint_id=hook_endpoint.pk, since=NOW + dt.timedelta(minutes=30))
+    count = services.deliveries_replay_failed(
+        endpoint_id=hook_endpoint.pk, since=NOW + dt.timedelta(minutes=30)
+    )
 
     assert count == 2
     statuses = {d.pk: d.status for d in deliveries_of(hook_endpoint)}

@@ -26,7 +26,7 @@ def test_a_delivery_verifies_with_the_endpoint_secret_and_carries_the_event(
 
     attempt(delivery)
 
-    (request, _response), = receiver.log
+    ((request, _response),) = receiver.log
     body = verify(hook_endpoint.secret, request)
     assert body["type"] == "escalation.claimed"
     assert body["data"]["escalation"]["id"] == escalation.pk
@@ -52,7 +52,7 @@ def test_a_wrong_secret_does_not_verify(receiver, hook_endpoint, team):
 
     attempt(delivery)
 
-    (request, _response), = receiver.log
+    ((request, _response),) = receiver.log
     with pytest.raises(WebhookVerificationError):
         verify(services.generate_secret(), request)
 
@@ -100,7 +100,7 @@ def test_during_a_rotation_both_secrets_sign_and_each_verifies(receiver, hook_en
 
     attempt(make_delivery(hook_endpoint, team))
 
-    (request, _response), = receiver.log
+    ((request, _response),) = receiver.log
     assert len(request.headers["webhook-signature"].split(" ")) == 2
     assert rotated.secret != old_secret
     verify(old_secret, request)
@@ -116,7 +116,7 @@ def test_after_the_grace_period_only_the_new_secret_signs(receiver, hook_endpoin
     with time_machine.travel(timezone.now() + dt.timedelta(hours=2)):
         attempt(make_delivery(hook_endpoint, team))
 
-        (request, _response), = receiver.log
+        ((request, _response),) = receiver.log
         assert len(request.headers["webhook-signature"].split(" ")) == 1
         verify(rotated.secret, request)
         with pytest.raises(WebhookVerificationError):
@@ -138,6 +138,6 @@ def test_a_test_event_is_signed_and_not_recorded(receiver, hook_endpoint):
     result = services.endpoint_send_test(endpoint_id=hook_endpoint.pk)
 
     assert result.status_code == 200
-    (request, _response), = receiver.log
+    ((request, _response),) = receiver.log
     assert verify(hook_endpoint.secret, request)["type"] == "webhook.test"
     assert deliveries_of(hook_endpoint) == []

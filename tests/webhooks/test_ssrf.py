@@ -72,7 +72,9 @@ def test_the_connection_spy_sees_an_allowed_connection(receiver, team, monkeypat
     receiver.expect_request("/hook").respond_with_data("ok")
     connections = spy_on_connections(monkeypatch)
 
-    sender.send(url=receiver.url_for("/hook"), secrets=[services.generate_secret()], webhook_id="msg_1", body=b"{}")
+    sender.send(
+        url=receiver.url_for("/hook"), secrets=[services.generate_secret()], webhook_id="msg_1", body=b"{}"
+    )
 
     assert connections == [("127.0.0.1", receiver.port)]
 

@@ -60,7 +60,9 @@ class EndpointListCreate(_PersonView):
 
     @extend_schema(request=s.EndpointSerializer, responses={201: s.EndpointWithSecretSerializer})
     def post(self, request: Request) -> Response:
-        """Add an endpoint to a team where the caller is a contributor or owner; the response holds its secret, once."""
+        """Add an endpoint to a team where the caller is a contributor or owner.
+
+        The response holds its secret, the only time it is shown."""
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
