@@ -97,3 +97,24 @@ def test_unknown_event_types_are_refused(team):
         services.endpoint_create(team=team, url=URL, event_types=["escalation.exploded"])
 
     assert "escalation.exploded" in str(refused.value.message_dict["event_types"])
+
+
+def test_the_deliver_task_survives_a_lost_worker_and_the_sweep_runs_every_few_seconds(settings):
+    from webhooks.tasks import deliver
+
+    assert deliver.acks_late and deliver.reject_on_worker_lost
+    assert deliver.soft_time_limit < services.SEND_LEASE.total_seconds()
+    sweep = settings.CELERY_BEAT_SCHEDULE["sweep-due-webhook-deliveries"]
+    assert sweep["task"] == "webhooks.tasks.sweep_due_deliveries"
+    assert sweep["schedule"] <= 10
+
+
+def test_the_deliver_task_sends_through_the_service(team, all_events):
+    from webhooks.tasks import deliver
+
+    open_escalation(team)
+    delivery = Delivery.objects.get()
+    with mock.patch("webhooks.services.delivery_attempt") as attempt:
+        deliver.apply(args=[delivery.pk])
+
+    attempt.assert_called_once_with(delivery_id=delivery.pk)

@@ -169,8 +169,6 @@ def test_the_sweep_picks_only_due_rows(receiver, hook_endpoint, team, clock):
     open_escalation(team)
     due, later = deliveries_of(hook_endpoint)
     Delivery.objects.filter(pk=later.pk).update(next_attempt_at=NOW + dt.timedelta(seconds=1))
-    done = deliveries_of(hook_endpoint)
-    assert len(done) == 2
 
     assert services.due_delivery_ids() == [due.pk]
     clock.shift(dt.timedelta(seconds=1))
