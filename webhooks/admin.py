@@ -98,6 +98,14 @@ class EndpointAdmin(TeamScopedAdmin):
         data = {name: form.cleaned_data[name] for name in ("url", "description", "event_types", "active")}
         if change:
             services.endpoint_update(endpoint_id=obj.pk, data=data)
+            if "active" in form.changed_data and data["active"]:
+                replay = reverse("admin:webhooks_endpoint_replay", args=[obj.pk])
+                messages.info(
+                    request,
+                    format_html(
+                        "Re-enabled. <a href='{}'>Replay the deliveries that failed since a time…</a>", replay
+                    ),
+                )
             return
         created = services.endpoint_create(team=form.cleaned_data["team"], **data)
         # The admin's redirect and log entry need the saved row on `obj`.

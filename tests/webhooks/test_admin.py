@@ -175,3 +175,19 @@ def test_replay_failed_since_a_time(client, world):
     delivery.refresh_from_db()
     assert delivery.status == "pending"
     assert client.get(reverse("admin:webhooks_endpoint_replay", args=[world["theirs"].pk])).status_code == 404
+
+
+def test_re_enabling_offers_to_replay_what_failed(client, world):
+    services.endpoint_disable(endpoint_id=world["ours"].pk, reason="The receiver answered 410 Gone.")
+    client.force_login(world["carla"])
+
+    response = client.post(
+        reverse("admin:webhooks_endpoint_change", args=[world["ours"].pk]),
+        {"team": world["support"].pk, "url": world["ours"].url, "active": "on"},
+        follow=True,
+    )
+
+    endpoint = Endpoint.objects.get(pk=world["ours"].pk)
+    assert endpoint.active and endpoint.disabled_reason == ""
+    replay = reverse("admin:webhooks_endpoint_replay", args=[endpoint.pk])
+    assert any(replay in text for text in texts(response))
