@@ -7,7 +7,8 @@ from webhooks import services
 from webhooks.models import Endpoint
 
 ENDPOINTS = "/api/v1/webhook-endpoints/"
-URL = "https://hooks.example.invalid/"
+# A public address literal: no DNS lookup in tests (the network may be closed).
+URL = "https://93.184.216.34/"
 
 
 def detail(endpoint) -> str:

@@ -12,7 +12,8 @@ from tests.webhooks.conftest import open_escalation
 from webhooks import services
 from webhooks.models import Delivery
 
-URL = "https://hooks.example.invalid/"
+# A public address literal: no DNS lookup in tests (the network may be closed).
+URL = "https://93.184.216.34/"
 
 
 @pytest.fixture
