@@ -24,11 +24,13 @@ from django.utils import timezone
 from requests_hardened import Config, Manager
 from requests_hardened.ip_filter import InvalidIPAddress, filter_host
 from standardwebhooks import Webhook
+from urllib3.util import Timeout
 
-# Connect, then read: requests applies the read timeout per socket read, so a
-# receiver trickling bytes could hold a worker longer; the body we keep is
-# bounded below and the worker's soft time limit is the backstop.
-TIMEOUT = (5.0, 15.0)
+# 15 s from connecting to the response headers, whatever the split (urllib3's
+# `total`). Reads of the body are each bounded too, but a receiver trickling
+# bytes could stretch them: we read at most a few KB, and the task's soft time
+# limit is the backstop.
+TIMEOUT = Timeout(connect=5.0, read=15.0, total=15.0)
 # Characters of the response (or error) kept on each Attempt row.
 EXCERPT_CHARS = 1000
 USER_AGENT = "EscalationConsole-Webhooks/1"

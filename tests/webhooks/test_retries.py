@@ -6,6 +6,7 @@ import socket
 import pytest
 import time_machine
 from django.utils import timezone
+from urllib3.util import Timeout
 
 from tests.webhooks.conftest import deliveries_of, open_escalation
 from webhooks import sender, services
@@ -87,7 +88,7 @@ def test_retry_after_as_an_http_date_is_honoured(receiver, delivery):
 def test_a_timeout_is_retried(receiver, delivery, monkeypatch):
     import time
 
-    monkeypatch.setattr(sender, "TIMEOUT", (1.0, 0.2))
+    monkeypatch.setattr(sender, "TIMEOUT", Timeout(connect=1.0, read=1.0, total=0.2))
 
     def slow(request):
         time.sleep(0.5)
