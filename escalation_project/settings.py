@@ -143,8 +143,24 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "escalations.tasks.prune_idempotency_records",
         "schedule": 3600.0,
     },
+    # Webhook retry times live in the database (Delivery.next_attempt_at); this
+    # sweep enqueues what is due, so no task ever waits in the broker with a
+    # countdown longer than the visibility timeout.
+    "sweep-due-webhook-deliveries": {
+        "task": "webhooks.tasks.sweep_due_deliveries",
+        "schedule": 5.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
+
+# --- Webhooks -----------------------------------------------------------------
+# Lets endpoints point at loopback receivers (127.0.0.0/8, ::1) and nothing
+# else private: for tests and local development only, never in production.
+WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
+# Hours the old secret keeps signing after a rotation.
+WEBHOOKS_ROTATION_GRACE_HOURS = env_int("WEBHOOKS_ROTATION_GRACE_HOURS", 24, minimum=0)
+# An endpoint whose every attempt failed for this many days is disabled.
+WEBHOOKS_AUTO_DISABLE_DAYS = env_int("WEBHOOKS_AUTO_DISABLE_DAYS", 5, minimum=1)
 
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -16,6 +16,7 @@ urlpatterns = [
     path("readyz", readyz, name="readyz"),
     path("api/v1/", include("escalations.api.urls")),
     path("api/v1/", include("agents.api.urls")),
+    path("api/v1/", include("webhooks.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),

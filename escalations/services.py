@@ -8,7 +8,8 @@ Every verb runs in one transaction:
    one django-simple-history row (the audit);
 3. append an Event (the outbox), last, under a lock that makes event ids
    commit in order;
-4. transaction.on_commit -> broadcast to the team's channel group.
+4. transaction.on_commit -> broadcast to the team's channel group, and one
+   webhook Delivery row per subscribed endpoint, enqueued on commit.
 A refused action raises a domain error whose message a person can read.
 """
 
@@ -46,6 +47,7 @@ from escalations.models import (
 from escalations.payloads import escalation_payload
 from supervisors.models import Role
 from supervisors.selectors import has_team_role
+from webhooks.services import deliveries_for_event
 
 # --- Errors ---------------------------------------------------------------------
 
@@ -488,6 +490,8 @@ def _append_event(
     )
     message = broadcast.event_message(event)
     transaction.on_commit(lambda: broadcast.publish_event(message))
+    # Delivery rows in this same transaction; they are enqueued on commit.
+    deliveries_for_event(event)
     return event
 
 

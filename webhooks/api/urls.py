@@ -1,0 +1,15 @@
+from django.urls import path
+
+from webhooks.api import views
+
+app_name = "webhooks"
+
+urlpatterns = [
+    path("webhook-endpoints/", views.EndpointListCreate.as_view(), name="endpoints"),
+    path("webhook-endpoints/<int:endpoint_id>/", views.EndpointDetail.as_view(), name="endpoint"),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/rotate-secret/",
+        views.EndpointRotateSecret.as_view(),
+        name="rotate-secret",
+    ),
+]

@@ -1,0 +1,105 @@
+"""The webhook endpoints of the configuration API.
+
+Members of a team read its endpoints; contributors and owners create, change,
+delete and rotate. Another team's endpoints are 404, as if they did not exist.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from escalation_project.api.permissions import IsPerson
+from supervisors.models import Role
+from supervisors.selectors import has_team_role, team_ids_with_role
+from webhooks import services
+from webhooks.api import serializers as s
+from webhooks.models import Endpoint
+
+CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may change its webhook endpoints."
+ENDPOINT_ID = OpenApiParameter("endpoint_id", int, OpenApiParameter.PATH)
+LIMIT = OpenApiParameter("limit", int, description="Page size (at most 200).")
+
+
+def endpoints_visible_to(user) -> QuerySet[Endpoint]:
+    team_ids = team_ids_with_role(user, Role.SUPERVISOR)
+    queryset = Endpoint.objects.all()
+    return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+
+def _require_contributor(request: Request, team_id: int) -> None:
+    if not has_team_role(request.user, team_id, Role.CONTRIBUTOR):
+        raise PermissionDenied(CONTRIBUTOR_ONLY)
+
+
+def _endpoint(request: Request, endpoint_id: int, *, contributor: bool = False) -> Endpoint:
+    endpoint = get_object_or_404(endpoints_visible_to(request.user), pk=endpoint_id)
+    if contributor:
+        _require_contributor(request, endpoint.team_id)
+    return endpoint
+
+
+class _PersonView(generics.GenericAPIView):
+    permission_classes = [IsAuthenticated, IsPerson]
+    serializer_class = s.EndpointSerializer
+    queryset = Endpoint.objects.none()  # for the schema; each method scopes it
+
+
+class EndpointListCreate(_PersonView):
+    @extend_schema(parameters=[LIMIT], responses=s.EndpointSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """The webhook endpoints of the caller's teams, newest first."""
+        page = self.paginate_queryset(endpoints_visible_to(request.user))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(request=s.EndpointSerializer, responses={201: s.EndpointWithSecretSerializer})
+    def post(self, request: Request) -> Response:
+        """Add an endpoint to a team where the caller is a contributor or owner.
+
+        The response holds its secret, the only time it is shown."""
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        team = data.pop("team")
+        if not has_team_role(request.user, team.pk, Role.SUPERVISOR):
+            # Not a member: the team does not exist as far as the caller can tell.
+            raise PermissionDenied(CONTRIBUTOR_ONLY)
+        _require_contributor(request, team.pk)
+        endpoint = services.endpoint_create(team=team, **data)
+        return Response(s.EndpointWithSecretSerializer(endpoint).data, status=status.HTTP_201_CREATED)
+
+
+class EndpointDetail(_PersonView):
+    @extend_schema(parameters=[ENDPOINT_ID])
+    def get(self, request: Request, endpoint_id: int) -> Response:
+        return Response(self.get_serializer(_endpoint(request, endpoint_id)).data)
+
+    @extend_schema(parameters=[ENDPOINT_ID], request=s.EndpointUpdateSerializer)
+    def patch(self, request: Request, endpoint_id: int) -> Response:
+        """Change the URL, description, event types or active flag; re-enabling clears the disabled reason."""
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        serializer = s.EndpointUpdateSerializer(endpoint, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        endpoint = services.endpoint_update(endpoint_id=endpoint.pk, data=serializer.validated_data)
+        return Response(self.get_serializer(endpoint).data)
+
+    @extend_schema(parameters=[ENDPOINT_ID], responses={204: None})
+    def delete(self, request: Request, endpoint_id: int) -> Response:
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        services.endpoint_delete(endpoint_id=endpoint.pk)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EndpointRotateSecret(_PersonView):
+    @extend_schema(parameters=[ENDPOINT_ID], request=None, responses=s.EndpointWithSecretSerializer)
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        """A new secret, shown once; the old one keeps signing for WEBHOOKS_ROTATION_GRACE_HOURS."""
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        endpoint = services.endpoint_rotate_secret(endpoint_id=endpoint.pk)
+        return Response(s.EndpointWithSecretSerializer(endpoint).data)

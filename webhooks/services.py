@@ -1,0 +1,408 @@
+"""All writes to webhook endpoints and deliveries, and the retry policy.
+
+A delivery is claimed with one conditional UPDATE that pushes its
+next_attempt_at a lease ahead (the design's "one conditional write"), rather
+than a row lock held across the HTTP call: on SQLite a write transaction held
+for up to 15 s would block every other write. A worker that dies mid-attempt
+leaves the lease to expire and the sweep sends the delivery again, with the
+same webhook-id.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import email.utils
+import logging
+import random
+import secrets as random_secrets
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max, Min
+from django.utils import timezone
+
+from escalations.models import Event, EventType
+from supervisors.models import Team
+from webhooks import sender
+from webhooks.models import (
+    DUE_STATUSES,
+    Attempt,
+    AttemptOutcome,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+# The Standard Webhooks schedule: the wait before retry n (after attempt n), about three days in all.
+RETRY_SCHEDULE = [
+    dt.timedelta(seconds=5),
+    dt.timedelta(minutes=5),
+    dt.timedelta(minutes=30),
+    dt.timedelta(hours=2),
+    dt.timedelta(hours=5),
+    dt.timedelta(hours=10),
+    dt.timedelta(hours=14),
+    dt.timedelta(hours=20),
+    dt.timedelta(hours=24),
+]
+# The first try plus one per retry; the attempt count in the database stops here, whatever the queue does.
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+# Jitter spreads a burst of retries (an endpoint back after an outage) over 10% of each wait.
+JITTER = 0.1
+# Longer than the sender's connect + read timeouts, so a live attempt keeps its claim.
+SEND_LEASE = dt.timedelta(seconds=60)
+# Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
+SWEEP_BATCH = 500
+SECRET_BYTES = 32
+TEST_EVENT_TYPE = "webhook.test"
+
+
+# --- Endpoints ------------------------------------------------------------------
+
+
+def generate_secret() -> str:
+    """`whsec_` + base64 of 32 random bytes (Standard Webhooks asks for 24 to 64)."""
+    return "whsec_" + base64.b64encode(random_secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _clean_event_types(event_types: Iterable[str] | None) -> list[str]:
+    chosen = list(dict.fromkeys(event_types or []))
+    unknown = [name for name in chosen if name not in EventType.values]
+    if unknown:
+        known = ", ".join(EventType.values)
+        raise ValidationError(
+            {"event_types": f"Unknown event type(s): {', '.join(unknown)}. Known: {known}."}
+        )
+    return chosen
+
+
+def _clean_url(url: str) -> str:
+    try:
+        sender.validate_url(url)
+    except ValidationError as exc:
+        raise ValidationError({"url": exc.messages}) from None
+    return url
+
+
+def endpoint_create(
+    *,
+    team: Team,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] | None = None,
+    active: bool = True,
+) -> Endpoint:
+    """The returned endpoint's `secret` is the only time it is shown: pass it to the person."""
+    return Endpoint.objects.create(
+        team=team,
+        url=_clean_url(url),
+        description=description,
+        event_types=_clean_event_types(event_types),
+        active=active,
+        secret=generate_secret(),
+    )
+
+
+def endpoint_update(*, endpoint_id: int, data: dict[str, Any]) -> Endpoint:
+    with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+        if "url" in data:
+            endpoint.url = _clean_url(data["url"])
+        if "event_types" in data:
+            endpoint.event_types = _clean_event_types(data["event_types"])
+        if "description" in data:
+            endpoint.description = data["description"]
+        if "active" in data:
+            if data["active"] and not endpoint.active:
+                # Re-enabled: the reason it was off no longer applies.
+                endpoint.disabled_at = None
+                endpoint.disabled_reason = ""
+            endpoint.active = data["active"]
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_rotate_secret(*, endpoint_id: int) -> Endpoint:
+    """A new secret signs from now on; the old one also signs for the grace period."""
+    now = timezone.now()
+    with transaction.atomic():
+        endpoint = Endpoint.objects.select_for_update().get(pk=endpoint_id)
+        endpoint.previous_secret = endpoint.secret
+        endpoint.previous_secret_expires_at = now + dt.timedelta(hours=settings.WEBHOOKS_ROTATION_GRACE_HOURS)
+        endpoint.secret = generate_secret()
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_delete(*, endpoint_id: int) -> None:
+    Endpoint.objects.filter(pk=endpoint_id).delete()
+
+
+def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
+    """Call inside atomic. Pending deliveries fail when their turn comes (see delivery_attempt)."""
+    # TODO(issue 5): tell the team's owners (email, console banner) and record
+    # an Event; Event rows are escalation events today (the feed, broadcasts and
+    # webhook payloads all expect an escalation), so that needs a team-level type first.
+    Endpoint.objects.filter(pk=endpoint_id, active=True).update(
+        active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
+    )
+    logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
+
+
+# --- The outbox -----------------------------------------------------------------
+
+
+def deliveries_for_event(event: Event) -> list[Delivery]:
+    """One Delivery per active endpoint of the event's team that wants its type.
+
+    Call inside the Event's transaction: a rolled-back change sends nothing, and
+    a committed one is delivered even if the broker is down at this moment (the
+    sweep finds the rows).
+    """
+    endpoints = [
+        endpoint
+        for endpoint in Endpoint.objects.filter(team_id=event.team_id, active=True)
+        if endpoint.wants(event.type)
+    ]
+    if not endpoints:
+        return []
+    now = timezone.now()
+    deliveries = Delivery.objects.bulk_create(
+        [Delivery(event=event, endpoint=endpoint, next_attempt_at=now) for endpoint in endpoints]
+    )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: enqueue(ids))
+    return deliveries
+
+
+def enqueue(delivery_ids: list[int]) -> None:
+    """Hand deliveries to Celery; if the broker is down, the sweep sends them later."""
+    from webhooks.tasks import deliver  # the tasks module imports this one
+
+    for delivery_id in delivery_ids:
+        try:
+            deliver.delay(delivery_id)
+        except Exception:  # the broker's errors vary by transport; none may fail the caller's request
+            logger.warning("Broker unavailable; delivery %s waits for the sweep.", delivery_id, exc_info=True)
+            return
+
+
+def due_delivery_ids(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    now = now or timezone.now()
+    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+
+
+# --- Sending --------------------------------------------------------------------
+
+
+def delivery_attempt(*, delivery_id: int) -> Delivery | None:
+    """Send one attempt if the delivery is due and record it. None when it was not ours to send."""
+    now = timezone.now()
+    # The claim: of two tasks for one delivery (a re-enqueue, a redelivered
+    # message after a worker crash) exactly one wins the UPDATE.
+    claimed = Delivery.objects.filter(
+        pk=delivery_id, status__in=DUE_STATUSES, next_attempt_at__lte=now
+    ).update(next_attempt_at=now + SEND_LEASE)
+    if not claimed:
+        return None
+    delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
+    endpoint = delivery.endpoint
+    if not endpoint.active:
+        Delivery.objects.filter(pk=delivery_id).update(
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            last_error="Not sent: the endpoint is disabled.",
+            updated_at=now,
+        )
+        delivery.refresh_from_db()
+        return delivery
+
+    event = delivery.event
+    body = sender.event_body(event_type=event.type, timestamp=event.created_at, data=event.payload)
+    started_at = timezone.now()
+    result = sender.send(
+        url=endpoint.url,
+        secrets=endpoint.signing_secrets(started_at),
+        webhook_id=delivery.webhook_id,
+        body=body,
+    )
+    number = delivery.attempt_count + 1
+    decision = decide(result, attempt_number=number, now=timezone.now())
+    with transaction.atomic():
+        Attempt.objects.create(
+            delivery=delivery,
+            number=number,
+            started_at=started_at,
+            duration_ms=result.duration_ms,
+            status_code=result.status_code,
+            response_excerpt=result.excerpt,
+            error=result.error,
+            outcome=decision.outcome,
+        )
+        delivery.attempt_count = number
+        delivery.last_status_code = result.status_code
+        delivery.last_error = decision.error
+        delivery.status = decision.status
+        delivery.next_attempt_at = decision.next_attempt_at
+        delivery.save(
+            update_fields=[
+                "attempt_count",
+                "last_status_code",
+                "last_error",
+                "status",
+                "next_attempt_at",
+                "updated_at",
+            ]
+        )
+        if decision.disable_reason:
+            endpoint_disable(endpoint_id=endpoint.pk, reason=decision.disable_reason)
+        elif decision.outcome != AttemptOutcome.SUCCEEDED:
+            _disable_if_failing_too_long(endpoint)
+    return delivery
+
+
+class Decision:
+    def __init__(
+        self,
+        outcome: AttemptOutcome,
+        *,
+        error: str = "",
+        next_attempt_at: dt.datetime | None = None,
+        disable_reason: str = "",
+    ):
+        self.outcome = outcome
+        self.error = error[:500]
+        self.next_attempt_at = next_attempt_at
+        self.disable_reason = disable_reason
+
+    @property
+    def status(self) -> DeliveryStatus:
+        return {
+            AttemptOutcome.SUCCEEDED: DeliveryStatus.SUCCEEDED,
+            AttemptOutcome.RETRY: DeliveryStatus.RETRYING,
+            AttemptOutcome.FAILED: DeliveryStatus.FAILED,
+        }[self.outcome]
+
+
+def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) -> Decision:
+    """The policy: 2xx succeeds; timeouts, connection errors, 429 and 5xx retry; the rest fail."""
+    code = result.status_code
+    if code is not None and 200 <= code < 300:
+        return Decision(AttemptOutcome.SUCCEEDED)
+    if code is None:
+        if not result.retryable_error:
+            return Decision(AttemptOutcome.FAILED, error=result.error)
+        error = result.error
+    elif 300 <= code < 400:
+        return Decision(AttemptOutcome.FAILED, error=f"HTTP {code}: redirects are not followed.")
+    elif code == 410:
+        return Decision(
+            AttemptOutcome.FAILED,
+            error="HTTP 410: the receiver says this endpoint is gone.",
+            disable_reason="The receiver answered 410 Gone.",
+        )
+    elif code == 429 or code >= 500:
+        error = f"HTTP {code}"
+    else:
+        return Decision(AttemptOutcome.FAILED, error=f"HTTP {code}: not retried.")
+
+    if attempt_number >= MAX_ATTEMPTS:
+        return Decision(AttemptOutcome.FAILED, error=f"{error} (gave up after {attempt_number} attempts)")
+    return Decision(
+        AttemptOutcome.RETRY,
+        error=error,
+        next_attempt_at=now + retry_delay(attempt_number, retry_after=result.retry_after, now=now),
+    )
+
+
+def retry_delay(attempt_number: int, *, retry_after: str | None, now: dt.datetime) -> dt.timedelta:
+    """The wait after attempt n: the schedule plus jitter, or longer if Retry-After asks (capped at a day)."""
+    scheduled = RETRY_SCHEDULE[attempt_number - 1]
+    delay = scheduled + scheduled * random.uniform(0, JITTER)
+    asked = _parse_retry_after(retry_after, now=now)
+    if asked is not None:
+        delay = max(delay, min(asked, RETRY_SCHEDULE[-1]))
+    return delay
+
+
+def _parse_retry_after(value: str | None, *, now: dt.datetime) -> dt.timedelta | None:
+    """Retry-After is either whole seconds or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return dt.timedelta(seconds=int(value))
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return max(when - now, dt.timedelta(0))
+
+
+def _disable_if_failing_too_long(endpoint: Endpoint) -> None:
+    """Disable the endpoint if every attempt since its last success (or ever) failed, for N days."""
+    attempts = Attempt.objects.filter(delivery__endpoint=endpoint)
+    last_success = attempts.filter(outcome=AttemptOutcome.SUCCEEDED).aggregate(at=Max("started_at"))["at"]
+    since = attempts.filter(started_at__gt=last_success) if last_success else attempts
+    first_failure = since.aggregate(at=Min("started_at"))["at"]
+    window = dt.timedelta(days=settings.WEBHOOKS_AUTO_DISABLE_DAYS)
+    if first_failure is not None and timezone.now() - first_failure >= window:
+        endpoint_disable(
+            endpoint_id=endpoint.pk,
+            reason=f"Every attempt failed for {settings.WEBHOOKS_AUTO_DISABLE_DAYS} days "
+            f"(since {first_failure:%Y-%m-%d %H:%M} UTC).",
+        )
+
+
+# --- Redelivery and tests -----------------------------------------------------------
+
+
+def delivery_redeliver(*, delivery_id: int) -> None:
+    """One more attempt now, with the same webhook-id. Past the attempt cap it is not retried again."""
+    _requeue(Delivery.objects.filter(pk=delivery_id))
+
+
+def deliveries_replay_failed(*, endpoint_id: int, since: dt.datetime) -> int:
+    """Send again every failed delivery of the endpoint for events since `since`."""
+    return _requeue(
+        Delivery.objects.filter(
+            endpoint_id=endpoint_id, status=DeliveryStatus.FAILED, event__created_at__gte=since
+        )
+    )
+
+
+def _requeue(deliveries) -> int:
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(deliveries.exclude(status__in=DUE_STATUSES).values_list("pk", flat=True))
+        Delivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+        )
+        transaction.on_commit(lambda: enqueue(ids))
+    return len(ids)
+
+
+def endpoint_send_test(*, endpoint_id: int) -> sender.SendResult:
+    """A signed `webhook.test` message, sent now and not recorded: for checking a receiver's setup."""
+    endpoint = Endpoint.objects.get(pk=endpoint_id)
+    now = timezone.now()
+    body = sender.event_body(
+        event_type=TEST_EVENT_TYPE,
+        timestamp=now,
+        data={"endpoint": {"id": endpoint.pk, "team": {"id": endpoint.team_id}}, "test": True},
+    )
+    return sender.send(
+        url=endpoint.url,
+        secrets=endpoint.signing_secrets(now),
+        webhook_id=f"msg_test_{random_secrets.token_hex(16)}",
+        body=body,
+    )

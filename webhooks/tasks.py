@@ -1,0 +1,19 @@
+from celery import shared_task
+
+from webhooks import services
+
+
+# acks_late + reject_on_worker_lost: a worker killed mid-attempt leaves the
+# message to be delivered again; the claim in the service keeps it to one sender.
+# The soft limit stays under services.SEND_LEASE, so a stuck attempt ends before
+# another worker may claim the same delivery.
+@shared_task(acks_late=True, reject_on_worker_lost=True, ignore_result=True, soft_time_limit=45)
+def deliver(delivery_id: int) -> None:
+    services.delivery_attempt(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_due_deliveries() -> int:
+    ids = services.due_delivery_ids()
+    services.enqueue(ids)
+    return len(ids)
