@@ -9,7 +9,6 @@ from django.db.models import Count, DateTimeField, QuerySet, Value
 from django.db.models.functions import Coalesce
 
 from agents.models import Agent, Conversation
-from escalations.api.filters import with_ranks
 from escalations.choices import Severity
 from escalations.models import ACTIVE_STATUSES, FINAL_STATUSES, Escalation, Event
 from supervisors.models import Role
@@ -68,9 +67,12 @@ _NO_DUE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 def console_queue(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
     """The open and claimed escalations of the user's teams, with what the queue's sorts need."""
-    return with_ranks(
-        escalations_visible_to(agent=None, user=user).filter(status__in=ACTIVE_STATUSES)
-    ).annotate(due_sort=Coalesce("response_due_at", Value(_NO_DUE, output_field=DateTimeField())))
+    # severity_rank is a generated column with a partial index (escalations.models).
+    return (
+        escalations_visible_to(agent=None, user=user)
+        .filter(status__in=ACTIVE_STATUSES)
+        .annotate(due_sort=Coalesce("response_due_at", Value(_NO_DUE, output_field=DateTimeField())))
+    )
 
 
 def console_history(*, user: AbstractBaseUser) -> QuerySet[Escalation]:

@@ -7,6 +7,7 @@ database (SQLite file in WAL mode locally, PostgreSQL in CI).
 import threading
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 
 from escalations import services
@@ -111,6 +112,11 @@ def test_simultaneous_triggers_on_one_conversation_make_one_card(transactional_d
     assert escalation.events.filter(type="escalation.updated").count() == 7
 
 
+@pytest.mark.skipif(
+    "sqlite" in settings.DATABASES["default"]["ENGINE"],
+    reason="Late-committing ids are PostgreSQL's (SQLite serialises writers); on SQLite the reader's "
+    "tight loop makes writers fail with 'database is locked' (open). Runs in CI's PostgreSQL pass.",
+)
 def test_a_reader_paging_events_by_id_never_skips_one(transactional_db):
     """Consoles and the event feed read `id > cursor`: an id that commits late must not be lost."""
     team = factories.make_team("Billing")
