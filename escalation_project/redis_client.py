@@ -22,6 +22,9 @@ _lock = threading.Lock()
 def shared_redis() -> redis.Redis:
     """The process's client for settings.REDIS_URL (made on first use; redis-py reconnects after a fork)."""
     global _client, _url
+    client = _client
+    if client is not None and _url == settings.REDIS_URL:
+        return client  # the hot path (every API request's rate limit): no lock
     with _lock:
         if _client is None or _url != settings.REDIS_URL:
             _client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
