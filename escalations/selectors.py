@@ -39,6 +39,11 @@ def events_visible_to(*, agent: Agent | None, user: AbstractBaseUser | None) -> 
     return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
 
 
+def latest_event_id() -> int:
+    """The newest event's id: a page rendered after reading it reflects every event up to it."""
+    return Event.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
 def events_after(*, user: AbstractBaseUser, after: int, limit: int) -> list[Event]:
     """At most `limit` events after id `after` that `user` may see, oldest first (the console's replay)."""
     return list(events_visible_to(agent=None, user=user).filter(id__gt=after).order_by("id")[:limit])

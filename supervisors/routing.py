@@ -4,6 +4,9 @@ from django.urls import path
 
 from supervisors.consumers import ConsoleConsumer
 
+# The pages name it in <body data-live-socket>, so the path lives in one place.
+CONSOLE_SOCKET_PATH = "ws/console/"
+
 websocket_urlpatterns = [
-    path("ws/console/", ConsoleConsumer.as_asgi()),
+    path(CONSOLE_SOCKET_PATH, ConsoleConsumer.as_asgi()),
 ]

@@ -28,9 +28,11 @@ from escalations.selectors import (
     console_queue,
     escalations_visible_to,
     history_of,
+    latest_event_id,
 )
 from supervisors.forms import DismissForm, HistoryFilters, QueueFilters, RespondForm
 from supervisors.models import Role
+from supervisors.routing import CONSOLE_SOCKET_PATH
 from supervisors.selectors import has_team_role, team_ids_with_role
 
 PAGE_SIZE = 50
@@ -41,6 +43,19 @@ THREAD_LIMIT = 200
 def _agents_of(user) -> Any:
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
     return Agent.objects.all() if team_ids is None else Agent.objects.filter(team_id__in=team_ids)
+
+
+def _live(escalation_id: int | None = None) -> dict[str, Any]:
+    """What a page needs to keep itself current over the console socket (see static/js/console.js).
+
+    Read before the page's own queries: an event committed meanwhile is then newer than the
+    id the page carries, so the socket's replay brings it and the page refreshes.
+    """
+    return {
+        "socket": "/" + CONSOLE_SOCKET_PATH,
+        "last_event_id": latest_event_id(),
+        "escalation_id": escalation_id,
+    }
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -56,6 +71,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @require_GET
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
+    live = _live()
     filters = QueueFilters(request.GET, agents=_agents_of(request.user))
     rows = filters.filter_for(console_queue(user=request.user), request.user)
     page = paginate(rows, keys=QUEUE_SORTS[filters.sort_key], cursor=request.GET.get("after"), size=PAGE_SIZE)
@@ -82,6 +98,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "current_severity": filters.value("severity"),
             "base_query": _query_without(request, "after"),
             "is_first_page": not request.GET.get("after"),
+            "live": live,
         },
     )
 
@@ -197,6 +214,7 @@ def _render_detail(
     respond_form: RespondForm | None = None,
     dismiss_form: DismissForm | None = None,
     status: int = 200,
+    live: dict[str, Any] | None = None,
 ) -> HttpResponse:
     user = request.user
     active = not escalation.is_final
@@ -218,6 +236,7 @@ def _render_detail(
             "can_answer": can_answer,
             "respond_form": respond_form or RespondForm(),
             "dismiss_form": dismiss_form or DismissForm(),
+            "live": live or _live(escalation.pk),
         },
         status=status,
     )
@@ -226,7 +245,8 @@ def _render_detail(
 @require_GET
 @login_required
 def detail(request: HttpRequest, escalation_id: int) -> HttpResponse:
-    return _render_detail(request, _visible_escalation(request, escalation_id))
+    live = _live(escalation_id)  # before the escalation is read: see _live
+    return _render_detail(request, _visible_escalation(request, escalation_id), live=live)
 
 
 def _act(request: HttpRequest, escalation: Escalation, action: Callable[[], Any], done: str) -> HttpResponse:

@@ -26,6 +26,9 @@
   let refreshTimer = null;
   let refreshing = false;
   let refreshAgain = false;
+  let pingTimer = null;
+  // Presence expires after 60 s without news from a socket (supervisors.presence); a ping keeps it.
+  const PING_INTERVAL_MS = 20000;
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -34,6 +37,10 @@
       retryDelay = 500;
       setStatus("live");
       socket.send(JSON.stringify({ type: "resume", after: lastEventId }));
+      clearInterval(pingTimer);
+      pingTimer = setInterval(function () {
+        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
+      }, PING_INTERVAL_MS);
     });
     socket.addEventListener("message", function (message) {
       let data;
@@ -45,6 +52,7 @@
       handle(data);
     });
     socket.addEventListener("close", function () {
+      clearInterval(pingTimer);
       setStatus("reconnecting");
       // Back off up to 15 s; the resume on reconnect fetches what was missed.
       setTimeout(connect, retryDelay);
@@ -125,6 +133,11 @@
   }
 
   function swapRegions(fresh) {
+    const shownRows = new Set(
+      Array.from(document.querySelectorAll("tr[data-escalation-id]")).map(function (row) {
+        return row.dataset.escalationId;
+      })
+    );
     document.querySelectorAll("[data-live-region][id]").forEach(function (region) {
       const replacement = fresh.getElementById(region.id);
       if (!replacement) return;
@@ -134,6 +147,10 @@
         return;
       }
       region.replaceWith(replacement);
+    });
+    // Draw the eye to rows that just arrived.
+    document.querySelectorAll("tr[data-escalation-id]").forEach(function (row) {
+      if (!shownRows.has(row.dataset.escalationId)) row.classList.add("arrived");
     });
     const freshBody = fresh.body;
     if (freshBody && freshBody.dataset.lastEventId) {

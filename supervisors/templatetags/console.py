@@ -1,12 +1,25 @@
 """{% console_header %}: the viewer's teams and how many escalations wait; any page may use it."""
 
+import logging
+
 from django import template
 from django.db.models import Count, Q
 
 from escalations.models import Escalation, Status
+from supervisors import presence
 from supervisors.models import Team
 
+logger = logging.getLogger(__name__)
 register = template.Library()
+
+
+def _online_counts(team_ids: list[int]) -> dict[int, int] | None:
+    """Supervisors online per team, or None when Redis can't say: the page renders regardless."""
+    try:
+        return presence.online_counts(team_ids)
+    except Exception:  # a header must not take the page down with Redis
+        logger.warning("Presence unavailable for the console header.", exc_info=True)
+        return None
 
 
 @register.inclusion_tag("console/_header_widget.html", takes_context=True)
@@ -24,6 +37,9 @@ def console_header(context) -> dict:
         open_count = Escalation.objects.filter(status=Status.OPEN).count()
     else:
         open_count = sum(team.open_count for team in teams)
+    online = _online_counts([team.pk for team in teams])
+    for team in teams:
+        team.online = None if online is None else online.get(team.pk, 0)
     return {"show": True, "teams": teams, "open_count": open_count, "superuser": user.is_superuser}
 
 

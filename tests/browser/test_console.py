@@ -1,0 +1,202 @@
+"""The console in real Chromium against daphne and the test Redis: live queue, the race to answer,
+filters and sorting, the empty state. Screenshots land in tests/browser/screenshots/.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from agents.keys import agent_key_create
+from agents.models import Message
+from escalations import services
+from escalations.models import Event, EventType
+from tests import factories
+from tests.browser.conftest import screenshot
+
+EMPTY_STATE = "No escalations yet. All agents are running smoothly."
+
+
+def wait_until_live(page) -> None:
+    """The socket is open and has asked for what it missed: from here on, events reach the page."""
+    expect(page.locator("#live-status")).to_have_attribute("data-state", "live", timeout=5000)
+
+
+@pytest.fixture
+def agent_headers(agent) -> dict[str, str]:
+    _, key = agent_key_create(agent=agent, name="browser tests")
+    return {"Authorization": f"Bearer {key}"}
+
+
+def test_an_escalation_created_over_the_api_appears_in_an_open_console_within_two_seconds(
+    open_page, live_server_url, ana, bob, agent_headers
+):
+    page = open_page(ana, "/console/")
+    expect(page.get_by_text(EMPTY_STATE)).to_be_visible()
+    screenshot(page, "queue-empty")
+    wait_until_live(page)
+    # Set on this document only: still there afterwards means the page was never reloaded.
+    page.evaluate("window.__sameDocument = true")
+
+    started = time.monotonic()
+    created = requests.post(
+        f"{live_server_url}/api/v1/escalations/",
+        json={
+            "conversation": "chat-77",
+            "channel": "chat",
+            "reason": "Customer threatens legal action over a double charge",
+            "severity": "critical",
+        },
+        headers=agent_headers,
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    row = page.locator(f'tr[data-escalation-id="{created.json()["id"]}"]')
+    expect(row).to_be_visible(timeout=2000)
+    arrived_after = time.monotonic() - started
+    assert arrived_after < 2.0
+
+    assert page.evaluate("window.__sameDocument") is True
+    expect(row).to_contain_text("Customer threatens legal action over a double charge")
+    expect(row).to_contain_text("Critical")
+    expect(row).to_contain_text("Chat")
+    expect(page.get_by_text(EMPTY_STATE)).to_have_count(0)
+    # The counts and the header follow, and a critical one flags the tab.
+    expect(page.locator("#severity-counts .sev-critical strong")).to_have_text("1")
+    expect(page.locator("#header-widget .queue-count")).to_have_text("1")
+    expect(page).to_have_title("(1) Critical · Queue · Escalation Console")
+    # ana's own socket counts her as online in her team.
+    expect(page.locator("#header-widget [data-presence-team]")).to_have_text("1")
+
+    # Claimed by bob elsewhere: the row shows who holds it.
+    services.claim(escalation_id=created.json()["id"], user=bob)
+    expect(row).to_contain_text("bob", timeout=2000)
+    screenshot(page, "queue")
+
+
+def test_two_supervisors_answer_at_the_same_moment_and_exactly_one_guidance_reaches_the_agent(
+    open_page, live_server_url, ana, bob, conversation, agent_headers
+):
+    Message.objects.create(
+        conversation=conversation, role="user", content="I was charged twice, I want a refund of $150 now."
+    )
+    escalation = factories.open_escalation(
+        conversation, reason="Refund of $150 is over the $100 limit", severity="critical", blocking=True
+    )
+    waited: dict = {}
+
+    def long_poll():
+        url = f"{live_server_url}/api/v1/escalations/{escalation.pk}/?wait=30"
+        waited["response"] = requests.get(url, headers=agent_headers, timeout=40)
+
+    poller = threading.Thread(target=long_poll)
+    poller.start()
+
+    pages = {}
+    for user in (ana, bob):
+        page = open_page(user, f"/console/escalations/{escalation.pk}/")
+        wait_until_live(page)
+        page.get_by_label("Guidance for the agent").fill(f"Refund it. ({user.username})")
+        pages[user.username] = page
+    screenshot(pages["ana"], "detail")
+    time.sleep(0.5)  # the long-poll is waiting on the server by now
+    assert poller.is_alive()
+
+    # Both buttons pressed at the same wall-clock instant, one in each browser context.
+    at = pages["ana"].evaluate("Date.now() + 700")
+    for page in pages.values():
+        page.evaluate(
+            """at => setTimeout(
+                () => document.querySelector('form[action$="/respond/"] button[type=submit]').click(),
+                at - Date.now())""",
+            at,
+        )
+    for page in pages.values():
+        expect(page.locator(".flash")).to_be_visible(timeout=10000)
+
+    flashes = {name: page.locator(".flash").inner_text() for name, page in pages.items()}
+    success = "Sent: the agent resumes with your guidance."
+    winners = [name for name, text in flashes.items() if success in text]
+    assert len(winners) == 1, flashes
+    winner = winners[0]
+    loser = "bob" if winner == "ana" else "ana"
+    assert f"already resolved by {winner}" in flashes[loser].lower(), flashes
+    # The loser's page now shows the answer and offers no buttons.
+    expect(pages[loser].locator("#escalation-actions")).to_contain_text(f"Refund it. ({winner})")
+    expect(pages[loser].locator("#escalation-actions button")).to_have_count(0)
+    screenshot(pages[loser], "detail-already-resolved")
+
+    poller.join(timeout=35)
+    body = waited["response"].json()
+    assert body["status"] == "resolved", body
+    assert body["resolution"]["guidance"] == f"Refund it. ({winner})"
+    assert body["resolution"]["responder"] == winner
+    assert Event.objects.filter(escalation=escalation, type=EventType.RESOLVED).count() == 1
+
+
+def test_filters_and_the_severity_sort_survive_a_reload(open_page, ana, agent):
+    reasons = {
+        "info": "Customer asked about delivery times",
+        "critical": "Customer threatens a chargeback",
+        "warning": "Customer is getting angry",
+    }
+    for number, (severity, reason) in enumerate(reasons.items()):
+        conversation = factories.make_conversation(agent, f"chat-{number}")
+        factories.open_escalation(conversation, reason=reason, severity=severity)
+
+    page = open_page(ana, "/console/")
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(3)
+    # The default sort: critical first, then warning, then info.
+    assert [rows.nth(i).locator(".reason a").inner_text() for i in range(3)] == [
+        reasons["critical"],
+        reasons["warning"],
+        reasons["info"],
+    ]
+
+    page.locator("select[name=severity]").select_option("warning")
+    page.get_by_role("button", name="Apply").click()
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(reasons["warning"])
+    assert "severity=warning" in page.url
+
+    page.reload()
+    expect(rows).to_have_count(1)
+    expect(page.locator("select[name=severity]")).to_have_value("warning")
+
+    page.goto(page.url.split("?")[0] + "?sort=newest")
+    expect(rows).to_have_count(3)
+    assert rows.first.locator(".reason a").inner_text() == reasons["warning"]  # created last
+
+
+def test_the_empty_state_says_what_makes_an_escalation_appear(open_page, ana):
+    page = open_page(ana, "/console/")
+    expect(page.get_by_text(EMPTY_STATE)).to_be_visible()
+    expect(page.get_by_text("escalate_to_human")).to_be_visible()
+    expect(page.locator("table.queue")).to_have_count(0)
+    expect(page.locator("#severity-counts")).to_contain_text("0")
+
+
+def test_an_open_detail_page_shows_that_someone_else_answered_and_keeps_what_was_typed(
+    open_page, ana, bob, escalation
+):
+    page = open_page(ana, f"/console/escalations/{escalation.pk}/")
+    wait_until_live(page)
+    guidance = page.get_by_label("Guidance for the agent")
+    guidance.fill("Half-written advice")  # focused: the form must not vanish under the cursor
+
+    services.respond(escalation_id=escalation.pk, user=bob, guidance="Refund it, bob here.")
+
+    expect(page.locator("#live-notice")).to_have_text("bob just answered this escalation.", timeout=2000)
+    expect(page.locator("#escalation-head")).to_contain_text("Resolved")
+    expect(guidance).to_have_value("Half-written advice")
+    expect(page.get_by_role("button", name="Respond & resume")).to_be_disabled()
+    expect(page.get_by_role("button", name="Dismiss")).to_be_disabled()
+
+    page.reload()
+    expect(page.locator("#escalation-actions")).to_contain_text("Refund it, bob here.")
+    expect(page.locator("#escalation-actions button")).to_have_count(0)
