@@ -13,7 +13,8 @@ Browser → server:
 
 The channel layer may drop messages (and a reconnect always misses some), so
 the Event id is the truth: a page that reconnects asks for what came after
-the last id it saw.
+the last id it saw, and console.js sends the same resume with every heartbeat,
+so a silently dropped event is caught within one interval.
 """
 
 from __future__ import annotations

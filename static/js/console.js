@@ -38,9 +38,7 @@
       setStatus("live");
       socket.send(JSON.stringify({ type: "resume", after: lastEventId }));
       clearInterval(pingTimer);
-      pingTimer = setInterval(function () {
-        if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "ping" }));
-      }, PING_INTERVAL_MS);
+      pingTimer = setInterval(heartbeat, PING_INTERVAL_MS);
     });
     socket.addEventListener("message", function (message) {
       let data;
@@ -58,6 +56,17 @@
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 15000);
     });
+  }
+
+  // The heartbeat keeps this user online, and also asks again for anything after the newest
+  // event the page reflects: the channel layer can drop a message silently while the socket
+  // stays open, and without a later event nothing else would notice. Any event that does
+  // arrive refreshes the page from the server, which covers every earlier one; so this
+  // catch-up bounds how long a dropped event can leave the page wrong (one interval).
+  function heartbeat() {
+    if (socket.readyState !== WebSocket.OPEN) return;
+    socket.send(JSON.stringify({ type: "ping" }));
+    socket.send(JSON.stringify({ type: "resume", after: lastEventId }));
   }
 
   function handle(data) {

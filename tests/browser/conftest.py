@@ -73,10 +73,10 @@ def live_server_url(transactional_db, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def open_page(browser, live_server_url):
-    """open_page(user, path) -> a Playwright page logged in as user, at live_server_url + path."""
+    """open_page(user, path, init_script=None) -> a Playwright page logged in as user at that path."""
     contexts = []
 
-    def open_as(user, path: str = "/console/"):
+    def open_as(user, path: str = "/console/", init_script: str | None = None):
         client = Client()
         client.force_login(user)
         context = browser.new_context(viewport={"width": 1360, "height": 900})
@@ -90,6 +90,8 @@ def open_page(browser, live_server_url):
             ]
         )
         contexts.append(context)
+        if init_script:  # runs in every document before the page's own scripts
+            context.add_init_script(init_script)
         page = context.new_page()
         page.goto(live_server_url + path)
         return page

@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 
 from agents.keys import agent_key_create
 from agents.models import Message
-from escalations import services
+from escalations import broadcast, services
 from escalations.models import Event, EventType
 from tests import factories
 from tests.browser.conftest import screenshot
@@ -200,3 +200,26 @@ def test_an_open_detail_page_shows_that_someone_else_answered_and_keeps_what_was
     page.reload()
     expect(page.locator("#escalation-actions")).to_contain_text("Refund it, bob here.")
     expect(page.locator("#escalation-actions button")).to_have_count(0)
+
+
+# Before the page's scripts run: the heartbeat every 0.5 s instead of 20 s.
+FAST_HEARTBEAT = """
+(() => {
+  const setInterval_ = window.setInterval;
+  window.setInterval = (fn, ms, ...rest) => setInterval_(fn, ms === 20000 ? 500 : ms, ...rest);
+})();
+"""
+
+
+def test_an_event_the_channel_layer_dropped_still_reaches_the_page(open_page, ana, conversation, monkeypatch):
+    page = open_page(ana, "/console/", init_script=FAST_HEARTBEAT)
+    wait_until_live(page)
+    # The event is committed but never published: what a channel layer's silent drop looks like.
+    published = []
+    monkeypatch.setattr(broadcast, "publish_event", published.append)
+
+    escalation = factories.open_escalation(conversation, reason="Lost in the pipes", severity="warning")
+
+    assert len(published) == 1  # it was due to go out, and did not
+    # No later event comes to trigger a refresh: the heartbeat's catch-up finds it.
+    expect(page.locator(f'tr[data-escalation-id="{escalation.pk}"]')).to_be_visible(timeout=5000)

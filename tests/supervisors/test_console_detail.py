@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from agents.models import Message
 from escalations import services
-from escalations.models import Escalation, Origin, Status
+from escalations.models import Escalation, Event, Origin, Status
 from tests import factories
 
 T0 = dt.datetime(2026, 3, 2, 14, 2, tzinfo=dt.UTC)
@@ -391,3 +391,14 @@ def test_an_action_without_the_csrf_token_is_refused(ana, escalation):
 
     assert response.status_code == 403
     assert fresh(escalation).status == Status.OPEN
+
+
+def test_the_page_carries_its_escalation_and_newest_event_for_live_updates(client, ana, escalation):
+    client.force_login(ana)
+
+    page = client.get(detail_url(escalation)).content.decode()
+
+    last_id = Event.objects.filter(escalation=escalation).get().pk
+    assert f'data-last-event-id="{last_id}" data-user-name="ana" data-escalation-id="{escalation.pk}"' in page
+    for region in ("escalation-head", "escalation-thread", "escalation-actions", "escalation-timeline"):
+        assert f'id="{region}" data-live-region' in page

@@ -7,7 +7,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from escalations import services
+from escalations.models import Event
+from supervisors import presence
 from supervisors.models import Role
+from supervisors.presence import presence_join
 from supervisors.views import PAGE_SIZE
 from tests import factories
 
@@ -344,3 +347,44 @@ def test_logging_out_returns_to_the_login_page(client, ana):
     assert response.status_code == 302
     assert response["Location"] == reverse("console:login")
     assert client.get(QUEUE).status_code == 302
+
+
+def test_the_header_shows_how_many_supervisors_are_online_per_team(client, ana, bob, team):
+    presence_join(team_ids=[team.pk], user_id=bob.pk, connection_id="bob-tab-1")
+    presence_join(team_ids=[team.pk], user_id=bob.pk, connection_id="bob-tab-2")  # one person, two tabs
+    client.force_login(ana)
+
+    page = client.get(QUEUE).content.decode()
+
+    assert f'data-presence-team="{team.pk}">1</span> online' in page
+
+
+def test_the_header_still_renders_when_presence_is_unavailable(client, ana, team, monkeypatch):
+    def redis_down(team_ids):
+        raise ConnectionError("Redis is down")
+
+    monkeypatch.setattr(presence, "online_counts", redis_down)
+    client.force_login(ana)
+
+    response = client.get(QUEUE)
+
+    assert response.status_code == 200
+    assert f'data-presence-team="{team.pk}">?</span> online' in response.content.decode()
+
+
+# --- Live updates -----------------------------------------------------------------------------
+
+
+def test_the_queue_page_names_its_socket_and_the_newest_event_it_reflects(
+    client, ana, agent, make_escalation
+):
+    make_escalation(agent)
+    newest = make_escalation(agent)
+    client.force_login(ana)
+
+    page = client.get(QUEUE).content.decode()
+
+    last_id = Event.objects.filter(escalation=newest).get().pk
+    assert f'data-live-socket="/ws/console/" data-last-event-id="{last_id}"' in page
+    assert "js/console.js" in page
+    assert page.count("data-live-region") == 3  # header widget, counts, rows
