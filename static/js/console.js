@@ -88,6 +88,9 @@
     if (event.event_type === "escalation.created" && escalation.severity === "critical") {
       alertCritical(escalation);
     }
+    if (event.event_type === "escalation.reminder" || event.event_type === "escalation.sla_breached") {
+      toast(timerText(event, escalation), "/console/escalations/" + event.escalation_id + "/");
+    }
     if (escalationId && event.escalation_id === escalationId) {
       const actor = (event.data && event.data.actor) || {};
       if (actor.user && actor.user !== userName) {
@@ -176,6 +179,29 @@
     region.querySelectorAll("button").forEach(function (button) {
       if (!stillPossible.has(button.name + "=" + button.value)) button.disabled = true;
     });
+  }
+
+  function timerText(event, escalation) {
+    const target = (event.data && event.data.target) === "resolution" ? "answer" : "claim";
+    const what = "#" + event.escalation_id + (escalation.reason ? " “" + escalation.reason + "”" : "");
+    if (event.event_type === "escalation.sla_breached") {
+      return what + " is past its time to " + target + ".";
+    }
+    return "Reminder: " + what + " is still waiting for someone to " + target + " it.";
+  }
+
+  // Timer news stacks in a corner; each one links to its escalation and goes away on its own.
+  function toast(text, href) {
+    const shelf = document.getElementById("live-toasts");
+    if (!shelf) return;
+    const item = document.createElement("a");
+    item.className = "toast";
+    item.href = href;
+    item.textContent = text;
+    shelf.appendChild(item);
+    setTimeout(function () {
+      item.remove();
+    }, 30000);
   }
 
   function showNotice(text) {
