@@ -255,12 +255,14 @@ SPECTACULAR_SETTINGS = {
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # --- Escalation defaults ------------------------------------------------------
-# Response (time to claim) and resolution (time to answer) targets in minutes
-# per urgency; per-team targets replace these later.
+# Per urgency, in minutes: response (time to claim), resolution (time to answer),
+# claim (how long a claim lasts), reminder (at most one per this, once a target
+# passed). Used where neither the team nor the global default has an
+# UrgencyTarget row (admin: Urgency targets).
 DEFAULT_URGENCY_TARGETS = {
-    "high": {"response": 15, "resolution": 60},
-    "medium": {"response": 60, "resolution": 240},
-    "low": {"response": 240, "resolution": 1440},
+    "high": {"response": 15, "resolution": 60, "claim": 15, "reminder": 15},
+    "medium": {"response": 60, "resolution": 240, "claim": 30, "reminder": 15},
+    "low": {"response": 240, "resolution": 1440, "claim": 60, "reminder": 15},
 }
 
 LOGGING = {

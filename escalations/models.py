@@ -1,4 +1,8 @@
+import datetime as dt
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
@@ -227,3 +231,117 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.key} ({self.status})"
+
+
+# --- Targets and working time ------------------------------------------------------------
+
+
+class UrgencyTarget(models.Model):
+    """For one urgency: time to claim, time to answer, how long a claim lasts, how often to remind.
+
+    A row without a team is the global default; a team's row replaces it for that
+    team. Without either, settings.DEFAULT_URGENCY_TARGETS applies, so every
+    escalation gets its due times even on a fresh install.
+    """
+
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="urgency_targets",
+        help_text="Empty: the default for every team without its own row for this urgency.",
+    )
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    response_minutes = models.PositiveIntegerField(help_text="Time to claim.")
+    resolution_minutes = models.PositiveIntegerField(help_text="Time to answer.")
+    claim_minutes = models.PositiveIntegerField(
+        help_text="How long a claim lasts before it returns to the queue (the claimer can extend it)."
+    )
+    reminder_minutes = models.PositiveIntegerField(
+        help_text="Once a target has passed, remind at most this often."
+    )
+
+    class Meta:
+        ordering = ["team_id", "urgency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "urgency"], condition=models.Q(team__isnull=False), name="target_one_per_team"
+            ),
+            models.UniqueConstraint(
+                fields=["urgency"], condition=models.Q(team__isnull=True), name="target_one_default"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(response_minutes__gte=1, resolution_minutes__gte=1)
+                & models.Q(claim_minutes__gte=1, reminder_minutes__gte=1),
+                name="target_minutes_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team or 'Default'} · {self.get_urgency_display()}"
+
+
+class BusinessHours(models.Model):
+    """A team's working week: when set, response and resolution targets count working time only."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="business_hours")
+    time_zone = models.CharField(max_length=64, help_text="IANA name, e.g. Europe/Paris.")
+
+    class Meta:
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return f"{self.team} ({self.time_zone})"
+
+    def clean(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {"time_zone": f"{self.time_zone!r} is not a time zone (e.g. Europe/Paris)."}
+            ) from None
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+class WorkingPeriod(models.Model):
+    business_hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        # A period never crosses midnight (add one on each day instead), so a day's
+        # periods are all the working time that day holds.
+        if self.opens and self.closes and self.closes != dt.time(0) and self.closes <= self.opens:
+            raise ValidationError({"closes": "Closes must be after opens (00:00 for midnight)."})
+
+
+class Holiday(models.Model):
+    business_hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["business_hours", "date"], name="holiday_one_per_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()

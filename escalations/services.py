@@ -19,7 +19,6 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -45,6 +44,7 @@ from escalations.models import (
     Verb,
 )
 from escalations.payloads import escalation_payload
+from escalations.targets import due_times, targets_for
 from supervisors.models import Role
 from supervisors.selectors import has_team_role
 from webhooks.services import deliveries_for_event
@@ -160,7 +160,9 @@ def open_escalation(
                 created=False,
             )
 
-        targets = settings.DEFAULT_URGENCY_TARGETS[urgency]
+        due = due_times(
+            team_id=agent.team_id, targets=targets_for(team_id=agent.team_id, urgency=urgency), start=now
+        )
         escalation = Escalation(
             agent=agent,
             team=agent.team,  # the payload needs team.slug; callers often have it loaded
@@ -177,8 +179,8 @@ def open_escalation(
             blocking=blocking,
             status=Status.OPEN,
             assigned_to=agent.default_assignee,
-            response_due_at=now + dt.timedelta(minutes=targets["response"]),
-            resolution_due_at=now + dt.timedelta(minutes=targets["resolution"]),
+            response_due_at=due.response_due_at,
+            resolution_due_at=due.resolution_due_at,
         )
         _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
         if blocking:
