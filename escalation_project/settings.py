@@ -131,6 +131,11 @@ CHANNEL_LAYERS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# How often beat runs the timers' sweep, how many due rows it reads per query,
+# and how long one sweep may keep reading batches before leaving the rest to the next.
+TIMER_SWEEP_SECONDS = env_int("TIMER_SWEEP_SECONDS", 5, minimum=1, maximum=300)
+TIMER_SWEEP_BATCH = env_int("TIMER_SWEEP_BATCH", 200, minimum=1, maximum=10_000)
+TIMER_SWEEP_MAX_SECONDS = env_int("TIMER_SWEEP_MAX_SECONDS", 60, minimum=1)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -149,6 +154,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "sweep-due-webhook-deliveries": {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": 5.0,
+    },
+    # Breaches, reminders and claim expiries: due times live in the database
+    # (escalations/timers.py); each tick acts on what is due.
+    "sweep-timers": {
+        "task": "escalations.tasks.sweep_timers",
+        "schedule": float(TIMER_SWEEP_SECONDS),
     },
 }
 CELERY_TIMEZONE = "UTC"

@@ -109,6 +109,9 @@ class Escalation(models.Model):
     # Timers: time to claim and time to answer, from the urgency's targets.
     response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # When the timers found a target passed; set once each (escalations/timers.py).
+    response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -142,6 +145,18 @@ class Escalation(models.Model):
             models.Index(fields=["team", "status", "urgency"], name="esc_queue_urgency"),
             models.Index(fields=["agent", "status"], name="esc_agent_status"),
             models.Index(fields=["claimed_by", "status"], name="esc_claimer_status"),
+            # The timers' due work (escalations/timers.py): each index holds only the rows that
+            # may still fall due, so a sweep reads the due ones without scanning the active rest.
+            models.Index(
+                fields=["response_due_at", "id"],
+                condition=models.Q(status="open", response_breached_at__isnull=True),
+                name="esc_due_response_breach",
+            ),
+            models.Index(
+                fields=["resolution_due_at", "id"],
+                condition=_ACTIVE & models.Q(resolution_breached_at__isnull=True),
+                name="esc_due_resolution_breach",
+            ),
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),
         ]
@@ -170,6 +185,7 @@ class EventType(models.TextChoices):
     DISMISSED = "escalation.dismissed"
     WITHDRAWN = "escalation.withdrawn"
     UPDATED = "escalation.updated"
+    SLA_BREACHED = "escalation.sla_breached"
 
 
 class Event(models.Model):

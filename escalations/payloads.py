@@ -51,5 +51,7 @@ def escalation_payload(escalation: Escalation) -> dict[str, Any]:
         "closed_at": _time(escalation.closed_at),
         "response_due_at": _time(escalation.response_due_at),
         "resolution_due_at": _time(escalation.resolution_due_at),
+        "response_breached_at": _time(escalation.response_breached_at),
+        "resolution_breached_at": _time(escalation.resolution_breached_at),
         "created_at": _time(escalation.created_at),
     }

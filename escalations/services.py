@@ -21,7 +21,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
@@ -338,6 +338,66 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
         _resume_conversation(escalation)
         _append_event(escalation, EventType.WITHDRAWN, agent=agent)
     return escalation
+
+
+# --- The timers' verbs (called by escalations/timers.py) -----------------------------
+#
+# Each acts only if the row still matches what made it due, re-checked under the
+# row lock, so a second sweep, an overlapping one or a retry after a worker died
+# finds nothing left to do. On PostgreSQL a row another transaction holds (a
+# supervisor mid-claim, another sweep) is skipped, not waited for: the next
+# sweep sees it again if it is still due.
+
+# Timer actions have no acting user: their audit rows start with this, so the
+# console's timeline can name the timer rather than the agent.
+TIMER_REASON_PREFIX = "Timer: "
+
+
+class Target(models.TextChoices):
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+
+# target -> (due field, breached field, statuses in which it can be breached)
+_BREACHES = {
+    Target.RESPONSE: ("response_due_at", "response_breached_at", frozenset({Status.OPEN})),
+    Target.RESOLUTION: ("resolution_due_at", "resolution_breached_at", ACTIVE_STATUSES),
+}
+
+
+def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime | None = None) -> bool:
+    """Record that a target passed, once. False when there was nothing (left) to record.
+
+    Response: the escalation is still open (unclaimed) at its response due time;
+    resolution: it is still unanswered (open or claimed) at its resolution due time.
+    """
+    target = Target(target)
+    now = now or timezone.now()
+    due_field, breached_field, statuses = _BREACHES[target]
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(
+                pk=escalation_id,
+                status__in=statuses,
+                **{f"{due_field}__lte": now, f"{breached_field}__isnull": True},
+            )
+        )
+        if escalation is None:
+            return False
+        setattr(escalation, breached_field, now)
+        due_at = getattr(escalation, due_field)
+        reason = f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(due_at)})"
+        _save_with_history(escalation, user=None, reason=reason)
+        _append_event(
+            escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
+        )
+    return True
+
+
+def _lock_if_due(queryset) -> Escalation | None:
+    """_lock_then_read, skipping a row another transaction holds. Call inside atomic."""
+    pk = queryset.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+    return None if pk is None else _with_relations(Escalation.objects).get(pk=pk)
 
 
 # --- Refusals, in words a person understands ---------------------------------------

@@ -200,7 +200,12 @@ def _thread(escalation: Escalation) -> tuple[list[ThreadMessage], bool]:
 def _timeline(escalation: Escalation) -> list[dict[str, Any]]:
     entries = []
     for row in history_of(escalation):
-        who = row.history_user.get_username() if row.history_user else f"agent {escalation.agent.name}"
+        if row.history_user:
+            who = row.history_user.get_username()
+        elif (row.history_change_reason or "").startswith(services.TIMER_REASON_PREFIX):
+            who = "timer"
+        else:
+            who = f"agent {escalation.agent.name}"
         entries.append(
             {"at": row.history_date, "who": who, "what": row.history_change_reason, "status": row.status}
         )

@@ -76,6 +76,8 @@ class EscalationSerializer(serializers.Serializer):
     closed_at = serializers.DateTimeField(allow_null=True)
     response_due_at = serializers.DateTimeField(allow_null=True)
     resolution_due_at = serializers.DateTimeField(allow_null=True)
+    response_breached_at = serializers.DateTimeField(allow_null=True)
+    resolution_breached_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resolution = ResolutionSerializer(allow_null=True)
 
