@@ -112,6 +112,9 @@ class Escalation(models.Model):
     # When the timers found a target passed; set once each (escalations/timers.py).
     response_breached_at = models.DateTimeField(null=True, blank=True)
     resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    # Reminders once a target passed: the last one, and when the next is due (null: none).
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -127,9 +130,11 @@ class Escalation(models.Model):
         db_persist=True,
     )
 
-    # The ranks follow from severity and urgency, which the history keeps.
+    # The ranks follow from severity and urgency, which the history keeps; reminders
+    # are bookkeeping that the events record.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "severity_rank", "urgency_rank"], cascade_delete_history=False
+        excluded_fields=["updated_at", "severity_rank", "urgency_rank", "reminded_at", "next_reminder_at"],
+        cascade_delete_history=False,
     )
 
     class Meta:
@@ -156,6 +161,11 @@ class Escalation(models.Model):
                 fields=["resolution_due_at", "id"],
                 condition=_ACTIVE & models.Q(resolution_breached_at__isnull=True),
                 name="esc_due_resolution_breach",
+            ),
+            models.Index(
+                fields=["next_reminder_at", "id"],
+                condition=_ACTIVE & models.Q(next_reminder_at__isnull=False),
+                name="esc_due_reminder",
             ),
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),
@@ -186,6 +196,7 @@ class EventType(models.TextChoices):
     WITHDRAWN = "escalation.withdrawn"
     UPDATED = "escalation.updated"
     SLA_BREACHED = "escalation.sla_breached"
+    REMINDER = "escalation.reminder"
 
 
 class Event(models.Model):

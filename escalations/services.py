@@ -16,9 +16,11 @@ A refused action raises a domain error whose message a person can read.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import connection, models, transaction
@@ -48,6 +50,8 @@ from escalations.targets import due_times, targets_for
 from supervisors.models import Role
 from supervisors.selectors import has_team_role
 from webhooks.services import deliveries_for_event
+
+logger = logging.getLogger(__name__)
 
 # --- Errors ---------------------------------------------------------------------
 
@@ -181,6 +185,8 @@ def open_escalation(
             assigned_to=agent.default_assignee,
             response_due_at=due.response_due_at,
             resolution_due_at=due.resolution_due_at,
+            # The first reminder goes when the response target passes (escalations/timers.py).
+            next_reminder_at=due.response_due_at,
         )
         _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
         if blocking:
@@ -248,6 +254,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.status = Status.CLAIMED
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
+        _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
     return escalation
@@ -264,18 +271,24 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
                 f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
                 escalation=escalation,
             )
-        previous = escalation.claimed_by
-        escalation.status = Status.OPEN
-        escalation.claimed_by = None
-        escalation.claimed_at = None
-        _save_with_history(escalation, user=user, reason=reason or "Released to the queue")
-        _append_event(
-            escalation,
-            EventType.RELEASED,
-            user=user,
-            extra={"previous_claimer": _name(previous), "reason": reason or "released"},
-        )
+        _release(escalation, user=user, audit=reason or "Released to the queue", reason=reason or "released")
     return escalation
+
+
+def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: str, reason: str) -> None:
+    """Back to the queue. Call inside atomic with the escalation locked and claimed."""
+    previous = escalation.claimed_by
+    escalation.status = Status.OPEN
+    escalation.claimed_by = None
+    escalation.claimed_at = None
+    _schedule_reminder(escalation, escalation.response_due_at)
+    _save_with_history(escalation, user=user, reason=audit)
+    _append_event(
+        escalation,
+        EventType.RELEASED,
+        user=user,
+        extra={"previous_claimer": _name(previous), "reason": reason},
+    )
 
 
 def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = "") -> Escalation:
@@ -296,6 +309,7 @@ def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason
         escalation.responder = user
         escalation.guidance = guidance
         escalation.closed_at = now
+        _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.RESOLVED, user=user)
@@ -313,6 +327,7 @@ def dismiss(*, escalation_id: int, user: AbstractBaseUser, note: str = "") -> Es
         escalation.responder = user
         escalation.closing_note = note.strip()
         escalation.closed_at = timezone.now()
+        _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.DISMISSED, user=user)
@@ -332,6 +347,7 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
         escalation.status = Status.WITHDRAWN
         escalation.closing_note = reason.strip()
         escalation.closed_at = timezone.now()
+        _stop_timers(escalation)
         _save_with_history(
             escalation, user=None, reason=f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}"
         )
@@ -392,6 +408,79 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
             escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
         )
     return True
+
+
+def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Remind about an escalation past its target: the claimer if claimed, else the team.
+
+    At most one reminder per the urgency's reminder interval: the next is
+    scheduled in the same transaction. The event brings the console's toast;
+    the email goes on commit (escalations.tasks.send_reminder_email).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, next_reminder_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        claimed = escalation.status == Status.CLAIMED
+        target, due_at = (
+            (Target.RESOLUTION, escalation.resolution_due_at)
+            if claimed
+            else (Target.RESPONSE, escalation.response_due_at)
+        )
+        if due_at > now:  # not past its target (yet): wait for it rather than remind early
+            Escalation.objects.filter(pk=escalation.pk).update(next_reminder_at=due_at)
+            return False
+        spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+        # Bookkeeping, not a change of the escalation: no audit row (the event records it).
+        Escalation.objects.filter(pk=escalation.pk).update(
+            reminded_at=now, next_reminder_at=now + dt.timedelta(minutes=spacing)
+        )
+        escalation.reminded_at = now
+        escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
+        recipients = [escalation.claimed_by] if claimed else _team_members(escalation.team_id)
+        event = _append_event(
+            escalation,
+            EventType.REMINDER,
+            extra={
+                "target": target.value,
+                "due_at": due_at.isoformat(),
+                "recipients": sorted(_name(user) for user in recipients),
+            },
+        )
+        transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
+    return True
+
+
+def _team_members(team_id: int) -> list[AbstractBaseUser]:
+    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
+
+
+def _enqueue_reminder_email(event_id: int) -> None:
+    from escalations.tasks import (
+        send_reminder_email,  # the tasks module imports the timers, which import this
+    )
+
+    try:
+        send_reminder_email.delay(event_id)
+    except Exception:  # the broker's errors vary by transport; the console toast has gone out anyway
+        logger.warning("Broker unavailable; no reminder email for event %s.", event_id, exc_info=True)
+
+
+def _schedule_reminder(escalation: Escalation, due_at: dt.datetime | None) -> None:
+    """The next reminder: when the current target passes, never within an interval of the last one."""
+    next_at = due_at
+    if due_at is not None and escalation.reminded_at is not None:
+        spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+        next_at = max(due_at, escalation.reminded_at + dt.timedelta(minutes=spacing))
+    escalation.next_reminder_at = next_at
+
+
+def _stop_timers(escalation: Escalation) -> None:
+    """A closed escalation has nothing left to fall due (it also leaves the timers' indexes)."""
+    escalation.next_reminder_at = None
 
 
 def _lock_if_due(queryset) -> Escalation | None:

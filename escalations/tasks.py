@@ -1,9 +1,10 @@
 import datetime as dt
+import smtplib
 
 from celery import shared_task
 from django.conf import settings
 
-from escalations import timers
+from escalations import notifications, timers
 from escalations.idempotency import idempotency_prune
 
 
@@ -16,3 +17,15 @@ def prune_idempotency_records() -> int:
 @shared_task(ignore_result=True)
 def sweep_timers() -> dict[str, int]:
     return timers.sweep()
+
+
+# Retried on mail server errors, with waits well under the broker's visibility timeout.
+@shared_task(
+    ignore_result=True,
+    autoretry_for=(OSError, smtplib.SMTPException),
+    retry_backoff=30,
+    retry_backoff_max=600,
+    max_retries=5,
+)
+def send_reminder_email(event_id: int) -> int:
+    return notifications.send_reminder_email(event_id=event_id)

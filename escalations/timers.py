@@ -47,6 +47,13 @@ TIMERS = (
         Q(status__in=ACTIVE_STATUSES, resolution_breached_at__isnull=True),
         lambda pk, now: services.mark_breached(escalation_id=pk, target="resolution", now=now),
     ),
+    # After the breaches, so a reminder's event follows the breach it reminds of.
+    Timer(
+        "reminder",
+        "next_reminder_at",
+        Q(status__in=ACTIVE_STATUSES, next_reminder_at__isnull=False),
+        lambda pk, now: services.remind(escalation_id=pk, now=now),
+    ),
 )
 
 
