@@ -29,6 +29,7 @@ class Verb(models.TextChoices):
     RESPOND = "respond"
     DISMISS = "dismiss"
     WITHDRAW = "withdraw"
+    EXTEND = "extend"  # the claimer renews the claim's lease
 
 
 # The state machine, written once: verb -> (statuses it may start from, status it leads to).
@@ -39,6 +40,7 @@ TRANSITIONS: dict[Verb, tuple[frozenset[Status], Status]] = {
     Verb.RESPOND: (ACTIVE_STATUSES, Status.RESOLVED),
     Verb.DISMISS: (ACTIVE_STATUSES, Status.DISMISSED),
     Verb.WITHDRAW: (ACTIVE_STATUSES, Status.WITHDRAWN),
+    Verb.EXTEND: (frozenset({Status.CLAIMED}), Status.CLAIMED),
 }
 
 
@@ -95,6 +97,8 @@ class Escalation(models.Model):
         related_name="claimed_escalations",
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's lease: past it the timers return the escalation to the queue.
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
     # Who closed it: the responder, the dismisser (null when the agent withdrew).
     responder = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -166,6 +170,11 @@ class Escalation(models.Model):
                 fields=["next_reminder_at", "id"],
                 condition=_ACTIVE & models.Q(next_reminder_at__isnull=False),
                 name="esc_due_reminder",
+            ),
+            models.Index(
+                fields=["claim_expires_at", "id"],
+                condition=models.Q(status="claimed"),
+                name="esc_due_claim_expiry",
             ),
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),

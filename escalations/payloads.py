@@ -45,6 +45,7 @@ def escalation_payload(escalation: Escalation) -> dict[str, Any]:
         "assigned_to": _username(escalation.assigned_to),
         "claimed_by": _username(escalation.claimed_by),
         "claimed_at": _time(escalation.claimed_at),
+        "claim_expires_at": _time(escalation.claim_expires_at),
         "responder": _username(escalation.responder),
         "guidance": escalation.guidance,
         "closing_note": escalation.closing_note,

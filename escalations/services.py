@@ -254,10 +254,50 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.status = Status.CLAIMED
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
+        escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
         _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
     return escalation
+
+
+def extend_claim(*, escalation_id: int, user: AbstractBaseUser) -> Escalation:
+    """The claimer renews the claim: it now lasts the urgency's full claim time from now."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_transition(escalation, Verb.EXTEND)
+        if escalation.claimed_by_id != user.pk:
+            raise NotAllowed(
+                f"Only {_name(escalation.claimed_by)}, who claimed it, can extend the claim.",
+                escalation=escalation,
+            )
+        previous = escalation.claim_expires_at
+        escalation.claim_expires_at = timezone.now() + _lease(escalation)
+        _save_with_history(
+            escalation, user=user, reason=f"Claim extended to {_when(escalation.claim_expires_at)}"
+        )
+        _append_event(
+            escalation,
+            EventType.UPDATED,
+            user=user,
+            extra={
+                "changes": {"claim_expires_at": [_iso(previous), _iso(escalation.claim_expires_at)]},
+                "reason": "claim extended",
+            },
+        )
+    return escalation
+
+
+def _lease(escalation: Escalation) -> dt.timedelta:
+    # Wall-clock time, not working time: a lease is about the person holding it now.
+    return dt.timedelta(
+        minutes=targets_for(team_id=escalation.team_id, urgency=escalation.urgency).claim_minutes
+    )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
@@ -281,6 +321,7 @@ def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: st
     escalation.status = Status.OPEN
     escalation.claimed_by = None
     escalation.claimed_at = None
+    escalation.claim_expires_at = None
     _schedule_reminder(escalation, escalation.response_due_at)
     _save_with_history(escalation, user=user, reason=audit)
     _append_event(
@@ -410,6 +451,21 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
     return True
 
 
+def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """A claim past its lease returns to the queue, as a release with the reason "claim expired"."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status=Status.CLAIMED, claim_expires_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        holder, expired = _name(escalation.claimed_by), _when(escalation.claim_expires_at)
+        audit = f"{TIMER_REASON_PREFIX}claim by {holder} expired ({expired})"
+        _release(escalation, user=None, audit=audit, reason="claim expired")
+    return True
+
+
 def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
     """Remind about an escalation past its target: the claimer if claimed, else the team.
 
@@ -481,6 +537,7 @@ def _schedule_reminder(escalation: Escalation, due_at: dt.datetime | None) -> No
 def _stop_timers(escalation: Escalation) -> None:
     """A closed escalation has nothing left to fall due (it also leaves the timers' indexes)."""
     escalation.next_reminder_at = None
+    escalation.claim_expires_at = None
 
 
 def _lock_if_due(queryset) -> Escalation | None:
@@ -508,8 +565,8 @@ def _require_transition(escalation: Escalation, verb: Verb) -> None:
             escalation=escalation,
             code="already_claimed",
         )
-    raise TransitionRefused(  # RELEASE of an open escalation
-        "This escalation is not claimed, so there is nothing to release.",
+    raise TransitionRefused(  # RELEASE or EXTEND of an open escalation
+        f"This escalation is not claimed, so there is nothing to {verb.value}.",
         escalation=escalation,
         code="not_claimed",
     )

@@ -47,7 +47,14 @@ TIMERS = (
         Q(status__in=ACTIVE_STATUSES, resolution_breached_at__isnull=True),
         lambda pk, now: services.mark_breached(escalation_id=pk, target="resolution", now=now),
     ),
-    # After the breaches, so a reminder's event follows the breach it reminds of.
+    Timer(
+        "claim_expiry",
+        "claim_expires_at",
+        Q(status=Status.CLAIMED),
+        lambda pk, now: services.expire_claim(escalation_id=pk, now=now),
+    ),
+    # After the breaches and expiries, so a reminder follows the breach it reminds of
+    # and goes to whoever holds the escalation after an expiry.
     Timer(
         "reminder",
         "next_reminder_at",

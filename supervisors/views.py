@@ -238,6 +238,7 @@ def _render_detail(
             "evidence": [item for item in escalation.evidence or [] if isinstance(item, dict)],
             "can_claim": escalation.status == Status.OPEN,
             "can_release": escalation.status == Status.CLAIMED and (not held_by_another or is_owner),
+            "can_extend": escalation.status == Status.CLAIMED and not held_by_another,
             "can_answer": can_answer,
             "respond_form": respond_form or RespondForm(),
             "dismiss_form": dismiss_form or DismissForm(),
@@ -288,6 +289,18 @@ def release(request: HttpRequest, escalation_id: int) -> HttpResponse:
         escalation,
         lambda: services.release(escalation_id=escalation.pk, user=request.user),
         "Released: it is back in the queue.",
+    )
+
+
+@require_POST
+@login_required
+def extend(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    return _act(
+        request,
+        escalation,
+        lambda: services.extend_claim(escalation_id=escalation.pk, user=request.user),
+        "Claim extended.",
     )
 
 

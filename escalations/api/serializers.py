@@ -70,6 +70,7 @@ class EscalationSerializer(serializers.Serializer):
     assigned_to = serializers.CharField(allow_null=True)
     claimed_by = serializers.CharField(allow_null=True)
     claimed_at = serializers.DateTimeField(allow_null=True)
+    claim_expires_at = serializers.DateTimeField(allow_null=True)
     responder = serializers.CharField(allow_null=True)
     guidance = serializers.CharField()
     closing_note = serializers.CharField()
@@ -116,6 +117,10 @@ class EscalateSerializer(serializers.Serializer):
 
 class WithdrawSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class NoInputSerializer(serializers.Serializer):
+    """An action without a body (any fields sent are ignored)."""
 
 
 class ReasonSerializer(serializers.Serializer):

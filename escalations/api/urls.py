@@ -10,6 +10,7 @@ urlpatterns = [
     path("escalations/<int:pk>/", escalation_detail, name="escalation"),
     path("escalations/<int:pk>/claim/", views.ClaimEscalation.as_view(), name="claim"),
     path("escalations/<int:pk>/release/", views.ReleaseEscalation.as_view(), name="release"),
+    path("escalations/<int:pk>/extend/", views.ExtendClaim.as_view(), name="extend"),
     path("escalations/<int:pk>/respond/", views.RespondEscalation.as_view(), name="respond"),
     path("escalations/<int:pk>/dismiss/", views.DismissEscalation.as_view(), name="dismiss"),
     path("escalations/<int:pk>/withdraw/", views.WithdrawEscalation.as_view(), name="withdraw"),

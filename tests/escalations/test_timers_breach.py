@@ -3,7 +3,6 @@
 import datetime as dt
 from unittest import mock
 
-import pytest
 import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -12,23 +11,12 @@ from escalations import services, timers
 from escalations.models import Escalation, Event, EventType
 from escalations.tasks import sweep_timers
 from tests import factories
+from tests.escalations.conftest import OPENED, at
 from webhooks import services as webhook_services
 from webhooks.models import Delivery
 
-OPENED = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-# A critical escalation gets the built-in high-urgency targets: claim within 15 min, answer within 60.
 RESPONSE_DUE = OPENED + dt.timedelta(minutes=15)
 RESOLUTION_DUE = OPENED + dt.timedelta(minutes=60)
-
-
-def minutes_after_opening(minutes: float) -> dt.datetime:
-    return OPENED + dt.timedelta(minutes=minutes)
-
-
-@pytest.fixture
-def critical(conversation):
-    with time_machine.travel(OPENED, tick=False):
-        return factories.open_escalation(conversation, severity="critical")
 
 
 def breaches(escalation):
@@ -53,11 +41,11 @@ def test_nothing_is_breached_before_the_response_target(critical):
 
 
 def test_an_unclaimed_escalation_past_its_response_target_is_breached_once(critical):
-    acted = sweep_at(minutes_after_opening(16))
-    again = sweep_at(minutes_after_opening(17))
+    acted = sweep_at(at(16))
+    again = sweep_at(at(17))
 
     critical.refresh_from_db()
-    assert critical.response_breached_at == minutes_after_opening(16)
+    assert critical.response_breached_at == at(16)
     assert critical.resolution_breached_at is None
     assert breaches(critical) == ["response"]
     assert acted["response_breach"] == 1
@@ -65,7 +53,7 @@ def test_an_unclaimed_escalation_past_its_response_target_is_breached_once(criti
     event = Event.objects.get(escalation=critical, type=EventType.SLA_BREACHED)
     assert event.payload["due_at"] == RESPONSE_DUE.isoformat()
     assert event.payload["actor"] == {"user": None, "agent": None}
-    assert event.payload["escalation"]["response_breached_at"] == minutes_after_opening(16).isoformat()
+    assert event.payload["escalation"]["response_breached_at"] == at(16).isoformat()
     audit = critical.history.latest("history_id")
     assert (audit.history_user, audit.history_change_reason) == (
         None,
@@ -73,45 +61,47 @@ def test_an_unclaimed_escalation_past_its_response_target_is_breached_once(criti
     )
 
 
-def test_a_claim_in_time_meets_the_response_target_and_the_resolution_target_still_runs(critical, ana):
-    with time_machine.travel(minutes_after_opening(5), tick=False):
+def test_a_claim_in_time_meets_the_response_target_and_the_resolution_target_still_runs(
+    long_claims, critical, ana
+):
+    with time_machine.travel(at(5), tick=False):
         services.claim(escalation_id=critical.pk, user=ana)
 
-    sweep_at(minutes_after_opening(30))
+    sweep_at(at(30))
     assert breaches(critical) == []
-    sweep_at(minutes_after_opening(61))
+    sweep_at(at(61))
 
     critical.refresh_from_db()
     assert critical.response_breached_at is None
-    assert critical.resolution_breached_at == minutes_after_opening(61)
+    assert critical.resolution_breached_at == at(61)
     assert breaches(critical) == ["resolution"]
 
 
 def test_an_escalation_left_open_breaches_both_targets_in_turn(critical):
-    sweep_at(minutes_after_opening(20))
-    sweep_at(minutes_after_opening(60))
-    sweep_at(minutes_after_opening(90))
+    sweep_at(at(20))
+    sweep_at(at(60))
+    sweep_at(at(90))
 
     assert breaches(critical) == ["response", "resolution"]
 
 
 def test_a_sweep_after_both_due_times_records_both_in_one_go(critical):
-    sweep_at(minutes_after_opening(120))
+    sweep_at(at(120))
 
     assert breaches(critical) == ["response", "resolution"]
 
 
 def test_an_answered_escalation_is_never_breached(critical, ana):
-    with time_machine.travel(minutes_after_opening(10), tick=False):
+    with time_machine.travel(at(10), tick=False):
         services.respond(escalation_id=critical.pk, user=ana, guidance="Refund it.")
 
-    sweep_at(minutes_after_opening(500))
+    sweep_at(at(500))
 
     assert breaches(critical) == []
 
 
 def test_mark_breached_twice_records_once(critical):
-    with time_machine.travel(minutes_after_opening(70), tick=False):
+    with time_machine.travel(at(70), tick=False):
         first = services.mark_breached(escalation_id=critical.pk, target="resolution")
         second = services.mark_breached(escalation_id=critical.pk, target="resolution")
 
@@ -125,7 +115,7 @@ def test_a_breach_reaches_webhooks_like_every_event(team, critical):
     )
 
     with mock.patch("webhooks.tasks.deliver.delay"):
-        sweep_at(minutes_after_opening(16))
+        sweep_at(at(16))
 
     (delivery,) = Delivery.objects.filter(endpoint=endpoint)
     assert delivery.event.type == EventType.SLA_BREACHED
@@ -137,7 +127,7 @@ def test_the_sweep_reads_due_rows_in_batches_of_one_query_each(agent):
             factories.open_escalation(factories.make_conversation(agent), severity="critical")
             for _ in range(5)
         ]
-    with time_machine.travel(minutes_after_opening(30), tick=False):
+    with time_machine.travel(at(30), tick=False):
         later = factories.open_escalation(factories.make_conversation(agent), severity="critical")
     reads = []
 
@@ -152,7 +142,7 @@ def test_the_sweep_reads_due_rows_in_batches_of_one_query_each(agent):
         mock.patch.object(timers, "due_batch", counted_due_batch),
         mock.patch.object(timers, "TIMERS", [timers.TIMERS[0]]),
     ):
-        acted = sweep_at(minutes_after_opening(20), batch_size=2)
+        acted = sweep_at(at(20), batch_size=2)
 
     assert acted == {"response_breach": 5}
     assert reads == [(2, 1), (2, 1), (1, 1)]  # (rows, queries) per read
@@ -163,21 +153,21 @@ def test_the_sweep_reads_due_rows_in_batches_of_one_query_each(agent):
 
 def test_a_sweep_with_nothing_due_costs_one_query_per_timer(critical):
     with CaptureQueriesContext(connection) as queries:
-        acted = sweep_at(minutes_after_opening(1))
+        acted = sweep_at(at(1))
 
     assert set(acted.values()) == {0}
     assert len(queries.captured_queries) == len(timers.TIMERS)
 
 
 def test_the_beat_task_runs_the_sweep(critical):
-    with time_machine.travel(minutes_after_opening(16), tick=False):
+    with time_machine.travel(at(16), tick=False):
         sweep_timers.apply()
 
     assert breaches(critical) == ["response"]
 
 
 def test_the_console_timeline_names_the_timer(client, critical, ana):
-    sweep_at(minutes_after_opening(16))
+    sweep_at(at(16))
     client.force_login(ana)
 
     page = client.get(f"/console/escalations/{critical.pk}/").content.decode()

@@ -1,6 +1,5 @@
 """Reminders: past a target, remind the claimer or the team, at most once per interval."""
 
-import datetime as dt
 from unittest import mock
 
 import pytest
@@ -10,13 +9,7 @@ from django.core import mail
 from escalations import services, timers
 from escalations.models import Event, EventType, UrgencyTarget
 from escalations.tasks import send_reminder_email
-
-OPENED = dt.datetime(2026, 11, 25, 9, 0, tzinfo=dt.UTC)
-# A critical escalation: high urgency, built-in targets: claim in 15 min, answer in 60, remind every 15.
-
-
-def at(minutes: float) -> dt.datetime:
-    return OPENED + dt.timedelta(minutes=minutes)
+from tests.escalations.conftest import OPENED, at
 
 
 @pytest.fixture
@@ -36,12 +29,9 @@ def sweep(django_capture_on_commit_callbacks):
     return run
 
 
-@pytest.fixture
-def critical(conversation, ana, bob, olga):
-    with time_machine.travel(OPENED, tick=False):
-        return services.open_escalation(
-            conversation=conversation, origin="tool_call", reason="Refund of $900", severity="critical"
-        ).escalation
+@pytest.fixture(autouse=True)
+def members(ana, bob, olga):
+    """The team the reminders go to."""
 
 
 def reminders(escalation):
@@ -102,7 +92,9 @@ def test_the_teams_own_interval_applies(team, conversation, ana, sweep):
     assert Event.objects.filter(type=EventType.REMINDER).count() == 3  # at 10, 15 and 20
 
 
-def test_a_claimed_escalation_reminds_only_its_claimer_after_the_resolution_target(critical, ana, sweep):
+def test_a_claimed_escalation_reminds_only_its_claimer_after_the_resolution_target(
+    long_claims, critical, ana, sweep
+):
     with time_machine.travel(at(5), tick=False):
         services.claim(escalation_id=critical.pk, user=ana)
 
