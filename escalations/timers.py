@@ -34,7 +34,17 @@ class Timer:
     act: Callable[[int, dt.datetime], bool]  # (escalation id, now) -> whether it did anything
 
 
+# In this order, so one sweep leaves nothing for a second one at the same moment: a
+# lapsed claim is released first (it may then be past its response target), the
+# breaches are recorded next, and the reminders last (they follow the breach they
+# remind of, and go to whoever holds the escalation after an expiry).
 TIMERS = (
+    Timer(
+        "claim_expiry",
+        "claim_expires_at",
+        Q(status=Status.CLAIMED),
+        lambda pk, now: services.expire_claim(escalation_id=pk, now=now),
+    ),
     Timer(
         "response_breach",
         "response_due_at",
@@ -47,14 +57,6 @@ TIMERS = (
         Q(status__in=ACTIVE_STATUSES, resolution_breached_at__isnull=True),
         lambda pk, now: services.mark_breached(escalation_id=pk, target="resolution", now=now),
     ),
-    Timer(
-        "claim_expiry",
-        "claim_expires_at",
-        Q(status=Status.CLAIMED),
-        lambda pk, now: services.expire_claim(escalation_id=pk, now=now),
-    ),
-    # After the breaches and expiries, so a reminder follows the breach it reminds of
-    # and goes to whoever holds the escalation after an expiry.
     Timer(
         "reminder",
         "next_reminder_at",
