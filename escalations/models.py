@@ -59,6 +59,36 @@ def _rank_of(field: str, ranks: dict) -> models.Case:
 # The active rows, which the queue reads: partial indexes stay small as history grows.
 _ACTIVE = models.Q(status__in=["open", "claimed"])
 
+# The timers' due work (escalations/timers.py): per timer, the rows that may still fall
+# due. Each is both a partial index's condition and the sweep's filter, written once.
+# One status per condition, never `status IN (…)`: SQLite uses a partial index for
+# `status = ?` but not for an IN list of bound parameters (bench/timers.py checks).
+TIMER_CONDITIONS = {
+    "claim_expiry": models.Q(status="claimed"),
+    "response_breach": models.Q(status="open", response_breached_at__isnull=True),
+    "resolution_breach_open": models.Q(status="open", resolution_breached_at__isnull=True),
+    "resolution_breach_claimed": models.Q(status="claimed", resolution_breached_at__isnull=True),
+    "reminder_open": models.Q(status="open", next_reminder_at__isnull=False),
+    "reminder_claimed": models.Q(status="claimed", next_reminder_at__isnull=False),
+}
+# The due column of each timer, and its index.
+TIMER_DUE_FIELDS = {
+    "claim_expiry": "claim_expires_at",
+    "response_breach": "response_due_at",
+    "resolution_breach_open": "resolution_due_at",
+    "resolution_breach_claimed": "resolution_due_at",
+    "reminder_open": "next_reminder_at",
+    "reminder_claimed": "next_reminder_at",
+}
+TIMER_INDEXES = {
+    "claim_expiry": "esc_due_claim_expiry",
+    "response_breach": "esc_due_response_breach",
+    "resolution_breach_open": "esc_due_resolution_open",
+    "resolution_breach_claimed": "esc_due_resolution_claimed",
+    "reminder_open": "esc_due_reminder_open",
+    "reminder_claimed": "esc_due_reminder_claimed",
+}
+
 
 class Escalation(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="escalations")
@@ -154,28 +184,14 @@ class Escalation(models.Model):
             models.Index(fields=["team", "status", "urgency"], name="esc_queue_urgency"),
             models.Index(fields=["agent", "status"], name="esc_agent_status"),
             models.Index(fields=["claimed_by", "status"], name="esc_claimer_status"),
-            # The timers' due work (escalations/timers.py): each index holds only the rows that
-            # may still fall due, so a sweep reads the due ones without scanning the active rest.
-            models.Index(
-                fields=["response_due_at", "id"],
-                condition=models.Q(status="open", response_breached_at__isnull=True),
-                name="esc_due_response_breach",
-            ),
-            models.Index(
-                fields=["resolution_due_at", "id"],
-                condition=_ACTIVE & models.Q(resolution_breached_at__isnull=True),
-                name="esc_due_resolution_breach",
-            ),
-            models.Index(
-                fields=["next_reminder_at", "id"],
-                condition=_ACTIVE & models.Q(next_reminder_at__isnull=False),
-                name="esc_due_reminder",
-            ),
-            models.Index(
-                fields=["claim_expires_at", "id"],
-                condition=models.Q(status="claimed"),
-                name="esc_due_claim_expiry",
-            ),
+            # The timers' due work: each index holds only the rows that may still fall due,
+            # so a sweep reads the due ones without scanning the active rest.
+            *[
+                models.Index(
+                    fields=[TIMER_DUE_FIELDS[timer], "id"], condition=condition, name=TIMER_INDEXES[timer]
+                )
+                for timer, condition in TIMER_CONDITIONS.items()
+            ],
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),
         ]

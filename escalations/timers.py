@@ -23,15 +23,29 @@ from django.db.models import Q
 from django.utils import timezone
 
 from escalations import services
-from escalations.models import ACTIVE_STATUSES, Escalation, Status
+from escalations.models import TIMER_CONDITIONS, TIMER_DUE_FIELDS, Escalation
 
 
 @dataclass(frozen=True)
 class Timer:
-    name: str
-    due_field: str
-    condition: Q  # the same as its index's: only rows that may still fall due
+    name: str  # a key of TIMER_CONDITIONS: its rows, due column and partial index
     act: Callable[[int, dt.datetime], bool]  # (escalation id, now) -> whether it did anything
+
+    @property
+    def condition(self) -> Q:
+        return TIMER_CONDITIONS[self.name]
+
+    @property
+    def due_field(self) -> str:
+        return TIMER_DUE_FIELDS[self.name]
+
+
+def _breach(target: str) -> Callable[[int, dt.datetime], bool]:
+    return lambda pk, now: services.mark_breached(escalation_id=pk, target=target, now=now)
+
+
+def _remind(pk: int, now: dt.datetime) -> bool:
+    return services.remind(escalation_id=pk, now=now)
 
 
 # In this order, so one sweep leaves nothing for a second one at the same moment: a
@@ -39,30 +53,12 @@ class Timer:
 # breaches are recorded next, and the reminders last (they follow the breach they
 # remind of, and go to whoever holds the escalation after an expiry).
 TIMERS = (
-    Timer(
-        "claim_expiry",
-        "claim_expires_at",
-        Q(status=Status.CLAIMED),
-        lambda pk, now: services.expire_claim(escalation_id=pk, now=now),
-    ),
-    Timer(
-        "response_breach",
-        "response_due_at",
-        Q(status=Status.OPEN, response_breached_at__isnull=True),
-        lambda pk, now: services.mark_breached(escalation_id=pk, target="response", now=now),
-    ),
-    Timer(
-        "resolution_breach",
-        "resolution_due_at",
-        Q(status__in=ACTIVE_STATUSES, resolution_breached_at__isnull=True),
-        lambda pk, now: services.mark_breached(escalation_id=pk, target="resolution", now=now),
-    ),
-    Timer(
-        "reminder",
-        "next_reminder_at",
-        Q(status__in=ACTIVE_STATUSES, next_reminder_at__isnull=False),
-        lambda pk, now: services.remind(escalation_id=pk, now=now),
-    ),
+    Timer("claim_expiry", lambda pk, now: services.expire_claim(escalation_id=pk, now=now)),
+    Timer("response_breach", _breach("response")),
+    Timer("resolution_breach_open", _breach("resolution")),
+    Timer("resolution_breach_claimed", _breach("resolution")),
+    Timer("reminder_open", _remind),
+    Timer("reminder_claimed", _remind),
 )
 
 

@@ -45,6 +45,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='escalation',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'claimed']), ('resolution_breached_at__isnull', True)), fields=['resolution_due_at', 'id'], name='esc_due_resolution_breach'),
+            index=models.Index(condition=models.Q(('resolution_breached_at__isnull', True), ('status', 'open')), fields=['resolution_due_at', 'id'], name='esc_due_resolution_open'),
+        ),
+        migrations.AddIndex(
+            model_name='escalation',
+            index=models.Index(condition=models.Q(('resolution_breached_at__isnull', True), ('status', 'claimed')), fields=['resolution_due_at', 'id'], name='esc_due_resolution_claimed'),
         ),
     ]

@@ -31,6 +31,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='escalation',
-            index=models.Index(condition=models.Q(('status__in', ['open', 'claimed']), ('next_reminder_at__isnull', False)), fields=['next_reminder_at', 'id'], name='esc_due_reminder'),
+            index=models.Index(condition=models.Q(('next_reminder_at__isnull', False), ('status', 'open')), fields=['next_reminder_at', 'id'], name='esc_due_reminder_open'),
+        ),
+        migrations.AddIndex(
+            model_name='escalation',
+            index=models.Index(condition=models.Q(('next_reminder_at__isnull', False), ('status', 'claimed')), fields=['next_reminder_at', 'id'], name='esc_due_reminder_claimed'),
         ),
     ]
