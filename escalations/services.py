@@ -43,6 +43,7 @@ from escalations.models import (
     EventType,
     Origin,
     Status,
+    UrgencyTarget,
     Verb,
 )
 from escalations.payloads import escalation_payload
@@ -705,3 +706,37 @@ def _append_event(
 
 # An arbitrary constant naming the advisory lock that orders event commits.
 EVENT_ORDER_LOCK = 7_240_001
+
+
+# --- Urgency targets (a team's configuration) -----------------------------------------
+
+
+def urgency_target_set(
+    *,
+    team_id: int,
+    urgency: Urgency | str,
+    response_minutes: int,
+    resolution_minutes: int,
+    claim_minutes: int,
+    reminder_minutes: int,
+) -> UrgencyTarget:
+    """The team's own targets for this urgency, replacing the default for it.
+
+    Applies to escalations opened (due times) and claimed (lease) from now on.
+    """
+    target, _ = UrgencyTarget.objects.update_or_create(
+        team_id=team_id,
+        urgency=_choice(Urgency, "urgency", urgency),
+        defaults={
+            "response_minutes": response_minutes,
+            "resolution_minutes": resolution_minutes,
+            "claim_minutes": claim_minutes,
+            "reminder_minutes": reminder_minutes,
+        },
+    )
+    return target
+
+
+def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:
+    """Back to the default targets for this urgency."""
+    UrgencyTarget.objects.filter(team_id=team_id, urgency=_choice(Urgency, "urgency", urgency)).delete()
