@@ -7,7 +7,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, Channel, Conversation, EscalationRule
-from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, Urgency
+from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, TimeoutPolicy, Urgency
 from supervisors.models import Team
 
 
@@ -70,6 +70,8 @@ TIMER_CONDITIONS = {
     "resolution_breach_claimed": models.Q(status="claimed", resolution_breached_at__isnull=True),
     "reminder_open": models.Q(status="open", next_reminder_at__isnull=False),
     "reminder_claimed": models.Q(status="claimed", next_reminder_at__isnull=False),
+    "timeout_open": models.Q(status="open", timeout_at__isnull=False),
+    "timeout_claimed": models.Q(status="claimed", timeout_at__isnull=False),
 }
 # The due column of each timer, and its index.
 TIMER_DUE_FIELDS = {
@@ -79,6 +81,8 @@ TIMER_DUE_FIELDS = {
     "resolution_breach_claimed": "resolution_due_at",
     "reminder_open": "next_reminder_at",
     "reminder_claimed": "next_reminder_at",
+    "timeout_open": "timeout_at",
+    "timeout_claimed": "timeout_at",
 }
 TIMER_INDEXES = {
     "claim_expiry": "esc_due_claim_expiry",
@@ -87,6 +91,8 @@ TIMER_INDEXES = {
     "resolution_breach_claimed": "esc_due_resolution_claimed",
     "reminder_open": "esc_due_reminder_open",
     "reminder_claimed": "esc_due_reminder_claimed",
+    "timeout_open": "esc_due_timeout_open",
+    "timeout_claimed": "esc_due_timeout_claimed",
 }
 
 
@@ -140,6 +146,13 @@ class Escalation(models.Model):
     guidance = models.TextField(blank=True, help_text="The human's answer; the agent resumes with it.")
     closing_note = models.TextField(blank=True, help_text="Why it was dismissed or withdrawn.")
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Closed by its timeout policy rather than by a person (the agent is told so).
+    closed_automatically = models.BooleanField(default=False)
+    timeout_policy = models.CharField(
+        max_length=20, choices=TimeoutPolicy.choices, default=TimeoutPolicy.KEEP_WAITING
+    )
+    # When the policy acts (the resolution due time); null when it keeps waiting.
+    timeout_at = models.DateTimeField(null=True, blank=True)
     # Timers: time to claim and time to answer, from the urgency's targets.
     response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)

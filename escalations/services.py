@@ -33,6 +33,7 @@ from escalations.choices import (
     SEVERITY_RANK,
     URGENCY_RANK,
     Severity,
+    TimeoutPolicy,
     Urgency,
 )
 from escalations.models import (
@@ -109,6 +110,7 @@ def open_escalation(
     topic: str = "",
     area: str = "",
     blocking: bool = True,
+    timeout_policy: TimeoutPolicy | str | None = None,
     rule: EscalationRule | None = None,
     evidence: list[dict[str, Any]] | None = None,
     user: AbstractBaseUser | None = None,
@@ -136,6 +138,11 @@ def open_escalation(
     )
     # Rule and agent labels were checked when they were saved; a caller's are checked here.
     Label.check_names(agent.team_id, {"topic": (LabelKind.TOPIC, topic), "area": (LabelKind.AREA, area)})
+    timeout_policy = _choice(TimeoutPolicy, "timeout_policy", timeout_policy or agent.timeout_policy)
+    if timeout_policy == TimeoutPolicy.ANSWER and not agent.timeout_guidance.strip():
+        raise ValidationError(
+            {"timeout_policy": f"The agent {agent.name} has no default guidance to answer with."}
+        )
     topic = topic or (rule.topic if rule else "") or agent.default_topic
     area = area or (rule.area if rule else "") or agent.default_area
     now = timezone.now()
@@ -186,6 +193,8 @@ def open_escalation(
             assigned_to=agent.default_assignee,
             response_due_at=due.response_due_at,
             resolution_due_at=due.resolution_due_at,
+            timeout_policy=timeout_policy,
+            timeout_at=None if timeout_policy == TimeoutPolicy.KEEP_WAITING else due.resolution_due_at,
             # The first reminder goes when the response target passes (escalations/timers.py).
             next_reminder_at=due.response_due_at,
         )
@@ -467,6 +476,45 @@ def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
     return True
 
 
+def time_out(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Apply the timeout policy of an escalation still unanswered at its resolution target.
+
+    Answer: resolved with the agent's default guidance; dismiss: dismissed. Either way
+    marked automatic, and the waiting agent hears it as it hears a person's answer.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, timeout_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        due = _when(escalation.resolution_due_at)
+        guidance = escalation.agent.timeout_guidance.strip()
+        # The agent's guidance may have been emptied since: dismissing then beats an empty answer.
+        answer = escalation.timeout_policy == TimeoutPolicy.ANSWER and guidance
+        escalation.closed_at = now
+        escalation.closed_automatically = True
+        if answer:
+            escalation.status = Status.RESOLVED
+            escalation.guidance = guidance
+            audit, event_type = (
+                f"{TIMER_REASON_PREFIX}no answer by {due}: answered with the agent's default guidance",
+                EventType.RESOLVED,
+            )
+        else:
+            escalation.status = Status.DISMISSED
+            escalation.closing_note = (
+                f"No answer by the resolution target ({due}): dismissed by the timeout policy."
+            )
+            audit, event_type = f"{TIMER_REASON_PREFIX}no answer by {due}: dismissed", EventType.DISMISSED
+        _stop_timers(escalation)
+        _save_with_history(escalation, user=None, reason=audit)
+        _resume_conversation(escalation)
+        _append_event(escalation, event_type, extra={"automatic": True, "reason": "timeout"})
+    return True
+
+
 def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
     """Remind about an escalation past its target: the claimer if claimed, else the team.
 
@@ -539,6 +587,7 @@ def _stop_timers(escalation: Escalation) -> None:
     """A closed escalation has nothing left to fall due (it also leaves the timers' indexes)."""
     escalation.next_reminder_at = None
     escalation.claim_expires_at = None
+    escalation.timeout_at = None
 
 
 def _lock_if_due(queryset) -> Escalation | None:
@@ -594,6 +643,8 @@ def _require_team_member(user: AbstractBaseUser, escalation: Escalation) -> None
 
 def _closed_by_phrase(escalation: Escalation) -> str:
     status = escalation.get_status_display().lower()
+    if escalation.closed_automatically:
+        return f"{status} automatically (no answer in time) at {_when(escalation.closed_at)}"
     who = (
         f"the agent {escalation.agent.name}"
         if escalation.status == Status.WITHDRAWN

@@ -44,6 +44,10 @@ def _breach(target: str) -> Callable[[int, dt.datetime], bool]:
     return lambda pk, now: services.mark_breached(escalation_id=pk, target=target, now=now)
 
 
+def _time_out(pk: int, now: dt.datetime) -> bool:
+    return services.time_out(escalation_id=pk, now=now)
+
+
 def _remind(pk: int, now: dt.datetime) -> bool:
     return services.remind(escalation_id=pk, now=now)
 
@@ -57,6 +61,9 @@ TIMERS = (
     Timer("response_breach", _breach("response")),
     Timer("resolution_breach_open", _breach("resolution")),
     Timer("resolution_breach_claimed", _breach("resolution")),
+    # A timeout closes the escalation: after its breach is recorded, before any reminder.
+    Timer("timeout_open", _time_out),
+    Timer("timeout_claimed", _time_out),
     Timer("reminder_open", _remind),
     Timer("reminder_claimed", _remind),
 )
