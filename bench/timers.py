@@ -8,13 +8,14 @@
    future except for `--due` open ones whose response target passed a few
    minutes ago: each of those is due for a response breach and a reminder
    (to the team's three members, by event and email task).
-2. Times an idle sweep first (nothing due: what every beat tick costs), then
+2. Prints each selection's plan at the moment (PostgreSQL: EXPLAIN ANALYZE;
+   SQLite: EXPLAIN QUERY PLAN), and fails if one does not use the timer's
+   partial index.
+3. Times an idle sweep first (nothing due: what every beat tick costs), then
    the sweep that acts on the due rows, then a second sweep at the same moment
    (idempotence: it must act on nothing). For each: wall time, the number of
    SQL statements, how many of them were the selection (`timers.due_batch`,
    one per batch) and the rest per action.
-3. Prints each selection's plan (PostgreSQL: EXPLAIN ANALYZE; SQLite:
-   EXPLAIN QUERY PLAN), and fails if one does not use the timer's partial index.
 
 Everything runs through the real services: each action is its own
 transaction with its history row, event row (no webhook endpoints here, so
@@ -58,8 +59,9 @@ def main() -> None:
             f"{os.cpu_count()} CPUs · Python {platform.python_version()} · load {os.getloadavg()[0]:.2f}"
         )
         now = _prepare(args.escalations, args.due)
-        failures += _bench_sweeps(now, args.batch, args.due)
+        # Plans first, while the due rows are there: EXPLAIN ANALYZE only reads.
         failures += _plans(now, args.batch)
+        failures += _bench_sweeps(now, args.batch, args.due)
     if failures:
         sys.exit("\n".join(failures))
 
