@@ -60,6 +60,8 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
                     ("default_severity", "default_urgency"),
                     ("default_topic", "default_area"),
                     "default_assignee",
+                    "timeout_policy",
+                    "timeout_guidance",
                 ]
             },
         ),

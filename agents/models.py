@@ -4,7 +4,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agents.rule_parameters import validate_parameters, validate_phrases, validate_reason_template
-from escalations.choices import Severity, Urgency
+from escalations.choices import Severity, TimeoutPolicy, Urgency
 from supervisors.models import ApiCredential, Team
 
 
@@ -38,6 +38,16 @@ class Agent(models.Model):
         related_name="+",
         help_text="Empty: escalations go to the team queue.",
     )
+    timeout_policy = models.CharField(
+        max_length=20,
+        choices=TimeoutPolicy.choices,
+        default=TimeoutPolicy.KEEP_WAITING,
+        help_text="For escalations unanswered at their resolution target; an API call may set its own.",
+    )
+    timeout_guidance = models.TextField(
+        blank=True,
+        help_text="The answer the agent resumes with under the policy 'Answer with default guidance'.",
+    )
     # Bumped by every write to this agent's rules (agents.services): each
     # process caches the compiled matcher per agent and rebuilds it when the
     # stamp it compiled differs, so an edit takes effect everywhere at once.
@@ -54,6 +64,10 @@ class Agent(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.timeout_policy == TimeoutPolicy.ANSWER and not self.timeout_guidance.strip():
+            raise ValidationError(
+                {"timeout_guidance": "Write the guidance to answer with, or pick another policy."}
+            )
         if self.team_id:
             Label.check_names(
                 self.team_id,

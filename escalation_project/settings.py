@@ -131,6 +131,11 @@ CHANNEL_LAYERS = {
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# How often beat runs the timers' sweep, how many due rows it reads per query,
+# and how long one sweep may keep reading batches before leaving the rest to the next.
+TIMER_SWEEP_SECONDS = env_int("TIMER_SWEEP_SECONDS", 5, minimum=1, maximum=300)
+TIMER_SWEEP_BATCH = env_int("TIMER_SWEEP_BATCH", 200, minimum=1, maximum=10_000)
+TIMER_SWEEP_MAX_SECONDS = env_int("TIMER_SWEEP_MAX_SECONDS", 60, minimum=1)
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -150,6 +155,12 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "webhooks.tasks.sweep_due_deliveries",
         "schedule": 5.0,
     },
+    # Breaches, reminders and claim expiries: due times live in the database
+    # (escalations/timers.py); each tick acts on what is due.
+    "sweep-timers": {
+        "task": "escalations.tasks.sweep_timers",
+        "schedule": float(TIMER_SWEEP_SECONDS),
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -161,6 +172,20 @@ WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
 WEBHOOKS_ROTATION_GRACE_HOURS = env_int("WEBHOOKS_ROTATION_GRACE_HOURS", 24, minimum=0)
 # An endpoint whose every attempt failed for this many days is disabled.
 WEBHOOKS_AUTO_DISABLE_DAYS = env_int("WEBHOOKS_AUTO_DISABLE_DAYS", 5, minimum=1)
+
+# --- Email (reminders) ----------------------------------------------------------
+# Django's SMTP backend by default; EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
+# prints them instead (local development).
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = 15
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Escalation Console <escalations@localhost>")
+# Where people open the console: the links in emails are built from it.
+CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "http://127.0.0.1:8000")
 
 # --- Auth, i18n, static -------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -255,12 +280,14 @@ SPECTACULAR_SETTINGS = {
 SIMPLE_HISTORY_HISTORY_CHANGE_REASON_USE_TEXT_FIELD = True
 
 # --- Escalation defaults ------------------------------------------------------
-# Response (time to claim) and resolution (time to answer) targets in minutes
-# per urgency; per-team targets replace these later.
+# Per urgency, in minutes: response (time to claim), resolution (time to answer),
+# claim (how long a claim lasts), reminder (at most one per this, once a target
+# passed). Used where neither the team nor the global default has an
+# UrgencyTarget row (admin: Urgency targets).
 DEFAULT_URGENCY_TARGETS = {
-    "high": {"response": 15, "resolution": 60},
-    "medium": {"response": 60, "resolution": 240},
-    "low": {"response": 240, "resolution": 1440},
+    "high": {"response": 15, "resolution": 60, "claim": 15, "reminder": 15},
+    "medium": {"response": 60, "resolution": 240, "claim": 30, "reminder": 15},
+    "low": {"response": 240, "resolution": 1440, "claim": 60, "reminder": 15},
 }
 
 LOGGING = {

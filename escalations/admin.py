@@ -9,8 +9,8 @@ from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
 from escalations import services
-from escalations.models import Escalation, Event
-from supervisors.admin_scope import ReadOnlyAdmin, TeamScopedAdmin
+from escalations.models import BusinessHours, Escalation, Event, Holiday, UrgencyTarget, WorkingPeriod
+from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
 
 
@@ -108,3 +108,58 @@ class EventAdmin(ReadOnlyAdmin, TeamScopedAdmin):
     list_display = ["id", "type", "escalation", "team", "actor", "actor_agent", "created_at"]
     list_filter = ["type", "team"]
     list_select_related = ["escalation", "team", "actor", "actor_agent"]
+
+
+# --- Targets and business hours: a team's owners edit them, superusers the defaults ---------
+
+
+@admin.register(UrgencyTarget)
+class UrgencyTargetAdmin(TeamScopedAdmin):
+    view_role = Role.CONTRIBUTOR
+    edit_role = Role.OWNER
+    list_display = [
+        "urgency",
+        "team_or_default",
+        "response_minutes",
+        "resolution_minutes",
+        "claim_minutes",
+        "reminder_minutes",
+    ]
+    list_filter = ["urgency", "team"]
+    list_select_related = ["team"]
+
+    def team_id_of(self, obj: UrgencyTarget) -> int | None:
+        return obj.team_id  # None for a global default: no team's role reaches it
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        # An empty team would make a global default, which only a superuser may set.
+        form.base_fields["team"].required = not request.user.is_superuser
+        return form
+
+    @admin.display(description="Team", ordering="team__name")
+    def team_or_default(self, target: UrgencyTarget) -> str:
+        return target.team.name if target.team else "Default (every team without its own)"
+
+
+class _BusinessHoursInline(TeamRoleInline, admin.TabularInline):
+    role = Role.OWNER
+    extra = 1
+
+
+class WorkingPeriodInline(_BusinessHoursInline):
+    model = WorkingPeriod
+
+
+class HolidayInline(_BusinessHoursInline):
+    model = Holiday
+
+
+@admin.register(BusinessHours)
+class BusinessHoursAdmin(TeamScopedAdmin):
+    """Without a row a team works around the clock; with one, targets count only its working time."""
+
+    view_role = Role.CONTRIBUTOR
+    edit_role = Role.OWNER
+    list_display = ["team", "time_zone"]
+    inlines = [WorkingPeriodInline, HolidayInline]

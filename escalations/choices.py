@@ -21,6 +21,15 @@ class Urgency(models.TextChoices):
 
 URGENCY_RANK = {Urgency.LOW: 1, Urgency.MEDIUM: 2, Urgency.HIGH: 3}
 
+
+class TimeoutPolicy(models.TextChoices):
+    """What happens to an escalation still unanswered when its resolution target passes."""
+
+    KEEP_WAITING = "keep_waiting", "Keep waiting"
+    DISMISS = "dismiss", "Dismiss (the agent proceeds alone)"
+    ANSWER = "answer", "Answer with the agent's default guidance"
+
+
 # Unless a rule or the API call says otherwise.
 DEFAULT_URGENCY_FOR_SEVERITY = {
     Severity.CRITICAL: Urgency.HIGH,

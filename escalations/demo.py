@@ -37,7 +37,7 @@ from agents.models import (
 )
 from escalations import services
 from escalations.choices import Severity
-from escalations.models import Escalation, Origin
+from escalations.models import BusinessHours, Escalation, Holiday, Origin, UrgencyTarget, WorkingPeriod
 from supervisors.models import Membership, Role, Team
 
 Login = tuple[str, str, str]  # (role, username, password)
@@ -162,6 +162,7 @@ def _build() -> list[Login]:
         topics=["Refunds", "Legal", "Handover", "Reconciliation"],
         areas=["Refunds mailbox", "Ledger"],
     )
+    _targets(support, billing)
     Membership.objects.create(user=ana, team=support, role=Role.SUPERVISOR)
     Membership.objects.create(user=ana, team=billing, role=Role.SUPERVISOR)
     Membership.objects.create(user=ben, team=billing, role=Role.SUPERVISOR)
@@ -623,6 +624,27 @@ def _user(username: str, role: str, logins: list[Login], *, superuser: bool = Fa
         user = User.objects.create_user(username, email, password, **fields)
     logins.append((role, username, password))
     return user
+
+
+def _targets(support: Team, billing: Team) -> None:
+    """Support answers round the clock on the built-in targets, except a faster high urgency;
+    Billing works office hours in Paris, so its targets count working time only."""
+    UrgencyTarget.objects.create(
+        team=support,
+        urgency="high",
+        response_minutes=10,
+        resolution_minutes=45,
+        claim_minutes=15,
+        reminder_minutes=10,
+    )
+    hours = BusinessHours.objects.create(team=billing, time_zone="Europe/Paris")
+    WorkingPeriod.objects.bulk_create(
+        WorkingPeriod(business_hours=hours, weekday=day, opens=opens, closes=closes)
+        for day in range(5)
+        for opens, closes in [(dt.time(9), dt.time(12, 30)), (dt.time(13, 30), dt.time(18))]
+    )
+    christmas = dt.date(timezone.now().year, 12, 25)
+    Holiday.objects.create(business_hours=hours, date=christmas, name="Christmas Day")
 
 
 def _labels(team: Team, *, topics: list[str], areas: list[str]) -> None:

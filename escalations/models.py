@@ -1,9 +1,13 @@
+import datetime as dt
+import zoneinfo
+
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, Channel, Conversation, EscalationRule
-from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, Urgency
+from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, TimeoutPolicy, Urgency
 from supervisors.models import Team
 
 
@@ -25,6 +29,7 @@ class Verb(models.TextChoices):
     RESPOND = "respond"
     DISMISS = "dismiss"
     WITHDRAW = "withdraw"
+    EXTEND = "extend"  # the claimer renews the claim's lease
 
 
 # The state machine, written once: verb -> (statuses it may start from, status it leads to).
@@ -35,6 +40,7 @@ TRANSITIONS: dict[Verb, tuple[frozenset[Status], Status]] = {
     Verb.RESPOND: (ACTIVE_STATUSES, Status.RESOLVED),
     Verb.DISMISS: (ACTIVE_STATUSES, Status.DISMISSED),
     Verb.WITHDRAW: (ACTIVE_STATUSES, Status.WITHDRAWN),
+    Verb.EXTEND: (frozenset({Status.CLAIMED}), Status.CLAIMED),
 }
 
 
@@ -52,6 +58,42 @@ def _rank_of(field: str, ranks: dict) -> models.Case:
 
 # The active rows, which the queue reads: partial indexes stay small as history grows.
 _ACTIVE = models.Q(status__in=["open", "claimed"])
+
+# The timers' due work (escalations/timers.py): per timer, the rows that may still fall
+# due. Each is both a partial index's condition and the sweep's filter, written once.
+# One status per condition, never `status IN (…)`: SQLite uses a partial index for
+# `status = ?` but not for an IN list of bound parameters (bench/timers.py checks).
+TIMER_CONDITIONS = {
+    "claim_expiry": models.Q(status="claimed"),
+    "response_breach": models.Q(status="open", response_breached_at__isnull=True),
+    "resolution_breach_open": models.Q(status="open", resolution_breached_at__isnull=True),
+    "resolution_breach_claimed": models.Q(status="claimed", resolution_breached_at__isnull=True),
+    "reminder_open": models.Q(status="open", next_reminder_at__isnull=False),
+    "reminder_claimed": models.Q(status="claimed", next_reminder_at__isnull=False),
+    "timeout_open": models.Q(status="open", timeout_at__isnull=False),
+    "timeout_claimed": models.Q(status="claimed", timeout_at__isnull=False),
+}
+# The due column of each timer, and its index.
+TIMER_DUE_FIELDS = {
+    "claim_expiry": "claim_expires_at",
+    "response_breach": "response_due_at",
+    "resolution_breach_open": "resolution_due_at",
+    "resolution_breach_claimed": "resolution_due_at",
+    "reminder_open": "next_reminder_at",
+    "reminder_claimed": "next_reminder_at",
+    "timeout_open": "timeout_at",
+    "timeout_claimed": "timeout_at",
+}
+TIMER_INDEXES = {
+    "claim_expiry": "esc_due_claim_expiry",
+    "response_breach": "esc_due_response_breach",
+    "resolution_breach_open": "esc_due_resolution_open",
+    "resolution_breach_claimed": "esc_due_resolution_claimed",
+    "reminder_open": "esc_due_reminder_open",
+    "reminder_claimed": "esc_due_reminder_claimed",
+    "timeout_open": "esc_due_timeout_open",
+    "timeout_claimed": "esc_due_timeout_claimed",
+}
 
 
 class Escalation(models.Model):
@@ -91,6 +133,8 @@ class Escalation(models.Model):
         related_name="claimed_escalations",
     )
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The claim's lease: past it the timers return the escalation to the queue.
+    claim_expires_at = models.DateTimeField(null=True, blank=True)
     # Who closed it: the responder, the dismisser (null when the agent withdrew).
     responder = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -102,9 +146,22 @@ class Escalation(models.Model):
     guidance = models.TextField(blank=True, help_text="The human's answer; the agent resumes with it.")
     closing_note = models.TextField(blank=True, help_text="Why it was dismissed or withdrawn.")
     closed_at = models.DateTimeField(null=True, blank=True)
+    # Closed by its timeout policy rather than by a person (the agent is told so).
+    closed_automatically = models.BooleanField(default=False)
+    timeout_policy = models.CharField(
+        max_length=20, choices=TimeoutPolicy.choices, default=TimeoutPolicy.KEEP_WAITING
+    )
+    # When the policy acts (the resolution due time); null when it keeps waiting.
+    timeout_at = models.DateTimeField(null=True, blank=True)
     # Timers: time to claim and time to answer, from the urgency's targets.
     response_due_at = models.DateTimeField(null=True, blank=True)
     resolution_due_at = models.DateTimeField(null=True, blank=True)
+    # When the timers found a target passed; set once each (escalations/timers.py).
+    response_breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
+    # Reminders once a target passed: the last one, and when the next is due (null: none).
+    reminded_at = models.DateTimeField(null=True, blank=True)
+    next_reminder_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -120,9 +177,11 @@ class Escalation(models.Model):
         db_persist=True,
     )
 
-    # The ranks follow from severity and urgency, which the history keeps.
+    # The ranks follow from severity and urgency, which the history keeps; reminders
+    # are bookkeeping that the events record.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "severity_rank", "urgency_rank"], cascade_delete_history=False
+        excluded_fields=["updated_at", "severity_rank", "urgency_rank", "reminded_at", "next_reminder_at"],
+        cascade_delete_history=False,
     )
 
     class Meta:
@@ -138,6 +197,14 @@ class Escalation(models.Model):
             models.Index(fields=["team", "status", "urgency"], name="esc_queue_urgency"),
             models.Index(fields=["agent", "status"], name="esc_agent_status"),
             models.Index(fields=["claimed_by", "status"], name="esc_claimer_status"),
+            # The timers' due work: each index holds only the rows that may still fall due,
+            # so a sweep reads the due ones without scanning the active rest.
+            *[
+                models.Index(
+                    fields=[TIMER_DUE_FIELDS[timer], "id"], condition=condition, name=TIMER_INDEXES[timer]
+                )
+                for timer, condition in TIMER_CONDITIONS.items()
+            ],
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),
         ]
@@ -166,6 +233,8 @@ class EventType(models.TextChoices):
     DISMISSED = "escalation.dismissed"
     WITHDRAWN = "escalation.withdrawn"
     UPDATED = "escalation.updated"
+    SLA_BREACHED = "escalation.sla_breached"
+    REMINDER = "escalation.reminder"
 
 
 class Event(models.Model):
@@ -227,3 +296,117 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.key} ({self.status})"
+
+
+# --- Targets and working time ------------------------------------------------------------
+
+
+class UrgencyTarget(models.Model):
+    """For one urgency: time to claim, time to answer, how long a claim lasts, how often to remind.
+
+    A row without a team is the global default; a team's row replaces it for that
+    team. Without either, settings.DEFAULT_URGENCY_TARGETS applies, so every
+    escalation gets its due times even on a fresh install.
+    """
+
+    team = models.ForeignKey(
+        Team,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="urgency_targets",
+        help_text="Empty: the default for every team without its own row for this urgency.",
+    )
+    urgency = models.CharField(max_length=10, choices=Urgency.choices)
+    response_minutes = models.PositiveIntegerField(help_text="Time to claim.")
+    resolution_minutes = models.PositiveIntegerField(help_text="Time to answer.")
+    claim_minutes = models.PositiveIntegerField(
+        help_text="How long a claim lasts before it returns to the queue (the claimer can extend it)."
+    )
+    reminder_minutes = models.PositiveIntegerField(
+        help_text="Once a target has passed, remind at most this often."
+    )
+
+    class Meta:
+        ordering = ["team_id", "urgency"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "urgency"], condition=models.Q(team__isnull=False), name="target_one_per_team"
+            ),
+            models.UniqueConstraint(
+                fields=["urgency"], condition=models.Q(team__isnull=True), name="target_one_default"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(response_minutes__gte=1, resolution_minutes__gte=1)
+                & models.Q(claim_minutes__gte=1, reminder_minutes__gte=1),
+                name="target_minutes_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team or 'Default'} · {self.get_urgency_display()}"
+
+
+class BusinessHours(models.Model):
+    """A team's working week: when set, response and resolution targets count working time only."""
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="business_hours")
+    time_zone = models.CharField(max_length=64, help_text="IANA name, e.g. Europe/Paris.")
+
+    class Meta:
+        verbose_name_plural = "business hours"
+
+    def __str__(self) -> str:
+        return f"{self.team} ({self.time_zone})"
+
+    def clean(self) -> None:
+        try:
+            zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationError(
+                {"time_zone": f"{self.time_zone!r} is not a time zone (e.g. Europe/Paris)."}
+            ) from None
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0
+    TUESDAY = 1
+    WEDNESDAY = 2
+    THURSDAY = 3
+    FRIDAY = 4
+    SATURDAY = 5
+    SUNDAY = 6
+
+
+class WorkingPeriod(models.Model):
+    business_hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="periods")
+    weekday = models.PositiveSmallIntegerField(choices=Weekday.choices)
+    opens = models.TimeField()
+    closes = models.TimeField(help_text="00:00 means midnight at the end of the day.")
+
+    class Meta:
+        ordering = ["weekday", "opens"]
+
+    def __str__(self) -> str:
+        return f"{self.get_weekday_display()} {self.opens:%H:%M}–{self.closes:%H:%M}"
+
+    def clean(self) -> None:
+        # A period never crosses midnight (add one on each day instead), so a day's
+        # periods are all the working time that day holds.
+        if self.opens and self.closes and self.closes != dt.time(0) and self.closes <= self.opens:
+            raise ValidationError({"closes": "Closes must be after opens (00:00 for midnight)."})
+
+
+class Holiday(models.Model):
+    business_hours = models.ForeignKey(BusinessHours, on_delete=models.CASCADE, related_name="holidays")
+    date = models.DateField()
+    name = models.CharField(max_length=100, blank=True)
+
+    class Meta:
+        ordering = ["date"]
+        constraints = [
+            models.UniqueConstraint(fields=["business_hours", "date"], name="holiday_one_per_date")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.date} {self.name}".strip()

@@ -16,13 +16,14 @@ A refused action raises a domain error whose message a person can read.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
@@ -32,6 +33,7 @@ from escalations.choices import (
     SEVERITY_RANK,
     URGENCY_RANK,
     Severity,
+    TimeoutPolicy,
     Urgency,
 )
 from escalations.models import (
@@ -42,12 +44,16 @@ from escalations.models import (
     EventType,
     Origin,
     Status,
+    UrgencyTarget,
     Verb,
 )
 from escalations.payloads import escalation_payload
+from escalations.targets import due_times, targets_for
 from supervisors.models import Role
 from supervisors.selectors import has_team_role
 from webhooks.services import deliveries_for_event
+
+logger = logging.getLogger(__name__)
 
 # --- Errors ---------------------------------------------------------------------
 
@@ -104,6 +110,7 @@ def open_escalation(
     topic: str = "",
     area: str = "",
     blocking: bool = True,
+    timeout_policy: TimeoutPolicy | str | None = None,
     rule: EscalationRule | None = None,
     evidence: list[dict[str, Any]] | None = None,
     user: AbstractBaseUser | None = None,
@@ -131,6 +138,11 @@ def open_escalation(
     )
     # Rule and agent labels were checked when they were saved; a caller's are checked here.
     Label.check_names(agent.team_id, {"topic": (LabelKind.TOPIC, topic), "area": (LabelKind.AREA, area)})
+    timeout_policy = _choice(TimeoutPolicy, "timeout_policy", timeout_policy or agent.timeout_policy)
+    if timeout_policy == TimeoutPolicy.ANSWER and not agent.timeout_guidance.strip():
+        raise ValidationError(
+            {"timeout_policy": f"The agent {agent.name} has no default guidance to answer with."}
+        )
     topic = topic or (rule.topic if rule else "") or agent.default_topic
     area = area or (rule.area if rule else "") or agent.default_area
     now = timezone.now()
@@ -160,7 +172,9 @@ def open_escalation(
                 created=False,
             )
 
-        targets = settings.DEFAULT_URGENCY_TARGETS[urgency]
+        due = due_times(
+            team_id=agent.team_id, targets=targets_for(team_id=agent.team_id, urgency=urgency), start=now
+        )
         escalation = Escalation(
             agent=agent,
             team=agent.team,  # the payload needs team.slug; callers often have it loaded
@@ -177,8 +191,12 @@ def open_escalation(
             blocking=blocking,
             status=Status.OPEN,
             assigned_to=agent.default_assignee,
-            response_due_at=now + dt.timedelta(minutes=targets["response"]),
-            resolution_due_at=now + dt.timedelta(minutes=targets["resolution"]),
+            response_due_at=due.response_due_at,
+            resolution_due_at=due.resolution_due_at,
+            timeout_policy=timeout_policy,
+            timeout_at=None if timeout_policy == TimeoutPolicy.KEEP_WAITING else due.resolution_due_at,
+            # The first reminder goes when the response target passes (escalations/timers.py).
+            next_reminder_at=due.response_due_at,
         )
         _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
         if blocking:
@@ -246,9 +264,50 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.status = Status.CLAIMED
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
+        escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
+        _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
     return escalation
+
+
+def extend_claim(*, escalation_id: int, user: AbstractBaseUser) -> Escalation:
+    """The claimer renews the claim: it now lasts the urgency's full claim time from now."""
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_transition(escalation, Verb.EXTEND)
+        if escalation.claimed_by_id != user.pk:
+            raise NotAllowed(
+                f"Only {_name(escalation.claimed_by)}, who claimed it, can extend the claim.",
+                escalation=escalation,
+            )
+        previous = escalation.claim_expires_at
+        escalation.claim_expires_at = timezone.now() + _lease(escalation)
+        _save_with_history(
+            escalation, user=user, reason=f"Claim extended to {_when(escalation.claim_expires_at)}"
+        )
+        _append_event(
+            escalation,
+            EventType.UPDATED,
+            user=user,
+            extra={
+                "changes": {"claim_expires_at": [_iso(previous), _iso(escalation.claim_expires_at)]},
+                "reason": "claim extended",
+            },
+        )
+    return escalation
+
+
+def _lease(escalation: Escalation) -> dt.timedelta:
+    # Wall-clock time, not working time: a lease is about the person holding it now.
+    return dt.timedelta(
+        minutes=targets_for(team_id=escalation.team_id, urgency=escalation.urgency).claim_minutes
+    )
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
@@ -262,18 +321,25 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
                 f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
                 escalation=escalation,
             )
-        previous = escalation.claimed_by
-        escalation.status = Status.OPEN
-        escalation.claimed_by = None
-        escalation.claimed_at = None
-        _save_with_history(escalation, user=user, reason=reason or "Released to the queue")
-        _append_event(
-            escalation,
-            EventType.RELEASED,
-            user=user,
-            extra={"previous_claimer": _name(previous), "reason": reason or "released"},
-        )
+        _release(escalation, user=user, audit=reason or "Released to the queue", reason=reason or "released")
     return escalation
+
+
+def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: str, reason: str) -> None:
+    """Back to the queue. Call inside atomic with the escalation locked and claimed."""
+    previous = escalation.claimed_by
+    escalation.status = Status.OPEN
+    escalation.claimed_by = None
+    escalation.claimed_at = None
+    escalation.claim_expires_at = None
+    _schedule_reminder(escalation, escalation.response_due_at)
+    _save_with_history(escalation, user=user, reason=audit)
+    _append_event(
+        escalation,
+        EventType.RELEASED,
+        user=user,
+        extra={"previous_claimer": _name(previous), "reason": reason},
+    )
 
 
 def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = "") -> Escalation:
@@ -294,6 +360,7 @@ def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason
         escalation.responder = user
         escalation.guidance = guidance
         escalation.closed_at = now
+        _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.RESOLVED, user=user)
@@ -311,6 +378,7 @@ def dismiss(*, escalation_id: int, user: AbstractBaseUser, note: str = "") -> Es
         escalation.responder = user
         escalation.closing_note = note.strip()
         escalation.closed_at = timezone.now()
+        _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.DISMISSED, user=user)
@@ -330,12 +398,202 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
         escalation.status = Status.WITHDRAWN
         escalation.closing_note = reason.strip()
         escalation.closed_at = timezone.now()
+        _stop_timers(escalation)
         _save_with_history(
             escalation, user=None, reason=f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}"
         )
         _resume_conversation(escalation)
         _append_event(escalation, EventType.WITHDRAWN, agent=agent)
     return escalation
+
+
+# --- The timers' verbs (called by escalations/timers.py) -----------------------------
+#
+# Each acts only if the row still matches what made it due, re-checked under the
+# row lock, so a second sweep, an overlapping one or a retry after a worker died
+# finds nothing left to do. On PostgreSQL a row another transaction holds (a
+# supervisor mid-claim, another sweep) is skipped, not waited for: the next
+# sweep sees it again if it is still due.
+
+# Timer actions have no acting user: their audit rows start with this, so the
+# console's timeline can name the timer rather than the agent.
+TIMER_REASON_PREFIX = "Timer: "
+
+
+class Target(models.TextChoices):
+    RESPONSE = "response"
+    RESOLUTION = "resolution"
+
+
+# target -> (due field, breached field, statuses in which it can be breached)
+_BREACHES = {
+    Target.RESPONSE: ("response_due_at", "response_breached_at", frozenset({Status.OPEN})),
+    Target.RESOLUTION: ("resolution_due_at", "resolution_breached_at", ACTIVE_STATUSES),
+}
+
+
+def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime | None = None) -> bool:
+    """Record that a target passed, once. False when there was nothing (left) to record.
+
+    Response: the escalation is still open (unclaimed) at its response due time;
+    resolution: it is still unanswered (open or claimed) at its resolution due time.
+    """
+    target = Target(target)
+    now = now or timezone.now()
+    due_field, breached_field, statuses = _BREACHES[target]
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(
+                pk=escalation_id,
+                status__in=statuses,
+                **{f"{due_field}__lte": now, f"{breached_field}__isnull": True},
+            )
+        )
+        if escalation is None:
+            return False
+        setattr(escalation, breached_field, now)
+        due_at = getattr(escalation, due_field)
+        reason = f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(due_at)})"
+        _save_with_history(escalation, user=None, reason=reason)
+        _append_event(
+            escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
+        )
+    return True
+
+
+def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """A claim past its lease returns to the queue, as a release with the reason "claim expired"."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status=Status.CLAIMED, claim_expires_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        holder, expired = _name(escalation.claimed_by), _when(escalation.claim_expires_at)
+        audit = f"{TIMER_REASON_PREFIX}claim by {holder} expired ({expired})"
+        _release(escalation, user=None, audit=audit, reason="claim expired")
+    return True
+
+
+def time_out(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Apply the timeout policy of an escalation still unanswered at its resolution target.
+
+    Answer: resolved with the agent's default guidance; dismiss: dismissed. Either way
+    marked automatic, and the waiting agent hears it as it hears a person's answer.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, timeout_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        due = _when(escalation.resolution_due_at)
+        guidance = escalation.agent.timeout_guidance.strip()
+        # The agent's guidance may have been emptied since: dismissing then beats an empty answer.
+        answer = escalation.timeout_policy == TimeoutPolicy.ANSWER and guidance
+        escalation.closed_at = now
+        escalation.closed_automatically = True
+        if answer:
+            escalation.status = Status.RESOLVED
+            escalation.guidance = guidance
+            audit, event_type = (
+                f"{TIMER_REASON_PREFIX}no answer by {due}: answered with the agent's default guidance",
+                EventType.RESOLVED,
+            )
+        else:
+            escalation.status = Status.DISMISSED
+            escalation.closing_note = (
+                f"No answer by the resolution target ({due}): dismissed by the timeout policy."
+            )
+            audit, event_type = f"{TIMER_REASON_PREFIX}no answer by {due}: dismissed", EventType.DISMISSED
+        _stop_timers(escalation)
+        _save_with_history(escalation, user=None, reason=audit)
+        _resume_conversation(escalation)
+        _append_event(escalation, event_type, extra={"automatic": True, "reason": "timeout"})
+    return True
+
+
+def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Remind about an escalation past its target: the claimer if claimed, else the team.
+
+    At most one reminder per the urgency's reminder interval: the next is
+    scheduled in the same transaction. The event brings the console's toast;
+    the email goes on commit (escalations.tasks.send_reminder_email).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, next_reminder_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        claimed = escalation.status == Status.CLAIMED
+        target, due_at = (
+            (Target.RESOLUTION, escalation.resolution_due_at)
+            if claimed
+            else (Target.RESPONSE, escalation.response_due_at)
+        )
+        if due_at > now:  # not past its target (yet): wait for it rather than remind early
+            Escalation.objects.filter(pk=escalation.pk).update(next_reminder_at=due_at)
+            return False
+        spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+        # Bookkeeping, not a change of the escalation: no audit row (the event records it).
+        Escalation.objects.filter(pk=escalation.pk).update(
+            reminded_at=now, next_reminder_at=now + dt.timedelta(minutes=spacing)
+        )
+        escalation.reminded_at = now
+        escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
+        recipients = [escalation.claimed_by] if claimed else _team_members(escalation.team_id)
+        event = _append_event(
+            escalation,
+            EventType.REMINDER,
+            extra={
+                "target": target.value,
+                "due_at": due_at.isoformat(),
+                "recipients": sorted(_name(user) for user in recipients),
+            },
+        )
+        transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
+    return True
+
+
+def _team_members(team_id: int) -> list[AbstractBaseUser]:
+    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
+
+
+def _enqueue_reminder_email(event_id: int) -> None:
+    from escalations.tasks import (
+        send_reminder_email,  # the tasks module imports the timers, which import this
+    )
+
+    try:
+        send_reminder_email.delay(event_id)
+    except Exception:  # the broker's errors vary by transport; the console toast has gone out anyway
+        logger.warning("Broker unavailable; no reminder email for event %s.", event_id, exc_info=True)
+
+
+def _schedule_reminder(escalation: Escalation, due_at: dt.datetime | None) -> None:
+    """The next reminder: when the current target passes, never within an interval of the last one."""
+    next_at = due_at
+    if due_at is not None and escalation.reminded_at is not None:
+        spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+        next_at = max(due_at, escalation.reminded_at + dt.timedelta(minutes=spacing))
+    escalation.next_reminder_at = next_at
+
+
+def _stop_timers(escalation: Escalation) -> None:
+    """A closed escalation has nothing left to fall due (it also leaves the timers' indexes)."""
+    escalation.next_reminder_at = None
+    escalation.claim_expires_at = None
+    escalation.timeout_at = None
+
+
+def _lock_if_due(queryset) -> Escalation | None:
+    """_lock_then_read, skipping a row another transaction holds. Call inside atomic."""
+    pk = queryset.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
+    return None if pk is None else _with_relations(Escalation.objects).get(pk=pk)
 
 
 # --- Refusals, in words a person understands ---------------------------------------
@@ -357,8 +615,8 @@ def _require_transition(escalation: Escalation, verb: Verb) -> None:
             escalation=escalation,
             code="already_claimed",
         )
-    raise TransitionRefused(  # RELEASE of an open escalation
-        "This escalation is not claimed, so there is nothing to release.",
+    raise TransitionRefused(  # RELEASE or EXTEND of an open escalation
+        f"This escalation is not claimed, so there is nothing to {verb.value}.",
         escalation=escalation,
         code="not_claimed",
     )
@@ -385,6 +643,8 @@ def _require_team_member(user: AbstractBaseUser, escalation: Escalation) -> None
 
 def _closed_by_phrase(escalation: Escalation) -> str:
     status = escalation.get_status_display().lower()
+    if escalation.closed_automatically:
+        return f"{status} automatically (no answer in time) at {_when(escalation.closed_at)}"
     who = (
         f"the agent {escalation.agent.name}"
         if escalation.status == Status.WITHDRAWN
@@ -497,3 +757,37 @@ def _append_event(
 
 # An arbitrary constant naming the advisory lock that orders event commits.
 EVENT_ORDER_LOCK = 7_240_001
+
+
+# --- Urgency targets (a team's configuration) -----------------------------------------
+
+
+def urgency_target_set(
+    *,
+    team_id: int,
+    urgency: Urgency | str,
+    response_minutes: int,
+    resolution_minutes: int,
+    claim_minutes: int,
+    reminder_minutes: int,
+) -> UrgencyTarget:
+    """The team's own targets for this urgency, replacing the default for it.
+
+    Applies to escalations opened (due times) and claimed (lease) from now on.
+    """
+    target, _ = UrgencyTarget.objects.update_or_create(
+        team_id=team_id,
+        urgency=_choice(Urgency, "urgency", urgency),
+        defaults={
+            "response_minutes": response_minutes,
+            "resolution_minutes": resolution_minutes,
+            "claim_minutes": claim_minutes,
+            "reminder_minutes": reminder_minutes,
+        },
+    )
+    return target
+
+
+def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:
+    """Back to the default targets for this urgency."""
+    UrgencyTarget.objects.filter(team_id=team_id, urgency=_choice(Urgency, "urgency", urgency)).delete()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),
+    path("escalations/<int:escalation_id>/extend/", views.extend, name="extend"),
     path("escalations/<int:escalation_id>/respond/", views.respond, name="respond"),
     path("escalations/<int:escalation_id>/dismiss/", views.dismiss, name="dismiss"),
     # Supervisors are not staff, so the admin's login would turn them away.

@@ -200,7 +200,12 @@ def _thread(escalation: Escalation) -> tuple[list[ThreadMessage], bool]:
 def _timeline(escalation: Escalation) -> list[dict[str, Any]]:
     entries = []
     for row in history_of(escalation):
-        who = row.history_user.get_username() if row.history_user else f"agent {escalation.agent.name}"
+        if row.history_user:
+            who = row.history_user.get_username()
+        elif (row.history_change_reason or "").startswith(services.TIMER_REASON_PREFIX):
+            who = "timer"
+        else:
+            who = f"agent {escalation.agent.name}"
         entries.append(
             {"at": row.history_date, "who": who, "what": row.history_change_reason, "status": row.status}
         )
@@ -233,6 +238,7 @@ def _render_detail(
             "evidence": [item for item in escalation.evidence or [] if isinstance(item, dict)],
             "can_claim": escalation.status == Status.OPEN,
             "can_release": escalation.status == Status.CLAIMED and (not held_by_another or is_owner),
+            "can_extend": escalation.status == Status.CLAIMED and not held_by_another,
             "can_answer": can_answer,
             "respond_form": respond_form or RespondForm(),
             "dismiss_form": dismiss_form or DismissForm(),
@@ -283,6 +289,18 @@ def release(request: HttpRequest, escalation_id: int) -> HttpResponse:
         escalation,
         lambda: services.release(escalation_id=escalation.pk, user=request.user),
         "Released: it is back in the queue.",
+    )
+
+
+@require_POST
+@login_required
+def extend(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    escalation = _visible_escalation(request, escalation_id)
+    return _act(
+        request,
+        escalation,
+        lambda: services.extend_claim(escalation_id=escalation.pk, user=request.user),
+        "Claim extended.",
     )
 
 

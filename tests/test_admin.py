@@ -47,6 +47,8 @@ def agent_form(agent: Agent, **changes) -> dict:
         "default_topic": agent.default_topic,
         "default_area": agent.default_area,
         "default_assignee": "",
+        "timeout_policy": agent.timeout_policy,
+        "timeout_guidance": agent.timeout_guidance,
         "rules-TOTAL_FORMS": "0",
         "rules-INITIAL_FORMS": "0",
         "rules-MIN_NUM_FORMS": "0",

@@ -36,6 +36,8 @@ class AgentSerializer(serializers.ModelSerializer):
             "default_topic",
             "default_area",
             "default_assignee",
+            "timeout_policy",
+            "timeout_guidance",
             "rules_version",
             "created_at",
             "updated_at",

@@ -8,7 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.models import Channel, Conversation, MessageRole
-from escalations.choices import Severity, Urgency
+from escalations.choices import Severity, TimeoutPolicy, Urgency
 from escalations.models import Escalation, Event, Status
 from escalations.payloads import escalation_payload
 
@@ -26,6 +26,7 @@ def escalation_body(escalation: Escalation) -> dict[str, Any]:
             "note": escalation.closing_note,
             "responder": escalation.responder.get_username() if escalation.responder else None,
             "at": escalation.closed_at.isoformat() if escalation.closed_at else None,
+            "automatic": escalation.closed_automatically,
         }
     return body
 
@@ -43,6 +44,7 @@ class ResolutionSerializer(serializers.Serializer):
     note = serializers.CharField(help_text="Why it was dismissed or withdrawn.")
     responder = serializers.CharField(allow_null=True)
     at = serializers.DateTimeField(allow_null=True)
+    automatic = serializers.BooleanField(help_text="Closed by its timeout policy, not by a person.")
 
 
 class EscalationSerializer(serializers.Serializer):
@@ -70,12 +72,18 @@ class EscalationSerializer(serializers.Serializer):
     assigned_to = serializers.CharField(allow_null=True)
     claimed_by = serializers.CharField(allow_null=True)
     claimed_at = serializers.DateTimeField(allow_null=True)
+    claim_expires_at = serializers.DateTimeField(allow_null=True)
     responder = serializers.CharField(allow_null=True)
     guidance = serializers.CharField()
     closing_note = serializers.CharField()
     closed_at = serializers.DateTimeField(allow_null=True)
+    closed_automatically = serializers.BooleanField()
+    timeout_policy = serializers.ChoiceField(choices=TimeoutPolicy.choices)
+    timeout_at = serializers.DateTimeField(allow_null=True)
     response_due_at = serializers.DateTimeField(allow_null=True)
     resolution_due_at = serializers.DateTimeField(allow_null=True)
+    response_breached_at = serializers.DateTimeField(allow_null=True)
+    resolution_breached_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resolution = ResolutionSerializer(allow_null=True)
 
@@ -103,6 +111,11 @@ class EscalateSerializer(serializers.Serializer):
     topic = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     area = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     blocking = serializers.BooleanField(default=True)
+    timeout_policy = serializers.ChoiceField(
+        choices=TimeoutPolicy.choices,
+        required=False,
+        help_text="If still unanswered at the resolution target; default: the agent's policy.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("conversation" in attrs) == ("conversation_id" in attrs):
@@ -114,6 +127,10 @@ class EscalateSerializer(serializers.Serializer):
 
 class WithdrawSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+
+
+class NoInputSerializer(serializers.Serializer):
+    """An action without a body (any fields sent are ignored)."""
 
 
 class ReasonSerializer(serializers.Serializer):

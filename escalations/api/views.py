@@ -181,6 +181,18 @@ class ReleaseEscalation(_PersonAction):
         services.release(escalation_id=pk, user=user, reason=reason)
 
 
+@extend_schema(
+    request=None,
+    responses=s.EscalationSerializer,
+    description="The claimer renews the claim: `claim_expires_at` becomes now + the urgency's claim time.",
+)
+class ExtendClaim(_PersonAction):
+    input_serializer = s.NoInputSerializer
+
+    def act(self, pk, user) -> None:
+        services.extend_claim(escalation_id=pk, user=user)
+
+
 @extend_schema(request=s.RespondSerializer, responses=s.EscalationSerializer)
 class RespondEscalation(_PersonAction):
     input_serializer = s.RespondSerializer

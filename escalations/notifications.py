@@ -1,0 +1,49 @@
+"""Emails the timers send. Built from the Event row, so a retried task sends the same message."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
+from django.urls import reverse
+
+from escalations.models import Event, EventType
+
+
+def console_url(escalation_id: int) -> str:
+    return settings.CONSOLE_BASE_URL.rstrip("/") + reverse("console:detail", args=[escalation_id])
+
+
+def send_reminder_email(*, event_id: int) -> int:
+    """Email an escalation.reminder event's recipients who have an address; returns how many."""
+    event = Event.objects.get(pk=event_id, type=EventType.REMINDER)
+    data = event.payload
+    escalation = data["escalation"]
+    addresses = sorted(
+        get_user_model()
+        .objects.filter(username__in=data["recipients"], is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not addresses:
+        return 0
+    due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
+    waiting = "unclaimed" if data["target"] == "response" else "claimed and unanswered"
+    subject = f"Reminder: escalation #{escalation['id']} is {waiting} past its {data['target']} target"
+    body = "\n".join(
+        [
+            f"{escalation['severity'].capitalize()} · {escalation['urgency']} urgency · "
+            f"team {escalation['team']['slug']} · agent {escalation['agent']['name']}",
+            "",
+            escalation["reason"],
+            "",
+            f"The {data['target']} target was due at {due_at:%Y-%m-%d %H:%M} UTC.",
+            f"Claimed by {escalation['claimed_by']}." if escalation["claimed_by"] else "Nobody claimed it.",
+            "",
+            f"Open it in the console: {console_url(escalation['id'])}",
+        ]
+    )
+    send_mail(subject, body, None, addresses)
+    return len(addresses)
