@@ -95,6 +95,10 @@
       const actor = (event.data && event.data.actor) || {};
       if (actor.user && actor.user !== userName) {
         showNotice(describe(event, actor.user));
+      } else if (event.event_type === "escalation.released" && event.data.reason === "claim expired") {
+        showNotice("The claim expired: this escalation is back in the queue.");
+      } else if (event.data && event.data.automatic) {
+        showNotice("Nobody answered in time: this escalation was closed automatically.");
       }
     }
     scheduleRefresh(150);

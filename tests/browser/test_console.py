@@ -4,6 +4,7 @@ filters and sorting, the empty state. Screenshots land in tests/browser/screensh
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
@@ -223,3 +224,30 @@ def test_an_event_the_channel_layer_dropped_still_reaches_the_page(open_page, an
     assert len(published) == 1  # it was due to go out, and did not
     # No later event comes to trigger a refresh: the heartbeat's catch-up finds it.
     expect(page.locator(f'tr[data-escalation-id="{escalation.pk}"]')).to_be_visible(timeout=5000)
+
+
+def test_timers_show_up_live_a_breach_as_a_toast_and_an_expired_claim_on_its_page(open_page, ana, escalation):
+    services.claim(escalation_id=escalation.pk, user=ana)
+    queue = open_page(ana, "/console/")
+    detail = open_page(ana, f"/console/escalations/{escalation.pk}/")
+    wait_until_live(queue)
+    wait_until_live(detail)
+    expect(detail.get_by_role("button", name="Extend claim")).to_be_visible()
+    later = escalation.resolution_due_at + dt.timedelta(minutes=1)
+
+    assert services.mark_breached(escalation_id=escalation.pk, target="resolution", now=later)
+
+    toast = queue.locator("#live-toasts .toast")
+    expect(toast).to_have_text(
+        f"#{escalation.pk} “{escalation.reason}” is past its time to answer.", timeout=2000
+    )
+    assert toast.get_attribute("href") == f"/console/escalations/{escalation.pk}/"
+    expect(detail.locator("#escalation-targets")).to_contain_text("missed", timeout=2000)
+
+    assert services.expire_claim(escalation_id=escalation.pk, now=later)
+
+    expect(detail.locator("#live-notice")).to_have_text(
+        "The claim expired: this escalation is back in the queue.", timeout=2000
+    )
+    expect(detail.get_by_role("button", name="Claim")).to_be_visible()
+    expect(queue.locator(f'tr[data-escalation-id="{escalation.pk}"]')).to_contain_text("unclaimed")
