@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from escalations.models import Event, EventType
@@ -57,6 +57,9 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 JITTER = 0.1
 # Longer than the sender's connect + read timeouts, so a live attempt keeps its claim.
 SEND_LEASE = dt.timedelta(seconds=60)
+# How long the sweep trusts that an enqueued message will reach a worker: longer than a
+# busy queue's wait, short enough that a message lost with the broker is sent soon after.
+ENQUEUE_LEASE = dt.timedelta(seconds=60)
 # Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
 SWEEP_BATCH = 500
 SECRET_BYTES = 32
@@ -174,7 +177,11 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
         return []
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
-        [Delivery(event=event, endpoint=endpoint, next_attempt_at=now) for endpoint in endpoints]
+        [
+            # Enqueued on commit: the sweep must not send a second message meanwhile.
+            Delivery(event=event, endpoint=endpoint, next_attempt_at=now, enqueued_until=now + ENQUEUE_LEASE)
+            for endpoint in endpoints
+        ]
     )
     ids = [delivery.pk for delivery in deliveries]
     transaction.on_commit(lambda: enqueue(ids))
@@ -182,21 +189,42 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery; if the broker is down, the sweep sends them later."""
+    """Hand deliveries to Celery; if the broker is down, the sweep sends them later.
+
+    The rows must carry an enqueue lease (deliveries_claim_due and the writers
+    above set it); a row whose message could not be sent gets its lease back.
+    """
     from webhooks.tasks import deliver  # the tasks module imports this one
 
-    for delivery_id in delivery_ids:
+    for index, delivery_id in enumerate(delivery_ids):
         try:
             deliver.delay(delivery_id)
         except Exception:  # the broker's errors vary by transport; none may fail the caller's request
             logger.warning("Broker unavailable; delivery %s waits for the sweep.", delivery_id, exc_info=True)
+            # No message is waiting for these: the next sweep may take them at once.
+            Delivery.objects.filter(pk__in=delivery_ids[index:]).update(enqueued_until=None)
             return
 
 
-def due_delivery_ids(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+def deliveries_claim_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    """Due deliveries with no message waiting in the broker, each leased for ENQUEUE_LEASE: enqueue them.
+
+    Without the lease, every sweep (every 5 s) would enqueue again each due row
+    that the workers have not reached yet, and a lagging queue would snowball.
+    """
     now = now or timezone.now()
-    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
-    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        due = (
+            Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+            .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lte=now))
+            .order_by("next_attempt_at")
+            # PostgreSQL: two sweeps (a beat restarted twice) take disjoint rows. SQLite
+            # ignores it; its IMMEDIATE transaction already serialises the two.
+            .select_for_update(skip_locked=True)
+        )
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        Delivery.objects.filter(pk__in=ids).update(enqueued_until=now + ENQUEUE_LEASE)
+    return ids
 
 
 # --- Sending --------------------------------------------------------------------
@@ -209,7 +237,7 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     # message after a worker crash) exactly one wins the UPDATE.
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=DUE_STATUSES, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + SEND_LEASE)
+    ).update(next_attempt_at=now + SEND_LEASE, enqueued_until=None)
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
@@ -385,7 +413,10 @@ def _requeue(deliveries) -> int:
     with transaction.atomic():
         ids = list(deliveries.exclude(status__in=DUE_STATUSES).values_list("pk", flat=True))
         Delivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            enqueued_until=now + ENQUEUE_LEASE,
+            updated_at=now,
         )
         transaction.on_commit(lambda: enqueue(ids))
     return len(ids)

@@ -165,19 +165,6 @@ def test_deliveries_to_a_disabled_endpoint_fail_unsent(receiver, delivery, hook_
     assert receiver.log == []
 
 
-def test_the_sweep_picks_only_due_rows(receiver, hook_endpoint, team, clock):
-    open_escalation(team)
-    open_escalation(team)
-    due, later = deliveries_of(hook_endpoint)
-    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=NOW + dt.timedelta(seconds=1))
-
-    assert services.due_delivery_ids() == [due.pk]
-    clock.shift(dt.timedelta(seconds=1))
-    assert services.due_delivery_ids() == [due.pk, later.pk]
-    Delivery.objects.filter(pk=due.pk).update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
-    assert services.due_delivery_ids() == [later.pk]
-
-
 def test_an_attempt_in_flight_is_not_sent_twice(receiver, delivery):
     receiver.expect_request("/hook").respond_with_data("no", status=500)
     # A claim pushes next_attempt_at a lease ahead: a second task for the same row finds nothing due.
