@@ -166,6 +166,8 @@ class EventType(models.TextChoices):
     DISMISSED = "escalation.dismissed"
     WITHDRAWN = "escalation.withdrawn"
     UPDATED = "escalation.updated"
+    # Team-level: no escalation (Event.escalation is null), written by webhooks.services.
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 
 class Event(models.Model):

@@ -20,13 +20,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Max, Min, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from escalations.models import Event, EventType
-from supervisors.models import Team
+from supervisors.models import Role, Team
 from webhooks import sender
 from webhooks.models import (
     DUE_STATUSES,
@@ -147,15 +150,66 @@ def endpoint_delete(*, endpoint_id: int) -> None:
     Endpoint.objects.filter(pk=endpoint_id).delete()
 
 
-def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
-    """Call inside atomic. Pending deliveries fail when their turn comes (see delivery_attempt)."""
-    # TODO(issue 5): tell the team's owners (email, console banner) and record
-    # an Event; Event rows are escalation events today (the feed, broadcasts and
-    # webhook payloads all expect an escalation), so that needs a team-level type first.
-    Endpoint.objects.filter(pk=endpoint_id, active=True).update(
-        active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
+def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
+    """Call inside atomic. False if it was already off. Pending deliveries fail when their turn comes.
+
+    The team hears of it once: an Event (feed, console, the team's other
+    endpoints), an email to its owners after commit, and a console banner
+    for owners while disabled_at is set (webhooks.selectors).
+    """
+    # escalations.services imports this module for deliveries_for_event.
+    from escalations.services import team_event_append
+
+    now = timezone.now()
+    disabled = Endpoint.objects.filter(pk=endpoint_id, active=True).update(
+        active=False, disabled_at=now, disabled_reason=reason[:300], updated_at=now
     )
+    if not disabled:
+        return False
+    endpoint = Endpoint.objects.select_related("team").get(pk=endpoint_id)
+    team_event_append(
+        team_id=endpoint.team_id,
+        event_type=EventType.WEBHOOK_ENDPOINT_DISABLED,
+        payload={
+            "endpoint": {
+                "id": endpoint.pk,
+                "url": endpoint.url,
+                "description": endpoint.description,
+                "team": {"id": endpoint.team_id, "slug": endpoint.team.slug},
+            },
+            "reason": endpoint.disabled_reason,
+            "disabled_at": now.isoformat(),
+            "actor": {"user": None, "agent": None},
+        },
+    )
+    transaction.on_commit(lambda: _email_owners_about_disabled(endpoint))
     logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
+    return True
+
+
+def _email_owners_about_disabled(endpoint: Endpoint) -> None:
+    owners = get_user_model().objects.filter(
+        memberships__team_id=endpoint.team_id, memberships__role=Role.OWNER, is_active=True
+    )
+    recipients = sorted(set(owners.exclude(email="").values_list("email", flat=True)))
+    if not recipients:
+        return
+    admin_path = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
+    try:
+        send_mail(
+            subject=f"Webhook endpoint disabled: {endpoint.url}",
+            message=(
+                f"The webhook endpoint {endpoint.url} of team {endpoint.team.name} was disabled "
+                f"on {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC.\n\n"
+                f"Reason: {endpoint.disabled_reason}\n\n"
+                "No events are sent to it until it is re-enabled. Fix the receiver, then re-enable "
+                f"it in the admin ({admin_path}) and replay the deliveries that failed meanwhile.\n"
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:  # after commit, inside a worker: the Event and the banner still tell them
+        logger.exception("Could not email the owners of webhook endpoint %s.", endpoint.pk)
 
 
 # --- The outbox -----------------------------------------------------------------

@@ -4,21 +4,12 @@ import datetime as dt
 import socket
 
 import pytest
-import time_machine
 from django.utils import timezone
 from urllib3.util import Timeout
 
-from tests.webhooks.conftest import deliveries_of, open_escalation
+from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import sender, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
-
-NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture

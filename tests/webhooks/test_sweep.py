@@ -5,22 +5,14 @@ import threading
 from unittest import mock
 
 import pytest
-import time_machine
 from django.db import connection, transaction
 
-from tests.webhooks.conftest import deliveries_of, open_escalation
+from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus
 from webhooks.tasks import sweep_due_deliveries
 
-NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 URL = "https://93.184.216.34/hook"
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
