@@ -448,9 +448,13 @@ def _disable_if_failing_too_long(endpoint: Endpoint) -> None:
 # --- Redelivery and tests -----------------------------------------------------------
 
 
-def delivery_redeliver(*, delivery_id: int) -> None:
-    """One more attempt now, with the same webhook-id. Past the attempt cap it is not retried again."""
-    _requeue(Delivery.objects.filter(pk=delivery_id))
+def delivery_redeliver(*, delivery_id: int) -> bool:
+    """One more attempt now, with the same webhook-id. Past the attempt cap it is not retried again.
+
+    False if the delivery is still pending or retrying: it is queued already (or
+    being sent), and a second send beside it would break the one-sender claim.
+    """
+    return _requeue(Delivery.objects.filter(pk=delivery_id)) == 1
 
 
 def deliveries_replay_failed(*, endpoint_id: int, since: dt.datetime) -> int:

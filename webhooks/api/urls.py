@@ -12,4 +12,14 @@ urlpatterns = [
         views.EndpointRotateSecret.as_view(),
         name="rotate-secret",
     ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/deliveries/",
+        views.EndpointDeliveries.as_view(),
+        name="deliveries",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+        views.DeliveryRedeliver.as_view(),
+        name="redeliver",
+    ),
 ]
