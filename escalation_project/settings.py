@@ -152,6 +152,8 @@ CELERY_BEAT_SCHEDULE: dict = {
     },
 }
 CELERY_TIMEZONE = "UTC"
+# Workers consume, and tasks go to, this queue: lets two deployments (or a benchmark) share one Redis.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 
 # --- Webhooks -----------------------------------------------------------------
 # Lets endpoints point at loopback receivers (127.0.0.0/8, ::1) and nothing

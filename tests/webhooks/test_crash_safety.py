@@ -116,7 +116,7 @@ class Receiver:
         webhook_id = request.headers["webhook-id"]
         with self.lock:
             self.requests.append({"webhook_id": webhook_id, "payload": payload})
-            if webhook_id not in {e for e in self.effects}:
+            if webhook_id not in self.effects:
                 self.effects.append(webhook_id)
         before_answering()
         return Response(status=204)
