@@ -1,11 +1,12 @@
 """/api/v1/webhook-endpoints/{id}/deliveries/: deliveries with their attempts, and redelivery."""
 
+import datetime as dt
 from unittest import mock
 
 import pytest
 
 from tests.api.conftest import agent_client
-from tests.webhooks.conftest import deliveries_of, open_escalation
+from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import services
 from webhooks.models import Delivery, DeliveryStatus
 
@@ -152,3 +153,40 @@ def test_the_schema_documents_both_operations(supervisor_api):
     redeliver = paths["/api/v1/webhook-endpoints/{endpoint_id}/deliveries/{delivery_id}/redeliver/"]["post"]
     assert {p["name"] for p in listing["parameters"]} >= {"endpoint_id", "status", "cursor", "limit"}
     assert "202" in redeliver["responses"]
+
+
+def test_a_contributor_replays_what_failed_since_a_time(contributor_api, our_hook, receiver, clock):
+
+    older = attempted(our_hook, receiver, 404)
+    clock.shift(dt.timedelta(hours=2))
+    newer = attempted(our_hook, receiver, 404)
+    succeeded = attempted(our_hook, receiver, 200)
+
+    response = contributor_api.post(
+        f"{ENDPOINTS}{our_hook.pk}/replay-failed/",
+        {"since": (NOW + dt.timedelta(hours=1)).isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 202, response.json()
+    assert response.json() == {"queued": 1}
+    statuses = {d.pk: d.status for d in deliveries_of(our_hook)}
+    assert statuses == {older.pk: "failed", newer.pk: "pending", succeeded.pk: "succeeded"}
+
+
+def test_replay_needs_a_time_and_a_contributor(contributor_api, supervisor_api, our_hook, their_hook):
+    missing = contributor_api.post(f"{ENDPOINTS}{our_hook.pk}/replay-failed/", {}, format="json")
+    garbled = contributor_api.post(
+        f"{ENDPOINTS}{our_hook.pk}/replay-failed/", {"since": "yesterday"}, format="json"
+    )
+    as_supervisor = supervisor_api.post(
+        f"{ENDPOINTS}{our_hook.pk}/replay-failed/", {"since": "2026-03-02T09:00:00Z"}, format="json"
+    )
+    theirs = contributor_api.post(
+        f"{ENDPOINTS}{their_hook.pk}/replay-failed/", {"since": "2026-03-02T09:00:00Z"}, format="json"
+    )
+
+    assert (missing.status_code, garbled.status_code) == (400, 400)
+    assert "since" in missing.json()["error"]["fields"]
+    assert "since" in garbled.json()["error"]["fields"]
+    assert (as_supervisor.status_code, theirs.status_code) == (403, 404)

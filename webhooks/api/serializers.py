@@ -95,3 +95,13 @@ class DeliverySerializer(serializers.ModelSerializer):
 
 class DeliveryListQuerySerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
+
+
+class ReplayFailedSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(
+        help_text="Failed deliveries of events from this time on are queued again (ISO 8601)."
+    )
+
+
+class ReplayFailedResultSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="How many failed deliveries were queued again.")

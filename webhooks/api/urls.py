@@ -13,6 +13,11 @@ urlpatterns = [
         name="rotate-secret",
     ),
     path(
+        "webhook-endpoints/<int:endpoint_id>/replay-failed/",
+        views.EndpointReplayFailed.as_view(),
+        name="replay-failed",
+    ),
+    path(
         "webhook-endpoints/<int:endpoint_id>/deliveries/",
         views.EndpointDeliveries.as_view(),
         name="deliveries",

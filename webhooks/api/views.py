@@ -161,3 +161,22 @@ class DeliveryRedeliver(_PersonView):
             )
         delivery = Delivery.objects.select_related("event").prefetch_related("attempts").get(pk=delivery.pk)
         return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointReplayFailed(_PersonView):
+    serializer_class = s.ReplayFailedSerializer
+
+    @extend_schema(
+        parameters=[ENDPOINT_ID],
+        request=s.ReplayFailedSerializer,
+        responses={202: s.ReplayFailedResultSerializer},
+    )
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        """Queue again the failed deliveries of events since `since` (after re-enabling), same webhook-ids."""
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        queued = services.deliveries_replay_failed(
+            endpoint_id=endpoint.pk, since=serializer.validated_data["since"]
+        )
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)
