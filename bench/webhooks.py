@@ -64,6 +64,9 @@ def main() -> None:
     parser.add_argument("--endpoints", type=int, default=4, help="endpoints per event (default 4)")
     parser.add_argument("--pool", default="threads", help="the worker's --pool (default threads)")
     parser.add_argument("--concurrency", type=int, default=8, help="the worker's --concurrency (default 8)")
+    parser.add_argument(
+        "--prefetch-multiplier", type=int, default=None, help="the worker's (default: the setting, 1)"
+    )
     parser.add_argument("--rate", type=float, default=100, help="paced deliveries/s (default 100)")
     parser.add_argument("--seconds", type=float, default=20, help="paced phase length (default 20)")
     parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
@@ -165,10 +168,11 @@ def _paced(agent, events_per_second: float, seconds: float) -> int:
 
 
 def _start_worker(args) -> subprocess.Popen:
+    prefetch = [f"--prefetch-multiplier={args.prefetch_multiplier}"] if args.prefetch_multiplier else []
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "escalation_project", "worker", f"--pool={args.pool}",
          f"--concurrency={args.concurrency}", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat"],
+         "--without-gossip", "--without-mingle", "--without-heartbeat", *prefetch],
         cwd=ROOT,
         env=os.environ.copy(),
     )  # fmt: skip
@@ -234,7 +238,8 @@ def _report(args, drain: dict, paced: dict, cpu: float) -> None:
 
     print(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
-        f"worker --pool={args.pool} --concurrency={args.concurrency} · {args.endpoints} endpoints · "
+        f"worker --pool={args.pool} --concurrency={args.concurrency} "
+        f"--prefetch-multiplier={args.prefetch_multiplier or 1} · {args.endpoints} endpoints · "
         f"{os.cpu_count()} CPUs · Python {platform.python_version()} · "
         f"load {os.getloadavg()[0]:.2f} at the end"
     )
