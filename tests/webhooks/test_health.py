@@ -10,6 +10,7 @@ from django.test import Client
 
 from escalations.models import Event, EventType
 from supervisors.models import Role
+from supervisors.tokens import user_token_create
 from tests import factories
 from tests.api.conftest import token_client
 from tests.supervisors.conftest import console_socket, session_cookie
@@ -88,8 +89,6 @@ def test_the_teams_other_endpoints_receive_the_event(
 def test_the_event_feed_shows_the_event_to_the_team_only(
     receiver, hook_endpoint, team, ana, outsider, django_capture_on_commit_callbacks
 ):
-    from supervisors.tokens import user_token_create
-
     gone(receiver, hook_endpoint, team, django_capture_on_commit_callbacks)
 
     ours = token_client(user_token_create(user=ana)[1]).get("/api/v1/events/").json()["results"]
