@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=4000, help="deliveries in the drain (default 4000)")
     parser.add_argument("--endpoints", type=int, default=4, help="endpoints per event (default 4)")
     parser.add_argument("--pool", default="threads", help="the worker's --pool (default threads)")
-    parser.add_argument("--concurrency", type=int, default=8, help="the worker's --concurrency (default 8)")
+    parser.add_argument("--concurrency", type=int, default=4, help="the worker's --concurrency (default 4)")
     parser.add_argument(
         "--prefetch-multiplier", type=int, default=None, help="the worker's (default: the setting, 1)"
     )
@@ -233,7 +233,7 @@ def _q(values: list[float], percent: int) -> float:
     return statistics.quantiles(values, n=100)[percent - 1] if len(values) > 1 else values[0]
 
 
-def _report(args, drain: dict, paced: dict, cpu: float) -> None:
+def _report(args, drain: dict, paced: dict, cpu: tuple[float, float]) -> None:
     from django.db import connection
 
     print(
@@ -271,10 +271,11 @@ def _report(args, drain: dict, paced: dict, cpu: float) -> None:
 
 
 def _purge(queue: str) -> None:
-    """Drop the bench's queue from a shared Redis (it should be empty; a crashed run leaves messages)."""
+    """Drop the bench's queue and kombu's bindings for it from a shared Redis."""
     import redis
 
-    redis.Redis.from_url(os.environ["REDIS_URL"]).delete(queue)
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 if __name__ == "__main__":
