@@ -33,6 +33,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # database with real WAL locking, as in production; one per test process,
     # so two test runs in one checkout do not delete each other's database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+elif os.environ.get("TEST_DATABASE_NAME"):
+    # PostgreSQL: two checkouts testing against one server at once would each drop the
+    # other's test_<name> database; give one of them its own name.
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["TEST_DATABASE_NAME"]}
 
 # Serve static files straight from the app and static/ folders: tests never run collectstatic.
 STATIC_ROOT = None

@@ -235,6 +235,8 @@ class EventType(models.TextChoices):
     UPDATED = "escalation.updated"
     SLA_BREACHED = "escalation.sla_breached"
     REMINDER = "escalation.reminder"
+    # Team-level: no escalation (Event.escalation is null), written by webhooks.services.
+    WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 
 class Event(models.Model):

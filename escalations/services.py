@@ -728,6 +728,32 @@ def _append_event(
     extra: dict[str, Any] | None = None,
 ) -> Event:
     """Write the outbox row and schedule its broadcast. Call last inside atomic."""
+    payload = {
+        "escalation": escalation_payload(escalation),
+        "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
+        **(extra or {}),
+    }
+    return _write_event(
+        Event(
+            type=event_type,
+            escalation=escalation,
+            team_id=escalation.team_id,
+            actor=user,
+            actor_agent=agent,
+            payload=payload,
+        )
+    )
+
+
+def team_event_append(*, team_id: int, event_type: EventType, payload: dict[str, Any]) -> Event:
+    """An event about the team rather than one escalation (e.g. a webhook endpoint disabled).
+
+    Call last inside atomic. It is broadcast, in the event feed and sent to webhooks like the rest.
+    """
+    return _write_event(Event(type=event_type, team_id=team_id, payload=payload))
+
+
+def _write_event(event: Event) -> Event:
     if connection.vendor == "postgresql":
         # Sequence values are taken at insert but become visible at commit, so
         # without this a reader could see event 12 before 11 commits and skip
@@ -735,19 +761,7 @@ def _append_event(
         # lock-order cycle. (SQLite's IMMEDIATE transactions already serialise.)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
-    payload = {
-        "escalation": escalation_payload(escalation),
-        "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
-        **(extra or {}),
-    }
-    event = Event.objects.create(
-        type=event_type,
-        escalation=escalation,
-        team_id=escalation.team_id,
-        actor=user,
-        actor_agent=agent,
-        payload=payload,
-    )
+    event.save(force_insert=True)
     message = broadcast.event_message(event)
     transaction.on_commit(lambda: broadcast.publish_event(message))
     # Delivery rows in this same transaction; they are enqueued on commit.

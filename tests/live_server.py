@@ -34,14 +34,16 @@ def database_url() -> str:
 
 
 @contextlib.contextmanager
-def running_daphne(var_dir: Path) -> Iterator[str]:
-    """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after."""
+def running_daphne(var_dir: Path, *, redis_url: str | None = None) -> Iterator[str]:
+    """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after.
+
+    redis_url: another Redis than the test run's (a test that stops its own Redis)."""
     port = free_port()
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY_FILE")},
         "DJANGO_SETTINGS_MODULE": "escalation_project.settings_test",
         "DATABASE_URL": database_url(),
-        "REDIS_URL": settings.REDIS_URL,
+        "REDIS_URL": redis_url or settings.REDIS_URL,
         "VAR_DIR": str(var_dir),
         # The test process's key, so sessions it makes (force_login) are valid on the server.
         "SECRET_KEY": settings.SECRET_KEY,

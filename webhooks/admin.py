@@ -257,6 +257,7 @@ class DeliveryAdmin(TeamScopedAdmin, ReadOnlyAdmin):
 
     @admin.action(description="Redeliver now (same webhook-id)", permissions=["redeliver"])
     def redeliver(self, request, queryset):
-        for delivery in queryset:
-            services.delivery_redeliver(delivery_id=delivery.pk)
-        messages.success(request, f"{len(queryset)} deliveries queued again.")
+        queued = sum(services.delivery_redeliver(delivery_id=delivery.pk) for delivery in queryset)
+        messages.success(request, f"{queued} deliveries queued again.")
+        if queued < len(queryset):
+            messages.info(request, f"{len(queryset) - queued} were pending or retrying: queued already.")

@@ -74,6 +74,10 @@ class Delivery(models.Model):
     status = models.CharField(max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
     attempt_count = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # Set when a task message is handed to the broker, cleared when a worker claims the
+    # row: until then the sweep leaves the row alone, so a queue that lags behind does
+    # not fill with copies of the same delivery. A lost message waits out the lease.
+    enqueued_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -58,18 +59,36 @@ def sign(*, secrets: list[str], webhook_id: str, timestamp: dt.datetime, body: b
     return " ".join(Webhook(secret).sign(webhook_id, timestamp, body.decode()) for secret in secrets)
 
 
-def _manager() -> Manager:
-    # Built per call: the loopback setting is read when sending, so tests and
-    # local development can switch it without restarting a worker.
-    return Manager(
-        Config(
+_per_thread = threading.local()
+
+
+def _session() -> requests.Session:
+    """This thread's hardened session, kept across deliveries so a receiver's keep-alive
+    connection is reused (a new TLS handshake per delivery was most of an attempt's cost).
+
+    Per thread: a requests Session is not thread-safe, and a worker sends from
+    several threads (or forked processes, which each start with none). Rebuilt
+    when the loopback setting changes, so tests and local development can
+    switch it without restarting a worker. The address check still runs on
+    every new connection; a reused one goes to the address already checked.
+    """
+    allow_loopback = settings.WEBHOOKS_ALLOW_LOOPBACK
+    session = getattr(_per_thread, "session", None)
+    if session is None or _per_thread.allow_loopback != allow_loopback:
+        if session is not None:
+            session.close()
+        config = Config(
             ip_filter_enable=True,
-            ip_filter_allow_loopback_ips=settings.WEBHOOKS_ALLOW_LOOPBACK,
+            ip_filter_allow_loopback_ips=allow_loopback,
             never_redirect=True,
             default_timeout=TIMEOUT,
             user_agent_override=USER_AGENT,
         )
-    )
+        session = Manager(config).get_session()
+        # No HTTP(S)_PROXY from the environment: the address check must apply to the receiver.
+        session.trust_env = False
+        _per_thread.session, _per_thread.allow_loopback = session, allow_loopback
+    return session
 
 
 def send(*, url: str, secrets: list[str], webhook_id: str, body: bytes) -> SendResult:
@@ -87,14 +106,13 @@ def send(*, url: str, secrets: list[str], webhook_id: str, body: bytes) -> SendR
         return int((time.perf_counter() - started) * 1000)
 
     try:
-        with _manager().get_session() as session:
-            # No HTTP(S)_PROXY from the environment: the address check must apply to the receiver.
-            session.trust_env = False
-            response = session.post(url, data=body, headers=headers, timeout=TIMEOUT, stream=True)
-            try:
-                raw = response.raw.read(EXCERPT_CHARS * 4, decode_content=True) or b""
-            finally:
-                response.close()
+        response = _session().post(url, data=body, headers=headers, timeout=TIMEOUT, stream=True)
+        try:
+            raw = response.raw.read(EXCERPT_CHARS * 4, decode_content=True) or b""
+        finally:
+            # A body read to its end has already given the connection back to the pool
+            # (urllib3 does so at EOF); a longer one is not drained: its connection is closed.
+            response.close()
     except InvalidIPAddress as exc:
         return SendResult(None, elapsed(), error=f"Refused: {exc} is not a public address.")
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema) as exc:

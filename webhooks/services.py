@@ -20,13 +20,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Max, Min
+from django.db.models import Max, Min, Q
+from django.urls import reverse
 from django.utils import timezone
 
 from escalations.models import Event, EventType
-from supervisors.models import Team
+from supervisors.models import Role, Team
 from webhooks import sender
 from webhooks.models import (
     DUE_STATUSES,
@@ -57,6 +60,9 @@ MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
 JITTER = 0.1
 # Longer than the sender's connect + read timeouts, so a live attempt keeps its claim.
 SEND_LEASE = dt.timedelta(seconds=60)
+# How long the sweep trusts that an enqueued message will reach a worker: longer than a
+# busy queue's wait, short enough that a message lost with the broker is sent soon after.
+ENQUEUE_LEASE = dt.timedelta(seconds=60)
 # Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
 SWEEP_BATCH = 500
 SECRET_BYTES = 32
@@ -144,15 +150,66 @@ def endpoint_delete(*, endpoint_id: int) -> None:
     Endpoint.objects.filter(pk=endpoint_id).delete()
 
 
-def endpoint_disable(*, endpoint_id: int, reason: str) -> None:
-    """Call inside atomic. Pending deliveries fail when their turn comes (see delivery_attempt)."""
-    # TODO(issue 5): tell the team's owners (email, console banner) and record
-    # an Event; Event rows are escalation events today (the feed, broadcasts and
-    # webhook payloads all expect an escalation), so that needs a team-level type first.
-    Endpoint.objects.filter(pk=endpoint_id, active=True).update(
-        active=False, disabled_at=timezone.now(), disabled_reason=reason[:300]
+def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
+    """Call inside atomic. False if it was already off. Pending deliveries fail when their turn comes.
+
+    The team hears of it once: an Event (feed, console, the team's other
+    endpoints), an email to its owners after commit, and a console banner
+    for owners while disabled_at is set (webhooks.selectors).
+    """
+    # escalations.services imports this module for deliveries_for_event.
+    from escalations.services import team_event_append
+
+    now = timezone.now()
+    disabled = Endpoint.objects.filter(pk=endpoint_id, active=True).update(
+        active=False, disabled_at=now, disabled_reason=reason[:300], updated_at=now
     )
+    if not disabled:
+        return False
+    endpoint = Endpoint.objects.select_related("team").get(pk=endpoint_id)
+    team_event_append(
+        team_id=endpoint.team_id,
+        event_type=EventType.WEBHOOK_ENDPOINT_DISABLED,
+        payload={
+            "endpoint": {
+                "id": endpoint.pk,
+                "url": endpoint.url,
+                "description": endpoint.description,
+                "team": {"id": endpoint.team_id, "slug": endpoint.team.slug},
+            },
+            "reason": endpoint.disabled_reason,
+            "disabled_at": now.isoformat(),
+            "actor": {"user": None, "agent": None},
+        },
+    )
+    transaction.on_commit(lambda: _email_owners_about_disabled(endpoint))
     logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
+    return True
+
+
+def _email_owners_about_disabled(endpoint: Endpoint) -> None:
+    owners = get_user_model().objects.filter(
+        memberships__team_id=endpoint.team_id, memberships__role=Role.OWNER, is_active=True
+    )
+    recipients = sorted(set(owners.exclude(email="").values_list("email", flat=True)))
+    if not recipients:
+        return
+    admin_path = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
+    try:
+        send_mail(
+            subject=f"Webhook endpoint disabled: {endpoint.url}",
+            message=(
+                f"The webhook endpoint {endpoint.url} of team {endpoint.team.name} was disabled "
+                f"on {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC.\n\n"
+                f"Reason: {endpoint.disabled_reason}\n\n"
+                "No events are sent to it until it is re-enabled. Fix the receiver, then re-enable "
+                f"it in the admin ({admin_path}) and replay the deliveries that failed meanwhile.\n"
+            ),
+            from_email=None,
+            recipient_list=recipients,
+        )
+    except Exception:  # after commit, inside a worker: the Event and the banner still tell them
+        logger.exception("Could not email the owners of webhook endpoint %s.", endpoint.pk)
 
 
 # --- The outbox -----------------------------------------------------------------
@@ -174,7 +231,11 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
         return []
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
-        [Delivery(event=event, endpoint=endpoint, next_attempt_at=now) for endpoint in endpoints]
+        [
+            # Enqueued on commit: the sweep must not send a second message meanwhile.
+            Delivery(event=event, endpoint=endpoint, next_attempt_at=now, enqueued_until=now + ENQUEUE_LEASE)
+            for endpoint in endpoints
+        ]
     )
     ids = [delivery.pk for delivery in deliveries]
     transaction.on_commit(lambda: enqueue(ids))
@@ -182,21 +243,42 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery; if the broker is down, the sweep sends them later."""
+    """Hand deliveries to Celery; if the broker is down, the sweep sends them later.
+
+    The rows must carry an enqueue lease (deliveries_claim_due and the writers
+    above set it); a row whose message could not be sent gets its lease back.
+    """
     from webhooks.tasks import deliver  # the tasks module imports this one
 
-    for delivery_id in delivery_ids:
+    for index, delivery_id in enumerate(delivery_ids):
         try:
             deliver.delay(delivery_id)
         except Exception:  # the broker's errors vary by transport; none may fail the caller's request
             logger.warning("Broker unavailable; delivery %s waits for the sweep.", delivery_id, exc_info=True)
+            # No message is waiting for these: the next sweep may take them at once.
+            Delivery.objects.filter(pk__in=delivery_ids[index:]).update(enqueued_until=None)
             return
 
 
-def due_delivery_ids(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+def deliveries_claim_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
+    """Due deliveries with no message waiting in the broker, each leased for ENQUEUE_LEASE: enqueue them.
+
+    Without the lease, every sweep (every 5 s) would enqueue again each due row
+    that the workers have not reached yet, and a lagging queue would snowball.
+    """
     now = now or timezone.now()
-    due = Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
-    return list(due.order_by("next_attempt_at").values_list("pk", flat=True)[:limit])
+    with transaction.atomic():
+        due = (
+            Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
+            .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lte=now))
+            .order_by("next_attempt_at")
+            # PostgreSQL: two sweeps (a beat restarted twice) take disjoint rows. SQLite
+            # ignores it; its IMMEDIATE transaction already serialises the two.
+            .select_for_update(skip_locked=True)
+        )
+        ids = list(due.values_list("pk", flat=True)[:limit])
+        Delivery.objects.filter(pk__in=ids).update(enqueued_until=now + ENQUEUE_LEASE)
+    return ids
 
 
 # --- Sending --------------------------------------------------------------------
@@ -209,7 +291,7 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     # message after a worker crash) exactly one wins the UPDATE.
     claimed = Delivery.objects.filter(
         pk=delivery_id, status__in=DUE_STATUSES, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + SEND_LEASE)
+    ).update(next_attempt_at=now + SEND_LEASE, enqueued_until=None)
     if not claimed:
         return None
     delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
@@ -366,9 +448,13 @@ def _disable_if_failing_too_long(endpoint: Endpoint) -> None:
 # --- Redelivery and tests -----------------------------------------------------------
 
 
-def delivery_redeliver(*, delivery_id: int) -> None:
-    """One more attempt now, with the same webhook-id. Past the attempt cap it is not retried again."""
-    _requeue(Delivery.objects.filter(pk=delivery_id))
+def delivery_redeliver(*, delivery_id: int) -> bool:
+    """One more attempt now, with the same webhook-id. Past the attempt cap it is not retried again.
+
+    False if the delivery is still pending or retrying: it is queued already (or
+    being sent), and a second send beside it would break the one-sender claim.
+    """
+    return _requeue(Delivery.objects.filter(pk=delivery_id)) == 1
 
 
 def deliveries_replay_failed(*, endpoint_id: int, since: dt.datetime) -> int:
@@ -385,7 +471,10 @@ def _requeue(deliveries) -> int:
     with transaction.atomic():
         ids = list(deliveries.exclude(status__in=DUE_STATUSES).values_list("pk", flat=True))
         Delivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.PENDING, next_attempt_at=now, updated_at=now
+            status=DeliveryStatus.PENDING,
+            next_attempt_at=now,
+            enqueued_until=now + ENQUEUE_LEASE,
+            updated_at=now,
         )
         transaction.on_commit(lambda: enqueue(ids))
     return len(ids)

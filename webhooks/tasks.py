@@ -14,6 +14,6 @@ def deliver(delivery_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_due_deliveries() -> int:
-    ids = services.due_delivery_ids()
+    ids = services.deliveries_claim_due()
     services.enqueue(ids)
     return len(ids)

@@ -3,7 +3,10 @@
 The API fixtures (two teams, tokens, a contributor) come from tests/api/conftest.py.
 """
 
+import datetime as dt
+
 import pytest
+import time_machine
 from standardwebhooks import Webhook
 
 from tests import factories
@@ -17,6 +20,15 @@ from tests.api.conftest import (  # noqa: F401 (fixtures)
 )
 from webhooks import services
 from webhooks.models import Delivery
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def clock():
+    """Time stands at NOW until the test moves it."""
+    with time_machine.travel(NOW, tick=False) as traveller:
+        yield traveller
 
 
 @pytest.fixture(scope="session")

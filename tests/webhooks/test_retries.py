@@ -4,21 +4,12 @@ import datetime as dt
 import socket
 
 import pytest
-import time_machine
 from django.utils import timezone
 from urllib3.util import Timeout
 
-from tests.webhooks.conftest import deliveries_of, open_escalation
+from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import sender, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
-
-NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def clock():
-    with time_machine.travel(NOW, tick=False) as traveller:
-        yield traveller
 
 
 @pytest.fixture
@@ -163,19 +154,6 @@ def test_deliveries_to_a_disabled_endpoint_fail_unsent(receiver, delivery, hook_
     assert delivery.status == DeliveryStatus.FAILED
     assert "disabled" in delivery.last_error
     assert receiver.log == []
-
-
-def test_the_sweep_picks_only_due_rows(receiver, hook_endpoint, team, clock):
-    open_escalation(team)
-    open_escalation(team)
-    due, later = deliveries_of(hook_endpoint)
-    Delivery.objects.filter(pk=later.pk).update(next_attempt_at=NOW + dt.timedelta(seconds=1))
-
-    assert services.due_delivery_ids() == [due.pk]
-    clock.shift(dt.timedelta(seconds=1))
-    assert services.due_delivery_ids() == [due.pk, later.pk]
-    Delivery.objects.filter(pk=due.pk).update(status=DeliveryStatus.SUCCEEDED, next_attempt_at=None)
-    assert services.due_delivery_ids() == [later.pk]
 
 
 def test_an_attempt_in_flight_is_not_sent_twice(receiver, delivery):

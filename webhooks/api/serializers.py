@@ -3,7 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from escalations.models import EventType
-from webhooks.models import Endpoint
+from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
 class EndpointSerializer(serializers.ModelSerializer):
@@ -50,3 +50,58 @@ class EndpointWithSecretSerializer(EndpointSerializer):
 
     class Meta(EndpointSerializer.Meta):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
+
+
+class AttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Attempt
+        fields = [
+            "number",
+            "started_at",
+            "duration_ms",
+            "status_code",
+            "outcome",
+            "error",
+            "response_excerpt",
+        ]
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    webhook_id = serializers.CharField(
+        read_only=True, help_text="The webhook-id header: the same on every try."
+    )
+    event_id = serializers.IntegerField(read_only=True)
+    event_type = serializers.CharField(source="event.type", read_only=True)
+    attempts = AttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "webhook_id",
+            "event_id",
+            "event_type",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "last_status_code",
+            "last_error",
+            "created_at",
+            "updated_at",
+            "attempts",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryListQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
+
+
+class ReplayFailedSerializer(serializers.Serializer):
+    since = serializers.DateTimeField(
+        help_text="Failed deliveries of events from this time on are queued again (ISO 8601)."
+    )
+
+
+class ReplayFailedResultSerializer(serializers.Serializer):
+    queued = serializers.IntegerField(help_text="How many failed deliveries were queued again.")

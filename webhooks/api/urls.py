@@ -12,4 +12,19 @@ urlpatterns = [
         views.EndpointRotateSecret.as_view(),
         name="rotate-secret",
     ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/replay-failed/",
+        views.EndpointReplayFailed.as_view(),
+        name="replay-failed",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/deliveries/",
+        views.EndpointDeliveries.as_view(),
+        name="deliveries",
+    ),
+    path(
+        "webhook-endpoints/<int:endpoint_id>/deliveries/<int:delivery_id>/redeliver/",
+        views.DeliveryRedeliver.as_view(),
+        name="redeliver",
+    ),
 ]

@@ -15,15 +15,18 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from escalation_project.api.errors import ApiError
+from escalation_project.api.pagination import ApiCursorPagination
 from escalation_project.api.permissions import IsPerson
 from supervisors.models import Role
 from supervisors.selectors import has_team_role, team_ids_with_role
 from webhooks import services
 from webhooks.api import serializers as s
-from webhooks.models import Endpoint
+from webhooks.models import Delivery, Endpoint
 
 CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may change its webhook endpoints."
 ENDPOINT_ID = OpenApiParameter("endpoint_id", int, OpenApiParameter.PATH)
+DELIVERY_ID = OpenApiParameter("delivery_id", int, OpenApiParameter.PATH)
 LIMIT = OpenApiParameter("limit", int, description="Page size (at most 200).")
 
 
@@ -103,3 +106,77 @@ class EndpointRotateSecret(_PersonView):
         endpoint = _endpoint(request, endpoint_id, contributor=True)
         endpoint = services.endpoint_rotate_secret(endpoint_id=endpoint.pk)
         return Response(s.EndpointWithSecretSerializer(endpoint).data)
+
+
+class DeliveryPagination(ApiCursorPagination):
+    # The id, not created_at: unique, so the cursor never skips rows made in the same instant,
+    # and served by the (endpoint, -id) index.
+    ordering = "-id"
+
+
+class EndpointDeliveries(_PersonView):
+    serializer_class = s.DeliverySerializer
+    pagination_class = DeliveryPagination
+    queryset = Delivery.objects.none()
+
+    @extend_schema(
+        parameters=[ENDPOINT_ID, s.DeliveryListQuerySerializer, LIMIT],
+        responses=s.DeliverySerializer(many=True),
+    )
+    def get(self, request: Request, endpoint_id: int) -> Response:
+        """The endpoint's deliveries, newest first, each with its attempts; `status` filters."""
+        endpoint = _endpoint(request, endpoint_id)
+        query = s.DeliveryListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        deliveries = (
+            Delivery.objects.filter(endpoint=endpoint)
+            .select_related("event")
+            .prefetch_related("attempts")
+            .defer("event__payload")
+        )
+        if "status" in query.validated_data:
+            deliveries = deliveries.filter(status=query.validated_data["status"])
+        page = self.paginate_queryset(deliveries)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+
+class DeliveryRedeliver(_PersonView):
+    serializer_class = s.DeliverySerializer
+
+    @extend_schema(
+        parameters=[ENDPOINT_ID, DELIVERY_ID],
+        request=None,
+        responses={202: s.DeliverySerializer},
+        description="Queue one more attempt now, with the same webhook-id (contributors and owners). "
+        "409 while the delivery is still pending or retrying: it is queued already.",
+    )
+    def post(self, request: Request, endpoint_id: int, delivery_id: int) -> Response:
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        delivery = get_object_or_404(Delivery.objects.filter(endpoint=endpoint), pk=delivery_id)
+        if not services.delivery_redeliver(delivery_id=delivery.pk):
+            raise ApiError(
+                status.HTTP_409_CONFLICT,
+                "delivery_queued",
+                f"This delivery is {delivery.status} already; its next attempt is queued.",
+            )
+        delivery = Delivery.objects.select_related("event").prefetch_related("attempts").get(pk=delivery.pk)
+        return Response(self.get_serializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EndpointReplayFailed(_PersonView):
+    serializer_class = s.ReplayFailedSerializer
+
+    @extend_schema(
+        parameters=[ENDPOINT_ID],
+        request=s.ReplayFailedSerializer,
+        responses={202: s.ReplayFailedResultSerializer},
+    )
+    def post(self, request: Request, endpoint_id: int) -> Response:
+        """Queue again the failed deliveries of events since `since` (after re-enabling), same webhook-ids."""
+        endpoint = _endpoint(request, endpoint_id, contributor=True)
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        queued = services.deliveries_replay_failed(
+            endpoint_id=endpoint.pk, since=serializer.validated_data["since"]
+        )
+        return Response({"queued": queued}, status=status.HTTP_202_ACCEPTED)

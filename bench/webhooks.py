@@ -1,0 +1,282 @@
+"""Webhook deliveries: a real Celery worker process sending to a local receiver that answers at once.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
+        .venv/bin/python bench/webhooks.py [--n 4000] [--endpoints 4] [--pool threads] [--concurrency 8]
+
+The real path: each escalation opened through escalations.services writes
+its Event and one Delivery per endpoint in one transaction and enqueues them
+on commit (deliver.delay); one `celery worker` process (options as given)
+claims, signs, POSTs and records each attempt. The receiver is a stdlib
+threaded HTTP/1.1 server in its own process answering 204 with no work.
+
+1. Drain: N deliveries are enqueued with the worker stopped, then the worker
+   starts; deliveries/s = N / (end of the last attempt - start of the first).
+2. Paced: with the worker running, escalations are opened at a steady
+   --rate deliveries/s for --seconds; enqueue -> first attempt is the
+   Delivery's insert to its first Attempt's start, from the database.
+
+Always a fresh database `bench_webhooks` (dropped at the end) and its own
+Celery queue, so other workers on a shared Redis neither take nor add tasks.
+Without DATABASE_URL: SQLite in a temporary VAR_DIR; without REDIS_URL: an
+embedded redis-server. Targets (issue 5): >= 200 deliveries/s with one
+worker process, enqueue -> first attempt p95 <= 1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.server
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from _db import django_stack  # bench/ is on sys.path when run as a script
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE = "bench_webhooks"
+
+
+class _Receiver(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would offer
+
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def serve_receiver(port: int) -> None:
+    http.server.ThreadingHTTPServer.request_queue_size = 256
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), _Receiver).serve_forever()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--n", type=int, default=4000, help="deliveries in the drain (default 4000)")
+    parser.add_argument("--endpoints", type=int, default=4, help="endpoints per event (default 4)")
+    parser.add_argument("--pool", default="threads", help="the worker's --pool (default threads)")
+    parser.add_argument("--concurrency", type=int, default=4, help="the worker's --concurrency (default 4)")
+    parser.add_argument(
+        "--prefetch-multiplier", type=int, default=None, help="the worker's (default: the setting, 1)"
+    )
+    parser.add_argument("--rate", type=float, default=100, help="paced deliveries/s (default 100)")
+    parser.add_argument("--seconds", type=float, default=20, help="paced phase length (default 20)")
+    parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_receiver:
+        serve_receiver(args.serve_receiver)
+        return
+
+    queue = f"bench-webhooks-{os.getpid()}"
+    with django_stack(
+        BENCH_DATABASE, LOG_LEVEL="WARNING", WEBHOOKS_ALLOW_LOOPBACK="true", CELERY_QUEUE=queue
+    ):
+        from escalation_project.embedded_redis import free_port
+
+        port = free_port()
+        processes: list[subprocess.Popen] = []
+        try:
+            processes.append(
+                subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port)], cwd=ROOT)
+            )
+            agent = _prepare(f"http://127.0.0.1:{port}", args.endpoints)
+            _wait_for_port(port)
+
+            first_id = _open(agent, args.n // args.endpoints, prefix="drain")
+            worker = _start_worker(args)
+            processes.append(worker)
+            drain = _wait_done(first_id, args.n // args.endpoints * args.endpoints, timeout=600)
+
+            paced_first_id = _paced(agent, args.rate / args.endpoints, args.seconds)
+            paced = _wait_done(paced_first_id, None, timeout=120)
+            cpu = _cpu_seconds(worker.pid)
+            _report(args, drain, paced, cpu)
+        finally:
+            for process in processes:
+                process.terminate()
+            for process in processes:
+                process.wait(timeout=15)
+        _purge(queue)
+
+
+def _prepare(receiver: str, endpoints: int):
+    from django.core.management import call_command
+
+    from agents.models import Agent
+    from supervisors.models import Team
+    from webhooks import services
+
+    call_command("migrate", interactive=False, verbosity=0)
+    team = Team.objects.create(name="Bench", slug="bench")
+    agent = Agent.objects.create(team=team, name="Bench Bot", slug="bench-bot", description="Benchmarks.")
+    for n in range(endpoints):
+        services.endpoint_create(team=team, url=f"{receiver}/hook/{n}")
+    return agent
+
+
+def _wait_for_port(port: int) -> None:
+    import socket
+
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    sys.exit("the receiver did not come up")
+
+
+def _open_one(agent, external_id: str) -> None:
+    from agents.models import Conversation
+    from escalations import services
+    from escalations.models import Origin
+
+    conversation = Conversation.objects.create(agent=agent, external_id=external_id)
+    services.open_escalation(conversation=conversation, origin=Origin.TOOL_CALL, reason="Refund of $150")
+
+
+def _open(agent, count: int, *, prefix: str) -> int:
+    """Open `count` escalations; return the first Delivery id they made."""
+    from webhooks.models import Delivery
+
+    before = Delivery.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    for i in range(count):
+        _open_one(agent, f"{prefix}-{i}")
+    return before + 1
+
+
+def _paced(agent, events_per_second: float, seconds: float) -> int:
+    from webhooks.models import Delivery
+
+    before = Delivery.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    started = time.perf_counter()
+    for i in range(int(events_per_second * seconds)):
+        # On schedule, not as fast as possible: the latency of a queue at full tilt only measures the queue.
+        delay = started + i / events_per_second - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        _open_one(agent, f"paced-{i}")
+    return before + 1
+
+
+def _start_worker(args) -> subprocess.Popen:
+    prefetch = [f"--prefetch-multiplier={args.prefetch_multiplier}"] if args.prefetch_multiplier else []
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "escalation_project", "worker", f"--pool={args.pool}",
+         f"--concurrency={args.concurrency}", "--loglevel=WARNING",
+         "--without-gossip", "--without-mingle", "--without-heartbeat", *prefetch],
+        cwd=ROOT,
+        env=os.environ.copy(),
+    )  # fmt: skip
+
+
+def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
+    """Wait until every delivery from first_id on has succeeded; return their timings."""
+    from django.db.models import Count
+
+    from webhooks.models import Attempt, Delivery, DeliveryStatus
+
+    deliveries = Delivery.objects.filter(id__gte=first_id)
+    total = expected if expected is not None else deliveries.count()
+    deadline = time.monotonic() + timeout
+    while deliveries.filter(status=DeliveryStatus.SUCCEEDED).count() < total:
+        if time.monotonic() > deadline:
+            counts = dict(deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+            sys.exit(f"not all deliveries succeeded within {timeout} s: {counts}")
+        time.sleep(0.25)
+    attempts = list(
+        Attempt.objects.filter(delivery__id__gte=first_id, number=1).values_list(
+            "started_at", "duration_ms", "delivery__created_at"
+        )
+    )
+    starts = [started for started, _, _ in attempts]
+    ends = [started.timestamp() + ms / 1000 for started, ms, _ in attempts]
+    return {
+        "count": len(attempts),
+        "attempts": Attempt.objects.filter(delivery__id__gte=first_id).count(),
+        "seconds": max(ends) - min(s.timestamp() for s in starts),
+        "wait_ms": sorted((started - created).total_seconds() * 1000 for started, _, created in attempts),
+        "duration_ms": sorted(ms for _, ms, _ in attempts),
+    }
+
+
+def _cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time so far of the worker's main process, and of its children (a prefork pool's)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def of(one: int) -> float:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return 0.0
+        return (int(fields[11]) + int(fields[12])) / ticks
+
+    return of(pid), sum(of(int(child)) for child in _children(pid))
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+
+
+def _q(values: list[float], percent: int) -> float:
+    return statistics.quantiles(values, n=100)[percent - 1] if len(values) > 1 else values[0]
+
+
+def _report(args, drain: dict, paced: dict, cpu: tuple[float, float]) -> None:
+    from django.db import connection
+
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
+        f"worker --pool={args.pool} --concurrency={args.concurrency} "
+        f"--prefetch-multiplier={args.prefetch_multiplier or 1} · {args.endpoints} endpoints · "
+        f"{os.cpu_count()} CPUs · Python {platform.python_version()} · "
+        f"load {os.getloadavg()[0]:.2f} at the end"
+    )
+    print()
+    columns = "deliveries | attempts | deliveries/s | wait p50 ms | wait p95 ms | wait max ms"
+    print(f"| phase | {columns} | POST p50 ms | POST p95 ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name, phase in (
+        ("drain (backlog, worker started after)", drain),
+        (f"paced at {args.rate:.0f}/s", paced),
+    ):
+        print(
+            f"| {name} | {phase['count']} | {phase['attempts']} | {phase['count'] / phase['seconds']:.0f} | "
+            f"{_q(phase['wait_ms'], 50):.0f} | {_q(phase['wait_ms'], 95):.0f} | {phase['wait_ms'][-1]:.0f} | "
+            f"{_q(phase['duration_ms'], 50):.0f} | {_q(phase['duration_ms'], 95):.0f} |"
+        )
+    total = drain["count"] + paced["count"]
+    print()
+    main, children = cpu
+    print(
+        f"Worker CPU per delivery (both phases): {(main + children) / total * 1000:.2f} ms "
+        f"(main process {main / total * 1000:.2f}, pool children {children / total * 1000:.2f})"
+    )
+    print(
+        "(wait = Delivery inserted -> first attempt started; in the drain it is mostly time in the backlog)"
+    )
+    if drain["attempts"] != drain["count"] or paced["attempts"] != paced["count"]:
+        sys.exit("Some deliveries needed more than one attempt: the figures above are not valid.")
+
+
+def _purge(queue: str) -> None:
+    """Drop the bench's queue and kombu's bindings for it from a shared Redis."""
+    import redis
+
+    client = redis.Redis.from_url(os.environ["REDIS_URL"])
+    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+
+
+if __name__ == "__main__":
+    main()
