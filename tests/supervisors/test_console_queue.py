@@ -387,4 +387,4 @@ def test_the_queue_page_names_its_socket_and_the_newest_event_it_reflects(
     last_id = Event.objects.filter(escalation=newest).get().pk
     assert f'data-live-socket="/ws/console/" data-last-event-id="{last_id}"' in page
     assert "js/console.js" in page
-    assert page.count("data-live-region") == 3  # header widget, counts, rows
+    assert page.count("data-live-region") == 4  # header widget, webhook health, counts, rows
