@@ -99,6 +99,8 @@ def _prepare(n: int) -> dict:
     from supervisors.models import Membership, Role, Team
 
     call_command("migrate", interactive=False, verbosity=0)
+    # Production settings serve hashed static files from a manifest in VAR_DIR (a fresh temp dir here).
+    call_command("collectstatic", interactive=False, verbosity=0)
     team = Team.objects.create(name="Support", slug="support")
     other = Team.objects.create(name="Legal", slug="legal")
     agent = Agent.objects.create(team=team, name="Support Bot", slug="support-bot", description="Answers.")
@@ -173,6 +175,7 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
     client = Client()
     client.force_login(world["supervisor"])
     failures = []
+    query_counts: dict[str, int] = {}
     print()
     print(f"Queue page, {renders} renders per URL (server time, in process):")
     print()
@@ -185,7 +188,9 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
                 return [f"{url} answered {response.status_code}"]
         with CaptureQueriesContext(connection) as queries:
             client.get(url)
+        # Read now: captured_queries slices the connection's log, which the next request resets.
         statements = [q["sql"].upper() for q in queries.captured_queries]
+        query_counts[url] = len(statements)
         whole_counts = [sql for sql in statements if "COUNT(" in sql and "GROUP BY" not in sql]
         if whole_counts:
             failures.append(f"{url} counts the whole table: {whole_counts[0][:200]}")
@@ -196,7 +201,10 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
             times.append((time.perf_counter() - started) * 1000)
         rows = response.content.count(b"data-escalation-id=")
         q = statistics.quantiles(times, n=100)
-        print(f"| `{url}` | {q[49]:.1f} | {q[94]:.1f} | {len(queries.captured_queries)} | {rows} |")
+        print(f"| `{url}` | {q[49]:.1f} | {q[94]:.1f} | {len(statements)} | {rows} |")
+    # Every URL here is a first page of 50 rows: filters and sorts must not add queries.
+    if len(set(query_counts.values())) > 1:
+        failures.append(f"the number of queries differs between URLs: {query_counts}")
     return failures
 
 
