@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "escalation_project.middleware.ViewerTimeZoneMiddleware",
     # Records request.user as the author of history rows written in a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Reads shared by a request's view, selectors and templates happen once (see the module).
+    "escalation_project.request_memo.RequestMemoMiddleware",
 ]
 
 ROOT_URLCONF = "escalation_project.urls"

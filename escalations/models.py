@@ -1,5 +1,8 @@
+import datetime as dt
+
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, Channel, Conversation, EscalationRule
@@ -52,6 +55,8 @@ def _rank_of(field: str, ranks: dict) -> models.Case:
 
 # The active rows, which the queue reads: partial indexes stay small as history grows.
 _ACTIVE = models.Q(status__in=["open", "claimed"])
+# "Due soonest" puts an escalation without a target last.
+NO_DUE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 class Escalation(models.Model):
@@ -119,10 +124,25 @@ class Escalation(models.Model):
         output_field=models.SmallIntegerField(),
         db_persist=True,
     )
+    # The target that runs now: time to claim while open, time to answer once claimed
+    # (the queue's Due column). Stored so "due soonest" is an index scan; a Coalesce
+    # or Case in the ORDER BY would sort every active row of the team per page.
+    queue_due_at = models.GeneratedField(
+        expression=Coalesce(
+            models.Case(
+                models.When(status="claimed", then=models.F("resolution_due_at")),
+                default=models.F("response_due_at"),
+            ),
+            models.Value(NO_DUE),
+        ),
+        output_field=models.DateTimeField(),
+        db_persist=True,
+    )
 
-    # The ranks follow from severity and urgency, which the history keeps.
+    # The ranks and the due time follow from fields the history keeps.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "severity_rank", "urgency_rank"], cascade_delete_history=False
+        excluded_fields=["updated_at", "severity_rank", "urgency_rank", "queue_due_at"],
+        cascade_delete_history=False,
     )
 
     class Meta:
@@ -134,7 +154,9 @@ class Escalation(models.Model):
                 fields=["team", "-severity_rank", "created_at"], condition=_ACTIVE, name="esc_queue_severity"
             ),
             models.Index(fields=["team", "-created_at"], condition=_ACTIVE, name="esc_queue_newest"),
-            models.Index(fields=["team", "response_due_at"], condition=_ACTIVE, name="esc_queue_due"),
+            models.Index(fields=["team", "queue_due_at"], condition=_ACTIVE, name="esc_queue_due"),
+            # The severity counts and the header's open counts: one index-only GROUP BY.
+            models.Index(fields=["team", "status", "severity"], condition=_ACTIVE, name="esc_queue_counts"),
             models.Index(fields=["team", "status", "urgency"], name="esc_queue_urgency"),
             models.Index(fields=["agent", "status"], name="esc_agent_status"),
             models.Index(fields=["claimed_by", "status"], name="esc_claimer_status"),
