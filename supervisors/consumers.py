@@ -24,6 +24,7 @@ from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
@@ -49,6 +50,17 @@ def _run_blocking(function):
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first runs close_old_connections in the shared sync thread,
+        # for consumers that use the async ORM: one thread hop per message per socket,
+        # serialised through one thread. With 500 sockets that was a third of daphne's
+        # CPU and most of an event's fan-out time (bench/README.md). Every ORM call
+        # here goes through database_sync_to_async, which closes connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
