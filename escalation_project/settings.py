@@ -128,7 +128,9 @@ CHANNEL_LAYERS = {
         # Pub/sub layer: fan-out to many sockets is ~3x faster than the core
         # layer. Lost messages are recovered by replaying Events by id.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # Group "team.1" is every database's team 1: deployments (or test and bench
+        # runs) sharing one Redis keep apart by prefix.
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
     }
 }
 

@@ -8,7 +8,7 @@ REDIS_URL and DATABASE_URL to run the same suite on its services.
 import os
 
 from escalation_project.settings import *  # noqa: F403
-from escalation_project.settings import DATABASES, EMBEDDED_REDIS, VAR_DIR
+from escalation_project.settings import CHANNEL_LAYERS, DATABASES, EMBEDDED_REDIS, VAR_DIR
 
 if EMBEDDED_REDIS:
     from escalation_project.embedded_redis import start_for_tests
@@ -45,3 +45,5 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # gives each test a fresh one): runs and tests must not spend each other's budget.
 API_THROTTLE_KEY_PREFIX = f"test-{os.getpid()}:rate"
 PRESENCE_KEY_PREFIX = f"test-{os.getpid()}:presence"
+# Channel groups too: another run's team 1 is not this run's.
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"test-{os.getpid()}"
