@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from agents.models import Agent, Conversation
 from escalation_project.request_memo import memoized
 from escalations.choices import Severity
-from escalations.models import ACTIVE_STATUSES, FINAL_STATUSES, Escalation, Event, Status
+from escalations.models import FINAL_STATUSES, Escalation, Event, Status
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
 
@@ -69,7 +69,7 @@ def console_queue(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
     queryset = (
         Escalation.objects.select_related("agent", "team", "claimed_by")
         .defer("evidence", "guidance", "closing_note")
-        .filter(status__in=ACTIVE_STATUSES)
+        .filter(is_active=True)  # what the queue's partial indexes are conditioned on
     )
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
     return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
@@ -90,7 +90,7 @@ def active_counts(*, user: AbstractBaseUser) -> dict[tuple[int, str, str], int]:
 
     def read() -> dict[tuple[int, str, str], int]:
         team_ids = team_ids_with_role(user, Role.SUPERVISOR)
-        queryset = Escalation.objects.filter(status__in=ACTIVE_STATUSES)
+        queryset = Escalation.objects.filter(is_active=True)
         if team_ids is not None:
             queryset = queryset.filter(team_id__in=team_ids)
         rows = queryset.order_by().values_list("team_id", "status", "severity").annotate(n=Count("*"))

@@ -396,6 +396,7 @@ def test_a_superusers_header_counts_the_open_escalations_of_every_team(
     make_escalation(legal_agent)
     services.claim(escalation_id=make_escalation(agent).pk, user=bob)  # claimed: not "open"
     root = factories.make_user("root", superuser=True)
+    services.dismiss(escalation_id=make_escalation(legal_agent).pk, user=root)  # closed
     client.force_login(root)
 
     page = client.get(reverse("home")).content.decode()
