@@ -1,7 +1,7 @@
 """The console under load: the queue page with 100,000 open escalations, and API create -> websocket.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/console.py [--escalations 100000] [--sockets 50,500] [--creates 100]
+        .venv/bin/python bench/console.py [--escalations 100000] [--sockets 50,500] [--creates 100] [--servers 1]
 
 1. Queue page: `--escalations` open or claimed escalations (bulk-inserted,
    mixed severities, urgencies, ages, a fifth claimed) in one team, a
@@ -11,7 +11,7 @@
    of queries per render, and fails if a render counts the whole table
    (a `COUNT(*)` without `GROUP BY`) or if the number of queries differs
    between URLs of the same shape.
-2. Create -> websocket: one daphne process, `--sockets` supervisors each
+2. Create -> websocket: `--servers` daphne processes (default one), `--sockets` supervisors each
    with a console socket (/ws/console/, session cookie, same-origin), then
    `--creates` escalate_to_human calls over HTTP, one every 20 ms. Latency is
    from just before the POST is sent to the moment each socket has the
@@ -59,6 +59,9 @@ def main() -> None:
     parser.add_argument("--renders", type=int, default=100, help="timed renders per queue URL")
     parser.add_argument("--sockets", default="50,500", help="comma-separated socket counts")
     parser.add_argument("--creates", type=int, default=100, help="creates per socket count")
+    parser.add_argument(
+        "--servers", type=int, default=1, help="daphne processes; sockets and creates spread round-robin"
+    )
     parser.add_argument("--skip-queue", action="store_true")
     parser.add_argument("--skip-sockets", action="store_true")
     args = parser.parse_args()
@@ -83,7 +86,7 @@ def main() -> None:
             failures += _bench_queue(world, args.renders)
         if not args.skip_sockets:
             for count in [int(x) for x in args.sockets.split(",") if x]:
-                _bench_sockets(world, count, args.creates)
+                _bench_sockets(world, count, args.creates, args.servers)
     if failures:
         sys.exit("\n".join(failures))
 
@@ -216,7 +219,7 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
 # --- 2. API create -> websocket ------------------------------------------------------
 
 
-def _bench_sockets(world: dict, count: int, creates: int) -> None:
+def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -234,20 +237,38 @@ def _bench_sockets(world: dict, count: int, creates: int) -> None:
 
     from escalation_project.embedded_redis import free_port
 
-    port = free_port()
+    ports = [free_port() for _ in range(servers)]
     # BENCH_SERVER_LOG=path keeps daphne's stderr: an exception inside the app shows there only.
     server_log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
-    server = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-         "escalation_project.asgi:application"],
-        cwd=ROOT, env=os.environ.copy(), stdout=subprocess.DEVNULL, stderr=server_log,
-    )  # fmt: skip
+    processes = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-v",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "escalation_project.asgi:application",
+            ],
+            cwd=ROOT,
+            env=os.environ.copy(),
+            stdout=subprocess.DEVNULL,
+            stderr=server_log,
+        )  # fmt: skip
+        for port in ports
+    ]
     try:
-        _wait_for(port)
-        result = asyncio.run(_measure(port, cookies, world["key"], creates))
+        for port in ports:
+            _wait_for(port)
+        result = asyncio.run(_measure(ports, cookies, world["key"], creates))
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=10)
         server_log.close()
     ms = sorted(result["latencies"])
     q = statistics.quantiles(ms, n=100)
@@ -255,7 +276,7 @@ def _bench_sockets(world: dict, count: int, creates: int) -> None:
     spread = statistics.quantiles(result["spread"], n=100)
     print()
     print(
-        f"Create -> websocket, {count} sockets, {creates} creates (one every 20 ms): "
+        f"Create -> websocket, {count} sockets, {servers} daphne, {creates} creates (one every 20 ms): "
         f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {ms[-1]:.1f} ms; "
         f"{len(ms):,} deliveries, {result['missing']} missing"
     )
@@ -279,7 +300,7 @@ def _wait_for(port: int) -> None:
     sys.exit(f"daphne on port {port} did not come up")
 
 
-async def _measure(port: int, cookies: list[str], key: str, creates: int) -> dict:
+async def _measure(ports: list[int], cookies: list[str], key: str, creates: int) -> dict:
     import websockets
     from django.conf import settings
 
@@ -302,7 +323,8 @@ async def _measure(port: int, cookies: list[str], key: str, creates: int) -> dic
                 arrivals.setdefault(tag, []).append(at)
                 seen += 1
 
-    async def connect(cookie: str):
+    async def connect(k: int, cookie: str):
+        port = ports[k % len(ports)]  # as a load balancer would spread them
         return await websockets.connect(
             f"ws://127.0.0.1:{port}/ws/console/",
             origin=f"http://127.0.0.1:{port}",
@@ -315,7 +337,8 @@ async def _measure(port: int, cookies: list[str], key: str, creates: int) -> dic
     started = time.perf_counter()
     sockets = []
     for first in range(0, len(cookies), CONNECT_WAVE):
-        sockets += await asyncio.gather(*(connect(c) for c in cookies[first : first + CONNECT_WAVE]))
+        wave = range(first, min(first + CONNECT_WAVE, len(cookies)))
+        sockets += await asyncio.gather(*(connect(k, cookies[k]) for k in wave))
     connect_seconds = time.perf_counter() - started
     watchers = [asyncio.create_task(watch(socket)) for socket in sockets]
     await asyncio.sleep(0.5)  # every socket has joined its groups
@@ -323,7 +346,7 @@ async def _measure(port: int, cookies: list[str], key: str, creates: int) -> dic
     def post(i: int) -> None:
         tag = f"bench create {i}"
         body = json.dumps({"conversation": f"ws-{len(cookies)}-{i}", "reason": tag, "severity": "critical"})
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", ports[i % len(ports)], timeout=30)
         sent[tag] = time.perf_counter()
         connection.request(
             "POST", "/api/v1/escalations/", body=body,
