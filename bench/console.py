@@ -1,7 +1,8 @@
 """The console under load: the queue page with 100,000 open escalations, and API create -> websocket.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/console.py [--escalations 100000] [--sockets 50,500] [--creates 100] [--servers 1]
+        .venv/bin/python bench/console.py [--escalations 100000] [--sockets 50,500] [--creates 100] \\
+        [--servers 1]
 
 1. Queue page: `--escalations` open or claimed escalations (bulk-inserted,
    mixed severities, urgencies, ages, a fifth claimed) in one team, a

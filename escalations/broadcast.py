@@ -53,6 +53,8 @@ def event_message(event) -> dict[str, Any]:
     return {
         "type": "escalation.event",
         "event_id": event.id,
+        "event_type": event.type,
+        "escalation_id": event.escalation_id,  # the API's long-poll waits on these two
         "team_id": event.team_id,
         "frame": json.dumps(event_frame(event)),
     }
