@@ -57,6 +57,8 @@ MIDDLEWARE = [
     "escalation_project.middleware.ViewerTimeZoneMiddleware",
     # Records request.user as the author of history rows written in a request.
     "simple_history.middleware.HistoryRequestMiddleware",
+    # Reads shared by a request's view, selectors and templates happen once (see the module).
+    "escalation_project.request_memo.RequestMemoMiddleware",
 ]
 
 ROOT_URLCONF = "escalation_project.urls"
@@ -126,7 +128,9 @@ CHANNEL_LAYERS = {
         # Pub/sub layer: fan-out to many sockets is ~3x faster than the core
         # layer. Lost messages are recovered by replaying Events by id.
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # Group "team.1" is every database's team 1: deployments (or test and bench
+        # runs) sharing one Redis keep apart by prefix.
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
     }
 }
 

@@ -8,7 +8,7 @@ REDIS_URL and DATABASE_URL to run the same suite on its services.
 import os
 
 from escalation_project.settings import *  # noqa: F403
-from escalation_project.settings import DATABASES, EMBEDDED_REDIS, VAR_DIR
+from escalation_project.settings import CHANNEL_LAYERS, DATABASES, EMBEDDED_REDIS, VAR_DIR
 
 if EMBEDDED_REDIS:
     from escalation_project.embedded_redis import start_for_tests
@@ -45,7 +45,11 @@ WHITENOISE_AUTOREFRESH = True
 
 # The cache per test process, not in the shared Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Rate-limit counters in the test Redis under this run's own prefix (tests/api/conftest.py
-# gives each test a fresh one): runs and tests must not spend each other's budget.
-API_THROTTLE_KEY_PREFIX = f"test-{os.getpid()}:rate"
-PRESENCE_KEY_PREFIX = f"test-{os.getpid()}:presence"
+# This run's own keys in the test Redis, which other runs may share: rate-limit counters
+# (tests/api/conftest.py gives each test a fresh prefix), presence, and channel groups
+# (another run's team 1 is not this run's). A server the run starts (tests/live_server.py)
+# is handed the run's prefix, so it and the tests publish and listen on the same groups.
+TEST_RUN_PREFIX = os.environ.get("TEST_RUN_PREFIX") or f"test-{os.getpid()}"
+API_THROTTLE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:rate"
+PRESENCE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:presence"
+CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_RUN_PREFIX

@@ -25,11 +25,12 @@ from collections import OrderedDict
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from escalations import selectors as escalation_selectors
-from escalations.broadcast import team_group
+from escalations.broadcast import event_frame, team_group
 from supervisors import presence
 from supervisors.selectors import console_team_ids
 
@@ -50,6 +51,17 @@ def _run_blocking(function):
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first runs close_old_connections in the shared sync thread,
+        # for consumers that use the async ORM: one thread hop per message per socket,
+        # serialised through one thread. With 500 sockets that was a third of daphne's
+        # CPU and most of an event's fan-out time (bench/README.md). Every ORM call
+        # here goes through database_sync_to_async, which closes connections itself.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
@@ -134,31 +146,15 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         last_id = after
         for event in events:
             last_id = event.id
-            await self._deliver(
-                {
-                    "id": event.id,
-                    "event_type": event.type,
-                    "escalation_id": event.escalation_id,
-                    "team_id": event.team_id,
-                    "created_at": event.created_at.isoformat(),
-                    "data": event.payload,
-                }
-            )
+            if self._first_delivery(event.id):
+                await self.send_json(event_frame(event))
         await self.send_json({"type": "resumed", "last_id": last_id})
 
     # Channel layer → browser (handlers named after the group message types)
 
     async def escalation_event(self, message: dict[str, Any]) -> None:
-        await self._deliver(
-            {
-                "id": message["event_id"],
-                "event_type": message["event_type"],
-                "escalation_id": message["escalation_id"],
-                "team_id": message["team_id"],
-                "created_at": message["created_at"],
-                "data": message["data"],
-            }
-        )
+        if self._first_delivery(message["event_id"]):
+            await self.send(text_data=message["frame"])  # encoded once by the publisher
 
     async def presence_changed(self, message: dict[str, Any]) -> None:
         team_id, version = message["team_id"], message["version"]
@@ -170,13 +166,14 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     # Helpers
 
-    async def _deliver(self, event: dict[str, Any]) -> None:
-        if event["id"] in self.delivered:
-            return
-        self.delivered[event["id"]] = None
+    def _first_delivery(self, event_id: int) -> bool:
+        """Remember `event_id` as sent; False if it already was (see resume())."""
+        if event_id in self.delivered:
+            return False
+        self.delivered[event_id] = None
         if len(self.delivered) > DELIVERED_MEMORY:
             self.delivered.popitem(last=False)
-        await self.send_json({"type": "event", **event})
+        return True
 
     async def _announce_presence(self, snapshots: dict[int, presence.Snapshot]) -> None:
         for team_id, snapshot in snapshots.items():

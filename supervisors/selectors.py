@@ -2,7 +2,22 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 
+from escalation_project.request_memo import memoized
 from supervisors.models import ROLE_RANK, Membership, Role, Team
+
+
+def memberships_of(user: AbstractBaseUser) -> list[Membership]:
+    """The user's memberships with their teams, by team name; read once per request.
+
+    A console page asks this from the view, the selectors and the header tag
+    (it was three queries per render).
+    """
+    if not user.is_authenticated:
+        return []
+    return memoized(
+        ("memberships", user.pk),
+        lambda: list(Membership.objects.filter(user=user).select_related("team").order_by("team__name")),
+    )
 
 
 def team_ids_with_role(user: AbstractBaseUser, role: Role) -> set[int] | None:
@@ -11,8 +26,7 @@ def team_ids_with_role(user: AbstractBaseUser, role: Role) -> set[int] | None:
         return set()
     if user.is_superuser:
         return None
-    allowed = {name for name, rank in ROLE_RANK.items() if rank >= ROLE_RANK[role]}
-    return set(Membership.objects.filter(user=user, role__in=allowed).values_list("team_id", flat=True))
+    return {m.team_id for m in memberships_of(user) if ROLE_RANK.get(m.role, 0) >= ROLE_RANK[role]}
 
 
 def has_team_role(user: AbstractBaseUser, team: Team | int, role: Role) -> bool:
@@ -30,4 +44,4 @@ def console_team_ids(user: AbstractBaseUser) -> list[int]:
         return []
     if user.is_superuser:
         return list(Team.objects.order_by("id").values_list("id", flat=True))
-    return sorted(set(Membership.objects.filter(user=user).values_list("team_id", flat=True)))
+    return sorted({m.team_id for m in memberships_of(user)})

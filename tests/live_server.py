@@ -47,6 +47,7 @@ def running_daphne(var_dir: Path, *, redis_url: str | None = None) -> Iterator[s
         "VAR_DIR": str(var_dir),
         # The test process's key, so sessions it makes (force_login) are valid on the server.
         "SECRET_KEY": settings.SECRET_KEY,
+        "TEST_RUN_PREFIX": settings.TEST_RUN_PREFIX,
     }
     # A file, not a pipe: nobody reads the access log while the test runs, and a
     # full pipe would stall the server.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractBaseUser
 
 from supervisors.models import Role
+from supervisors.selectors import team_ids_with_role
 from webhooks.models import Endpoint
 
 # The banner lists a few; the admin's endpoint list (filter: active = No) has the rest.
@@ -19,7 +20,10 @@ def endpoints_disabled_for_owner(user: AbstractBaseUser) -> list[Endpoint]:
     if not user.is_authenticated or not user.is_active:
         return []
     disabled = Endpoint.objects.filter(active=False, disabled_at__isnull=False)
-    if not user.is_superuser:
-        # One query: the membership join rather than a separate read of the user's teams.
-        disabled = disabled.filter(team__memberships__user=user, team__memberships__role=Role.OWNER)
+    # The user's memberships are read once per request and shared with the rest of the page.
+    owned = team_ids_with_role(user, Role.OWNER)
+    if owned is not None:  # None: a superuser, every team
+        if not owned:
+            return []
+        disabled = disabled.filter(team_id__in=owned)
     return list(disabled.order_by("-disabled_at")[:BANNER_LIMIT])

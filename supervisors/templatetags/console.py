@@ -3,11 +3,10 @@
 import logging
 
 from django import template
-from django.db.models import Count, Q
 
-from escalations.models import Escalation, Status
+from escalations.selectors import open_counts_by_team
 from supervisors import presence
-from supervisors.models import Team
+from supervisors.selectors import memberships_of
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -27,16 +26,9 @@ def console_header(context) -> dict:
     user = context["user"]
     if not user.is_authenticated:
         return {"show": False}
-    # One query: the user's teams, each with its open count.
-    teams = list(
-        Team.objects.filter(memberships__user=user)
-        .annotate(open_count=Count("escalations", filter=Q(escalations__status=Status.OPEN)))
-        .order_by("name")
-    )
-    if user.is_superuser:  # sees every team's queue, member or not
-        open_count = Escalation.objects.filter(status=Status.OPEN).count()
-    else:
-        open_count = sum(team.open_count for team in teams)
+    # Both read once per request and shared with the view (the queue's severity counts).
+    teams = [membership.team for membership in memberships_of(user)]
+    open_count = sum(open_counts_by_team(user=user).values())  # a superuser's: every team
     online = _online_counts([team.pk for team in teams])
     for team in teams:
         team.online = None if online is None else online.get(team.pk, 0)

@@ -1,6 +1,7 @@
 """Committed transitions reach the team's channel group over a real Redis; rolled-back ones never do."""
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -59,6 +60,8 @@ def test_open_and_claim_are_broadcast_to_the_team_after_commit(setup):
 
     events = list(Event.objects.filter(escalation=escalation).order_by("id"))
     assert [created["event_id"], claimed["event_id"]] == [event.id for event in events]
+    created, claimed = json.loads(created["frame"]), json.loads(claimed["frame"])  # as the socket sends it
+    assert [created["id"], claimed["id"]] == [event.id for event in events]
     assert created["event_type"] == "escalation.created"
     assert claimed["event_type"] == "escalation.claimed"
     assert claimed["data"]["escalation"]["claimed_by"] == "ana"

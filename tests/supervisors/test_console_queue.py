@@ -248,6 +248,38 @@ def test_due_soonest_first(client, ana, timed):
     assert order == [timed[name].pk for name in ["old_critical", "new_critical", "warning", "old_info"]]
 
 
+def test_due_soonest_uses_the_resolution_target_once_claimed(client, ana, agent, make_escalation):
+    # Targets: high urgency 15 min to claim, 60 to answer; medium 60 to claim.
+    with time_machine.travel(T0 - dt.timedelta(minutes=30), tick=False):
+        warning = make_escalation(agent, severity="warning")  # due T0+30
+    with time_machine.travel(T0, tick=False):
+        critical = make_escalation(agent, severity="critical")  # due T0+15 while open
+    client.force_login(ana)
+    assert ids(client.get(QUEUE, {"sort": "due"})) == [critical.pk, warning.pk]
+
+    services.claim(escalation_id=critical.pk, user=ana)  # now due T0+60
+    assert ids(client.get(QUEUE, {"sort": "due"})) == [warning.pk, critical.pk]
+
+    services.release(escalation_id=critical.pk, user=ana)  # the response target again
+    assert ids(client.get(QUEUE, {"sort": "due"})) == [critical.pk, warning.pk]
+
+
+def test_due_soonest_pages_through_claimed_and_open_rows_in_order(client, ana, agent, make_escalation):
+    made = []
+    for minute in range(PAGE_SIZE + 1):
+        with time_machine.travel(T0 + dt.timedelta(minutes=minute), tick=False):
+            made.append(make_escalation(agent, severity="warning"))
+    for escalation in made[::2]:  # due at creation + 240 instead of + 60: after every open one
+        services.claim(escalation_id=escalation.pk, user=ana)
+    client.force_login(ana)
+
+    first = client.get(QUEUE, {"sort": "due"})
+    second = client.get(QUEUE, {"sort": "due", "after": first.context["page"].next_cursor})
+
+    expected = [e.pk for e in made[1::2]] + [e.pk for e in made[::2]]
+    assert ids(first) + ids(second) == expected
+
+
 # --- Pages and queries ----------------------------------------------------------------------
 
 
@@ -319,6 +351,17 @@ def test_no_count_over_the_whole_table(client, ana, agent, make_escalation):
     assert all("GROUP BY" in sql.upper() for sql in counts), counts
 
 
+def test_a_render_reads_the_users_memberships_once(client, ana, agent, make_escalation):
+    make_escalation(agent)
+    client.force_login(ana)
+
+    with CaptureQueriesContext(connection) as queries:
+        client.get(QUEUE)
+
+    membership_reads = [q["sql"] for q in queries.captured_queries if "supervisors_membership" in q["sql"]]
+    assert len(membership_reads) == 1, membership_reads
+
+
 # --- The header ------------------------------------------------------------------------------
 
 
@@ -347,6 +390,21 @@ def test_logging_out_returns_to_the_login_page(client, ana):
     assert response.status_code == 302
     assert response["Location"] == reverse("console:login")
     assert client.get(QUEUE).status_code == 302
+
+
+def test_a_superusers_header_counts_the_open_escalations_of_every_team(
+    client, agent, legal_agent, make_escalation, bob
+):
+    make_escalation(agent)
+    make_escalation(legal_agent)
+    services.claim(escalation_id=make_escalation(agent).pk, user=bob)  # claimed: not "open"
+    root = factories.make_user("root", superuser=True)
+    services.dismiss(escalation_id=make_escalation(legal_agent).pk, user=root)  # closed
+    client.force_login(root)
+
+    page = client.get(reverse("home")).content.decode()
+
+    assert '<span class="queue-count">2</span> open' in page
 
 
 def test_the_header_shows_how_many_supervisors_are_online_per_team(client, ana, bob, team):
