@@ -72,6 +72,8 @@ TIMER_CONDITIONS = {
     "reminder_claimed": models.Q(status="claimed", next_reminder_at__isnull=False),
     "timeout_open": models.Q(status="open", timeout_at__isnull=False),
     "timeout_claimed": models.Q(status="claimed", timeout_at__isnull=False),
+    # Claiming stops the climb, so only open rows can be due to go up the ladder.
+    "ladder": models.Q(status="open", next_level_at__isnull=False),
 }
 # The due column of each timer, and its index.
 TIMER_DUE_FIELDS = {
@@ -83,6 +85,7 @@ TIMER_DUE_FIELDS = {
     "reminder_claimed": "next_reminder_at",
     "timeout_open": "timeout_at",
     "timeout_claimed": "timeout_at",
+    "ladder": "next_level_at",
 }
 TIMER_INDEXES = {
     "claim_expiry": "esc_due_claim_expiry",
@@ -93,6 +96,7 @@ TIMER_INDEXES = {
     "reminder_claimed": "esc_due_reminder_claimed",
     "timeout_open": "esc_due_timeout_open",
     "timeout_claimed": "esc_due_timeout_claimed",
+    "ladder": "esc_due_ladder",
 }
 
 
@@ -162,6 +166,10 @@ class Escalation(models.Model):
     # Reminders once a target passed: the last one, and when the next is due (null: none).
     reminded_at = models.DateTimeField(null=True, blank=True)
     next_reminder_at = models.DateTimeField(null=True, blank=True)
+    # The team's escalation ladder: the highest level reached (0: none yet), and when the
+    # next level is due (null: claimed, closed, or no further level for its urgency).
+    level = models.PositiveSmallIntegerField(default=0)
+    next_level_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -180,7 +188,14 @@ class Escalation(models.Model):
     # The ranks follow from severity and urgency, which the history keeps; reminders
     # are bookkeeping that the events record.
     history = HistoricalRecords(
-        excluded_fields=["updated_at", "severity_rank", "urgency_rank", "reminded_at", "next_reminder_at"],
+        excluded_fields=[
+            "updated_at",
+            "severity_rank",
+            "urgency_rank",
+            "reminded_at",
+            "next_reminder_at",
+            "next_level_at",
+        ],
         cascade_delete_history=False,
     )
 
@@ -235,6 +250,7 @@ class EventType(models.TextChoices):
     UPDATED = "escalation.updated"
     SLA_BREACHED = "escalation.sla_breached"
     REMINDER = "escalation.reminder"
+    ESCALATED = "escalation.escalated"
 
 
 class Event(models.Model):
@@ -296,6 +312,67 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.key} ({self.status})"
+
+
+# --- The escalation ladder -----------------------------------------------------------------
+
+
+class LadderLevel(models.Model):
+    """One step of a team's escalation ladder: whom to tell when an escalation stays unclaimed this long.
+
+    An open escalation climbs one level at a time (escalations/timers.py): level 1
+    `after_minutes` after it opened (or was released), each next level
+    `after_minutes` after the previous one. A claim stops the climb; a release
+    restarts it from the level reached.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="ladder_levels")
+    number = models.PositiveSmallIntegerField(help_text="1 is the first level; levels are climbed in order.")
+    after_minutes = models.PositiveIntegerField(
+        help_text="Minutes unclaimed after the previous level (level 1: after opening or a release; "
+        "0 there means at once)."
+    )
+    min_urgency = models.CharField(
+        max_length=10,
+        choices=Urgency.choices,
+        default=Urgency.LOW,
+        help_text="Escalations of a lower urgency stop at the level before this one "
+        "(e.g. medium here: low ones never reach it).",
+    )
+    notify_supervisors = models.BooleanField(default=True, help_text="The team's supervisors on duty.")
+    notify_owners = models.BooleanField(default=False, help_text="The team's owners.")
+    notify_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", help_text="These people, by name."
+    )
+    notify_team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Another team whose supervisors on duty are told too.",
+    )
+
+    class Meta:
+        ordering = ["team_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "number"], name="ladder_one_level_per_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="ladder_number_positive"),
+            # A later level at 0 minutes would be climbed again by the very next sweep.
+            models.CheckConstraint(
+                condition=models.Q(number=1) | models.Q(after_minutes__gte=1), name="ladder_later_levels_wait"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} · level {self.number}"
+
+    def clean(self) -> None:
+        if self.number is not None and self.number > 1 and not self.after_minutes:
+            raise ValidationError({"after_minutes": "Levels after the first wait at least a minute."})
+
+    def applies_to(self, urgency: str) -> bool:
+        return URGENCY_RANK[Urgency(urgency)] >= URGENCY_RANK[Urgency(self.min_urgency)]
 
 
 # --- Targets and working time ------------------------------------------------------------

@@ -47,3 +47,54 @@ def send_reminder_email(*, event_id: int) -> int:
     )
     send_mail(subject, body, None, addresses)
     return len(addresses)
+
+
+def _summary(escalation: dict) -> str:
+    return (
+        f"{escalation['severity'].capitalize()} · {escalation['urgency']} urgency · "
+        f"team {escalation['team']['slug']} · agent {escalation['agent']['name']}"
+    )
+
+
+def _escalated(event: Event) -> tuple[str, list[str]]:
+    data, escalation = event.payload, event.payload["escalation"]
+    subject = f"Escalated to level {data['level']}: escalation #{escalation['id']} is still unclaimed"
+    return subject, [
+        f"Nobody has claimed it yet, so level {data['level']} of the team's escalation ladder is told: "
+        f"{', '.join(data['notified'])}."
+    ]
+
+
+# Event type -> (subject, the lines particular to it). The summary, the reason and the
+# console link are common to every email.
+_MESSAGES = {
+    EventType.ESCALATED: _escalated,
+}
+
+
+def send_event_email(*, event_id: int, usernames: list[str]) -> int:
+    """Email one event to these users (those active with an address); returns how many."""
+    event = Event.objects.get(pk=event_id)
+    addresses = sorted(
+        get_user_model()
+        .objects.filter(username__in=usernames, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not addresses:
+        return 0
+    escalation = event.payload["escalation"]
+    subject, lines = _MESSAGES[EventType(event.type)](event)
+    body = "\n".join(
+        [
+            _summary(escalation),
+            "",
+            escalation["reason"],
+            "",
+            *lines,
+            "",
+            f"Open it in the console: {console_url(escalation['id'])}",
+        ]
+    )
+    send_mail(subject, body, None, addresses)
+    return len(addresses)

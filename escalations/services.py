@@ -42,6 +42,7 @@ from escalations.models import (
     Escalation,
     Event,
     EventType,
+    LadderLevel,
     Origin,
     Status,
     UrgencyTarget,
@@ -198,6 +199,7 @@ def open_escalation(
             # The first reminder goes when the response target passes (escalations/timers.py).
             next_reminder_at=due.response_due_at,
         )
+        _schedule_climb(escalation, start=now)
         _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
         if blocking:
             _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
@@ -238,6 +240,9 @@ def _add_evidence(
     if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
         changes["urgency"] = [escalation.urgency, urgency]
         escalation.urgency = urgency
+        if escalation.status == Status.OPEN and escalation.next_level_at is None:
+            # A climb that stopped at this urgency's last level may go on at the higher one.
+            _schedule_climb(escalation, start=timezone.now())
     escalation.evidence = [*escalation.evidence, *evidence]
     _save_with_history(escalation, user=user, reason=f"Evidence added by {actor_label}: {reason}")
     _append_event(
@@ -265,6 +270,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
         escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
+        escalation.next_level_at = None  # someone has it: the ladder stops climbing
         _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
@@ -333,6 +339,8 @@ def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: st
     escalation.claimed_at = None
     escalation.claim_expires_at = None
     _schedule_reminder(escalation, escalation.response_due_at)
+    # Unclaimed again: the climb goes on from the level reached, its clock restarted.
+    _schedule_climb(escalation, start=timezone.now())
     _save_with_history(escalation, user=user, reason=audit)
     _append_event(
         escalation,
@@ -588,6 +596,76 @@ def _stop_timers(escalation: Escalation) -> None:
     escalation.next_reminder_at = None
     escalation.claim_expires_at = None
     escalation.timeout_at = None
+    escalation.next_level_at = None
+
+
+def _next_level(escalation: Escalation) -> LadderLevel | None:
+    """The team's level above the one reached, if the escalation's urgency climbs that far."""
+    level = LadderLevel.objects.filter(team_id=escalation.team_id, number=escalation.level + 1).first()
+    return level if level is not None and level.applies_to(escalation.urgency) else None
+
+
+def _schedule_climb(escalation: Escalation, *, start: dt.datetime) -> None:
+    """When the next level is due, counted from `start`; none when the ladder ends here."""
+    # Wall-clock time, like a lease: the ladder is for when nobody is answering now.
+    level = _next_level(escalation)
+    escalation.next_level_at = start + dt.timedelta(minutes=level.after_minutes) if level else None
+
+
+def climb(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Take an escalation still unclaimed at its next level's time one level up, and tell that level.
+
+    An `escalation.escalated` event (the console and webhooks), an audit row, and
+    an email to those notified after the commit. The next level is scheduled from
+    now, so the climb goes one level per due time however late the sweep runs.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status=Status.OPEN, next_level_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        level = _next_level(escalation)
+        if level is None:  # the ladder was shortened (or the level raised) since this was scheduled
+            Escalation.objects.filter(pk=escalation.pk).update(next_level_at=None)
+            return False
+        notified = sorted(_name(user) for user in ladder_recipients(level))
+        escalation.level = level.number
+        _schedule_climb(escalation, start=now)
+        _save_with_history(
+            escalation,
+            user=None,
+            reason=f"{TIMER_REASON_PREFIX}unclaimed: escalated to level {level.number}, "
+            f"notifying {', '.join(notified) or 'nobody'}",
+        )
+        event = _append_event(
+            escalation, EventType.ESCALATED, extra={"level": level.number, "notified": notified}
+        )
+        if notified:
+            transaction.on_commit(lambda: _enqueue_event_email(event.pk, notified))
+    return True
+
+
+def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
+    """The active people a ladder level tells, each once."""
+    wanted = models.Q(pk__in=level.notify_users.values("pk"))
+    if level.notify_supervisors:
+        wanted |= models.Q(memberships__team_id=level.team_id)
+    if level.notify_owners:
+        wanted |= models.Q(memberships__team_id=level.team_id, memberships__role=Role.OWNER)
+    if level.notify_team_id:
+        wanted |= models.Q(memberships__team_id=level.notify_team_id)
+    return list(get_user_model().objects.filter(wanted, is_active=True).distinct().order_by("username"))
+
+
+def _enqueue_event_email(event_id: int, usernames: list[str]) -> None:
+    from escalations.tasks import send_event_email  # the tasks module imports the timers, which import this
+
+    try:
+        send_event_email.delay(event_id, usernames)
+    except Exception:  # the broker's errors vary by transport; the console has the event anyway
+        logger.warning("Broker unavailable; no email for event %s.", event_id, exc_info=True)
 
 
 def _lock_if_due(queryset) -> Escalation | None:

@@ -3,8 +3,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from escalations.models import LadderLevel
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
+from supervisors.selectors import team_ids_with_role
 from supervisors.tokens import user_token_create, user_token_revoke
 
 
@@ -19,6 +21,37 @@ class MembershipInline(TeamRoleInline, admin.TabularInline):
         return team.pk
 
 
+class LadderLevelInline(TeamRoleInline, admin.TabularInline):
+    """On a team's page: its owners set the escalation ladder."""
+
+    model = LadderLevel
+    fk_name = "team"
+    extra = 0
+    role = Role.OWNER
+    fields = [
+        "number",
+        "after_minutes",
+        "min_urgency",
+        "notify_supervisors",
+        "notify_owners",
+        "notify_users",
+        "notify_team",
+    ]
+
+    def parent_team_id(self, team: Team) -> int:
+        return team.pk
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "notify_users":
+            # Named people come from the teams the editor owns: no user list across teams.
+            team_ids = team_ids_with_role(request.user, Role.OWNER)
+            users = get_user_model().objects.filter(is_active=True).order_by("username")
+            kwargs["queryset"] = (
+                users if team_ids is None else users.filter(memberships__team_id__in=team_ids).distinct()
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 @admin.register(Team)
 class TeamAdmin(TeamScopedAdmin):
     team_lookup = "pk"
@@ -27,7 +60,7 @@ class TeamAdmin(TeamScopedAdmin):
     list_display = ["name", "slug", "member_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, LadderLevelInline]
 
     def team_id_of(self, obj: Team) -> int:
         return obj.pk
