@@ -7,7 +7,14 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, Channel, Conversation, EscalationRule
-from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, TimeoutPolicy, Urgency
+from escalations.choices import (
+    SEVERITY_RANK,
+    URGENCY_RANK,
+    Assignment,
+    Severity,
+    TimeoutPolicy,
+    Urgency,
+)
 from supervisors.models import Team
 
 
@@ -312,6 +319,60 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.key} ({self.status})"
+
+
+# --- A team's policy ----------------------------------------------------------------------
+
+
+class TeamPolicy(models.Model):
+    """How a team takes new escalations: whom they are assigned to.
+
+    One row per team, made on first use. Its row is also the lock that makes round
+    robin safe under concurrent opens (escalations/assignment.py).
+    """
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="policy")
+    assignment = models.CharField(
+        max_length=20,
+        choices=Assignment.choices,
+        default=Assignment.NONE,
+        help_text="For agents that say neither an assignment nor a default assignee of their own.",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The named supervisor (assignment: a named supervisor).",
+    )
+    load_limit = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Round robin skips people with this many active escalations (claimed, or open and "
+        "assigned to them). Empty: no limit.",
+    )
+    # Round robin's place: the next pick is the first eligible person after this one.
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    class Meta:
+        verbose_name_plural = "team policies"
+
+    def __str__(self) -> str:
+        return f"{self.team} policy"
+
+    def clean(self) -> None:
+        if self.assignment == Assignment.USER and not self.assignee_id:
+            raise ValidationError({"assignee": "Name the supervisor to assign to."})
+        if self.assignee_id and not self.team.memberships.filter(user_id=self.assignee_id).exists():
+            raise ValidationError({"assignee": "Pick a member of the team."})
 
 
 # --- The escalation ladder -----------------------------------------------------------------

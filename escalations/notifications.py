@@ -65,9 +65,23 @@ def _escalated(event: Event) -> tuple[str, list[str]]:
     ]
 
 
+def _created(event: Event) -> tuple[str, list[str]]:
+    escalation = event.payload["escalation"]
+    assignee = escalation["assigned_to"]
+    subject = f"New {escalation['severity']} escalation #{escalation['id']}" + (
+        f", assigned to {assignee}" if assignee else ""
+    )
+    due_at = dt.datetime.fromisoformat(escalation["response_due_at"]).astimezone(dt.UTC)
+    lines = [f"To be claimed by {due_at:%Y-%m-%d %H:%M} UTC."]
+    if assignee:
+        lines.append(f"Assigned to {assignee}; anyone on the team may still claim it.")
+    return subject, lines
+
+
 # Event type -> (subject, the lines particular to it). The summary, the reason and the
 # console link are common to every email.
 _MESSAGES = {
+    EventType.CREATED: _created,
     EventType.ESCALATED: _escalated,
 }
 

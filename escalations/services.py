@@ -27,7 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
-from escalations import broadcast
+from escalations import assignment, broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
     SEVERITY_RANK,
@@ -176,6 +176,7 @@ def open_escalation(
         due = due_times(
             team_id=agent.team_id, targets=targets_for(team_id=agent.team_id, urgency=urgency), start=now
         )
+        assigned = assignment.choose_assignee(agent)
         escalation = Escalation(
             agent=agent,
             team=agent.team,  # the payload needs team.slug; callers often have it loaded
@@ -191,7 +192,7 @@ def open_escalation(
             area=area,
             blocking=blocking,
             status=Status.OPEN,
-            assigned_to=agent.default_assignee,
+            assigned_to=assigned.user,
             response_due_at=due.response_due_at,
             resolution_due_at=due.resolution_due_at,
             timeout_policy=timeout_policy,
@@ -200,11 +201,22 @@ def open_escalation(
             next_reminder_at=due.response_due_at,
         )
         _schedule_climb(escalation, start=now)
-        _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
+        audit = f"Opened by {actor_label}: {reason}"
+        if assigned.user is not None:
+            audit += f" (assigned to {_name(assigned.user)}: {assigned.how})"
+        _save_with_history(escalation, user=user, reason=audit)
         if blocking:
             _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
-        _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+        event = _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+        told = _told_of_new(escalation)
+        if told:
+            transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
     return OpenResult(escalation, created=True)
+
+
+def _told_of_new(escalation: Escalation) -> list[str]:
+    """Usernames emailed about a new escalation: its assignee."""
+    return [_name(escalation.assigned_to)] if escalation.assigned_to else []
 
 
 def _choice(choices, field: str, value: str):

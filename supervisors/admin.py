@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from escalations.models import LadderLevel
+from escalations.models import LadderLevel, TeamPolicy
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
 from supervisors.selectors import team_ids_with_role
@@ -19,6 +19,31 @@ class MembershipInline(TeamRoleInline, admin.TabularInline):
 
     def parent_team_id(self, team: Team) -> int:
         return team.pk
+
+
+def people_of_owned_teams(request: HttpRequest) -> QuerySet:
+    """Whom an owner may name: the people of the teams they own, so no user list leaks across teams."""
+    team_ids = team_ids_with_role(request.user, Role.OWNER)
+    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    return users if team_ids is None else users.filter(memberships__team_id__in=team_ids).distinct()
+
+
+class TeamPolicyInline(TeamRoleInline, admin.StackedInline):
+    """On a team's page: how its owners want new escalations assigned."""
+
+    model = TeamPolicy
+    role = Role.OWNER
+    can_delete = False
+    max_num = 1
+    fields = ["assignment", "assignee", "load_limit"]
+
+    def parent_team_id(self, team: Team) -> int:
+        return team.pk
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["queryset"] = people_of_owned_teams(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class LadderLevelInline(TeamRoleInline, admin.TabularInline):
@@ -43,12 +68,7 @@ class LadderLevelInline(TeamRoleInline, admin.TabularInline):
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         if db_field.name == "notify_users":
-            # Named people come from the teams the editor owns: no user list across teams.
-            team_ids = team_ids_with_role(request.user, Role.OWNER)
-            users = get_user_model().objects.filter(is_active=True).order_by("username")
-            kwargs["queryset"] = (
-                users if team_ids is None else users.filter(memberships__team_id__in=team_ids).distinct()
-            )
+            kwargs["queryset"] = people_of_owned_teams(request)
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
@@ -60,7 +80,7 @@ class TeamAdmin(TeamScopedAdmin):
     list_display = ["name", "slug", "member_count"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [MembershipInline, LadderLevelInline]
+    inlines = [MembershipInline, TeamPolicyInline, LadderLevelInline]
 
     def team_id_of(self, obj: Team) -> int:
         return obj.pk

@@ -376,7 +376,7 @@ def test_agent_choices_are_limited_to_the_teams_a_contributor_may_edit(client, w
     assert "Support Bot" in own and "Billing Bot" not in own
 
 
-def test_an_owner_sets_their_teams_ladder_on_the_team_page(client, world):
+def test_an_owner_sets_their_teams_policy_and_ladder_on_the_team_page(client, world):
     support = world["support"]
     owner = factories.make_user("olga", is_staff=True)
     membership = factories.add_member(owner, support, Role.OWNER)
@@ -393,6 +393,10 @@ def test_an_owner_sets_their_teams_ladder_on_the_team_page(client, world):
         "memberships-0-user": owner.pk,
         "memberships-0-role": "owner",
         "memberships-0-on_duty": "on",
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "0",
+        "policy-0-assignment": "round_robin",
+        "policy-0-load_limit": "3",
         "ladder_levels-TOTAL_FORMS": "2",
         "ladder_levels-INITIAL_FORMS": "0",
         "ladder_levels-0-number": "1",
@@ -413,6 +417,8 @@ def test_an_owner_sets_their_teams_ladder_on_the_team_page(client, world):
 
     saved = client.post(page, {**form, "ladder_levels-1-after_minutes": "10"})
     assert saved.status_code == 302, saved.content.decode()
+    support.refresh_from_db()
+    assert (support.policy.assignment, support.policy.load_limit) == ("round_robin", 3)
     first, second = support.ladder_levels.all()
     assert (first.number, first.after_minutes, first.notify_supervisors) == (1, 5, True)
     assert (second.min_urgency, second.notify_owners, list(second.notify_users.all())) == (
