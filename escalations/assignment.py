@@ -82,9 +82,9 @@ def _round_robin(team_id: int) -> Choice:
     TeamPolicy.objects.get_or_create(team_id=team_id)
     policy = TeamPolicy.objects.select_for_update().get(team_id=team_id)
     on_duty = set(
-        Membership.objects.filter(team_id=team_id, user_id__in=online, user__is_active=True).values_list(
-            "user_id", flat=True
-        )
+        Membership.objects.filter(
+            team_id=team_id, user_id__in=online, on_duty=True, user__is_active=True
+        ).values_list("user_id", flat=True)
     )
     candidates = sorted(on_duty)
     if policy.load_limit is not None:

@@ -51,7 +51,7 @@ from escalations.models import (
 from escalations.payloads import escalation_payload
 from escalations.targets import due_times, targets_for
 from supervisors.models import Role
-from supervisors.selectors import has_team_role
+from supervisors.selectors import has_team_role, supervisors_on_duty
 from webhooks.services import deliveries_for_event
 
 logger = logging.getLogger(__name__)
@@ -565,7 +565,7 @@ def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         )
         escalation.reminded_at = now
         escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
-        recipients = [escalation.claimed_by] if claimed else _team_members(escalation.team_id)
+        recipients = [escalation.claimed_by] if claimed else list(supervisors_on_duty(escalation.team_id))
         event = _append_event(
             escalation,
             EventType.REMINDER,
@@ -577,10 +577,6 @@ def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         )
         transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
     return True
-
-
-def _team_members(team_id: int) -> list[AbstractBaseUser]:
-    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
 
 
 def _enqueue_reminder_email(event_id: int) -> None:
@@ -663,11 +659,12 @@ def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
     """The active people a ladder level tells, each once."""
     wanted = models.Q(pk__in=level.notify_users.values("pk"))
     if level.notify_supervisors:
-        wanted |= models.Q(memberships__team_id=level.team_id)
+        wanted |= models.Q(memberships__team_id=level.team_id, memberships__on_duty=True)
+    # Owners are told on duty or not: they are whom a ladder climbs to when nobody answers.
     if level.notify_owners:
         wanted |= models.Q(memberships__team_id=level.team_id, memberships__role=Role.OWNER)
     if level.notify_team_id:
-        wanted |= models.Q(memberships__team_id=level.notify_team_id)
+        wanted |= models.Q(memberships__team_id=level.notify_team_id, memberships__on_duty=True)
     return list(get_user_model().objects.filter(wanted, is_active=True).distinct().order_by("username"))
 
 

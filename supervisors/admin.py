@@ -2,11 +2,12 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 
 from escalations.models import LadderLevel, TeamPolicy
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
-from supervisors.selectors import team_ids_with_role
+from supervisors.selectors import team_ids_with_role, uncovered_teams
 from supervisors.tokens import user_token_create, user_token_revoke
 
 
@@ -77,7 +78,7 @@ class TeamAdmin(TeamScopedAdmin):
     team_lookup = "pk"
     view_role = Role.OWNER
     edit_role = Role.OWNER
-    list_display = ["name", "slug", "member_count"]
+    list_display = ["name", "slug", "member_count", "covered"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline, TeamPolicyInline, LadderLevelInline]
@@ -96,13 +97,21 @@ class TeamAdmin(TeamScopedAdmin):
     def member_count(self, team: Team) -> int:
         return team.memberships.count()
 
+    @admin.display(description="Covered", boolean=True)
+    def covered(self, team: Team) -> bool | None:
+        """Whether someone on duty has a console open, if its agents can escalate (unknown without Redis)."""
+        try:
+            return not uncovered_teams([team.pk])
+        except RedisError:
+            return None
+
 
 @admin.register(Membership)
 class MembershipAdmin(TeamScopedAdmin):
     view_role = Role.OWNER
     edit_role = Role.OWNER
-    list_display = ["user", "team", "role"]
-    list_filter = ["role", "team"]
+    list_display = ["user", "team", "role", "on_duty"]
+    list_filter = ["role", "on_duty", "team"]
     search_fields = ["user__username", "team__name"]
 
 

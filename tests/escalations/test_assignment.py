@@ -13,7 +13,7 @@ from agents.models import Agent
 from escalations import services
 from escalations.models import Escalation, Event, EventType, TeamPolicy
 from escalations.tasks import send_event_email
-from supervisors.models import Role
+from supervisors.models import Membership, Role
 from supervisors.presence import presence_join
 from tests import factories
 
@@ -222,3 +222,10 @@ def test_concurrent_opens_never_pick_from_the_same_place():
         (str(Escalation.objects.filter(assigned_to=person).count()) for person in [*people, None]),
     )
     assert counts == ["2", "3", "3"]
+
+
+def test_round_robin_skips_people_off_duty(team, agent, ana, bob, round_robin):
+    online(team, ana, bob)
+    Membership.objects.filter(user=ana).update(on_duty=False)
+
+    assert assignees(agent, 2) == ["bob", "bob"]

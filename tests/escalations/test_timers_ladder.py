@@ -9,7 +9,7 @@ from django.core import mail
 from escalations import services, timers
 from escalations.models import Escalation, Event, EventType, LadderLevel
 from escalations.tasks import send_event_email
-from supervisors.models import Role
+from supervisors.models import Membership, Role
 from tests import factories
 from tests.escalations.conftest import at
 
@@ -229,3 +229,14 @@ def test_the_first_level_may_come_at_once(team, ana, conversation, sweep):
     sweep(0)
 
     assert escalated(critical) == [(1, ["ana"])]
+
+
+def test_supervisors_off_duty_are_not_told_but_owners_are(ladder, conversation, bob, olga, outsider, sweep):
+    Membership.objects.filter(user__in=[bob, olga, outsider]).update(on_duty=False)
+    critical = open_at(conversation, severity="critical")
+
+    sweep(5)
+    sweep(15)
+
+    # Level 1: supervisors on duty; level 2: owners whatever their duty, Legal's on duty, mia by name.
+    assert escalated(critical) == [(1, ["ana"]), (2, ["mia", "olga"])]
