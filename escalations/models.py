@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import datetime as dt
 import zoneinfo
 
@@ -325,7 +327,7 @@ class IdempotencyRecord(models.Model):
 
 
 class TeamPolicy(models.Model):
-    """How a team takes new escalations: whom they are assigned to.
+    """How a team takes new escalations: whom they are assigned to, and who is emailed about what.
 
     One row per team, made on first use. Its row is also the lock that makes round
     robin safe under concurrent opens (escalations/assignment.py).
@@ -362,11 +364,33 @@ class TeamPolicy(models.Model):
         editable=False,
     )
 
+    # Which events are emailed. Whom each goes to is fixed: see the help texts.
+    email_new_critical = models.BooleanField(
+        default=True, help_text="A new critical escalation: the team's supervisors on duty, at once."
+    )
+    email_assigned = models.BooleanField(default=True, help_text="An escalation assigned: its assignee.")
+    email_reminders = models.BooleanField(
+        default=True, help_text="A reminder: the claimer, or the team's supervisors on duty if unclaimed."
+    )
+    email_breaches = models.BooleanField(
+        default=False,
+        help_text="A target passed: the claimer, or the team's supervisors on duty if unclaimed "
+        "(off by default: the first reminder comes at the same moment).",
+    )
+    email_escalated = models.BooleanField(
+        default=True, help_text="A ladder level reached: the people that level tells."
+    )
+
     class Meta:
         verbose_name_plural = "team policies"
 
     def __str__(self) -> str:
         return f"{self.team} policy"
+
+    @classmethod
+    def of(cls, team_id: int) -> TeamPolicy:
+        """The team's policy, or the defaults (unsaved) when it has none."""
+        return cls.objects.filter(team_id=team_id).first() or cls(team_id=team_id)
 
     def clean(self) -> None:
         if self.assignment == Assignment.USER and not self.assignee_id:

@@ -78,11 +78,19 @@ def _created(event: Event) -> tuple[str, list[str]]:
     return subject, lines
 
 
+def _breached(event: Event) -> tuple[str, list[str]]:
+    data, escalation = event.payload, event.payload["escalation"]
+    due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
+    subject = f"Target missed: escalation #{escalation['id']} passed its {data['target']} target"
+    return subject, [f"The {data['target']} target was due at {due_at:%Y-%m-%d %H:%M} UTC."]
+
+
 # Event type -> (subject, the lines particular to it). The summary, the reason and the
 # console link are common to every email.
 _MESSAGES = {
     EventType.CREATED: _created,
     EventType.ESCALATED: _escalated,
+    EventType.SLA_BREACHED: _breached,
 }
 
 

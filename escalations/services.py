@@ -45,6 +45,7 @@ from escalations.models import (
     LadderLevel,
     Origin,
     Status,
+    TeamPolicy,
     UrgencyTarget,
     Verb,
 )
@@ -215,8 +216,15 @@ def open_escalation(
 
 
 def _told_of_new(escalation: Escalation) -> list[str]:
-    """Usernames emailed about a new escalation: its assignee."""
-    return [_name(escalation.assigned_to)] if escalation.assigned_to else []
+    """Usernames emailed about a new escalation, as the team's policy says: its assignee, and the
+    team's supervisors on duty when it is critical."""
+    policy = TeamPolicy.of(escalation.team_id)
+    told = set()
+    if escalation.assigned_to and policy.email_assigned:
+        told.add(_name(escalation.assigned_to))
+    if escalation.severity == Severity.CRITICAL and policy.email_new_critical:
+        told.update(_name(user) for user in supervisors_on_duty(escalation.team_id))
+    return sorted(told)
 
 
 def _choice(choices, field: str, value: str):
@@ -475,10 +483,21 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
         due_at = getattr(escalation, due_field)
         reason = f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(due_at)})"
         _save_with_history(escalation, user=None, reason=reason)
-        _append_event(
+        event = _append_event(
             escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
         )
+        if TeamPolicy.of(escalation.team_id).email_breaches:
+            told = _holder_or_team(escalation)
+            if told:
+                transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
     return True
+
+
+def _holder_or_team(escalation: Escalation) -> list[str]:
+    """Whom a timer's notice concerns: the claimer if claimed, else the team's supervisors on duty."""
+    if escalation.status == Status.CLAIMED:
+        return [_name(escalation.claimed_by)]
+    return [_name(user) for user in supervisors_on_duty(escalation.team_id)]
 
 
 def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
@@ -565,17 +584,17 @@ def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         )
         escalation.reminded_at = now
         escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
-        recipients = [escalation.claimed_by] if claimed else list(supervisors_on_duty(escalation.team_id))
         event = _append_event(
             escalation,
             EventType.REMINDER,
             extra={
                 "target": target.value,
                 "due_at": due_at.isoformat(),
-                "recipients": sorted(_name(user) for user in recipients),
+                "recipients": sorted(_holder_or_team(escalation)),
             },
         )
-        transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
+        if TeamPolicy.of(escalation.team_id).email_reminders:
+            transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
     return True
 
 
@@ -650,7 +669,7 @@ def climb(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         event = _append_event(
             escalation, EventType.ESCALATED, extra={"level": level.number, "notified": notified}
         )
-        if notified:
+        if notified and TeamPolicy.of(escalation.team_id).email_escalated:
             transaction.on_commit(lambda: _enqueue_event_email(event.pk, notified))
     return True
 

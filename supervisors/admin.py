@@ -36,7 +36,21 @@ class TeamPolicyInline(TeamRoleInline, admin.StackedInline):
     role = Role.OWNER
     can_delete = False
     max_num = 1
-    fields = ["assignment", "assignee", "load_limit"]
+    fieldsets = [
+        ("Assignment of new escalations", {"fields": ["assignment", "assignee", "load_limit"]}),
+        (
+            "Emails",
+            {
+                "fields": [
+                    "email_new_critical",
+                    "email_assigned",
+                    "email_reminders",
+                    "email_breaches",
+                    "email_escalated",
+                ]
+            },
+        ),
+    ]
 
     def parent_team_id(self, team: Team) -> int:
         return team.pk

@@ -1,8 +1,6 @@
 """Assignment at open time: the agent's choice, else the team's policy; round robin over who is there."""
 
-import contextlib
 import threading
-import uuid
 from unittest import mock
 
 import pytest
@@ -12,31 +10,9 @@ from django.db import connections
 from agents.models import Agent
 from escalations import services
 from escalations.models import Escalation, Event, EventType, TeamPolicy
-from escalations.tasks import send_event_email
 from supervisors.models import Membership, Role
 from supervisors.presence import presence_join
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def own_presence_keys(settings):
-    """Each test its own presence sets: team ids repeat between tests and runs share the Redis."""
-    settings.PRESENCE_KEY_PREFIX = f"test-{uuid.uuid4().hex}:presence"
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """A block whose commit hooks run at its end, the email task sending at once instead of via the broker."""
-
-    @contextlib.contextmanager
-    def block():
-        with (
-            mock.patch.object(send_event_email, "delay", lambda *args: send_event_email.apply(args)),
-            django_capture_on_commit_callbacks(execute=True),
-        ):
-            yield
-
-    return block
 
 
 def online(team, *users):
