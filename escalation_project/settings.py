@@ -173,7 +173,7 @@ WEBHOOKS_ROTATION_GRACE_HOURS = env_int("WEBHOOKS_ROTATION_GRACE_HOURS", 24, min
 # An endpoint whose every attempt failed for this many days is disabled.
 WEBHOOKS_AUTO_DISABLE_DAYS = env_int("WEBHOOKS_AUTO_DISABLE_DAYS", 5, minimum=1)
 
-# --- Email (reminders) ----------------------------------------------------------
+# --- Email (new critical escalations, assignments, reminders, breaches, ladder levels) ----
 # Django's SMTP backend by default; EMAIL_BACKEND=django.core.mail.backends.console.EmailBackend
 # prints them instead (local development).
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
@@ -183,6 +183,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = 15
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per message batch.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Escalation Console <escalations@localhost>")
 # Where people open the console: the links in emails are built from it.
 CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "http://127.0.0.1:8000")
