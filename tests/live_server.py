@@ -20,7 +20,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-from escalation_project.embedded_redis import free_port
+from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
 
 
 def database_url() -> str:
@@ -46,15 +46,6 @@ def server_env(var_dir: Path, redis_url: str | None = None, **extra: str) -> dic
         "SECRET_KEY": settings.SECRET_KEY,
         **extra,
     }
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @contextlib.contextmanager
@@ -88,7 +79,7 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             time.sleep(0.1)
         yield base
     finally:
-        _stop(process)
+        stop(process)
 
 
 @contextlib.contextmanager
@@ -122,4 +113,4 @@ def running_celery(var_dir: Path, redis_url: str | None = None, **extra_env: str
     finally:
         client.close()
         for process in processes:
-            _stop(process)
+            stop(process)
