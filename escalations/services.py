@@ -351,7 +351,14 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
     return escalation
 
 
-def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: str, reason: str) -> None:
+def _release(
+    escalation: Escalation,
+    *,
+    user: AbstractBaseUser | None,
+    audit: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> None:
     """Back to the queue. Call inside atomic with the escalation locked and claimed."""
     previous = escalation.claimed_by
     escalation.status = Status.OPEN
@@ -360,7 +367,7 @@ def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: st
     escalation.claim_expires_at = None
     _schedule_reminder(escalation, escalation.response_due_at)
     # Unclaimed again: the climb goes on from the level reached, its clock restarted.
-    _schedule_climb(escalation, start=timezone.now())
+    _schedule_climb(escalation, start=now or timezone.now())
     _save_with_history(escalation, user=user, reason=audit)
     _append_event(
         escalation,
@@ -511,7 +518,7 @@ def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
             return False
         holder, expired = _name(escalation.claimed_by), _when(escalation.claim_expires_at)
         audit = f"{TIMER_REASON_PREFIX}claim by {holder} expired ({expired})"
-        _release(escalation, user=None, audit=audit, reason="claim expired")
+        _release(escalation, user=None, audit=audit, reason="claim expired", now=now)
     return True
 
 
