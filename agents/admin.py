@@ -59,7 +59,7 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
                 "fields": [
                     ("default_severity", "default_urgency"),
                     ("default_topic", "default_area"),
-                    "default_assignee",
+                    ("default_assignee", "assignment"),
                     "timeout_policy",
                     "timeout_guidance",
                 ]

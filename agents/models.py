@@ -4,7 +4,7 @@ from django.db import models
 from simple_history.models import HistoricalRecords
 
 from agents.rule_parameters import validate_parameters, validate_phrases, validate_reason_template
-from escalations.choices import Severity, TimeoutPolicy, Urgency
+from escalations.choices import Assignment, Severity, TimeoutPolicy, Urgency
 from supervisors.models import ApiCredential, Team
 
 
@@ -36,7 +36,16 @@ class Agent(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="Empty: escalations go to the team queue.",
+        help_text="Empty: the assignment below decides.",
+    )
+    assignment = models.CharField(
+        max_length=20,
+        blank=True,
+        choices=[
+            (Assignment.NONE, Assignment.NONE.label),
+            (Assignment.ROUND_ROBIN, Assignment.ROUND_ROBIN.label),
+        ],
+        help_text="Empty: the default assignee if set, else the team's assignment policy.",
     )
     timeout_policy = models.CharField(
         max_length=20,
@@ -64,6 +73,10 @@ class Agent(models.Model):
         return self.name
 
     def clean(self) -> None:
+        if self.assignment and self.default_assignee_id:
+            raise ValidationError(
+                {"default_assignee": "Leave it empty when the assignment is none or round robin."}
+            )
         if self.timeout_policy == TimeoutPolicy.ANSWER and not self.timeout_guidance.strip():
             raise ValidationError(
                 {"timeout_guidance": "Write the guidance to answer with, or pick another policy."}

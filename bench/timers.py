@@ -6,8 +6,9 @@
 1. Seeds `--escalations` open or claimed escalations in one team (bulk-inserted;
    a fifth claimed, with a claim lease in the future), every due time in the
    future except for `--due` open ones whose response target passed a few
-   minutes ago: each of those is due for a response breach and a reminder
-   (to the team's three members, by event and email task).
+   minutes ago: each of those is due for a response breach, a reminder (to
+   the team's three members, by event and email task) and level 1 of the
+   team's two-level ladder (the same three, by event and email task).
 2. Prints each selection's plan at the moment (PostgreSQL: EXPLAIN ANALYZE;
    SQLite: EXPLAIN QUERY PLAN), and fails if one does not use the timer's
    partial index.
@@ -73,7 +74,7 @@ def _prepare(n: int, due: int) -> dt.datetime:
     from django.utils import timezone
 
     from agents.models import Agent, Conversation
-    from escalations.models import Escalation, Origin, Status
+    from escalations.models import Escalation, LadderLevel, Origin, Status
     from supervisors.models import Membership, Role, Team
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -82,6 +83,8 @@ def _prepare(n: int, due: int) -> dt.datetime:
     User = get_user_model()
     members = [User.objects.create_user(name, f"{name}@example.com", "x") for name in ("sam", "kim", "lee")]
     Membership.objects.bulk_create(Membership(user=user, team=team, role=Role.SUPERVISOR) for user in members)
+    LadderLevel.objects.create(team=team, number=1, after_minutes=5)
+    LadderLevel.objects.create(team=team, number=2, after_minutes=30, notify_owners=True)
 
     started = time.perf_counter()
     random.seed(7)
@@ -119,6 +122,8 @@ def _prepare(n: int, due: int) -> dt.datetime:
                     response_due_at=response_due,
                     resolution_due_at=response_due + 180 * minute,
                     next_reminder_at=(response_due + 180 * minute) if claimed else response_due,
+                    # Level 1 is due with the response target (due rows) or ahead; a claim stops the climb.
+                    next_level_at=None if claimed else response_due,
                 )
             )
         Escalation.objects.bulk_create(rows)
@@ -144,9 +149,9 @@ def _bench_sweeps(now: dt.datetime, batch: int, due: int) -> list[str]:
         per_action = f"{(statements - selections) / actions:.1f}" if actions else "—"
         shown = ", ".join(f"{name} {count}" for name, count in acted.items() if count) or "none"
         print(f"| {label} | {shown} | {elapsed:,.0f} | {statements:,} | {selections} | {per_action} |")
-        expected = {"response_breach": due, "reminder_open": due}
+        expected = {"response_breach": due, "ladder": due, "reminder_open": due}
         if label == "the due work" and {name: count for name, count in acted.items() if count} != expected:
-            failures.append(f"the sweep did {acted}, expected {due} response breaches and {due} reminders")
+            failures.append(f"the sweep did {acted}, expected {due} breaches, climbs and reminders")
         if label.startswith("again") and actions:
             failures.append(f"a second sweep at the same moment acted again: {acted}")
     return failures

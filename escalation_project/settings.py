@@ -186,18 +186,24 @@ WEBHOOKS_ROTATION_GRACE_HOURS = env_int("WEBHOOKS_ROTATION_GRACE_HOURS", 24, min
 # An endpoint whose every attempt failed for this many days is disabled.
 WEBHOOKS_AUTO_DISABLE_DAYS = env_int("WEBHOOKS_AUTO_DISABLE_DAYS", 5, minimum=1)
 
-# --- Email: reminders, and team owners told when a webhook endpoint is disabled --
-# With no EMAIL_HOST the mail is written to the worker's log (the embedded default).
+# --- Email: new critical escalations, assignments, reminders, breaches, ladder levels,
+# and team owners told when a webhook endpoint is disabled ------------------------------
+# With no EMAIL_HOST the mail is written to the worker's log (the embedded default);
+# EMAIL_BACKEND overrides either (e.g. the file-based backend in the live timer test).
 EMAIL_HOST = env_str("EMAIL_HOST")
-if EMAIL_HOST:
-    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
-    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
-else:
-    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend",
+)
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = 15
+# For EMAIL_BACKEND=django.core.mail.backends.filebased.EmailBackend: one file per message batch.
+EMAIL_FILE_PATH = env_str("EMAIL_FILE_PATH", str(VAR_DIR / "emails"))
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Escalation Console <escalations@localhost>")
 # Where people open the console: the links in emails are built from it.
 CONSOLE_BASE_URL = env_str("CONSOLE_BASE_URL", "http://127.0.0.1:8000")

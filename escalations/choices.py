@@ -30,6 +30,14 @@ class TimeoutPolicy(models.TextChoices):
     ANSWER = "answer", "Answer with the agent's default guidance"
 
 
+class Assignment(models.TextChoices):
+    """Who a new escalation is assigned to (anyone on the team may still claim it)."""
+
+    NONE = "none", "Nobody: the team queue"
+    USER = "user", "A named supervisor"
+    ROUND_ROBIN = "round_robin", "Round robin among the supervisors on duty and online"
+
+
 # Unless a rule or the API call says otherwise.
 DEFAULT_URGENCY_FOR_SEVERITY = {
     Severity.CRITICAL: Urgency.HIGH,

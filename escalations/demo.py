@@ -36,8 +36,16 @@ from agents.models import (
     RuleTestCase,
 )
 from escalations import services
-from escalations.choices import Severity
-from escalations.models import BusinessHours, Escalation, Holiday, Origin, UrgencyTarget, WorkingPeriod
+from escalations.choices import Assignment, Severity, Urgency
+from escalations.models import (
+    BusinessHours,
+    Escalation,
+    Holiday,
+    LadderLevel,
+    Origin,
+    UrgencyTarget,
+    WorkingPeriod,
+)
 from supervisors.models import Membership, Role, Team
 
 Login = tuple[str, str, str]  # (role, username, password)
@@ -166,6 +174,7 @@ def _build() -> list[Login]:
     Membership.objects.create(user=ana, team=support, role=Role.SUPERVISOR)
     Membership.objects.create(user=ana, team=billing, role=Role.SUPERVISOR)
     Membership.objects.create(user=ben, team=billing, role=Role.SUPERVISOR)
+    _ladder(billing, support, admin)
 
     chat_bot = _agent(
         admin,
@@ -195,6 +204,8 @@ def _build() -> list[Login]:
         ),
         default_topic="Refunds",
         default_area="Refunds mailbox",
+        # Turns between Billing's supervisors with a console open (none at seed time).
+        assignment=Assignment.ROUND_ROBIN,
     )
     reconciler = _agent(
         admin,
@@ -645,6 +656,21 @@ def _targets(support: Team, billing: Team) -> None:
     )
     christmas = dt.date(timezone.now().year, 12, 25)
     Holiday.objects.create(business_hours=hours, date=christmas, name="Christmas Day")
+
+
+def _ladder(billing: Team, support: Team, admin: Any) -> None:
+    """Billing's two-level ladder: its supervisors after 10 minutes unclaimed, then (not for low
+    urgency) Customer Support's supervisors and the admin 20 minutes later."""
+    LadderLevel.objects.create(team=billing, number=1, after_minutes=10)
+    second = LadderLevel.objects.create(
+        team=billing,
+        number=2,
+        after_minutes=20,
+        min_urgency=Urgency.MEDIUM,
+        notify_supervisors=False,
+        notify_team=support,
+    )
+    second.notify_users.set([admin])
 
 
 def _labels(team: Team, *, topics: list[str], areas: list[str]) -> None:

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 import datetime as dt
 import zoneinfo
 
@@ -8,7 +10,14 @@ from django.db.models.functions import Coalesce
 from simple_history.models import HistoricalRecords
 
 from agents.models import Agent, Channel, Conversation, EscalationRule
-from escalations.choices import SEVERITY_RANK, URGENCY_RANK, Severity, TimeoutPolicy, Urgency
+from escalations.choices import (
+    SEVERITY_RANK,
+    URGENCY_RANK,
+    Assignment,
+    Severity,
+    TimeoutPolicy,
+    Urgency,
+)
 from supervisors.models import Team
 
 
@@ -76,6 +85,8 @@ TIMER_CONDITIONS = {
     "reminder_claimed": models.Q(status="claimed", next_reminder_at__isnull=False),
     "timeout_open": models.Q(status="open", timeout_at__isnull=False),
     "timeout_claimed": models.Q(status="claimed", timeout_at__isnull=False),
+    # Claiming stops the climb, so only open rows can be due to go up the ladder.
+    "ladder": models.Q(status="open", next_level_at__isnull=False),
 }
 # The due column of each timer, and its index.
 TIMER_DUE_FIELDS = {
@@ -87,6 +98,7 @@ TIMER_DUE_FIELDS = {
     "reminder_claimed": "next_reminder_at",
     "timeout_open": "timeout_at",
     "timeout_claimed": "timeout_at",
+    "ladder": "next_level_at",
 }
 TIMER_INDEXES = {
     "claim_expiry": "esc_due_claim_expiry",
@@ -97,6 +109,7 @@ TIMER_INDEXES = {
     "reminder_claimed": "esc_due_reminder_claimed",
     "timeout_open": "esc_due_timeout_open",
     "timeout_claimed": "esc_due_timeout_claimed",
+    "ladder": "esc_due_ladder",
 }
 
 
@@ -166,6 +179,10 @@ class Escalation(models.Model):
     # Reminders once a target passed: the last one, and when the next is due (null: none).
     reminded_at = models.DateTimeField(null=True, blank=True)
     next_reminder_at = models.DateTimeField(null=True, blank=True)
+    # The team's escalation ladder: the highest level reached (0: none yet), and when the
+    # next level is due (null: claimed, closed, or no further level for its urgency).
+    level = models.PositiveSmallIntegerField(default=0)
+    next_level_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -218,6 +235,7 @@ class Escalation(models.Model):
             "queue_due_at",
             "reminded_at",
             "next_reminder_at",
+            "next_level_at",
         ],
         cascade_delete_history=False,
     )
@@ -277,6 +295,7 @@ class EventType(models.TextChoices):
     REMINDER = "escalation.reminder"
     # Team-level: no escalation (Event.escalation is null), written by webhooks.services.
     WEBHOOK_ENDPOINT_DISABLED = "webhook_endpoint.disabled"
+    ESCALATED = "escalation.escalated"
 
 
 class Event(models.Model):
@@ -338,6 +357,143 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.agent} · {self.key} ({self.status})"
+
+
+# --- A team's policy ----------------------------------------------------------------------
+
+
+class TeamPolicy(models.Model):
+    """How a team takes new escalations: whom they are assigned to, and who is emailed about what.
+
+    One row per team, made on first use. Its row is also the lock that makes round
+    robin safe under concurrent opens (escalations/assignment.py).
+    """
+
+    team = models.OneToOneField(Team, on_delete=models.CASCADE, related_name="policy")
+    assignment = models.CharField(
+        max_length=20,
+        choices=Assignment.choices,
+        default=Assignment.NONE,
+        help_text="For agents that say neither an assignment nor a default assignee of their own.",
+    )
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The named supervisor (assignment: a named supervisor).",
+    )
+    load_limit = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Round robin skips people with this many active escalations (claimed, or open and "
+        "assigned to them). Empty: no limit.",
+    )
+    # Round robin's place: the next pick is the first eligible person after this one.
+    last_assigned = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        editable=False,
+    )
+
+    # Which events are emailed. Whom each goes to is fixed: see the help texts.
+    email_new_critical = models.BooleanField(
+        default=True, help_text="A new critical escalation: the team's supervisors on duty, at once."
+    )
+    email_assigned = models.BooleanField(default=True, help_text="An escalation assigned: its assignee.")
+    email_reminders = models.BooleanField(
+        default=True, help_text="A reminder: the claimer, or the team's supervisors on duty if unclaimed."
+    )
+    email_breaches = models.BooleanField(
+        default=False,
+        help_text="A target passed: the claimer, or the team's supervisors on duty if unclaimed "
+        "(off by default: the first reminder comes at the same moment).",
+    )
+    email_escalated = models.BooleanField(
+        default=True, help_text="A ladder level reached: the people that level tells."
+    )
+
+    class Meta:
+        verbose_name_plural = "team policies"
+
+    def __str__(self) -> str:
+        return f"{self.team} policy"
+
+    @classmethod
+    def of(cls, team_id: int) -> TeamPolicy:
+        """The team's policy, or the defaults (unsaved) when it has none."""
+        return cls.objects.filter(team_id=team_id).first() or cls(team_id=team_id)
+
+    def clean(self) -> None:
+        if self.assignment == Assignment.USER and not self.assignee_id:
+            raise ValidationError({"assignee": "Name the supervisor to assign to."})
+        if self.assignee_id and not self.team.memberships.filter(user_id=self.assignee_id).exists():
+            raise ValidationError({"assignee": "Pick a member of the team."})
+
+
+# --- The escalation ladder -----------------------------------------------------------------
+
+
+class LadderLevel(models.Model):
+    """One step of a team's escalation ladder: whom to tell when an escalation stays unclaimed this long.
+
+    An open escalation climbs one level at a time (escalations/timers.py): level 1
+    `after_minutes` after it opened (or was released), each next level
+    `after_minutes` after the previous one. A claim stops the climb; a release
+    restarts it from the level reached.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="ladder_levels")
+    number = models.PositiveSmallIntegerField(help_text="1 is the first level; levels are climbed in order.")
+    after_minutes = models.PositiveIntegerField(
+        help_text="Minutes unclaimed after the previous level (level 1: after opening or a release; "
+        "0 there means at once)."
+    )
+    min_urgency = models.CharField(
+        max_length=10,
+        choices=Urgency.choices,
+        default=Urgency.LOW,
+        help_text="Escalations of a lower urgency stop at the level before this one "
+        "(e.g. medium here: low ones never reach it).",
+    )
+    notify_supervisors = models.BooleanField(default=True, help_text="The team's supervisors on duty.")
+    notify_owners = models.BooleanField(default=False, help_text="The team's owners.")
+    notify_users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="+", help_text="These people, by name."
+    )
+    notify_team = models.ForeignKey(
+        Team,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Another team whose supervisors on duty are told too.",
+    )
+
+    class Meta:
+        ordering = ["team_id", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["team", "number"], name="ladder_one_level_per_number"),
+            models.CheckConstraint(condition=models.Q(number__gte=1), name="ladder_number_positive"),
+            # A later level at 0 minutes would be climbed again by the very next sweep.
+            models.CheckConstraint(
+                condition=models.Q(number=1) | models.Q(after_minutes__gte=1), name="ladder_later_levels_wait"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.team} · level {self.number}"
+
+    def clean(self) -> None:
+        if self.number is not None and self.number > 1 and not self.after_minutes:
+            raise ValidationError({"after_minutes": "Levels after the first wait at least a minute."})
+
+    def applies_to(self, urgency: str) -> bool:
+        return URGENCY_RANK[Urgency(urgency)] >= URGENCY_RANK[Urgency(self.min_urgency)]
 
 
 # --- Targets and working time ------------------------------------------------------------

@@ -47,3 +47,76 @@ def send_reminder_email(*, event_id: int) -> int:
     )
     send_mail(subject, body, None, addresses)
     return len(addresses)
+
+
+def _summary(escalation: dict) -> str:
+    return (
+        f"{escalation['severity'].capitalize()} · {escalation['urgency']} urgency · "
+        f"team {escalation['team']['slug']} · agent {escalation['agent']['name']}"
+    )
+
+
+def _escalated(event: Event) -> tuple[str, list[str]]:
+    data, escalation = event.payload, event.payload["escalation"]
+    subject = f"Escalated to level {data['level']}: escalation #{escalation['id']} is still unclaimed"
+    return subject, [
+        f"Nobody has claimed it yet, so level {data['level']} of the team's escalation ladder is told: "
+        f"{', '.join(data['notified'])}."
+    ]
+
+
+def _created(event: Event) -> tuple[str, list[str]]:
+    escalation = event.payload["escalation"]
+    assignee = escalation["assigned_to"]
+    subject = f"New {escalation['severity']} escalation #{escalation['id']}" + (
+        f", assigned to {assignee}" if assignee else ""
+    )
+    due_at = dt.datetime.fromisoformat(escalation["response_due_at"]).astimezone(dt.UTC)
+    lines = [f"To be claimed by {due_at:%Y-%m-%d %H:%M} UTC."]
+    if assignee:
+        lines.append(f"Assigned to {assignee}; anyone on the team may still claim it.")
+    return subject, lines
+
+
+def _breached(event: Event) -> tuple[str, list[str]]:
+    data, escalation = event.payload, event.payload["escalation"]
+    due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
+    subject = f"Target missed: escalation #{escalation['id']} passed its {data['target']} target"
+    return subject, [f"The {data['target']} target was due at {due_at:%Y-%m-%d %H:%M} UTC."]
+
+
+# Event type -> (subject, the lines particular to it). The summary, the reason and the
+# console link are common to every email.
+_MESSAGES = {
+    EventType.CREATED: _created,
+    EventType.ESCALATED: _escalated,
+    EventType.SLA_BREACHED: _breached,
+}
+
+
+def send_event_email(*, event_id: int, usernames: list[str]) -> int:
+    """Email one event to these users (those active with an address); returns how many."""
+    event = Event.objects.get(pk=event_id)
+    addresses = sorted(
+        get_user_model()
+        .objects.filter(username__in=usernames, is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+    if not addresses:
+        return 0
+    escalation = event.payload["escalation"]
+    subject, lines = _MESSAGES[EventType(event.type)](event)
+    body = "\n".join(
+        [
+            _summary(escalation),
+            "",
+            escalation["reason"],
+            "",
+            *lines,
+            "",
+            f"Open it in the console: {console_url(escalation['id'])}",
+        ]
+    )
+    send_mail(subject, body, None, addresses)
+    return len(addresses)

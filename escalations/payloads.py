@@ -57,5 +57,6 @@ def escalation_payload(escalation: Escalation) -> dict[str, Any]:
         "resolution_due_at": _time(escalation.resolution_due_at),
         "response_breached_at": _time(escalation.response_breached_at),
         "resolution_breached_at": _time(escalation.resolution_breached_at),
+        "level": escalation.level,
         "created_at": _time(escalation.created_at),
     }

@@ -27,7 +27,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
-from escalations import broadcast
+from escalations import assignment, broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
     SEVERITY_RANK,
@@ -42,15 +42,17 @@ from escalations.models import (
     Escalation,
     Event,
     EventType,
+    LadderLevel,
     Origin,
     Status,
+    TeamPolicy,
     UrgencyTarget,
     Verb,
 )
 from escalations.payloads import escalation_payload
 from escalations.targets import due_times, targets_for
 from supervisors.models import Role
-from supervisors.selectors import has_team_role
+from supervisors.selectors import has_team_role, supervisors_on_duty
 from webhooks.services import deliveries_for_event
 
 logger = logging.getLogger(__name__)
@@ -175,6 +177,7 @@ def open_escalation(
         due = due_times(
             team_id=agent.team_id, targets=targets_for(team_id=agent.team_id, urgency=urgency), start=now
         )
+        assigned = assignment.choose_assignee(agent)
         escalation = Escalation(
             agent=agent,
             team=agent.team,  # the payload needs team.slug; callers often have it loaded
@@ -190,7 +193,7 @@ def open_escalation(
             area=area,
             blocking=blocking,
             status=Status.OPEN,
-            assigned_to=agent.default_assignee,
+            assigned_to=assigned.user,
             response_due_at=due.response_due_at,
             resolution_due_at=due.resolution_due_at,
             timeout_policy=timeout_policy,
@@ -198,11 +201,30 @@ def open_escalation(
             # The first reminder goes when the response target passes (escalations/timers.py).
             next_reminder_at=due.response_due_at,
         )
-        _save_with_history(escalation, user=user, reason=f"Opened by {actor_label}: {reason}")
+        _schedule_climb(escalation, start=now)
+        audit = f"Opened by {actor_label}: {reason}"
+        if assigned.user is not None:
+            audit += f" (assigned to {_name(assigned.user)}: {assigned.how})"
+        _save_with_history(escalation, user=user, reason=audit)
         if blocking:
             _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
-        _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+        event = _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+        told = _told_of_new(escalation)
+        if told:
+            transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
     return OpenResult(escalation, created=True)
+
+
+def _told_of_new(escalation: Escalation) -> list[str]:
+    """Usernames emailed about a new escalation, as the team's policy says: its assignee, and the
+    team's supervisors on duty when it is critical."""
+    policy = TeamPolicy.of(escalation.team_id)
+    told = set()
+    if escalation.assigned_to and policy.email_assigned:
+        told.add(_name(escalation.assigned_to))
+    if escalation.severity == Severity.CRITICAL and policy.email_new_critical:
+        told.update(_name(user) for user in supervisors_on_duty(escalation.team_id))
+    return sorted(told)
 
 
 def _choice(choices, field: str, value: str):
@@ -238,6 +260,9 @@ def _add_evidence(
     if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
         changes["urgency"] = [escalation.urgency, urgency]
         escalation.urgency = urgency
+        if escalation.status == Status.OPEN and escalation.next_level_at is None:
+            # A climb that stopped at this urgency's last level may go on at the higher one.
+            _schedule_climb(escalation, start=timezone.now())
     escalation.evidence = [*escalation.evidence, *evidence]
     _save_with_history(escalation, user=user, reason=f"Evidence added by {actor_label}: {reason}")
     _append_event(
@@ -265,6 +290,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
         escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
+        escalation.next_level_at = None  # someone has it: the ladder stops climbing
         _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
@@ -325,7 +351,14 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
     return escalation
 
 
-def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: str, reason: str) -> None:
+def _release(
+    escalation: Escalation,
+    *,
+    user: AbstractBaseUser | None,
+    audit: str,
+    reason: str,
+    now: dt.datetime | None = None,
+) -> None:
     """Back to the queue. Call inside atomic with the escalation locked and claimed."""
     previous = escalation.claimed_by
     escalation.status = Status.OPEN
@@ -333,6 +366,8 @@ def _release(escalation: Escalation, *, user: AbstractBaseUser | None, audit: st
     escalation.claimed_at = None
     escalation.claim_expires_at = None
     _schedule_reminder(escalation, escalation.response_due_at)
+    # Unclaimed again: the climb goes on from the level reached, its clock restarted.
+    _schedule_climb(escalation, start=now or timezone.now())
     _save_with_history(escalation, user=user, reason=audit)
     _append_event(
         escalation,
@@ -455,10 +490,21 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
         due_at = getattr(escalation, due_field)
         reason = f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(due_at)})"
         _save_with_history(escalation, user=None, reason=reason)
-        _append_event(
+        event = _append_event(
             escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
         )
+        if TeamPolicy.of(escalation.team_id).email_breaches:
+            told = _holder_or_team(escalation)
+            if told:
+                transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
     return True
+
+
+def _holder_or_team(escalation: Escalation) -> list[str]:
+    """Whom a timer's notice concerns: the claimer if claimed, else the team's supervisors on duty."""
+    if escalation.status == Status.CLAIMED:
+        return [_name(escalation.claimed_by)]
+    return [_name(user) for user in supervisors_on_duty(escalation.team_id)]
 
 
 def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
@@ -472,7 +518,7 @@ def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
             return False
         holder, expired = _name(escalation.claimed_by), _when(escalation.claim_expires_at)
         audit = f"{TIMER_REASON_PREFIX}claim by {holder} expired ({expired})"
-        _release(escalation, user=None, audit=audit, reason="claim expired")
+        _release(escalation, user=None, audit=audit, reason="claim expired", now=now)
     return True
 
 
@@ -545,22 +591,18 @@ def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         )
         escalation.reminded_at = now
         escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
-        recipients = [escalation.claimed_by] if claimed else _team_members(escalation.team_id)
         event = _append_event(
             escalation,
             EventType.REMINDER,
             extra={
                 "target": target.value,
                 "due_at": due_at.isoformat(),
-                "recipients": sorted(_name(user) for user in recipients),
+                "recipients": sorted(_holder_or_team(escalation)),
             },
         )
-        transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
+        if TeamPolicy.of(escalation.team_id).email_reminders:
+            transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
     return True
-
-
-def _team_members(team_id: int) -> list[AbstractBaseUser]:
-    return list(get_user_model().objects.filter(memberships__team_id=team_id, is_active=True))
 
 
 def _enqueue_reminder_email(event_id: int) -> None:
@@ -588,6 +630,77 @@ def _stop_timers(escalation: Escalation) -> None:
     escalation.next_reminder_at = None
     escalation.claim_expires_at = None
     escalation.timeout_at = None
+    escalation.next_level_at = None
+
+
+def _next_level(escalation: Escalation) -> LadderLevel | None:
+    """The team's level above the one reached, if the escalation's urgency climbs that far."""
+    level = LadderLevel.objects.filter(team_id=escalation.team_id, number=escalation.level + 1).first()
+    return level if level is not None and level.applies_to(escalation.urgency) else None
+
+
+def _schedule_climb(escalation: Escalation, *, start: dt.datetime) -> None:
+    """When the next level is due, counted from `start`; none when the ladder ends here."""
+    # Wall-clock time, like a lease: the ladder is for when nobody is answering now.
+    level = _next_level(escalation)
+    escalation.next_level_at = start + dt.timedelta(minutes=level.after_minutes) if level else None
+
+
+def climb(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
+    """Take an escalation still unclaimed at its next level's time one level up, and tell that level.
+
+    An `escalation.escalated` event (the console and webhooks), an audit row, and
+    an email to those notified after the commit. The next level is scheduled from
+    now, so the climb goes one level per due time however late the sweep runs.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        escalation = _lock_if_due(
+            Escalation.objects.filter(pk=escalation_id, status=Status.OPEN, next_level_at__lte=now)
+        )
+        if escalation is None:
+            return False
+        level = _next_level(escalation)
+        if level is None:  # the ladder was shortened (or the level raised) since this was scheduled
+            Escalation.objects.filter(pk=escalation.pk).update(next_level_at=None)
+            return False
+        notified = sorted(_name(user) for user in ladder_recipients(level))
+        escalation.level = level.number
+        _schedule_climb(escalation, start=now)
+        _save_with_history(
+            escalation,
+            user=None,
+            reason=f"{TIMER_REASON_PREFIX}unclaimed: escalated to level {level.number}, "
+            f"notifying {', '.join(notified) or 'nobody'}",
+        )
+        event = _append_event(
+            escalation, EventType.ESCALATED, extra={"level": level.number, "notified": notified}
+        )
+        if notified and TeamPolicy.of(escalation.team_id).email_escalated:
+            transaction.on_commit(lambda: _enqueue_event_email(event.pk, notified))
+    return True
+
+
+def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
+    """The active people a ladder level tells, each once."""
+    wanted = models.Q(pk__in=level.notify_users.values("pk"))
+    if level.notify_supervisors:
+        wanted |= models.Q(memberships__team_id=level.team_id, memberships__on_duty=True)
+    # Owners are told on duty or not: they are whom a ladder climbs to when nobody answers.
+    if level.notify_owners:
+        wanted |= models.Q(memberships__team_id=level.team_id, memberships__role=Role.OWNER)
+    if level.notify_team_id:
+        wanted |= models.Q(memberships__team_id=level.notify_team_id, memberships__on_duty=True)
+    return list(get_user_model().objects.filter(wanted, is_active=True).distinct().order_by("username"))
+
+
+def _enqueue_event_email(event_id: int, usernames: list[str]) -> None:
+    from escalations.tasks import send_event_email  # the tasks module imports the timers, which import this
+
+    try:
+        send_event_email.delay(event_id, usernames)
+    except Exception:  # the broker's errors vary by transport; the console has the event anyway
+        logger.warning("Broker unavailable; no email for event %s.", event_id, exc_info=True)
 
 
 def _lock_if_due(queryset) -> Escalation | None:

@@ -20,12 +20,20 @@ def sweep_timers() -> dict[str, int]:
 
 
 # Retried on mail server errors, with waits well under the broker's visibility timeout.
-@shared_task(
-    ignore_result=True,
-    autoretry_for=(OSError, smtplib.SMTPException),
-    retry_backoff=30,
-    retry_backoff_max=600,
-    max_retries=5,
-)
+EMAIL_TASK = {
+    "ignore_result": True,
+    "autoretry_for": (OSError, smtplib.SMTPException),
+    "retry_backoff": 30,
+    "retry_backoff_max": 600,
+    "max_retries": 5,
+}
+
+
+@shared_task(**EMAIL_TASK)
 def send_reminder_email(event_id: int) -> int:
     return notifications.send_reminder_email(event_id=event_id)
+
+
+@shared_task(**EMAIL_TASK)
+def send_event_email(event_id: int, usernames: list[str]) -> int:
+    return notifications.send_event_email(event_id=event_id, usernames=usernames)

@@ -64,6 +64,9 @@ TIMERS = (
     # A timeout closes the escalation: after its breach is recorded, before any reminder.
     Timer("timeout_open", _time_out),
     Timer("timeout_claimed", _time_out),
+    # After the expiries (a lapsed claim may start a climb at once) and the timeouts (a
+    # closed escalation does not climb).
+    Timer("ladder", lambda pk, now: services.climb(escalation_id=pk, now=now)),
     Timer("reminder_open", _remind),
     Timer("reminder_claimed", _remind),
 )

@@ -2,9 +2,12 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 
+from escalations.models import LadderLevel, TeamPolicy
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
+from supervisors.selectors import team_ids_with_role, uncovered_teams
 from supervisors.tokens import user_token_create, user_token_revoke
 
 
@@ -19,15 +22,80 @@ class MembershipInline(TeamRoleInline, admin.TabularInline):
         return team.pk
 
 
+def people_of_owned_teams(request: HttpRequest) -> QuerySet:
+    """Whom an owner may name: the people of the teams they own, so no user list leaks across teams."""
+    team_ids = team_ids_with_role(request.user, Role.OWNER)
+    users = get_user_model().objects.filter(is_active=True).order_by("username")
+    return users if team_ids is None else users.filter(memberships__team_id__in=team_ids).distinct()
+
+
+class TeamPolicyInline(TeamRoleInline, admin.StackedInline):
+    """On a team's page: how its owners want new escalations assigned."""
+
+    model = TeamPolicy
+    role = Role.OWNER
+    can_delete = False
+    max_num = 1
+    fieldsets = [
+        ("Assignment of new escalations", {"fields": ["assignment", "assignee", "load_limit"]}),
+        (
+            "Emails",
+            {
+                "fields": [
+                    "email_new_critical",
+                    "email_assigned",
+                    "email_reminders",
+                    "email_breaches",
+                    "email_escalated",
+                ]
+            },
+        ),
+    ]
+
+    def parent_team_id(self, team: Team) -> int:
+        return team.pk
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "assignee":
+            kwargs["queryset"] = people_of_owned_teams(request)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+class LadderLevelInline(TeamRoleInline, admin.TabularInline):
+    """On a team's page: its owners set the escalation ladder."""
+
+    model = LadderLevel
+    fk_name = "team"
+    extra = 0
+    role = Role.OWNER
+    fields = [
+        "number",
+        "after_minutes",
+        "min_urgency",
+        "notify_supervisors",
+        "notify_owners",
+        "notify_users",
+        "notify_team",
+    ]
+
+    def parent_team_id(self, team: Team) -> int:
+        return team.pk
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        if db_field.name == "notify_users":
+            kwargs["queryset"] = people_of_owned_teams(request)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
 @admin.register(Team)
 class TeamAdmin(TeamScopedAdmin):
     team_lookup = "pk"
     view_role = Role.OWNER
     edit_role = Role.OWNER
-    list_display = ["name", "slug", "member_count"]
+    list_display = ["name", "slug", "member_count", "covered"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, TeamPolicyInline, LadderLevelInline]
 
     def team_id_of(self, obj: Team) -> int:
         return obj.pk
@@ -43,13 +111,21 @@ class TeamAdmin(TeamScopedAdmin):
     def member_count(self, team: Team) -> int:
         return team.memberships.count()
 
+    @admin.display(description="Covered", boolean=True)
+    def covered(self, team: Team) -> bool | None:
+        """Whether someone on duty has a console open, if its agents can escalate (unknown without Redis)."""
+        try:
+            return not uncovered_teams([team.pk])
+        except RedisError:
+            return None
+
 
 @admin.register(Membership)
 class MembershipAdmin(TeamScopedAdmin):
     view_role = Role.OWNER
     edit_role = Role.OWNER
-    list_display = ["user", "team", "role"]
-    list_filter = ["role", "team"]
+    list_display = ["user", "team", "role", "on_duty"]
+    list_filter = ["role", "on_duty", "team"]
     search_fields = ["user__username", "team__name"]
 
 

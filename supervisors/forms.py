@@ -104,3 +104,11 @@ class DismissForm(forms.Form):
         max_length=2000,
         widget=forms.Textarea(attrs={"rows": 2, "placeholder": "Optional: why no human answer is needed"}),
     )
+
+
+class OnDutyForm(forms.Form):
+    on_duty = forms.TypedChoiceField(
+        choices=[("true", "On duty"), ("false", "Off duty")], coerce=lambda value: value == "true"
+    )
+    team = forms.IntegerField(required=False, help_text="Empty: every team of yours.")
+    next = forms.CharField(required=False)

@@ -35,6 +35,11 @@ class Membership(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.SUPERVISOR)
+    on_duty = models.BooleanField(
+        default=True,
+        help_text="Off: not assigned by round robin, not told as one of the team's supervisors "
+        "(ladder, reminders, new critical escalations), and not counted as covering the team.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,8 +1,14 @@
-"""Who may do what in which team. Superusers may do everything everywhere."""
+"""Who may do what in which team (superusers may do everything everywhere), and who is there."""
 
+from collections.abc import Iterable
+
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
 
+from agents.models import Agent
 from escalation_project.request_memo import memoized
+from supervisors import presence
 from supervisors.models import ROLE_RANK, Membership, Role, Team
 
 
@@ -45,3 +51,37 @@ def console_team_ids(user: AbstractBaseUser) -> list[int]:
     if user.is_superuser:
         return list(Team.objects.order_by("id").values_list("id", flat=True))
     return sorted({m.team_id for m in memberships_of(user)})
+
+
+def supervisors_on_duty(team_id: int) -> QuerySet:
+    """The team's active members on duty: whom "the team's supervisors" means when telling people."""
+    return (
+        get_user_model()
+        .objects.filter(memberships__team_id=team_id, memberships__on_duty=True, is_active=True)
+        .order_by("username")
+    )
+
+
+def uncovered_teams(team_ids: Iterable[int]) -> list[Team]:
+    """Of these teams, those whose agents can escalate but where nobody on duty is online, by name.
+
+    "Can escalate": an agent with escalation on. "Online": a console open
+    (supervisors.presence). One database query for the agents, one for the
+    memberships, one Redis round trip; raises redis.RedisError when presence
+    cannot be read.
+    """
+    escalating = set(
+        Agent.objects.filter(team_id__in=list(team_ids), escalation_enabled=True)
+        .values_list("team_id", flat=True)
+        .distinct()
+    )
+    if not escalating:
+        return []
+    online = presence.online_user_ids_by_team(sorted(escalating))
+    on_duty = Membership.objects.filter(team_id__in=escalating, on_duty=True, user__is_active=True)
+    covered = {
+        team_id
+        for team_id, user_id in on_duty.values_list("team_id", "user_id")
+        if user_id in online[team_id]
+    }
+    return list(Team.objects.filter(pk__in=escalating - covered).order_by("name"))

@@ -8,6 +8,7 @@ app_name = "console"
 urlpatterns = [
     path("", views.queue, name="queue"),
     path("history/", views.history, name="history"),
+    path("on-duty/", views.on_duty, name="on_duty"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),

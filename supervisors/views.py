@@ -9,10 +9,11 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from agents.models import Agent, Message
@@ -30,10 +31,11 @@ from escalations.selectors import (
     history_of,
     latest_event_id,
 )
-from supervisors.forms import DismissForm, HistoryFilters, QueueFilters, RespondForm
+from supervisors.forms import DismissForm, HistoryFilters, OnDutyForm, QueueFilters, RespondForm
 from supervisors.models import Role
 from supervisors.routing import CONSOLE_SOCKET_PATH
 from supervisors.selectors import has_team_role, team_ids_with_role
+from supervisors.services import membership_set_on_duty
 
 PAGE_SIZE = 50
 # A conversation can run to thousands of messages (a cron agent's log); the newest are what matter.
@@ -336,3 +338,31 @@ def dismiss(request: HttpRequest, escalation_id: int) -> HttpResponse:
         ),
         "Dismissed: the agent proceeds on its own.",
     )
+
+
+# --- One's own on-duty state ----------------------------------------------------------------
+
+
+@require_POST
+@login_required
+def on_duty(request: HttpRequest) -> HttpResponse:
+    """`on_duty=true|false`, optionally `team=<id>` (else every team), then back to `next` or the queue."""
+    form = OnDutyForm(request.POST)
+    if form.is_valid():
+        try:
+            team_ids = membership_set_on_duty(
+                user=request.user, on_duty=form.cleaned_data["on_duty"], team_id=form.cleaned_data["team"]
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+    if not form.is_valid():
+        return JsonResponse({"errors": form.errors}, status=400)
+    messages.success(
+        request,
+        ("You are on duty" if form.cleaned_data["on_duty"] else "You are off duty")
+        + f" in {len(team_ids)} team{'s' if len(team_ids) != 1 else ''}.",
+    )
+    target = form.cleaned_data["next"]
+    if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
+        target = reverse("console:queue")
+    return redirect(target)

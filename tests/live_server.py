@@ -16,10 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import requests
+from celery import Celery
 from django.conf import settings
 from django.db import connection
 
-from escalation_project.embedded_redis import free_port
+from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
 
 
 def database_url() -> str:
@@ -33,13 +34,9 @@ def database_url() -> str:
     )
 
 
-@contextlib.contextmanager
-def running_daphne(var_dir: Path, *, redis_url: str | None = None) -> Iterator[str]:
-    """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after.
-
-    redis_url: another Redis than the test run's (a test that stops its own Redis)."""
-    port = free_port()
-    env = {
+def server_env(var_dir: Path, redis_url: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a process serving the test database: the test settings, in `var_dir`."""
+    return {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY_FILE")},
         "DJANGO_SETTINGS_MODULE": "escalation_project.settings_test",
         "DATABASE_URL": database_url(),
@@ -48,7 +45,15 @@ def running_daphne(var_dir: Path, *, redis_url: str | None = None) -> Iterator[s
         # The test process's key, so sessions it makes (force_login) are valid on the server.
         "SECRET_KEY": settings.SECRET_KEY,
         "TEST_RUN_PREFIX": settings.TEST_RUN_PREFIX,
+        **extra,
     }
+
+
+@contextlib.contextmanager
+def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[str]:
+    """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after."""
+    port = free_port()
+    env = server_env(var_dir, redis_url, **extra_env)
     # A file, not a pipe: nobody reads the access log while the test runs, and a
     # full pipe would stall the server.
     log_path = var_dir / "daphne.log"
@@ -75,9 +80,38 @@ def running_daphne(var_dir: Path, *, redis_url: str | None = None) -> Iterator[s
             time.sleep(0.1)
         yield base
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
+
+
+@contextlib.contextmanager
+def running_celery(var_dir: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[Path]:
+    """A Celery worker and Celery beat, as `make run` starts them, on the test database.
+
+    Yields the folder of their logs once the worker answers a ping; stops both after.
+    """
+    env = server_env(var_dir, redis_url, **extra_env)
+    processes = []
+    for role, options in [("worker", ["--pool=solo", "--loglevel=INFO"]), ("beat", ["--loglevel=INFO"])]:
+        with open(var_dir / f"celery-{role}.log", "w") as log:
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "celery", "-A", "escalation_project", role, *options],
+                    cwd=settings.BASE_DIR,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    # set_as_current=False: this client must not become the app shared_task binds to here.
+    client = Celery(broker=env["REDIS_URL"], set_as_current=False)
+    try:
+        deadline = time.monotonic() + 60
+        while not client.control.ping(timeout=0.5, limit=1):
+            if any(p.poll() is not None for p in processes) or time.monotonic() > deadline:
+                logs = "\n".join(path.read_text() for path in sorted(var_dir.glob("celery-*.log")))
+                raise RuntimeError(f"the Celery worker did not come up:\n{logs}")
+        yield var_dir
+    finally:
+        client.close()
+        for process in processes:
+            stop(process)

@@ -374,3 +374,55 @@ def test_agent_choices_are_limited_to_the_teams_a_contributor_may_edit(client, w
     assert not EscalationRule.objects.filter(agent_id=foreign_agent).exists()
     own = client.get(reverse("admin:agents_agentapikey_add")).content.decode()
     assert "Support Bot" in own and "Billing Bot" not in own
+
+
+def test_an_owner_sets_their_teams_policy_and_ladder_on_the_team_page(client, world):
+    support = world["support"]
+    owner = factories.make_user("olga", is_staff=True)
+    membership = factories.add_member(owner, support, Role.OWNER)
+    client.force_login(owner)
+    page = reverse("admin:supervisors_team_change", args=[support.pk])
+    form = {
+        "name": "Support",
+        "slug": "support",
+        "description": "",
+        "memberships-TOTAL_FORMS": "1",
+        "memberships-INITIAL_FORMS": "1",
+        "memberships-0-id": membership.pk,
+        "memberships-0-team": support.pk,
+        "memberships-0-user": owner.pk,
+        "memberships-0-role": "owner",
+        "memberships-0-on_duty": "on",
+        "policy-TOTAL_FORMS": "1",
+        "policy-INITIAL_FORMS": "0",
+        "policy-0-assignment": "round_robin",
+        "policy-0-load_limit": "3",
+        "ladder_levels-TOTAL_FORMS": "2",
+        "ladder_levels-INITIAL_FORMS": "0",
+        "ladder_levels-0-number": "1",
+        "ladder_levels-0-after_minutes": "5",
+        "ladder_levels-0-min_urgency": "low",
+        "ladder_levels-0-notify_supervisors": "on",
+        "ladder_levels-1-number": "2",
+        "ladder_levels-1-after_minutes": "0",
+        "ladder_levels-1-min_urgency": "medium",
+        "ladder_levels-1-notify_owners": "on",
+        "ladder_levels-1-notify_users": [world["sid"].pk],
+    }
+
+    refused = client.post(page, form)
+    assert refused.status_code == 200
+    assert "Levels after the first wait at least a minute." in refused.content.decode()
+    assert not support.ladder_levels.exists()
+
+    saved = client.post(page, {**form, "ladder_levels-1-after_minutes": "10"})
+    assert saved.status_code == 302, saved.content.decode()
+    support.refresh_from_db()
+    assert (support.policy.assignment, support.policy.load_limit) == ("round_robin", 3)
+    first, second = support.ladder_levels.all()
+    assert (first.number, first.after_minutes, first.notify_supervisors) == (1, 5, True)
+    assert (second.min_urgency, second.notify_owners, list(second.notify_users.all())) == (
+        "medium",
+        True,
+        [world["sid"]],
+    )

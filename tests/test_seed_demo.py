@@ -226,3 +226,16 @@ def test_the_demo_ships_rule_tests_and_they_all_pass(db, capsys):
     call_command("check_rules")  # raises CommandError on any failure
 
     assert "6 of 6 rule tests passed." in capsys.readouterr().out
+
+
+def test_billing_has_a_two_level_ladder_and_its_refund_bot_takes_turns(db):
+    seed()
+
+    levels = Team.objects.get(slug="billing-payments").ladder_levels.order_by("number")
+    assert [(level.number, level.after_minutes, level.min_urgency) for level in levels] == [
+        (1, 10, "low"),
+        (2, 20, "medium"),
+    ]
+    assert levels[1].notify_team.slug == "customer-support"
+    assert list(levels[1].notify_users.values_list("username", flat=True)) == ["admin"]
+    assert Agent.objects.get(slug="refund-desk-bot").assignment == "round_robin"

@@ -36,6 +36,7 @@ class AgentSerializer(serializers.ModelSerializer):
             "default_topic",
             "default_area",
             "default_assignee",
+            "assignment",
             "timeout_policy",
             "timeout_guidance",
             "rules_version",

@@ -84,6 +84,7 @@ class EscalationSerializer(serializers.Serializer):
     resolution_due_at = serializers.DateTimeField(allow_null=True)
     response_breached_at = serializers.DateTimeField(allow_null=True)
     resolution_breached_at = serializers.DateTimeField(allow_null=True)
+    level = serializers.IntegerField(help_text="The team's escalation ladder level reached (0: none yet).")
     created_at = serializers.DateTimeField()
     resolution = ResolutionSerializer(allow_null=True)
 

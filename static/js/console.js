@@ -88,7 +88,8 @@
     if (event.event_type === "escalation.created" && escalation.severity === "critical") {
       alertCritical(escalation);
     }
-    if (event.event_type === "escalation.reminder" || event.event_type === "escalation.sla_breached") {
+    const timerNews = ["escalation.reminder", "escalation.sla_breached", "escalation.escalated"];
+    if (timerNews.indexOf(event.event_type) !== -1) {
       toast(timerText(event, escalation), "/console/escalations/" + event.escalation_id + "/");
     }
     if (escalationId && event.escalation_id === escalationId) {
@@ -190,6 +191,9 @@
     const what = "#" + event.escalation_id + (escalation.reason ? " “" + escalation.reason + "”" : "");
     if (event.event_type === "escalation.sla_breached") {
       return what + " is past its time to " + target + ".";
+    }
+    if (event.event_type === "escalation.escalated") {
+      return what + " is still unclaimed: escalated to level " + event.data.level + ".";
     }
     return "Reminder: " + what + " is still waiting for someone to " + target + " it.";
   }

@@ -169,3 +169,18 @@ def test_history_names_the_assignee_field_as_the_api_does(contributor_api, cora,
     assert response.status_code == 200, response.json()
     assert response.json()["default_assignee"] == cora.pk
     assert ours.agent.history.first().history_change_reason == "API: changed default_assignee"
+
+
+def test_an_agent_asks_for_round_robin_and_cannot_name_an_assignee_as_well(contributor_api, cora, ours):
+    page = f"{URL}{ours.agent.pk}/"
+    response = contributor_api.patch(page, {"assignment": "round_robin"}, format="json")
+    assert response.status_code == 200, response.json()
+    assert response.json()["assignment"] == "round_robin"
+
+    refused = contributor_api.patch(page, {"default_assignee": cora.pk}, format="json")
+
+    assert refused.status_code == 400
+    assert "default_assignee" in refused.json()["error"]["fields"]
+    bad = contributor_api.patch(page, {"assignment": "everyone"}, format="json")
+    assert bad.status_code == 400
+    assert "assignment" in bad.json()["error"]["fields"]

@@ -1,9 +1,13 @@
+import contextlib
 import datetime as dt
+import uuid
+from unittest import mock
 
 import pytest
 import time_machine
 
 from escalations.models import UrgencyTarget
+from escalations.tasks import send_event_email, send_reminder_email
 from tests import factories
 
 # The timers' tests open a critical escalation at OPENED: high urgency, so with the
@@ -33,3 +37,25 @@ def long_claims(db):
         claim_minutes=600,
         reminder_minutes=15,
     )
+
+
+@pytest.fixture(autouse=True)
+def own_presence_keys(settings):
+    """Each test its own presence sets: team ids repeat between tests and runs share the Redis."""
+    settings.PRESENCE_KEY_PREFIX = f"test-{uuid.uuid4().hex}:presence"
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """A block whose commit hooks run at its end, the email tasks sending at once (not via the broker)."""
+
+    @contextlib.contextmanager
+    def block():
+        with (
+            mock.patch.object(send_event_email, "delay", lambda *args: send_event_email.apply(args)),
+            mock.patch.object(send_reminder_email, "delay", lambda *args: send_reminder_email.apply(args)),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            yield
+
+    return block

@@ -9,6 +9,7 @@ from django.core import mail
 from escalations import services, timers
 from escalations.models import Event, EventType, UrgencyTarget
 from escalations.tasks import send_reminder_email
+from supervisors.models import Membership
 from tests.escalations.conftest import OPENED, at
 
 
@@ -154,3 +155,12 @@ def test_a_broker_outage_loses_the_email_but_not_the_reminder(
 
     assert len(reminders(critical)) == 1
     assert "Broker unavailable; no reminder email" in caplog.text
+
+
+def test_team_members_off_duty_are_not_reminded(critical, bob, sweep):
+    Membership.objects.filter(user=bob).update(on_duty=False)
+
+    sweep(15)
+
+    (reminder,) = reminders(critical)
+    assert reminder["recipients"] == ["ana", "olga"]

@@ -87,7 +87,13 @@ class Command(BaseCommand):
 
     def _start_redis(self) -> dict[str, str]:
         """Start the embedded Redis if needed; return the environment for the children."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        # No mail server on a development machine: the worker prints its emails to this
+        # output unless EMAIL_BACKEND says otherwise.
+        env = {
+            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            **os.environ,
+            "PYTHONUNBUFFERED": "1",
+        }
         if not settings.EMBEDDED_REDIS:
             self._say("runstack", "REDIS_URL is set: using that Redis, starting none.")
             return env
