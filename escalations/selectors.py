@@ -72,7 +72,7 @@ def console_queue(*, user: AbstractBaseUser) -> QuerySet[Escalation]:
     # Only the relations a row shows: the seven-relation join of escalation_with_relations
     # took longer to plan than to run. The long texts and the evidence stay unread too.
     queryset = (
-        Escalation.objects.select_related("agent", "team", "claimed_by")
+        Escalation.objects.select_related("agent", "team", "claimed_by", "assigned_to")
         .defer("evidence", "guidance", "closing_note")
         .filter(is_active=True)  # what the queue's partial indexes are conditioned on
     )

@@ -62,7 +62,7 @@ def supervisors_on_duty(team_id: int) -> QuerySet:
     )
 
 
-def uncovered_teams(team_ids: Iterable[int]) -> list[Team]:
+def uncovered_teams(team_ids: Iterable[int], *, online: dict[int, set[int]] | None = None) -> list[Team]:
     """Of these teams, those whose agents can escalate but where nobody on duty is online, by name.
 
     "Can escalate": an agent with escalation on. "Online": a console open
@@ -77,11 +77,12 @@ def uncovered_teams(team_ids: Iterable[int]) -> list[Team]:
     )
     if not escalating:
         return []
-    online = presence.online_user_ids_by_team(sorted(escalating))
+    if online is None:  # the console header passes what it already read
+        online = presence.online_user_ids_by_team(sorted(escalating))
     on_duty = Membership.objects.filter(team_id__in=escalating, on_duty=True, user__is_active=True)
     covered = {
         team_id
         for team_id, user_id in on_duty.values_list("team_id", "user_id")
-        if user_id in online[team_id]
+        if user_id in online.get(team_id, ())
     }
     return list(Team.objects.filter(pk__in=escalating - covered).order_by("name"))

@@ -6,16 +6,16 @@ from django import template
 
 from escalations.selectors import open_counts_by_team
 from supervisors import presence
-from supervisors.selectors import memberships_of
+from supervisors.selectors import memberships_of, uncovered_teams
 
 logger = logging.getLogger(__name__)
 register = template.Library()
 
 
-def _online_counts(team_ids: list[int]) -> dict[int, int] | None:
+def _online_user_ids(team_ids: list[int]) -> dict[int, set[int]] | None:
     """Supervisors online per team, or None when Redis can't say: the page renders regardless."""
     try:
-        return presence.online_counts(team_ids)
+        return presence.online_user_ids_by_team(team_ids)
     except Exception:  # a header must not take the page down with Redis
         logger.warning("Presence unavailable for the console header.", exc_info=True)
         return None
@@ -27,12 +27,25 @@ def console_header(context) -> dict:
     if not user.is_authenticated:
         return {"show": False}
     # Both read once per request and shared with the view (the queue's severity counts).
-    teams = [membership.team for membership in memberships_of(user)]
+    memberships = memberships_of(user)
+    teams = [membership.team for membership in memberships]
     open_count = sum(open_counts_by_team(user=user).values())  # a superuser's: every team
-    online = _online_counts([team.pk for team in teams])
-    for team in teams:
-        team.online = None if online is None else online.get(team.pk, 0)
-    return {"show": True, "teams": teams, "open_count": open_count, "superuser": user.is_superuser}
+    team_ids = [team.pk for team in teams]
+    online = _online_user_ids(team_ids)
+    uncovered = set() if online is None else {t.pk for t in uncovered_teams(team_ids, online=online)}
+    for membership, team in zip(memberships, teams, strict=True):
+        team.online = None if online is None else len(online.get(team.pk, ()))
+        team.uncovered = team.pk in uncovered
+        team.on_duty = membership.on_duty
+    return {
+        "show": True,
+        "teams": teams,
+        "open_count": open_count,
+        "superuser": user.is_superuser,
+        # One switch for every team (the admin sets it per team); shown as on while on duty in any.
+        "on_duty": any(team.on_duty for team in teams),
+        "next": context["request"].get_full_path() if "request" in context else "",
+    }
 
 
 SEVERITY_ICONS = {"critical": "▲", "warning": "◆", "info": "●"}

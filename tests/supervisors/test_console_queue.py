@@ -358,7 +358,9 @@ def test_a_render_reads_the_users_memberships_once(client, ana, agent, make_esca
     with CaptureQueriesContext(connection) as queries:
         client.get(QUEUE)
 
-    membership_reads = [q["sql"] for q in queries.captured_queries if "supervisors_membership" in q["sql"]]
+    # The viewer's own memberships (the header's coverage reads the teams' on-duty members apart).
+    own = f'"supervisors_membership"."user_id" = {ana.pk}'
+    membership_reads = [q["sql"] for q in queries.captured_queries if own in q["sql"]]
     assert len(membership_reads) == 1, membership_reads
 
 
@@ -421,7 +423,7 @@ def test_the_header_still_renders_when_presence_is_unavailable(client, ana, team
     def redis_down(team_ids):
         raise ConnectionError("Redis is down")
 
-    monkeypatch.setattr(presence, "online_counts", redis_down)
+    monkeypatch.setattr(presence, "online_user_ids_by_team", redis_down)
     client.force_login(ana)
 
     response = client.get(QUEUE)
@@ -446,3 +448,39 @@ def test_the_queue_page_names_its_socket_and_the_newest_event_it_reflects(
     assert f'data-live-socket="/ws/console/" data-last-event-id="{last_id}"' in page
     assert "js/console.js" in page
     assert page.count("data-live-region") == 4  # header widget, webhook health, counts, rows
+
+
+def test_the_header_flags_a_team_nobody_on_duty_is_watching_and_offers_the_on_duty_switch(
+    client, ana, bob, team, agent
+):
+    client.force_login(ana)
+
+    page = client.get(QUEUE).content.decode()
+    assert "uncovered</span>" in page  # Billing's agent can escalate; no console is open
+    assert (
+        '<input type="hidden" name="on_duty" value="false">' in page
+    )  # ana is on duty: the switch turns it off
+
+    presence_join(team_ids=[team.pk], user_id=bob.pk, connection_id="bob-tab")
+    assert "uncovered</span>" not in client.get(QUEUE).content.decode()
+
+    client.post(reverse("console:on_duty"), {"on_duty": "false", "next": QUEUE})
+    page = client.get(QUEUE).content.decode()
+    assert '<input type="hidden" name="on_duty" value="true">' in page
+    assert ">Off duty</button>" in page
+
+
+def test_an_assigned_escalation_says_to_whom_until_someone_claims_it(
+    client, ana, bob, agent, make_escalation
+):
+    agent.default_assignee = bob
+    agent.save()
+    escalation = make_escalation(agent)
+    client.force_login(ana)
+
+    assert "assigned to bob" in client.get(QUEUE).content.decode()
+
+    services.claim(escalation_id=escalation.pk, user=ana)
+    page = client.get(QUEUE).content.decode()
+    assert "assigned to bob" not in page
+    assert "<strong>you</strong>" in page
