@@ -213,6 +213,13 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
         # A fresh worker: once the dead one's claim (the send lease) runs out, its beat sweep sends it again.
         with celery_worker(second_worker, own_redis.url, send_lease_seconds=3):
             receiver.wait_for(2, "the delivery sent again", lambda: worker_log(second_worker))
+            # The receiver has answered; the worker records the attempt just after. Stopping
+            # it before then would cut that short, so wait for the row.
+            deadline = time.monotonic() + WAIT_SECONDS
+            while Delivery.objects.get(endpoint=endpoint).status != DeliveryStatus.SUCCEEDED:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"The second attempt was never recorded.\n{worker_log(second_worker)}")
+                time.sleep(0.1)
 
     delivery = Delivery.objects.get(endpoint=endpoint)
     first, second = receiver.requests
