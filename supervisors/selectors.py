@@ -72,6 +72,7 @@ def uncovered_teams(team_ids: Iterable[int], *, online: dict[int, set[int]] | No
     """
     escalating = set(
         Agent.objects.filter(team_id__in=list(team_ids), escalation_enabled=True)
+        .order_by()  # without Agent's default ordering, DISTINCT is over team ids alone
         .values_list("team_id", flat=True)
         .distinct()
     )

@@ -1,8 +1,10 @@
 """{% console_header %}: the viewer's teams and how many escalations wait; any page may use it."""
 
+import datetime as dt
 import logging
 
 from django import template
+from django.utils import timezone
 
 from escalations.selectors import open_counts_by_team
 from supervisors import presence
@@ -54,3 +56,51 @@ SEVERITY_ICONS = {"critical": "▲", "warning": "◆", "info": "●"}
 @register.filter
 def severity_icon(severity: str) -> str:
     return SEVERITY_ICONS.get(severity, "●")
+
+
+# The queue prints two durations and a timestamp per row, 50 rows a render: Django's
+# timesince/timeuntil and the `date` filter went through translation and format machinery
+# for each, about a fifth of a render. These say the same in a denser form, cheaply.
+
+
+def _compact(seconds: float) -> str:
+    minutes = int(seconds // 60)
+    if minutes < 1:
+        return "<1 min"
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+@register.filter
+def age(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:
+    """How long ago: "<1 min", "12 min", "3 h 5 min", "2 d 4 h"."""
+    if moment is None:
+        return ""
+    return _compact(((now or timezone.now()) - moment).total_seconds())
+
+
+@register.filter
+def time_left(moment: dt.datetime | None) -> str:
+    """How long until: as `age`, the other way."""
+    if moment is None:
+        return ""
+    return _compact((moment - timezone.now()).total_seconds())
+
+
+@register.filter
+def iso(moment: dt.datetime | None) -> str:
+    """For <time datetime="…">."""
+    return moment.isoformat() if moment is not None else ""
+
+
+@register.filter
+def local_minute(moment: dt.datetime | None) -> str:
+    """ "2026-03-02 14:02 CET" in the viewer's time zone (the time-zone cookie's)."""
+    if moment is None:
+        return ""
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")

@@ -99,8 +99,8 @@ def test_the_row_shows_the_columns_a_supervisor_triages_by(client, ana, agent, m
     assert escalation.reason in page
     assert "Critical" in page and "Billing Bot" in page and "Email" in page
     assert "Refunds / EU" in page
-    assert "5\xa0minutes" in page  # its age
-    assert "in 10\xa0minutes" in page  # critical -> high urgency -> 15 minutes to respond
+    assert ">5 min</time>" in page  # its age
+    assert "in 10 min</time>" in page  # critical -> high urgency -> 15 minutes to respond
     assert "unclaimed" in page
 
 
@@ -484,3 +484,14 @@ def test_an_assigned_escalation_says_to_whom_until_someone_claims_it(
     page = client.get(QUEUE).content.decode()
     assert "assigned to bob" not in page
     assert "<strong>you</strong>" in page
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0, "<1 min"), (59, "<1 min"), (60, "1 min"), (3599, "59 min"), (3600, "1 h"), (3660, "1 h 1 min"),
+     (86400, "1 d"), (90000, "1 d 1 h"), (-120, "<1 min")],
+)  # fmt: skip
+def test_durations_are_compact(seconds, shown):
+    from supervisors.templatetags.console import age
+
+    assert age(T0, T0 + dt.timedelta(seconds=seconds)) == shown
