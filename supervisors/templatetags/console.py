@@ -85,22 +85,8 @@ def age(moment: dt.datetime | None, now: dt.datetime | None = None) -> str:
 
 
 @register.filter
-def time_left(moment: dt.datetime | None) -> str:
-    """How long until: as `age`, the other way."""
-    if moment is None:
-        return ""
-    return _compact((moment - timezone.now()).total_seconds())
-
-
-@register.filter
-def iso(moment: dt.datetime | None) -> str:
-    """For <time datetime="…">."""
-    return moment.isoformat() if moment is not None else ""
-
-
-@register.filter
 def local_minute(moment: dt.datetime | None) -> str:
-    """ "2026-03-02 14:02 CET" in the viewer's time zone (the time-zone cookie's)."""
+    """The minute, as "2026-03-02 14:02 CET", in the viewer's time zone (the time-zone cookie's)."""
     if moment is None:
         return ""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
