@@ -2,9 +2,16 @@
 its agent "Billing Bot", a conversation and an open escalation on it."""
 
 import pytest
+from django.core.cache import cache
 
 from supervisors.models import Role
 from tests import factories
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Each test its own cache: cached figures are keyed by event id, and ids repeat between tests."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -495,3 +495,23 @@ def test_durations_are_compact(seconds, shown):
     from supervisors.templatetags.console import age
 
     assert age(T0, T0 + dt.timedelta(seconds=seconds)) == shown
+
+
+def test_the_counts_are_shared_until_the_next_event_and_follow_every_event(
+    client, ana, agent, make_escalation
+):
+    make_escalation(agent, severity="critical")
+    client.force_login(ana)
+    assert client.get(QUEUE).context["total_active"] == 1
+
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(QUEUE).context["total_active"] == 1
+    assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]  # from the cache
+
+    second = make_escalation(agent, severity="info")  # an event: the next render counts again
+    response = client.get(QUEUE)
+    assert response.context["total_active"] == 2
+    assert dict((s, n) for s, _, n in response.context["counts"]) == {"critical": 1, "warning": 0, "info": 1}
+
+    services.dismiss(escalation_id=second.pk, user=ana)
+    assert client.get(QUEUE).context["total_active"] == 1
