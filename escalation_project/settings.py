@@ -177,6 +177,10 @@ CELERY_TIMEZONE = "UTC"
 # Workers consume, and tasks go to, this queue: lets two deployments (or a benchmark) share one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
 
+# A team's targets, hours, policy and ladder are kept this long per process
+# (escalations/team_config.py): a change made in another process shows within it.
+TEAM_CONFIG_SECONDS = env_int("TEAM_CONFIG_SECONDS", 5, minimum=0)
+
 # --- Webhooks -----------------------------------------------------------------
 # Lets endpoints point at loopback receivers (127.0.0.0/8, ::1) and nothing
 # else private: for tests and local development only, never in production.

@@ -53,3 +53,6 @@ TEST_RUN_PREFIX = os.environ.get("TEST_RUN_PREFIX") or f"test-{os.getpid()}"
 API_THROTTLE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:rate"
 PRESENCE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:presence"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_RUN_PREFIX
+# Tests change team configuration in every way (queryset updates included) and read it at
+# once; tests/escalations/test_team_config.py turns the per-process keeping back on.
+TEAM_CONFIG_SECONDS = 0

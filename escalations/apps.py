@@ -1,6 +1,25 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_delete, post_save
 
 
 class EscalationsConfig(AppConfig):
     name = "escalations"
     verbose_name = "Escalations"
+
+    def ready(self) -> None:
+        from escalations import models
+        from escalations.team_config import forget_team_config
+
+        # What escalations.team_config keeps: a change in this process is seen at once.
+        for model in (
+            models.UrgencyTarget,
+            models.BusinessHours,
+            models.WorkingPeriod,
+            models.Holiday,
+            models.TeamPolicy,
+            models.LadderLevel,
+        ):
+            post_save.connect(forget_team_config, sender=model, dispatch_uid=f"team-config-{model.__name__}")
+            post_delete.connect(
+                forget_team_config, sender=model, dispatch_uid=f"team-config-del-{model.__name__}"
+            )

@@ -41,8 +41,8 @@ def choose_assignee(agent: Agent) -> Choice:
         return _round_robin(agent.team_id)
     if agent.default_assignee_id:
         return Choice(agent.default_assignee, "the agent's default assignee")
-    policy = TeamPolicy.objects.filter(team_id=agent.team_id).select_related("assignee").first()
-    if policy is None or policy.assignment == Assignment.NONE:
+    policy = TeamPolicy.of(agent.team_id)
+    if policy.assignment == Assignment.NONE:
         return Choice(None, "")
     if policy.assignment == Assignment.USER:
         return Choice(policy.assignee, "the team's assignee") if policy.assignee_id else Choice(None, "")

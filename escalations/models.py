@@ -425,8 +425,16 @@ class TeamPolicy(models.Model):
 
     @classmethod
     def of(cls, team_id: int) -> TeamPolicy:
-        """The team's policy, or the defaults (unsaved) when it has none."""
-        return cls.objects.filter(team_id=team_id).first() or cls(team_id=team_id)
+        """The team's policy, or the defaults (unsaved) when it has none; kept a few seconds
+        (escalations.team_config): read it, don't change it."""
+        from escalations.team_config import team_config
+
+        return team_config(
+            ("policy", team_id),
+            lambda: (
+                cls.objects.filter(team_id=team_id).select_related("assignee").first() or cls(team_id=team_id)
+            ),
+        )
 
     def clean(self) -> None:
         if self.assignment == Assignment.USER and not self.assignee_id:

@@ -51,6 +51,7 @@ from escalations.models import (
 )
 from escalations.payloads import escalation_payload
 from escalations.targets import due_times, targets_for
+from escalations.team_config import team_config
 from supervisors.models import Role
 from supervisors.selectors import has_team_role, supervisors_on_duty
 from webhooks.services import deliveries_for_event
@@ -635,7 +636,11 @@ def _stop_timers(escalation: Escalation) -> None:
 
 def _next_level(escalation: Escalation) -> LadderLevel | None:
     """The team's level above the one reached, if the escalation's urgency climbs that far."""
-    level = LadderLevel.objects.filter(team_id=escalation.team_id, number=escalation.level + 1).first()
+    number = escalation.level + 1
+    level = team_config(
+        ("ladder", escalation.team_id, number),
+        lambda: LadderLevel.objects.filter(team_id=escalation.team_id, number=number).first(),
+    )
     return level if level is not None and level.applies_to(escalation.urgency) else None
 
 

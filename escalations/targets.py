@@ -11,6 +11,7 @@ from django.db.models import F, Prefetch, Q
 
 from escalations.choices import Urgency
 from escalations.models import BusinessHours, Holiday, UrgencyTarget
+from escalations.team_config import team_config
 from escalations.working_time import WorkingHours, add_working_time
 
 
@@ -24,11 +25,17 @@ class Targets:
 
 
 def targets_for(*, team_id: int, urgency: Urgency | str) -> Targets:
-    """The team's row for this urgency, else the global default row, else the settings. One query."""
-    row = (
-        UrgencyTarget.objects.filter(Q(team_id=team_id) | Q(team__isnull=True), urgency=urgency)
-        .order_by(F("team_id").asc(nulls_last=True))
-        .first()
+    """The team's row for this urgency, else the global default row, else the settings.
+
+    One query, kept a few seconds (escalations.team_config).
+    """
+    row = team_config(
+        ("targets", team_id, str(urgency)),
+        lambda: (
+            UrgencyTarget.objects.filter(Q(team_id=team_id) | Q(team__isnull=True), urgency=urgency)
+            .order_by(F("team_id").asc(nulls_last=True))
+            .first()
+        ),
     )
     if row is None:
         built_in = settings.DEFAULT_URGENCY_TARGETS[urgency]
@@ -45,7 +52,12 @@ def targets_for(*, team_id: int, urgency: Urgency | str) -> Targets:
 
 
 def working_hours_for(*, team_id: int, today: dt.date) -> WorkingHours | None:
-    """None when the team works around the clock. One query, three with business hours."""
+    """None when the team works around the clock. Kept a few seconds (escalations.team_config)."""
+    return team_config(("hours", team_id, today), lambda: _read_working_hours(team_id, today))
+
+
+def _read_working_hours(team_id: int, today: dt.date) -> WorkingHours | None:
+    """One query, three with business hours."""
     hours = (
         BusinessHours.objects.filter(team_id=team_id)
         # Past holidays never matter again; a day of slack for time zones ahead of UTC.

@@ -4,14 +4,16 @@ its agent "Billing Bot", a conversation and an open escalation on it."""
 import pytest
 from django.core.cache import cache
 
+from escalations.team_config import forget_team_config
 from supervisors.models import Role
 from tests import factories
 
 
 @pytest.fixture(autouse=True)
 def fresh_cache():
-    """Each test its own cache: cached figures are keyed by event id, and ids repeat between tests."""
+    """Each test its own caches: cached figures are keyed by event and team ids, which repeat."""
     cache.clear()
+    forget_team_config()
 
 
 @pytest.fixture
