@@ -15,6 +15,7 @@ urlpatterns = [
     path("escalations/<int:escalation_id>/extend/", views.extend, name="extend"),
     path("escalations/<int:escalation_id>/respond/", views.respond, name="respond"),
     path("escalations/<int:escalation_id>/dismiss/", views.dismiss, name="dismiss"),
+    path("escalations/<int:escalation_id>/feedback/", views.feedback, name="feedback"),
     # Supervisors are not staff, so the admin's login would turn them away.
     path(
         "login/",
