@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from supervisors import views
+from supervisors import views, views_insights
 
 app_name = "console"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("history/", views.history, name="history"),
     path("on-duty/", views.on_duty, name="on_duty"),
+    path("insights/", views_insights.insights_page, name="insights"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),

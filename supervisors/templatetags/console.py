@@ -54,3 +54,22 @@ SEVERITY_ICONS = {"critical": "▲", "warning": "◆", "info": "●"}
 @register.filter
 def severity_icon(severity: str) -> str:
     return SEVERITY_ICONS.get(severity, "●")
+
+
+@register.filter
+def seconds(value: float | None) -> str:
+    """A duration for people: 45 s, 12 min, 3.5 h, 2.1 d; an em dash for none."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.0f} s"
+    if value < 3600:
+        return f"{value / 60:.0f} min"
+    if value < 86400:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"
+
+
+@register.filter
+def share(value: float) -> str:
+    return f"{value:.0%}"
