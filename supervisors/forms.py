@@ -152,3 +152,34 @@ class InsightFilters(forms.Form):
         if data.get("format") == "csv" and not data.get("table"):
             raise forms.ValidationError(f"Say which table to download: table={'|'.join(INSIGHT_TABLES)}.")
         return data
+
+
+class AuditFilters(forms.Form):
+    """The audit log's query string. Bad values are a 400 (a log filtered other than asked misleads)."""
+
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    type = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Every kind"),
+            ("agent", "Agents"),
+            ("rule", "Rules"),
+            ("escalation", "Escalations"),
+            ("endpoint", "Webhook endpoints"),
+        ],
+    )
+    user = forms.CharField(required=False, max_length=150, strip=True)
+    object = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.fields["from"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+        self.fields["to"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise forms.ValidationError("from must be on or before to.")
+        if data.get("object") and not data.get("type"):
+            raise forms.ValidationError("An object id needs its type (type=agent|rule|escalation|endpoint).")
+        return data

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from supervisors import views, views_insights
+from supervisors import views, views_audit, views_insights
 
 app_name = "console"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("on-duty/", views.on_duty, name="on_duty"),
     path("insights/", views_insights.insights_page, name="insights"),
+    path("audit/", views_audit.audit_log, name="audit"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),
