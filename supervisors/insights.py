@@ -371,3 +371,31 @@ def escalations_in(*, team_ids: set[int] | None, start: dt.datetime, end: dt.dat
     """The escalations opened in [start, end) in these teams (None: every team)."""
     rows = Escalation.objects.filter(created_at__gte=start, created_at__lt=end)
     return rows if team_ids is None else rows.filter(team_id__in=team_ids)
+
+
+# --- One rule's precision (its admin page) -------------------------------------------------------
+
+
+@dataclass
+class Precision:
+    total: int
+    needed: int
+    not_needed: int
+    unmarked: int
+
+    @property
+    def share_needed(self) -> float | None:
+        """Of the marked ones: unmarked escalations say nothing either way."""
+        marked = self.needed + self.not_needed
+        return self.needed / marked if marked else None
+
+
+def rule_precision(rule_id: int) -> Precision:
+    """Of the escalations this rule opened (or heads), how many were marked needed, not needed, neither."""
+    counts = Escalation.objects.filter(rule_id=rule_id).aggregate(
+        total=Count("pk"),
+        n_needed=Count("pk", filter=Q(needed=True)),
+        n_not_needed=Count("pk", filter=Q(needed=False)),
+    )
+    needed, not_needed = counts["n_needed"], counts["n_not_needed"]
+    return Precision(counts["total"], needed, not_needed, counts["total"] - needed - not_needed)
