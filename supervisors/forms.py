@@ -183,3 +183,21 @@ class AuditFilters(forms.Form):
         if data.get("object") and not data.get("type"):
             raise forms.ValidationError("An object id needs its type (type=agent|rule|escalation|endpoint).")
         return data
+
+
+class SuggestionFilters(forms.Form):
+    agent = forms.ChoiceField(required=False)
+    days = forms.IntegerField(required=False, min_value=1, max_value=365)
+
+    def __init__(self, data, *, agents: list[tuple[str, str]]):
+        super().__init__(data)
+        self.fields["agent"].choices = agents
+
+
+class DraftRuleForm(forms.Form):
+    agent = forms.ChoiceField()
+    phrase = forms.CharField(max_length=200, strip=True)
+
+    def __init__(self, data, *, agents: list[tuple[str, str]]):
+        super().__init__(data)
+        self.fields["agent"].choices = agents

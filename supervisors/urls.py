@@ -10,6 +10,7 @@ urlpatterns = [
     path("history/", views.history, name="history"),
     path("on-duty/", views.on_duty, name="on_duty"),
     path("insights/", views_insights.insights_page, name="insights"),
+    path("insights/suggestions/", views_insights.suggestions_page, name="suggestions"),
     path("audit/", views_audit.audit_log, name="audit"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),

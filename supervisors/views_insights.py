@@ -6,16 +6,21 @@ import csv
 import datetime as dt
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from supervisors import insights
-from supervisors.forms import InsightFilters
+from agents.models import Agent
+from agents.services import rule_draft_create
+from supervisors import insights, suggestions
+from supervisors.forms import DraftRuleForm, InsightFilters, SuggestionFilters
 from supervisors.models import Role, Team
-from supervisors.selectors import team_ids_with_role
+from supervisors.selectors import has_team_role, team_ids_with_role
 from supervisors.views import _query_without
 
 DEFAULT_PERIOD_DAYS = 30
@@ -127,3 +132,65 @@ def _cell(value: Any) -> Any:
     if value is None:
         return ""
     return value
+
+
+# --- Rule suggestions ----------------------------------------------------------------------------
+
+DEFAULT_SUGGESTION_DAYS = 30
+TEXT = "text/plain; charset=utf-8"
+
+
+def _agents_of(user) -> list[Agent]:
+    team_ids = team_ids_with_role(user, Role.SUPERVISOR)
+    agents = Agent.objects.select_related("team").order_by("team__name", "name")
+    return list(agents if team_ids is None else agents.filter(team_id__in=team_ids))
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def suggestions_page(request: HttpRequest) -> HttpResponse:
+    """GET: suggestions for one agent; POST (a contributor): a disabled draft rule, then its what-if page."""
+    agents = _agents_of(request.user)
+    choices = [(agent.slug, f"{agent.name} ({agent.team.name})") for agent in agents]
+    by_slug = {agent.slug: agent for agent in agents}
+    if request.method == "POST":
+        form = DraftRuleForm(request.POST, agents=choices)
+        if not form.is_valid():
+            return HttpResponse(_errors(form), status=400, content_type=TEXT)
+        try:
+            rule = rule_draft_create(
+                agent=by_slug[form.cleaned_data["agent"]],
+                user=request.user,
+                phrase=form.cleaned_data["phrase"],
+            )
+        except ValidationError as refusal:
+            return HttpResponse(
+                " ".join(refusal.messages), status=403, content_type="text/plain; charset=utf-8"
+            )
+        messages.success(
+            request, f"Draft rule “{rule.name}” made (disabled): try it here, then switch it on."
+        )
+        return redirect(reverse("admin:agents_escalationrule_what_if", args=[rule.pk]))
+    filters = SuggestionFilters(request.GET, agents=choices)
+    if not filters.is_valid():
+        return render(request, "console/suggestions.html", {"filters": filters}, status=400)
+    agent = by_slug.get(filters.cleaned_data["agent"]) or (agents[0] if agents else None)
+    days = filters.cleaned_data["days"] or DEFAULT_SUGGESTION_DAYS
+    return render(
+        request,
+        "console/suggestions.html",
+        {
+            "filters": filters,
+            "agent": agent,
+            "days": days,
+            "result": suggestions.suggestions_for(agent, days=days) if agent else None,
+            "can_draft": agent is not None and has_team_role(request.user, agent.team_id, Role.CONTRIBUTOR),
+            "min_count": suggestions.MIN_COUNT,
+            "min_z": suggestions.MIN_Z,
+            "max_conversations": suggestions.MAX_CONVERSATIONS,
+        },
+    )
+
+
+def _errors(form) -> str:
+    return " ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
