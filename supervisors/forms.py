@@ -116,6 +116,7 @@ class OnDutyForm(forms.Form):
 
 INSIGHT_PERIODS = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "365 days")]
 INSIGHT_TABLES = ["agents", "rules", "supervisors", "over_time"]
+INSIGHT_DEFAULT_DAYS = 30
 # A custom range spans at most this many days (a year, plus a leap day).
 INSIGHT_MAX_DAYS = 366
 
@@ -133,6 +134,10 @@ class InsightFilters(forms.Form):
     table = forms.ChoiceField(required=False, choices=[(name, name) for name in INSIGHT_TABLES])
 
     def __init__(self, data, *, teams: list[tuple[str, str]]):
+        if not data.get("period") and not data.get("from") and not data.get("to"):
+            # The default period, spelled out so the select shows it rather than its first option.
+            data = data.copy()
+            data["period"] = str(INSIGHT_DEFAULT_DAYS)
         super().__init__(data)
         self.fields["team"].choices = _blank("All my teams", teams)
         # `from` is a Python keyword, so these two are added by name.

@@ -23,9 +23,6 @@ from supervisors.models import Role, Team
 from supervisors.selectors import has_team_role, team_ids_with_role
 from supervisors.views import _query_without
 
-DEFAULT_PERIOD_DAYS = 30
-
-
 def _teams_of(user) -> list[Team]:
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
     teams = Team.objects.order_by("name")
@@ -38,7 +35,7 @@ def _period(data: dict[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.dat
         start = dt.datetime.combine(data["from"], dt.time(), tzinfo=dt.UTC)
         end = dt.datetime.combine(data["to"], dt.time(), tzinfo=dt.UTC) + dt.timedelta(days=1)
         return start, end, f"{data['from']:%Y-%m-%d} to {data['to']:%Y-%m-%d}"
-    days = int(data.get("period") or DEFAULT_PERIOD_DAYS)
+    days = int(data["period"])  # InsightFilters fills in the default
     return now - dt.timedelta(days=days), now, f"the last {days} days"
 
 

@@ -147,4 +147,5 @@ def test_the_page_shows_the_thresholds_and_links_the_csvs(world, ana):
     assert "at least 10 escalations of which at least 60%" in page
     assert "more than 2× its team's median" in page
     assert "format=csv&amp;table=rules" in page
+    assert '<option value="30" selected>' in page  # the default period is the one shown
     assert reverse("console:insights") in client_for(ana).get("/console/").content.decode()
