@@ -23,6 +23,7 @@ from supervisors.models import Role, Team
 from supervisors.selectors import has_team_role, team_ids_with_role
 from supervisors.views import _query_without
 
+
 def _teams_of(user) -> list[Team]:
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
     teams = Team.objects.order_by("name")
