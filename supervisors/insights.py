@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.fields import ArrayField
 from django.db import connection
 from django.db.models import (
     Count,
@@ -65,13 +66,18 @@ class _Seconds(Func):
     output_field = FloatField()
 
 
-class _PercentileCont(Aggregate):
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+class _PercentilesCont(Aggregate):
+    """percentile_cont at every FRACTIONS at once: one sort of the group's values, not one per
+    fraction (measured: 77 -> 45 ms per query over 74,000 rows)."""
 
-    def __init__(self, expression, fraction: float, **extra):
-        super().__init__(expression, fraction=float(fraction), **extra)
+    function = "percentile_cont"
+    template = "%(function)s(%(fractions)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = ArrayField(FloatField())
+
+    def __init__(self, expression, **extra):
+        # Constants of this module, never input: written into the SQL as an array literal.
+        fractions = "ARRAY[" + ", ".join(repr(float(f)) for f in FRACTIONS.values()) + "]::float8[]"
+        super().__init__(expression, fractions=fractions, **extra)
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -99,11 +105,17 @@ FRACTIONS = {"p50": 0.5, "p90": 0.9}
 
 def _percentiles_in_sql(rows: QuerySet, key: str) -> dict[Any, dict[str, float | None]]:
     annotations = {
-        f"{name}_{label}": _PercentileCont(_Seconds(_duration(end)), fraction, filter=condition)
+        name: _PercentilesCont(_Seconds(_duration(end)), filter=condition)
         for name, (end, condition) in DURATIONS.items()
-        for label, fraction in FRACTIONS.items()
     }
-    return {row.pop(key): row for row in rows.order_by().values(key).annotate(**annotations)}
+    return {
+        row[key]: {
+            f"{name}_{label}": row[name][index] if row[name] is not None else None
+            for name in DURATIONS
+            for index, label in enumerate(FRACTIONS)
+        }
+        for row in rows.order_by().values(key).annotate(**annotations)
+    }
 
 
 def _percentiles_in_python(rows: QuerySet, key: str) -> dict[Any, dict[str, float | None]]:
@@ -181,16 +193,22 @@ _COUNTS = {
 }
 
 
-def _stats_by(rows: QuerySet, key: str) -> dict[Any, GroupStats]:
-    stats = {
-        row.pop(key): GroupStats(key=None, label="", **{name[2:]: n for name, n in row.items()})
-        for row in rows.order_by().values(key).annotate(**_COUNTS)
-    }
+def grouped_counts(rows: QuerySet) -> list[dict[str, Any]]:
+    """The counts per (agent, rule): one GROUP BY that both the agents' and the rules' tables
+    sum up (counts add up; percentiles do not, so those are read per agent and per rule)."""
+    return list(rows.order_by().values("agent_id", "rule_id").annotate(**_COUNTS))
+
+
+def _stats_by(rows: QuerySet, key: str, counts: list[dict[str, Any]] | None) -> dict[Any, GroupStats]:
+    stats: dict[Any, GroupStats] = {}
+    for row in grouped_counts(rows) if counts is None else counts:
+        item = stats.setdefault(row[key], GroupStats(key=row[key], label=""))
+        for name, n in row.items():
+            if name.startswith("n_"):
+                setattr(item, name[2:], getattr(item, name[2:]) + n)
     for group, figures in percentiles_by(rows, key).items():
         for name, value in figures.items():
             setattr(stats[group], name, value)
-    for group, item in stats.items():
-        item.key = group
     return stats
 
 
@@ -198,9 +216,12 @@ def is_noisy(stats: GroupStats) -> bool:
     return stats.count >= NOISY_MIN_ESCALATIONS and stats.share_noise >= NOISY_SHARE
 
 
-def agent_stats(rows: QuerySet) -> list[GroupStats]:
-    """Per agent, most escalations first; agents far above their team's median flagged."""
-    stats = _stats_by(rows, "agent_id")
+def agent_stats(rows: QuerySet, *, counts: list[dict[str, Any]] | None = None) -> list[GroupStats]:
+    """Per agent, most escalations first; agents far above their team's median flagged.
+
+    `counts`: grouped_counts(rows), when the caller has read them already.
+    """
+    stats = _stats_by(rows, "agent_id", counts)
     for agent in Agent.objects.filter(pk__in=list(stats)).only("name", "team_id"):
         stats[agent.pk].label, stats[agent.pk].team_id = agent.name, agent.team_id
     by_team: dict[int | None, list[GroupStats]] = defaultdict(list)
@@ -215,9 +236,9 @@ def agent_stats(rows: QuerySet) -> list[GroupStats]:
     return sorted(stats.values(), key=lambda item: (-item.count, item.label))
 
 
-def rule_stats(rows: QuerySet) -> list[GroupStats]:
+def rule_stats(rows: QuerySet, *, counts: list[dict[str, Any]] | None = None) -> list[GroupStats]:
     """Per rule (tool calls, which have none, as one row), most escalations first; noisy ones flagged."""
-    stats = _stats_by(rows, "rule_id")
+    stats = _stats_by(rows, "rule_id", counts)
     for rule in EscalationRule.objects.filter(pk__in=[k for k in stats if k]).select_related("agent"):
         item = stats[rule.pk]
         item.label, item.detail, item.team_id = rule.name, rule.agent.name, rule.agent.team_id
@@ -241,14 +262,16 @@ class SupervisorStats:
 
 def supervisor_stats(rows: QuerySet) -> list[SupervisorStats]:
     """Who answered how many (responded or dismissed; timeouts and withdrawals are nobody's)."""
+    # Its own GROUP BY: folding it into the chart's (bucket, severity, responder) one was slower
+    # on PostgreSQL (70 ms against 25 + 19 ms at 74,000 rows).
     counts = list(
         rows.filter(responder__isnull=False)
         .order_by()
         .values("responder_id")
         .annotate(
-            answered=Count("severity"),
-            resolved=Count("severity", filter=Q(status=Status.RESOLVED)),
-            dismissed=Count("severity", filter=Q(status=Status.DISMISSED)),
+            n=Count("severity"),
+            n_resolved=Count("severity", filter=Q(status=Status.RESOLVED)),
+            n_dismissed=Count("severity", filter=Q(status=Status.DISMISSED)),
         )
     )
     names = dict(
@@ -261,9 +284,9 @@ def supervisor_stats(rows: QuerySet) -> list[SupervisorStats]:
             SupervisorStats(
                 row["responder_id"],
                 names.get(row["responder_id"], "?"),
-                row["answered"],
-                row["resolved"],
-                row["dismissed"],
+                row["n"],
+                row["n_resolved"],
+                row["n_dismissed"],
             )
             for row in counts
         ),

@@ -54,8 +54,9 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     if data["format"] == "csv":
         return _csv(data["table"], rows, start=start, end=end)
     buckets = insights.over_time(rows, start=start, end=end)
-    agents = insights.agent_stats(rows)
-    rules = insights.rule_stats(rows)
+    counts = insights.grouped_counts(rows)
+    agents = insights.agent_stats(rows, counts=counts)
+    rules = insights.rule_stats(rows, counts=counts)
     return render(
         request,
         "console/insights.html",
