@@ -47,6 +47,8 @@ def main() -> None:
     parser.add_argument("--escalations", type=int, default=1_000_000)
     parser.add_argument("--renders", type=int, default=30, help="timed renders per URL")
     args = parser.parse_args()
+    if args.renders < 2:
+        parser.error("--renders: at least 2 (a p95 needs two)")
     env = {"LOG_LEVEL": "WARNING", "ALLOWED_HOSTS": "127.0.0.1,localhost,testserver"}
     with django_stack(BENCH_DATABASE, **env):
         from django.db import connection

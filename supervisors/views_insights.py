@@ -51,12 +51,14 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     chosen = [team for team in teams if team.slug == data["team"]] if data["team"] else teams
     start, end, period_label = _period(data, timezone.now())
     rows = insights.escalations_in(team_ids={team.pk for team in chosen}, start=start, end=end)
-    if data["format"] == "csv":
-        return _csv(data["table"], rows, start=start, end=end)
-    buckets = insights.over_time(rows, start=start, end=end)
-    counts = insights.grouped_counts(rows)
-    agents = insights.agent_stats(rows, counts=counts)
-    rules = insights.rule_stats(rows, counts=counts)
+    with insights.roomy_sorts():
+        if data["format"] == "csv":
+            return _csv(data["table"], rows, start=start, end=end)
+        buckets = insights.over_time(rows, start=start, end=end)
+        counts = insights.grouped_counts(rows)
+        agents = insights.agent_stats(rows, counts=counts)
+        rules = insights.rule_stats(rows, counts=counts)
+        supervisors = insights.supervisor_stats(rows)
     return render(
         request,
         "console/insights.html",
@@ -72,7 +74,7 @@ def insights_page(request: HttpRequest) -> HttpResponse:
             "rules": rules,
             "noisy_rules": [rule for rule in rules if rule.flagged],
             "busy_agents": [agent for agent in agents if agent.flagged],
-            "supervisors": insights.supervisor_stats(rows),
+            "supervisors": supervisors,
             "severities": insights.SEVERITY_ORDER,
             "noisy_min": insights.NOISY_MIN_ESCALATIONS,
             "noisy_share": insights.NOISY_SHARE,
