@@ -1,11 +1,13 @@
 """Every figure of the insights page, computed on the hand-made data of conftest.world."""
 
 import csv
+import datetime as dt
 import io
 
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from supervisors import insights
 
@@ -66,7 +68,8 @@ def test_agent_figures_and_the_outlier_flag(world, ana):
     assert bot.flagged and bot.flag_reason == "19.0× the team's median (1)"
     assert not agents["Helper"].flagged and not agents["Quiet"].flagged
     helper = agents["Helper"]
-    assert (helper.claim_p50, helper.answer_p50, helper.answer_p90) == (60, 120, 120)
+    # To the millisecond: SQLite's julianday() differences are exact to ~50 µs.
+    assert (helper.claim_p50, helper.answer_p50, helper.answer_p90) == pytest.approx((60, 120, 120), abs=1e-3)
     # A withdrawal is nobody's answer.
     assert agents["Quiet"].answer_p50 is None
 
@@ -149,3 +152,17 @@ def test_the_page_shows_the_thresholds_and_links_the_csvs(world, ana):
     assert "format=csv&amp;table=rules" in page
     assert '<option value="30" selected>' in page  # the default period is the one shown
     assert reverse("console:insights") in client_for(ana).get("/console/").content.decode()
+
+
+def test_a_year_is_drawn_by_week_starting_on_monday(world, team):
+    end = timezone.now()
+    start = end - dt.timedelta(days=365)
+    rows = insights.escalations_in(team_ids={team.pk}, start=start, end=end)
+    buckets = insights.over_time(rows, start=start, end=end)
+    assert insights.bucket_size(start, end) == "week"
+    assert all(bucket.start.weekday() == 0 and bucket.start.tzinfo is not None for bucket in buckets)
+    monday = (world["day"] - dt.timedelta(days=world["day"].weekday())).replace(hour=0)
+    by_start = {bucket.start: bucket.total for bucket in buckets}
+    assert by_start[monday] == 21  # the 21 of that day; the one 40 days ago in its own week
+    assert sum(by_start.values()) == 22
+    assert len(buckets) == len(by_start)  # no week twice (a database bucket matched an empty one)
