@@ -125,6 +125,14 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         )
         return [what_if, *super().get_urls()]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # How often the people who answered its escalations said a human was needed.
+        from supervisors.insights import rule_precision  # supervisors imports agents' models
+
+        if str(object_id).isdigit():  # anything else is the admin's own "does not exist" redirect
+            extra_context = {**(extra_context or {}), "precision": rule_precision(int(object_id))}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def what_if_view(self, request, object_id: int):
         """How many recent conversations this rule, or an edited version of it, would have escalated."""
         rule = self.get_object(request, object_id)

@@ -19,6 +19,7 @@ from agents.models import (
     LabelKind,
     Message,
     MessageRole,
+    RuleKind,
     RuleTestCase,
 )
 from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
@@ -322,3 +323,33 @@ def label_delete(*, label: Label) -> None:
             f"The {label.kind} {label.name!r} is still used by {', '.join(users)}; change them first."
         )
     label.delete()
+
+
+def rule_draft_create(*, agent: Agent, user: Any, phrase: str) -> EscalationRule:
+    """A disabled phrase rule on `phrase` (a suggestion taken up), for the what-if bench to try.
+
+    Contributors and owners of the agent's team only; disabled, so nothing fires until
+    someone has tried it and switched it on.
+    """
+    _check_contributor(user, agent.team_id, "agent")
+    phrase = " ".join(phrase.split())
+    if not phrase:
+        raise ValidationError({"phrase": "Name the phrase to draft a rule on."})
+    rule = EscalationRule(agent=agent)
+    _apply(
+        rule,
+        {
+            "name": f"Draft: {phrase}"[:100],
+            "enabled": False,
+            "kind": RuleKind.PHRASES,
+            "parameters": {"phrases": [phrase]},
+            "reason_template": "Mentioned “{phrase}” (draft rule from a suggestion)",
+        },
+        user=user,
+        reason=f"Drafted from a suggestion: {phrase}",
+    )
+    rule.full_clean()
+    with transaction.atomic():
+        rule.save()
+        bump_rules_version(agent_id=agent.pk)
+    return rule

@@ -78,3 +78,16 @@ def _decode(cursor: str | None, length: int) -> list[Any] | None:
         else:
             return None
     return values
+
+
+def after_cursor(keys: Keys, cursor: str | None) -> Q | None:
+    """The condition "after this cursor" for a queryset `paginate` cannot take whole (e.g. one
+    part of a UNION, each part filtered before the union); None: from the first row."""
+    values = _decode(cursor, len(keys))
+    return None if values is None else _after(keys, values)
+
+
+def cursor_after(row: Any, keys: Keys) -> str:
+    """The cursor of the page that starts after `row` (an object or a dict)."""
+    get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
+    return _encode([get(name) for name, _ in keys])

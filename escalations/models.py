@@ -113,6 +113,22 @@ TIMER_INDEXES = {
 }
 
 
+# What the insights' aggregates read of each row (supervisors/insights.py): the covering
+# index below includes them.
+INSIGHT_COLUMNS = [
+    "agent",
+    "rule",
+    "severity",
+    "status",
+    "needed",
+    "responder",
+    "claimed_at",
+    "closed_at",
+    "response_breached_at",
+    "resolution_breached_at",
+]
+
+
 class Escalation(models.Model):
     agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="escalations")
     # Denormalised from agent.team so every queue query scopes by one indexed column.
@@ -183,6 +199,13 @@ class Escalation(models.Model):
     # next level is due (null: claimed, closed, or no further level for its urgency).
     level = models.PositiveSmallIntegerField(default=0)
     next_level_at = models.DateTimeField(null=True, blank=True)
+    # A supervisor's verdict, for insights and rule tuning: was a human needed here?
+    # Null until someone says; changeable, each change audited (services.mark_needed).
+    needed = models.BooleanField(null=True, blank=True)
+    marked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    marked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     # Severity and urgency as numbers the database keeps, so "critical first" is an
@@ -265,6 +288,14 @@ class Escalation(models.Model):
             ],
             # History: closed escalations, newest first.
             models.Index(fields=["team", "closed_at"], name="esc_history"),
+            # Insights: a team's escalations opened in a period. On PostgreSQL the columns the
+            # aggregates read are included, so a year of rows is an index-only scan rather than
+            # a heap visit per row (SQLite ignores `include` and reads the table by rowid).
+            models.Index(
+                fields=["team", "created_at"],
+                include=INSIGHT_COLUMNS,
+                name="esc_insights",
+            ),
         ]
         constraints = [
             # One open card per conversation; later triggers add evidence to it.

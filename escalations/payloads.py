@@ -58,5 +58,7 @@ def escalation_payload(escalation: Escalation) -> dict[str, Any]:
         "response_breached_at": _time(escalation.response_breached_at),
         "resolution_breached_at": _time(escalation.resolution_breached_at),
         "level": escalation.level,
+        "needed": escalation.needed,
+        "marked_at": _time(escalation.marked_at),
         "created_at": _time(escalation.created_at),
     }

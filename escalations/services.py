@@ -378,8 +378,19 @@ def _release(
     )
 
 
-def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason: str = "") -> Escalation:
-    """Answer with guidance; the agent resumes with it. An open escalation is claimed on the way."""
+def respond(
+    *,
+    escalation_id: int,
+    user: AbstractBaseUser,
+    guidance: str,
+    reason: str = "",
+    needed: bool | None = None,
+) -> Escalation:
+    """Answer with guidance; the agent resumes with it. An open escalation is claimed on the way.
+
+    `needed` (optional): the supervisor's verdict on whether a human was needed, recorded
+    with the answer in the same audit row (see mark_needed).
+    """
     guidance = guidance.strip()
     if not guidance:
         raise ValidationError({"guidance": "Write the guidance the agent should continue with."})
@@ -396,6 +407,7 @@ def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason
         escalation.responder = user
         escalation.guidance = guidance
         escalation.closed_at = now
+        _set_needed(escalation, needed, user=user, now=now)
         _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
         _resume_conversation(escalation)
@@ -403,8 +415,10 @@ def respond(*, escalation_id: int, user: AbstractBaseUser, guidance: str, reason
     return escalation
 
 
-def dismiss(*, escalation_id: int, user: AbstractBaseUser, note: str = "") -> Escalation:
-    """Close without guidance: the agent proceeds alone."""
+def dismiss(
+    *, escalation_id: int, user: AbstractBaseUser, note: str = "", needed: bool | None = None
+) -> Escalation:
+    """Close without guidance: the agent proceeds alone. `needed`: as for respond."""
     with transaction.atomic():
         escalation = _lock(escalation_id)
         _require_team_member(user, escalation)
@@ -414,11 +428,52 @@ def dismiss(*, escalation_id: int, user: AbstractBaseUser, note: str = "") -> Es
         escalation.responder = user
         escalation.closing_note = note.strip()
         escalation.closed_at = timezone.now()
+        _set_needed(escalation, needed, user=user, now=escalation.closed_at)
         _stop_timers(escalation)
         _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.DISMISSED, user=user)
     return escalation
+
+
+def mark_needed(*, escalation_id: int, user: AbstractBaseUser, needed: bool) -> Escalation:
+    """A supervisor of the team says whether this escalation needed a human, at any time.
+
+    Changeable: each change is one audit row and an `escalation.updated` event; marking
+    it as it already is changes nothing (no row saying nothing happened).
+    """
+    if not isinstance(needed, bool):
+        raise ValidationError({"needed": "Say true (a human was needed) or false (it was not)."})
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        previous = escalation.needed
+        if previous is needed:
+            return escalation
+        _set_needed(escalation, needed, user=user, now=timezone.now())
+        _save_with_history(escalation, user=user, reason=f"Marked {_needed_word(needed)}")
+        _append_event(
+            escalation,
+            EventType.UPDATED,
+            user=user,
+            extra={"changes": {"needed": [previous, needed]}, "reason": f"marked {_needed_word(needed)}"},
+        )
+    return escalation
+
+
+def _set_needed(
+    escalation: Escalation, needed: bool | None, *, user: AbstractBaseUser, now: dt.datetime
+) -> None:
+    """Record the verdict on the row (the caller saves it). None leaves it as it is."""
+    if needed is None:
+        return
+    escalation.needed = needed
+    escalation.marked_by = user
+    escalation.marked_at = now
+
+
+def _needed_word(needed: bool) -> str:
+    return "needed" if needed else "not needed"
 
 
 # --- The agent's verb ---------------------------------------------------------------

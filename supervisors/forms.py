@@ -112,3 +112,97 @@ class OnDutyForm(forms.Form):
     )
     team = forms.IntegerField(required=False, help_text="Empty: every team of yours.")
     next = forms.CharField(required=False)
+
+
+INSIGHT_PERIODS = [("7", "7 days"), ("30", "30 days"), ("90", "90 days"), ("365", "365 days")]
+INSIGHT_TABLES = ["agents", "rules", "supervisors", "over_time"]
+INSIGHT_DEFAULT_DAYS = 30
+# A custom range spans at most this many days (a year, plus a leap day).
+INSIGHT_MAX_DAYS = 366
+
+
+class InsightFilters(forms.Form):
+    """The insights page's query string: a period (`period` days, or `from`–`to`), a team, a format.
+
+    Unlike the queue's filters, bad values are refused (400) rather than ignored: a
+    figure for another period than the one asked would be worse than none.
+    """
+
+    team = forms.ChoiceField(required=False)
+    period = forms.ChoiceField(required=False, choices=INSIGHT_PERIODS)
+    format = forms.ChoiceField(required=False, choices=[("", "Page"), ("html", "Page"), ("csv", "CSV")])
+    table = forms.ChoiceField(required=False, choices=[(name, name) for name in INSIGHT_TABLES])
+
+    def __init__(self, data, *, teams: list[tuple[str, str]]):
+        if not data.get("period") and not data.get("from") and not data.get("to"):
+            # The default period, spelled out so the select shows it rather than its first option.
+            data = data.copy()
+            data["period"] = str(INSIGHT_DEFAULT_DAYS)
+        super().__init__(data)
+        self.fields["team"].choices = _blank("All my teams", teams)
+        # `from` is a Python keyword, so these two are added by name.
+        self.fields["from"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+        self.fields["to"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean(self):
+        data = super().clean()
+        start, end = data.get("from"), data.get("to")
+        if (start is None) != (end is None) and not self.has_error("from") and not self.has_error("to"):
+            raise forms.ValidationError("Give both from and to (YYYY-MM-DD), or a period.")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError("from must be on or before to.")
+            if (end - start).days + 1 > INSIGHT_MAX_DAYS:
+                raise forms.ValidationError(f"A range spans at most {INSIGHT_MAX_DAYS} days.")
+        if data.get("format") == "csv" and not data.get("table"):
+            raise forms.ValidationError(f"Say which table to download: table={'|'.join(INSIGHT_TABLES)}.")
+        return data
+
+
+class AuditFilters(forms.Form):
+    """The audit log's query string. Bad values are a 400 (a log filtered other than asked misleads)."""
+
+    q = forms.CharField(required=False, max_length=200, strip=True)
+    type = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Every kind"),
+            ("agent", "Agents"),
+            ("rule", "Rules"),
+            ("escalation", "Escalations"),
+            ("endpoint", "Webhook endpoints"),
+        ],
+    )
+    user = forms.CharField(required=False, max_length=150, strip=True)
+    object = forms.IntegerField(required=False, min_value=1)
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.fields["from"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+        self.fields["to"] = forms.DateField(required=False, input_formats=["%Y-%m-%d"])
+
+    def clean(self):
+        data = super().clean()
+        if data.get("from") and data.get("to") and data["from"] > data["to"]:
+            raise forms.ValidationError("from must be on or before to.")
+        if data.get("object") and not data.get("type"):
+            raise forms.ValidationError("An object id needs its type (type=agent|rule|escalation|endpoint).")
+        return data
+
+
+class SuggestionFilters(forms.Form):
+    agent = forms.ChoiceField(required=False)
+    days = forms.IntegerField(required=False, min_value=1, max_value=365)
+
+    def __init__(self, data, *, agents: list[tuple[str, str]]):
+        super().__init__(data)
+        self.fields["agent"].choices = agents
+
+
+class DraftRuleForm(forms.Form):
+    agent = forms.ChoiceField()
+    phrase = forms.CharField(max_length=200, strip=True)
+
+    def __init__(self, data, *, agents: list[tuple[str, str]]):
+        super().__init__(data)
+        self.fields["agent"].choices = agents

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from supervisors import views
+from supervisors import views, views_audit, views_insights
 
 app_name = "console"
 
@@ -9,12 +9,16 @@ urlpatterns = [
     path("", views.queue, name="queue"),
     path("history/", views.history, name="history"),
     path("on-duty/", views.on_duty, name="on_duty"),
+    path("insights/", views_insights.insights_page, name="insights"),
+    path("insights/suggestions/", views_insights.suggestions_page, name="suggestions"),
+    path("audit/", views_audit.audit_log, name="audit"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),
     path("escalations/<int:escalation_id>/extend/", views.extend, name="extend"),
     path("escalations/<int:escalation_id>/respond/", views.respond, name="respond"),
     path("escalations/<int:escalation_id>/dismiss/", views.dismiss, name="dismiss"),
+    path("escalations/<int:escalation_id>/feedback/", views.feedback, name="feedback"),
     # Supervisors are not staff, so the admin's login would turn them away.
     path(
         "login/",

@@ -377,6 +377,23 @@ def dismiss(request: HttpRequest, escalation_id: int) -> HttpResponse:
     )
 
 
+@require_POST
+@login_required
+def feedback(request: HttpRequest, escalation_id: int) -> HttpResponse:
+    """`needed=true|false`: was a human needed? Any time, changeable (escalations.services.mark_needed)."""
+    escalation = _visible_escalation(request, escalation_id)
+    raw = request.POST.get("needed", "")
+    if raw not in ("true", "false"):
+        return HttpResponse("needed must be true or false.", status=400, content_type="text/plain")
+    needed = raw == "true"
+    return _act(
+        request,
+        escalation,
+        lambda: services.mark_needed(escalation_id=escalation.pk, user=request.user, needed=needed),
+        "Marked: a human was needed." if needed else "Marked: a human was not needed.",
+    )
+
+
 # --- One's own on-duty state ----------------------------------------------------------------
 
 

@@ -13,6 +13,7 @@ import uuid
 
 from django.db import models
 from django.db.models import Q
+from simple_history.models import HistoricalRecords
 
 from supervisors.models import Team
 
@@ -35,6 +36,12 @@ class Endpoint(models.Model):
     disabled_reason = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    # The audit (console /console/audit/). Never the secrets: the history is shown to people.
+    history = HistoricalRecords(
+        excluded_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"],
+        cascade_delete_history=False,
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -167,6 +167,8 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
     if not disabled:
         return False
     endpoint = Endpoint.objects.select_related("team").get(pk=endpoint_id)
+    # QuerySet.update() writes no history row: the audit gets its own.
+    Endpoint.history.bulk_history_create([endpoint], update=True, default_change_reason=f"Disabled: {reason}")
     team_event_append(
         team_id=endpoint.team_id,
         event_type=EventType.WEBHOOK_ENDPOINT_DISABLED,

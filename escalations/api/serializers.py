@@ -85,6 +85,10 @@ class EscalationSerializer(serializers.Serializer):
     response_breached_at = serializers.DateTimeField(allow_null=True)
     resolution_breached_at = serializers.DateTimeField(allow_null=True)
     level = serializers.IntegerField(help_text="The team's escalation ladder level reached (0: none yet).")
+    needed = serializers.BooleanField(
+        allow_null=True, help_text="A supervisor's verdict: was a human needed? Null until marked."
+    )
+    marked_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resolution = ResolutionSerializer(allow_null=True)
 
@@ -138,12 +142,27 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
+def _needed_field(required: bool) -> serializers.BooleanField:
+    return serializers.BooleanField(
+        required=required,
+        allow_null=not required,
+        default=None if not required else serializers.empty,
+        help_text="Was a human needed here? Feeds the insights and the rule suggestions.",
+    )
+
+
 class RespondSerializer(serializers.Serializer):
     guidance = serializers.CharField(max_length=10_000)
+    needed = _needed_field(required=False)
 
 
 class DismissSerializer(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    needed = _needed_field(required=False)
+
+
+class FeedbackSerializer(serializers.Serializer):
+    needed = _needed_field(required=True)
 
 
 class WaitSerializer(serializers.Serializer):

@@ -197,16 +197,29 @@ class ExtendClaim(_PersonAction):
 class RespondEscalation(_PersonAction):
     input_serializer = s.RespondSerializer
 
-    def act(self, pk, user, guidance: str) -> None:
-        services.respond(escalation_id=pk, user=user, guidance=guidance)
+    def act(self, pk, user, guidance: str, needed: bool | None = None) -> None:
+        services.respond(escalation_id=pk, user=user, guidance=guidance, needed=needed)
 
 
 @extend_schema(request=s.DismissSerializer, responses=s.EscalationSerializer)
 class DismissEscalation(_PersonAction):
     input_serializer = s.DismissSerializer
 
-    def act(self, pk, user, note: str = "") -> None:
-        services.dismiss(escalation_id=pk, user=user, note=note)
+    def act(self, pk, user, note: str = "", needed: bool | None = None) -> None:
+        services.dismiss(escalation_id=pk, user=user, note=note, needed=needed)
+
+
+@extend_schema(
+    request=s.FeedbackSerializer,
+    responses=s.EscalationSerializer,
+    description="Mark whether a human was needed: at any time, by a supervisor of the team; "
+    "changeable (each change is audited and sends an `escalation.updated` event).",
+)
+class EscalationFeedback(_PersonAction):
+    input_serializer = s.FeedbackSerializer
+
+    def act(self, pk, user, needed: bool) -> None:
+        services.mark_needed(escalation_id=pk, user=user, needed=needed)
 
 
 @extend_schema(request=s.WithdrawSerializer, responses=s.EscalationSerializer)

@@ -90,3 +90,22 @@ def local_minute(moment: dt.datetime | None) -> str:
     if moment is None:
         return ""
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M %Z")
+
+
+@register.filter
+def seconds(value: float | None) -> str:
+    """A duration for people: 45 s, 12 min, 3.5 h, 2.1 d; an em dash for none."""
+    if value is None:
+        return "—"
+    if value < 60:
+        return f"{value:.0f} s"
+    if value < 3600:
+        return f"{value / 60:.0f} min"
+    if value < 86400:
+        return f"{value / 3600:.1f} h"
+    return f"{value / 86400:.1f} d"
+
+
+@register.filter
+def share(value: float) -> str:
+    return f"{value:.0%}"
