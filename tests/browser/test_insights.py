@@ -29,3 +29,21 @@ def test_the_chart_renders_and_the_rules_table_downloads_as_csv(open_page, world
     rows = list(csv.DictReader(io.StringIO(open(download.path(), encoding="utf-8").read())))
     assert {row["rule"]: row["count"] for row in rows}["Refunds"] == "10"
     assert screenshot(page, "insights").stat().st_size > 0
+
+
+def test_the_demo_data_draws_a_chart_and_downloads_its_agents(open_page, transactional_db):
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("seed_demo", stdout=io.StringIO())
+    page = open_page(get_user_model().objects.get(username="ana"), "/console/insights/")
+
+    bars = page.locator("#insights-chart rect.bar")
+    bars.first.wait_for()
+    assert bars.count() > 0
+    assert all(float(bars.nth(k).get_attribute("height")) > 0 for k in range(bars.count()))
+    with page.expect_download() as download_info:
+        page.locator("a.csv[href*='table=agents']").click()
+    rows = list(csv.DictReader(io.StringIO(open(download_info.value.path(), encoding="utf-8").read())))
+    assert sum(int(row["count"]) for row in rows) > 0
+    assert screenshot(page, "insights-demo").stat().st_size > 0
