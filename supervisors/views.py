@@ -30,11 +30,10 @@ from escalations.selectors import (
     console_queue,
     escalations_visible_to,
     history_of,
-    latest_event_id,
 )
+from supervisors.context_processors import live_context
 from supervisors.forms import DismissForm, HistoryFilters, OnDutyForm, QueueFilters, RespondForm
 from supervisors.models import Role
-from supervisors.routing import CONSOLE_SOCKET_PATH
 from supervisors.selectors import has_team_role, team_ids_with_role
 from supervisors.services import membership_set_on_duty
 from supervisors.templatetags.console import age, local_minute, severity_icon
@@ -47,19 +46,6 @@ THREAD_LIMIT = 200
 def _agents_of(user) -> Any:
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
     return Agent.objects.all() if team_ids is None else Agent.objects.filter(team_id__in=team_ids)
-
-
-def _live(escalation_id: int | None = None) -> dict[str, Any]:
-    """What a page needs to keep itself current over the console socket (see static/js/console.js).
-
-    Read before the page's own queries: an event committed meanwhile is then newer than the
-    id the page carries, so the socket's replay brings it and the page refreshes.
-    """
-    return {
-        "socket": "/" + CONSOLE_SOCKET_PATH,
-        "last_event_id": latest_event_id(),
-        "escalation_id": escalation_id,
-    }
 
 
 def _query_without(request: HttpRequest, *names: str) -> str:
@@ -75,7 +61,7 @@ def _query_without(request: HttpRequest, *names: str) -> str:
 @require_GET
 @login_required
 def queue(request: HttpRequest) -> HttpResponse:
-    live = _live()
+    live = live_context()
     filters = QueueFilters(request.GET, agents=_agents_of(request.user))
     rows = filters.filter_for(console_queue(user=request.user), request.user)
     page = paginate(rows, keys=QUEUE_SORTS[filters.sort_key], cursor=request.GET.get("after"), size=PAGE_SIZE)
@@ -281,7 +267,7 @@ def _render_detail(
             "can_answer": can_answer,
             "respond_form": respond_form or RespondForm(),
             "dismiss_form": dismiss_form or DismissForm(),
-            "live": live or _live(escalation.pk),
+            "live": live or live_context(escalation_id=escalation.pk),
         },
         status=status,
     )
@@ -290,7 +276,7 @@ def _render_detail(
 @require_GET
 @login_required
 def detail(request: HttpRequest, escalation_id: int) -> HttpResponse:
-    live = _live(escalation_id)  # before the escalation is read: see _live
+    live = live_context(escalation_id=escalation_id)  # before the escalation is read: see live_context
     return _render_detail(request, _visible_escalation(request, escalation_id), live=live)
 
 

@@ -19,6 +19,8 @@
   let lastEventId = Number(body.dataset.lastEventId || 0);
   const escalationId = Number(body.dataset.escalationId || 0); // set on a detail page
   const userName = body.dataset.userName || "";
+  // Reports (history, insights, audit) keep the socket for presence and toasts only.
+  const refreshes = body.dataset.liveRefresh !== "off";
   const baseTitle = document.title;
   let unseenCritical = 0;
   let socket = null;
@@ -117,7 +119,7 @@
 
   // Events often come in bursts: one refresh for all of them.
   function scheduleRefresh(delay) {
-    if (refreshTimer) return;
+    if (!refreshes || refreshTimer) return;
     refreshTimer = setTimeout(function () {
       refreshTimer = null;
       refresh();

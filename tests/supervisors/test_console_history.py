@@ -128,3 +128,20 @@ def test_it_pages_without_skipping_or_repeating(client, ana, agent, make_escalat
     assert ids(first) + ids(second) == list(reversed(closed_ids))
     assert len(ids(first)) == PAGE_SIZE
     assert second.context["page"].next_cursor is None
+
+
+def test_a_report_page_opens_the_socket_for_presence_but_does_not_refresh_itself(client, ana):
+    client.force_login(ana)
+
+    page = client.get(HISTORY).content.decode()
+
+    assert 'data-live-socket="/ws/console/"' in page
+    assert 'data-live-refresh="off"' in page
+    assert "js/console.js" in page
+
+
+def test_the_login_page_opens_no_socket(client, db):
+    page = client.get(reverse("console:login")).content.decode()
+
+    assert "data-live-socket" not in page
+    assert "js/console.js" not in page

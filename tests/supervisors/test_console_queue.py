@@ -447,6 +447,7 @@ def test_the_queue_page_names_its_socket_and_the_newest_event_it_reflects(
     last_id = Event.objects.filter(escalation=newest).get().pk
     assert f'data-live-socket="/ws/console/" data-last-event-id="{last_id}"' in page
     assert "js/console.js" in page
+    assert "data-live-refresh" not in page  # the queue refreshes itself on every event
     assert page.count("data-live-region") == 4  # header widget, webhook health, counts, rows
 
 
