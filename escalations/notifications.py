@@ -19,34 +19,7 @@ def console_url(escalation_id: int) -> str:
 def send_reminder_email(*, event_id: int) -> int:
     """Email an escalation.reminder event's recipients who have an address; returns how many."""
     event = Event.objects.get(pk=event_id, type=EventType.REMINDER)
-    data = event.payload
-    escalation = data["escalation"]
-    addresses = sorted(
-        get_user_model()
-        .objects.filter(username__in=data["recipients"], is_active=True)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
-    if not addresses:
-        return 0
-    due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
-    waiting = "unclaimed" if data["target"] == "response" else "claimed and unanswered"
-    subject = f"Reminder: escalation #{escalation['id']} is {waiting} past its {data['target']} target"
-    body = "\n".join(
-        [
-            f"{escalation['severity'].capitalize()} · {escalation['urgency']} urgency · "
-            f"team {escalation['team']['slug']} · agent {escalation['agent']['name']}",
-            "",
-            escalation["reason"],
-            "",
-            f"The {data['target']} target was due at {due_at:%Y-%m-%d %H:%M} UTC.",
-            f"Claimed by {escalation['claimed_by']}." if escalation["claimed_by"] else "Nobody claimed it.",
-            "",
-            f"Open it in the console: {console_url(escalation['id'])}",
-        ]
-    )
-    send_mail(subject, body, None, addresses)
-    return len(addresses)
+    return _send(event, event.payload["recipients"])
 
 
 def _summary(escalation: dict) -> str:
@@ -78,6 +51,17 @@ def _created(event: Event) -> tuple[str, list[str]]:
     return subject, lines
 
 
+def _reminded(event: Event) -> tuple[str, list[str]]:
+    data, escalation = event.payload, event.payload["escalation"]
+    due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
+    waiting = "unclaimed" if data["target"] == "response" else "claimed and unanswered"
+    subject = f"Reminder: escalation #{escalation['id']} is {waiting} past its {data['target']} target"
+    return subject, [
+        f"The {data['target']} target was due at {due_at:%Y-%m-%d %H:%M} UTC.",
+        f"Claimed by {escalation['claimed_by']}." if escalation["claimed_by"] else "Nobody claimed it.",
+    ]
+
+
 def _breached(event: Event) -> tuple[str, list[str]]:
     data, escalation = event.payload, event.payload["escalation"]
     due_at = dt.datetime.fromisoformat(data["due_at"]).astimezone(dt.UTC)
@@ -91,12 +75,16 @@ _MESSAGES = {
     EventType.CREATED: _created,
     EventType.ESCALATED: _escalated,
     EventType.SLA_BREACHED: _breached,
+    EventType.REMINDER: _reminded,
 }
 
 
 def send_event_email(*, event_id: int, usernames: list[str]) -> int:
     """Email one event to these users (those active with an address); returns how many."""
-    event = Event.objects.get(pk=event_id)
+    return _send(Event.objects.get(pk=event_id), usernames)
+
+
+def _send(event: Event, usernames: list[str]) -> int:
     addresses = sorted(
         get_user_model()
         .objects.filter(username__in=usernames, is_active=True)

@@ -76,8 +76,8 @@ HISTORY_KEYS: list[tuple[str, bool]] = [("closed_at", True), ("id", True)]
 QUEUE_ROW_FIELDS = [
     "team_id", "agent_id", "claimed_by_id", "assigned_to_id",
     "severity", "urgency", "status", "reason", "channel", "topic", "area", "level", "blocking",
-    "created_at", "response_due_at", "resolution_due_at",
-    "severity_rank", "queue_due_at",  # sort keys
+    "created_at",
+    "severity_rank", "queue_due_at",  # sort keys; queue_due_at is also the Due column
     "agent__name", "team__name", "team__slug",
     "claimed_by__username", "assigned_to__username",
 ]  # fmt: skip

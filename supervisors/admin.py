@@ -7,7 +7,7 @@ from redis.exceptions import RedisError
 from escalations.models import LadderLevel, TeamPolicy
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
-from supervisors.selectors import team_ids_with_role, uncovered_teams
+from supervisors.selectors import team_ids_with_role, uncovered_team_ids
 from supervisors.tokens import user_token_create, user_token_revoke
 
 
@@ -115,7 +115,7 @@ class TeamAdmin(TeamScopedAdmin):
     def covered(self, team: Team) -> bool | None:
         """Whether someone on duty has a console open, if its agents can escalate (unknown without Redis)."""
         try:
-            return not uncovered_teams([team.pk])
+            return not uncovered_team_ids([team.pk])
         except RedisError:
             return None
 

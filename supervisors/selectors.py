@@ -62,13 +62,18 @@ def supervisors_on_duty(team_id: int) -> QuerySet:
     )
 
 
-def uncovered_teams(team_ids: Iterable[int], *, online: dict[int, set[int]] | None = None) -> list[Team]:
-    """Of these teams, those whose agents can escalate but where nobody on duty is online, by name.
+def uncovered_teams(team_ids: Iterable[int]) -> list[Team]:
+    """Of these teams, those whose agents can escalate but where nobody on duty is online, by name."""
+    return list(Team.objects.filter(pk__in=uncovered_team_ids(team_ids)).order_by("name"))
+
+
+def uncovered_team_ids(team_ids: Iterable[int], *, online: dict[int, set[int]] | None = None) -> set[int]:
+    """The ids of those teams (the console header already has the teams themselves).
 
     "Can escalate": an agent with escalation on. "Online": a console open
     (supervisors.presence). One database query for the agents, one for the
-    memberships, one Redis round trip; raises redis.RedisError when presence
-    cannot be read.
+    memberships, one Redis round trip unless `online` is given; raises
+    redis.RedisError when presence cannot be read.
     """
     escalating = set(
         Agent.objects.filter(team_id__in=list(team_ids), escalation_enabled=True)
@@ -77,7 +82,7 @@ def uncovered_teams(team_ids: Iterable[int], *, online: dict[int, set[int]] | No
         .distinct()
     )
     if not escalating:
-        return []
+        return set()
     if online is None:  # the console header passes what it already read
         online = presence.online_user_ids_by_team(sorted(escalating))
     on_duty = Membership.objects.filter(team_id__in=escalating, on_duty=True, user__is_active=True)
@@ -86,4 +91,4 @@ def uncovered_teams(team_ids: Iterable[int], *, online: dict[int, set[int]] | No
         for team_id, user_id in on_duty.values_list("team_id", "user_id")
         if user_id in online.get(team_id, ())
     }
-    return list(Team.objects.filter(pk__in=escalating - covered).order_by("name"))
+    return escalating - covered

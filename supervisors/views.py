@@ -21,7 +21,7 @@ from agents.models import Agent, Message
 from escalation_project.keyset import paginate
 from escalations import services
 from escalations.choices import Severity
-from escalations.models import Escalation, Status
+from escalations.models import NO_DUE, Escalation, Status
 from escalations.selectors import (
     HISTORY_KEYS,
     QUEUE_SORTS,
@@ -67,12 +67,9 @@ def queue(request: HttpRequest) -> HttpResponse:
     page = paginate(rows, keys=QUEUE_SORTS[filters.sort_key], cursor=request.GET.get("after"), size=PAGE_SIZE)
     now = timezone.now()
     for escalation in page.rows:
-        # Open: the response target (time to claim) runs; claimed: the resolution target.
-        escalation.due_at = (
-            escalation.resolution_due_at
-            if escalation.status == Status.CLAIMED
-            else escalation.response_due_at
-        )
+        # The target that runs now (the generated column the "due" sort reads): time to claim
+        # while open, time to answer once claimed; none sorts last as NO_DUE.
+        escalation.due_at = None if escalation.queue_due_at == NO_DUE else escalation.queue_due_at
         escalation.overdue = escalation.due_at is not None and escalation.due_at < now
     detail_prefix = reverse("console:queue") + "escalations/"
     rows = [_queue_row(escalation, request.user.pk, now, detail_prefix) for escalation in page.rows]

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from escalations.selectors import open_counts_by_team
 from supervisors import presence
-from supervisors.selectors import memberships_of, uncovered_teams
+from supervisors.selectors import memberships_of, uncovered_team_ids
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -34,7 +34,7 @@ def console_header(context) -> dict:
     open_count = sum(open_counts_by_team(user=user).values())  # a superuser's: every team
     team_ids = [team.pk for team in teams]
     online = _online_user_ids(team_ids)
-    uncovered = set() if online is None else {t.pk for t in uncovered_teams(team_ids, online=online)}
+    uncovered = set() if online is None else uncovered_team_ids(team_ids, online=online)
     for membership, team in zip(memberships, teams, strict=True):
         team.online = None if online is None else len(online.get(team.pk, ()))
         team.uncovered = team.pk in uncovered
