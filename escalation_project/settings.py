@@ -269,6 +269,10 @@ API_THROTTLE_KEY_PREFIX = "escalation-console:rate"
 PRESENCE_KEY_PREFIX = "escalation-console:presence"
 # A socket that has not pinged for this long counts as gone (a killed browser sends no close).
 PRESENCE_TTL_SECONDS = env_int("PRESENCE_TTL_SECONDS", 60, minimum=5, maximum=3600)
+# A daphne process tells a team's pages of arrivals and departures at most once per this
+# many milliseconds, with the newest count: 500 supervisors logging in at a shift change
+# would otherwise be 500 announcements to up to 500 sockets each (supervisors/consumers.py).
+PRESENCE_ANNOUNCE_MS = env_int("PRESENCE_ANNOUNCE_MS", 500, minimum=0, maximum=10_000)
 # GET /api/v1/escalations/{id}/?wait=N waits at most this long for the answer.
 API_LONG_POLL_MAX_SECONDS = env_int("API_LONG_POLL_MAX_SECONDS", 60, minimum=1, maximum=300)
 # An Idempotency-Key still "in flight" after this long is taken to be from a

@@ -56,3 +56,5 @@ CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_RUN_PREFIX
 # Tests change team configuration in every way (queryset updates included) and read it at
 # once; tests/escalations/test_team_config.py turns the per-process keeping back on.
 TEAM_CONFIG_SECONDS = 0
+# Presence announcements still coalesce, over a short window, so tests do not wait on it.
+PRESENCE_ANNOUNCE_MS = 50

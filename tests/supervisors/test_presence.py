@@ -1,5 +1,6 @@
 """Presence: who has a console open, per team, from live sockets in a real Redis, with expiry."""
 
+import asyncio
 import time
 
 import pytest
@@ -10,8 +11,16 @@ from django.conf import settings
 from escalation_project.redis_client import shared_redis
 from escalations.broadcast import team_group
 from supervisors import presence
+from supervisors.consumers import PresenceAnnouncer
 from supervisors.models import Role
-from supervisors.presence import online_counts, online_user_ids, presence_join, presence_leave, presence_touch
+from supervisors.presence import (
+    Snapshot,
+    online_counts,
+    online_user_ids,
+    presence_join,
+    presence_leave,
+    presence_touch,
+)
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
 
@@ -165,3 +174,38 @@ def test_an_announcement_older_than_the_last_one_shown_is_not_forwarded(billing_
         return shown
 
     assert async_to_sync(scenario)() == {"type": "presence", "team_id": team.pk, "online": 2}
+
+
+class RecordingLayer:
+    """Stands in for the channel layer: what the announcer sends, in order."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict]] = []
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.sent.append((group, message))
+
+
+def test_changes_within_one_window_are_announced_once_with_the_newest_count(settings):
+    settings.PRESENCE_ANNOUNCE_MS = 50
+    layer = RecordingLayer()
+    announcer = PresenceAnnouncer()
+
+    async def scenario():
+        announcer.offer(layer, BILLING, Snapshot(online=2, version=5))
+        announcer.offer(layer, BILLING, Snapshot(online=3, version=7))
+        announcer.offer(layer, BILLING, Snapshot(online=1, version=6))  # older, arriving late
+        announcer.offer(layer, LEGAL, Snapshot(online=1, version=1))
+        await asyncio.sleep(0.2)
+        first_window = list(layer.sent)
+        announcer.offer(layer, BILLING, Snapshot(online=2, version=8))
+        await asyncio.sleep(0.2)
+        return first_window, layer.sent[len(first_window) :]
+
+    first_window, second_window = async_to_sync(scenario)()
+    message = {"type": "presence.changed", "team_id": BILLING}
+    assert first_window == [
+        (team_group(BILLING), {**message, "online": 3, "version": 7}),
+        (team_group(LEGAL), {"type": "presence.changed", "team_id": LEGAL, "online": 1, "version": 1}),
+    ]
+    assert second_window == [(team_group(BILLING), {**message, "online": 2, "version": 8})]
