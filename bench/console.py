@@ -63,9 +63,17 @@ def main() -> None:
     parser.add_argument(
         "--servers", type=int, default=1, help="daphne processes; sockets and creates spread round-robin"
     )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="the first daphne answers the API, the others hold the sockets (a load balancer "
+        "routing /ws/ to its own processes); needs --servers 2 or more",
+    )
     parser.add_argument("--skip-queue", action="store_true")
     parser.add_argument("--skip-sockets", action="store_true")
     args = parser.parse_args()
+    if args.split and args.servers < 2:
+        parser.error("--split needs --servers 2 or more")
 
     failures: list[str] = []
     env = {
@@ -87,7 +95,7 @@ def main() -> None:
             failures += _bench_queue(world, args.renders)
         if not args.skip_sockets:
             for count in [int(x) for x in args.sockets.split(",") if x]:
-                _bench_sockets(world, count, args.creates, args.servers)
+                _bench_sockets(world, count, args.creates, args.servers, split=args.split)
     if failures:
         sys.exit("\n".join(failures))
 
@@ -234,7 +242,7 @@ def _bench_queue(world: dict, renders: int) -> list[str]:
 # --- 2. API create -> websocket ------------------------------------------------------
 
 
-def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
+def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split: bool) -> None:
     from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.test import Client
@@ -279,7 +287,9 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
     try:
         for port in ports:
             _wait_for(port)
-        result = asyncio.run(_measure(ports, cookies, world["key"], creates))
+        # Split: the API on the first process, the sockets on the rest.
+        api_ports, socket_ports = (ports[:1], ports[1:]) if split else (ports, ports)
+        result = asyncio.run(_measure(api_ports, socket_ports, cookies, world["key"], creates))
     finally:
         for process in processes:
             process.terminate()
@@ -289,9 +299,11 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
     q = statistics.quantiles(ms, n=100)
     answered = statistics.quantiles(result["answered"], n=100)
     spread = statistics.quantiles(result["spread"], n=100)
+    layout = " (API on one, sockets on the rest)" if split else ""
     print()
     print(
-        f"Create -> websocket, {count} sockets, {servers} daphne, {creates} creates (one every 20 ms): "
+        f"Create -> websocket, {count} sockets, {servers} daphne{layout}, "
+        f"{creates} creates (one every 20 ms): "
         f"p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, p99 {q[98]:.1f} ms, max {ms[-1]:.1f} ms; "
         f"{len(ms):,} deliveries, {result['missing']} missing"
     )
@@ -316,7 +328,9 @@ def _wait_for(port: int) -> None:
     sys.exit(f"daphne on port {port} did not come up")
 
 
-async def _measure(ports: list[int], cookies: list[str], key: str, creates: int) -> dict:
+async def _measure(
+    api_ports: list[int], socket_ports: list[int], cookies: list[str], key: str, creates: int
+) -> dict:
     import websockets
     from django.conf import settings
 
@@ -343,7 +357,7 @@ async def _measure(ports: list[int], cookies: list[str], key: str, creates: int)
 
     async def connect(k: int, cookie: str):
         nonlocal retries
-        port = ports[k % len(ports)]  # as a load balancer would spread them
+        port = socket_ports[k % len(socket_ports)]  # as a load balancer would spread them
         for attempt in range(5):
             try:
                 return await websockets.connect(
@@ -374,7 +388,7 @@ async def _measure(ports: list[int], cookies: list[str], key: str, creates: int)
     def post(i: int) -> None:
         tag = f"bench create {i}"
         body = json.dumps({"conversation": f"ws-{len(cookies)}-{i}", "reason": tag, "severity": "critical"})
-        connection = http.client.HTTPConnection("127.0.0.1", ports[i % len(ports)], timeout=30)
+        connection = http.client.HTTPConnection("127.0.0.1", api_ports[i % len(api_ports)], timeout=30)
         sent[tag] = time.perf_counter()
         connection.request(
             "POST", "/api/v1/escalations/", body=body,
