@@ -38,13 +38,16 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _db import django_stack  # bench/ is on sys.path when run as a script
+from api_create import _cpu_seconds
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_console"
 CONNECT_WAVE = 50  # sockets opened at once
+WARM_UP_CREATES = 10  # per socket count, before the timed ones
 QUEUE_URLS = [
     "/console/",
     "/console/?sort=newest",
@@ -289,7 +292,13 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
             _wait_for(port)
         # Split: the API on the first process, the sockets on the rest.
         api_ports, socket_ports = (ports[:1], ports[1:]) if split else (ports, ports)
-        result = asyncio.run(_measure(api_ports, socket_ports, cookies, world["key"], creates))
+        api_processes, socket_processes = (processes[:1], processes[1:]) if split else (processes, [])
+
+        def cpu_now() -> dict[str, float]:
+            spent = _cpu_seconds(api_processes)
+            return {**spent, "sockets": _cpu_seconds(socket_processes)["daphne"]}
+
+        result = asyncio.run(_measure(api_ports, socket_ports, cookies, world["key"], creates, cpu_now))
     finally:
         for process in processes:
             process.terminate()
@@ -313,6 +322,16 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
         f"{result['connect_seconds']:.1f} s ({CONNECT_WAVE} at a time, {result['connect_retries']} retried); "
         f"load {os.getloadavg()[0]:.2f}"
     )
+    cpu = {name: spent * 1000 / creates for name, spent in result["cpu"].items()}
+    daphne = (
+        f"API daphne {cpu['daphne']:.1f}, socket daphnes {cpu['sockets']:.1f}"
+        if split
+        else (f"daphne {cpu['daphne']:.1f}")
+    )
+    print(
+        f"  CPU per create (ms, the event's fan-out included): {daphne}, postgres {cpu['postgres']:.1f}, "
+        f"client {cpu['client']:.1f}"
+    )
 
 
 def _wait_for(port: int) -> None:
@@ -329,7 +348,12 @@ def _wait_for(port: int) -> None:
 
 
 async def _measure(
-    api_ports: list[int], socket_ports: list[int], cookies: list[str], key: str, creates: int
+    api_ports: list[int],
+    socket_ports: list[int],
+    cookies: list[str],
+    key: str,
+    creates: int,
+    cpu_now: Callable[[], dict[str, float]],
 ) -> dict:
     import websockets
     from django.conf import settings
@@ -383,29 +407,40 @@ async def _measure(
         sockets += await asyncio.gather(*(connect(k, cookies[k]) for k in wave))
     connect_seconds = time.perf_counter() - started
     watchers = [asyncio.create_task(watch(socket)) for socket in sockets]
-    await asyncio.sleep(0.5)  # every socket has joined its groups
+    # Every socket has joined its groups, and the last (coalesced) presence announcement
+    # of the connects has gone out (PRESENCE_ANNOUNCE_MS): neither is part of the figures.
+    await asyncio.sleep(1.5)
 
-    def post(i: int) -> None:
-        tag = f"bench create {i}"
-        body = json.dumps({"conversation": f"ws-{len(cookies)}-{i}", "reason": tag, "severity": "critical"})
+    def post(i: int, *, timed: bool = True) -> None:
+        tag = f"bench create {i}" if timed else f"warm-up {i}"
+        body = json.dumps({"conversation": f"ws-{len(cookies)}-{tag}", "reason": tag, "severity": "critical"})
         connection = http.client.HTTPConnection("127.0.0.1", api_ports[i % len(api_ports)], timeout=30)
-        sent[tag] = time.perf_counter()
+        started = time.perf_counter()
+        if timed:
+            sent[tag] = started
         connection.request(
             "POST", "/api/v1/escalations/", body=body,
             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
         )  # fmt: skip
         response = connection.getresponse()
         response.read()
-        answered.append((time.perf_counter() - sent[tag]) * 1000)
+        if timed:
+            answered.append((time.perf_counter() - started) * 1000)
         if response.status != 201:
             raise RuntimeError(f"create answered {response.status}")
 
+    # Each server's first requests load code and fill caches (team configuration): untimed.
+    for i in range(WARM_UP_CREATES):
+        await asyncio.to_thread(post, i, timed=False)
+    await asyncio.sleep(0.5)
+    cpu_before = cpu_now()
     for i in range(creates):
         await asyncio.to_thread(post, i)
         await asyncio.sleep(0.02)
     deadline = time.monotonic() + 10
     while seen < creates * len(cookies) and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    cpu = {name: spent - cpu_before[name] for name, spent in cpu_now().items()}
     for watcher in watchers:
         watcher.cancel()
     await asyncio.gather(*(socket.close() for socket in sockets), return_exceptions=True)
@@ -416,6 +451,7 @@ async def _measure(
         "missing": creates * len(cookies) - seen,
         "connect_seconds": connect_seconds,
         "connect_retries": retries,
+        "cpu": cpu,
     }
 
 
