@@ -329,8 +329,7 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
         else (f"daphne {cpu['daphne']:.1f}")
     )
     print(
-        f"  CPU per create (ms, the event's fan-out included): {daphne}, postgres {cpu['postgres']:.1f}, "
-        f"client {cpu['client']:.1f}"
+        f"  CPU per create (ms, the event's fan-out included): {daphne}, client {cpu['client']:.1f}"
     )
 
 

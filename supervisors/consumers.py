@@ -29,11 +29,13 @@ from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 
 from escalations import selectors as escalation_selectors
 from escalations.broadcast import event_frame, team_group
 from supervisors import presence
+from supervisors.fanout import team_fan_out
 from supervisors.selectors import console_team_ids
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -91,12 +93,15 @@ presence_announcer = PresenceAnnouncer()
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
+    # No channel of its own: the socket takes its teams' messages from the process's
+    # shared subscription (supervisors/fanout.py), which calls group_message().
+    channel_layer_alias = None
+
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first runs close_old_connections in the shared sync thread,
-        # for consumers that use the async ORM: one thread hop per message per socket,
-        # serialised through one thread. With 500 sockets that was a third of daphne's
-        # CPU and most of an event's fan-out time (bench/README.md). Every ORM call
-        # here goes through database_sync_to_async, which closes connections itself.
+        # for consumers that use the async ORM: a thread hop per browser message (every
+        # heartbeat of every socket), serialised through one thread. Every ORM call here
+        # goes through database_sync_to_async, which closes connections itself.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
@@ -110,11 +115,12 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self.user = user
         self.connection_id = uuid.uuid4().hex
         self.delivered: OrderedDict[int, None] = OrderedDict()
-        self.team_ids = await database_sync_to_async(console_team_ids)(user)
-        # Groups before accept: the page's resume then covers everything up to the live stream.
-        for team_id in self.team_ids:
-            await self.channel_layer.group_add(team_group(team_id), self.channel_name)
         self.presence_versions: dict[int, int] = {}
+        # While a replay runs, live events wait here (see resume()).
+        self.held: list[dict[str, Any]] | None = None
+        self.team_ids = await database_sync_to_async(console_team_ids)(user)
+        # Listening before accept: the page's resume then covers everything up to the live stream.
+        await team_fan_out().join(self, self.team_ids)
         await self.accept()
         snapshots = await _run_blocking(presence.presence_join)(
             team_ids=self.team_ids, user_id=user.pk, connection_id=self.connection_id
@@ -125,8 +131,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         team_ids = getattr(self, "team_ids", None)
         if team_ids is None:  # refused in connect(): joined nothing
             return
-        for team_id in team_ids:
-            await self.channel_layer.group_discard(team_group(team_id), self.channel_name)
+        await team_fan_out().leave(self, team_ids)
         snapshots = await _run_blocking(presence.presence_leave)(
             team_ids=team_ids, user_id=self.user.pk, connection_id=self.connection_id
         )
@@ -166,37 +171,48 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def resume(self, after: Any) -> None:
         """Send the visible events after id `after`, oldest first, then "resumed" (or "reload").
 
-        A consumer handles one message at a time, so live events that arrive
-        meanwhile wait in the channel layer and are handled after this returns:
+        Live events that arrive meanwhile are held and sent after the replay, so
         they come after "resumed". One committed just before the query is both
-        in the replay and queued live; the delivered-ids memory drops the second
-        copy. One committed after the query has a higher id (ids follow commit
-        order) and is not in the replay, so it is sent once, live.
+        in the replay and held; the delivered-ids memory drops the second copy.
+        One committed after the query has a higher id (ids follow commit order)
+        and is not in the replay, so it is sent once, live.
         """
         # bool is an int in Python; `true` is not an event id.
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             await self._error("'after' must be a non-negative integer event id.")
             return
-        events = await database_sync_to_async(escalation_selectors.events_after)(
-            user=self.user, after=after, limit=REPLAY_LIMIT + 1
-        )
-        if len(events) > REPLAY_LIMIT:
-            await self.send_json({"type": "reload"})
-            return
-        last_id = after
-        for event in events:
-            last_id = event.id
-            if self._first_delivery(event.id):
-                await self.send_json(event_frame(event))
-        await self.send_json({"type": "resumed", "last_id": last_id})
+        self.held = []
+        try:
+            events = await database_sync_to_async(escalation_selectors.events_after)(
+                user=self.user, after=after, limit=REPLAY_LIMIT + 1
+            )
+            if len(events) > REPLAY_LIMIT:
+                await self.send_json({"type": "reload"})
+                return
+            last_id = after
+            for event in events:
+                last_id = event.id
+                if self._first_delivery(event.id):
+                    await self.send_json(event_frame(event))
+            await self.send_json({"type": "resumed", "last_id": last_id})
+        finally:
+            held, self.held = self.held, None
+            for message in held:
+                await self.group_message(message)
 
-    # Channel layer → browser (handlers named after the group message types)
+    # Process fan-out → browser
 
-    async def escalation_event(self, message: dict[str, Any]) -> None:
-        if self._first_delivery(message["event_id"]):
-            await self.send(text_data=message["frame"])  # encoded once by the publisher
+    async def group_message(self, message: dict[str, Any]) -> None:
+        """A message of one of the socket's teams, from the process's subscription (fanout.py)."""
+        if message["type"] == "escalation.event":
+            if self.held is not None:
+                self.held.append(message)
+            elif self._first_delivery(message["event_id"]):
+                await self.send(text_data=message["frame"])  # encoded once by the publisher
+        elif message["type"] == "presence.changed":
+            await self._presence_changed(message)
 
-    async def presence_changed(self, message: dict[str, Any]) -> None:
+    async def _presence_changed(self, message: dict[str, Any]) -> None:
         team_id, version = message["team_id"], message["version"]
         # An announcement older than one already shown would put back a stale count.
         if version <= self.presence_versions.get(team_id, 0):
@@ -217,7 +233,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     def _announce_presence(self, snapshots: dict[int, presence.Snapshot]) -> None:
         for team_id, snapshot in snapshots.items():
-            presence_announcer.offer(self.channel_layer, team_id, snapshot)
+            presence_announcer.offer(get_channel_layer(), team_id, snapshot)
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})

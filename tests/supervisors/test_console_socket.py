@@ -7,7 +7,7 @@ from channels.db import database_sync_to_async
 from escalations import selectors as escalation_selectors
 from escalations import services
 from escalations.models import Event
-from supervisors import consumers
+from supervisors import consumers, fanout
 from supervisors.models import Role
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
@@ -309,3 +309,55 @@ def test_bad_client_messages_get_an_error_and_the_socket_stays_open(billing):
     assert [answer["type"] for answer in answers] == ["error"] * len(bad)
     assert all(answer["message"] for answer in answers)
     assert pong == {"type": "pong"}
+
+
+def test_sockets_of_one_process_share_their_teams_subscription_until_the_last_one_leaves(billing):
+    """supervisors/fanout.py: one subscription per team and process, fed to every local socket."""
+    team, ana, conversation = billing
+    bob = factories.make_user("bob")
+    factories.add_member(bob, team, Role.SUPERVISOR)
+    ana_cookie, bob_cookie = session_cookie(ana), session_cookie(bob)
+
+    async def scenario():
+        ana_socket, bob_socket = console_socket(cookie=ana_cookie), console_socket(cookie=bob_cookie)
+        assert (await ana_socket.connect())[0]
+        assert (await bob_socket.connect())[0]
+        fan_out = fanout.team_fan_out()
+        listening_while_both = len(fan_out.listeners[team.pk])
+        first = await database_sync_to_async(factories.open_escalation)(conversation)
+        both_got = [(await receive(socket))["escalation_id"] for socket in (ana_socket, bob_socket)]
+        await bob_socket.disconnect()
+        second_conversation = await database_sync_to_async(factories.make_conversation)(conversation.agent)
+        second = await database_sync_to_async(factories.open_escalation)(second_conversation)
+        ana_still_got = (await receive(ana_socket))["escalation_id"]
+        await ana_socket.disconnect()
+        return first, second, listening_while_both, both_got, ana_still_got, dict(fan_out.listeners)
+
+    first, second, listening_while_both, both_got, ana_still_got, listeners_after = async_to_sync(scenario)()
+    assert listening_while_both == 2
+    assert both_got == [first.pk, first.pk]
+    assert ana_still_got == second.pk
+    assert listeners_after == {}  # the last socket gone, the process no longer listens to the team
+
+
+def test_a_socket_that_fails_to_take_an_event_does_not_keep_it_from_the_others(billing):
+    team, ana, conversation = billing
+    cookie = session_cookie(ana)
+
+    class Broken:
+        async def group_message(self, message):
+            raise ConnectionError("gone")
+
+    async def scenario():
+        broken = Broken()
+        await fanout.team_fan_out().join(broken, [team.pk])
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        escalation = await database_sync_to_async(factories.open_escalation)(conversation)
+        received = await receive(socket)
+        await socket.disconnect()
+        await fanout.team_fan_out().leave(broken, [team.pk])
+        return escalation, received
+
+    escalation, received = async_to_sync(scenario)()
+    assert received["escalation_id"] == escalation.pk
