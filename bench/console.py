@@ -328,9 +328,7 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
         if split
         else (f"daphne {cpu['daphne']:.1f}")
     )
-    print(
-        f"  CPU per create (ms, the event's fan-out included): {daphne}, client {cpu['client']:.1f}"
-    )
+    print(f"  CPU per create (ms, the event's fan-out included): {daphne}, client {cpu['client']:.1f}")
 
 
 def _wait_for(port: int) -> None:
