@@ -34,8 +34,8 @@ from django.conf import settings
 
 from escalations import selectors as escalation_selectors
 from escalations.broadcast import event_frame, team_group
+from escalations.fanout import team_fan_out
 from supervisors import presence
-from supervisors.fanout import team_fan_out
 from supervisors.selectors import console_team_ids
 
 CLOSE_UNAUTHENTICATED = 4401
@@ -94,7 +94,7 @@ presence_announcer = PresenceAnnouncer()
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     # No channel of its own: the socket takes its teams' messages from the process's
-    # shared subscription (supervisors/fanout.py), which calls group_message().
+    # shared subscription (escalations/fanout.py), which calls group_message().
     channel_layer_alias = None
 
     async def dispatch(self, message: dict[str, Any]) -> None:

@@ -9,7 +9,8 @@ Order matters: read once (auth, scope, the team to listen to), subscribe,
 read again, then wait. An answer committed between the first read and the
 subscription is seen by the second read; one committed after it arrives as
 a message. A lost message only costs the wait: the final read is from the
-database either way.
+database either way. The subscription is the process's shared one per team
+(escalations/fanout.py), not a channel per waiting request.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ import asyncio
 import logging
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from escalations.api.views import EscalationDetail, fresh_body
-from escalations.broadcast import team_group
+from escalations.fanout import team_fan_out
 from escalations.models import FINAL_STATUSES, EventType
 
 logger = logging.getLogger(__name__)
@@ -63,20 +63,29 @@ def _wait_seconds(request: HttpRequest) -> int:
         return 0  # the sync view has already answered 400
 
 
+class _AnswerListener:
+    """Set when the team's messages say escalation `pk` reached a final state."""
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+        self.answered = asyncio.Event()
+
+    async def group_message(self, message: dict) -> None:
+        if message.get("escalation_id") == self.pk and message.get("event_type") in FINAL_EVENT_TYPES:
+            self.answered.set()
+
+
 async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     response = await sync_to_async(_first_read)(request, pk)
     wait = _wait_seconds(request)
     if wait == 0 or response.status_code != 200 or response.data["status"] in FINAL_STATUSES:
         return response
-    layer = get_channel_layer()
-    if layer is None:
-        return response
-    group = team_group(response.data["team"]["id"])
+    team_ids = [response.data["team"]["id"]]
+    listener = _AnswerListener(pk)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
     try:
-        channel = await layer.new_channel()
-        await layer.group_add(group, channel)
+        await team_fan_out().join(listener, team_ids)
     except Exception as error:  # Redis unreachable: answer with what we know rather than a 500
         logger.warning("Long-poll of escalation %s cannot subscribe (%r); answering at once.", pk, error)
         return response
@@ -87,14 +96,14 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             if remaining <= 0:
                 break
             try:
-                message = await asyncio.wait_for(layer.receive(channel), remaining)
+                await asyncio.wait_for(listener.answered.wait(), remaining)
             except TimeoutError:
                 break
-            if message.get("escalation_id") == pk and message.get("event_type") in FINAL_EVENT_TYPES:
-                body = await sync_to_async(_read)(pk)
+            listener.answered.clear()
+            body = await sync_to_async(_read)(pk)
     finally:
         try:
-            await layer.group_discard(group, channel)
+            await team_fan_out().leave(listener, team_ids)
         except Exception as error:
             logger.warning("Long-poll of escalation %s could not unsubscribe: %r", pk, error)
     return JsonResponse(body)

@@ -125,7 +125,7 @@ def test_without_the_channel_layer_the_poll_answers_at_once_instead_of_failing(s
 
     broken = mock.Mock()
     broken.new_channel = mock.AsyncMock(side_effect=ConnectionError("redis down"))
-    with mock.patch("escalations.api.longpoll.get_channel_layer", return_value=broken):
+    with mock.patch("escalations.fanout.get_channel_layer", return_value=broken):
         started = time.monotonic()
         response = async_to_sync(get)(side, escalation, 30)
     assert time.monotonic() - started < 2

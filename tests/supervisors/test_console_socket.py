@@ -4,10 +4,10 @@ import pytest
 from asgiref.sync import async_to_sync
 from channels.db import database_sync_to_async
 
+from escalations import fanout, services
 from escalations import selectors as escalation_selectors
-from escalations import services
 from escalations.models import Event
-from supervisors import consumers, fanout
+from supervisors import consumers
 from supervisors.models import Role
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
@@ -312,7 +312,7 @@ def test_bad_client_messages_get_an_error_and_the_socket_stays_open(billing):
 
 
 def test_sockets_of_one_process_share_their_teams_subscription_until_the_last_one_leaves(billing):
-    """supervisors/fanout.py: one subscription per team and process, fed to every local socket."""
+    """escalations/fanout.py: one subscription per team and process, fed to every local socket."""
     team, ana, conversation = billing
     bob = factories.make_user("bob")
     factories.add_member(bob, team, Role.SUPERVISOR)

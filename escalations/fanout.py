@@ -1,11 +1,14 @@
-"""One subscription per team and process: the console sockets of a daphne process share it.
+"""One subscription per team and process, shared by its console sockets and long-polls.
 
-With a channel per socket, the channel layer hands every socket its own copy
-of each event, and each copy wakes that socket's consumer task: a queue, a
-task, a dispatch and a send per socket, about 0.3 ms of CPU each on this
-machine, so an event to 500 sockets kept daphne busy for 150 ms
-(bench/README.md). Here the process joins each team's group once, and one
-loop writes each event to the team's local sockets, one after the other.
+The receiving end of escalations/broadcast.py. With a channel per socket,
+the channel layer hands every socket its own copy of each event, and each
+copy wakes that socket's consumer task: a queue, a task, a dispatch and a
+send per socket, about 0.3 ms of CPU each on this machine, so an event to
+500 sockets kept daphne busy for 150 ms (bench/README.md). Here the process
+joins each team's group once, and one loop hands each message to the team's
+local listeners, one after the other: console sockets
+(supervisors/consumers.py) and agents waiting for an answer
+(escalations/api/longpoll.py).
 
 A socket whose consumer is replaying (ConsoleConsumer.resume) holds the live
 events that arrive meanwhile and sends them after the replay, so its page
@@ -46,7 +49,7 @@ class TeamFanOut:
         """Returns once the process listens to every team: the socket may accept and replay."""
         async with self.membership:
             if self.channel is None:
-                self.channel = await self.layer.new_channel("console-fanout.")
+                self.channel = await self.layer.new_channel("team-fanout.")
                 self.reader = asyncio.create_task(self._read())
             for team_id in team_ids:
                 if team_id not in self.listeners:
@@ -66,7 +69,14 @@ class TeamFanOut:
 
     async def _read(self) -> None:
         while True:
-            message = await self.layer.receive(self.channel)
+            try:
+                message = await self.layer.receive(self.channel)
+            except Exception:
+                # Listeners catch up by replay (sockets) or by reading the row (long-polls);
+                # the loop must outlive a Redis hiccup, or the process goes deaf for good.
+                logger.exception("Reading the team fan-out channel failed; retrying in 1 s")
+                await asyncio.sleep(1)
+                continue
             for listener in list(self.listeners.get(message.get("team_id"), ())):
                 try:
                     await listener.group_message(message)
