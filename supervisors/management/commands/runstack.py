@@ -91,6 +91,8 @@ class Command(BaseCommand):
         # output unless EMAIL_BACKEND says otherwise.
         env = {
             "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            # Readable lines, each prefixed with its process's name; production's default is JSON.
+            "LOG_FORMAT": "text",
             **os.environ,
             "PYTHONUNBUFFERED": "1",
         }
