@@ -111,7 +111,8 @@ class Command(BaseCommand):
     def _start_children(self, env: dict[str, str]) -> None:
         python = sys.executable  # the venv's, so no PATH lookup is involved
         commands = {
-            "daphne": [python, "-m", "daphne", "-b", self.host, "-p", str(self.port),
+            # -v 0: no second, plain access log; the app logs each request (request_id.py).
+            "daphne": [python, "-m", "daphne", "-v", "0", "-b", self.host, "-p", str(self.port),
                        "escalation_project.asgi:application"],
             "celery-worker": [python, "-m", "celery", "-A", "escalation_project", "worker",
                               "--loglevel=INFO", "--concurrency=2"],
