@@ -18,10 +18,9 @@ from django.test import Client
 from websockets.sync.client import connect
 
 from agents.keys import agent_key_create
-from escalation_project import embedded_redis
-from escalation_project.embedded_redis import free_port
 from supervisors.models import Role
 from tests import factories
+from tests.escalations.test_timers_live import private_redis  # noqa: F401 (fixture: a Redis of its own)
 from tests.live_server import running_celery, running_daphne
 from tests.observability.conftest import parse, value
 from tests.webhooks.conftest import httpserver_listen_address  # noqa: F401 (fixture)
@@ -29,16 +28,6 @@ from webhooks import services as webhook_services
 from webhooks.models import Delivery, DeliveryStatus
 
 WITHIN = 30
-
-
-@pytest.fixture
-def private_redis(tmp_path):
-    port = free_port()
-    process = embedded_redis.start(port, tmp_path / "redis")
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        embedded_redis.stop(process)
 
 
 def json_lines(path) -> list[dict]:
@@ -56,7 +45,11 @@ def wait_until(condition, what: str, log=lambda: "") -> None:
 
 @pytest.mark.slow
 def test_a_request_id_reaches_the_worker_and_metrics_cross_processes(
-    transactional_db, tmp_path, private_redis, httpserver, settings
+    transactional_db,
+    tmp_path,
+    private_redis,  # noqa: F811
+    httpserver,
+    settings,
 ):
     settings.WEBHOOKS_ALLOW_LOOPBACK = True
     team = factories.make_team("Billing")
