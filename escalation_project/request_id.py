@@ -76,7 +76,10 @@ class RequestIdFilter(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = _current.get()
+            # django.request's lines about 4xx/5xx responses are written after the middleware
+            # returned, outside the context, but carry the request itself.
+            request = getattr(record, "request", None)
+            record.request_id = _current.get() or getattr(request, "request_id", None)
         # Imported here: settings (which configure logging) load before Celery's app.
         from celery import current_task
 

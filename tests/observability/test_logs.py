@@ -196,3 +196,11 @@ def test_the_client_of_a_request_never_sees_another_requests_id(db):
 
     assert first["X-Request-ID"] != second["X-Request-ID"]
     assert request_id.current() is None  # nothing leaks out of a request
+
+
+def test_djangos_line_about_an_error_response_carries_the_requests_id(client, db, json_log):
+    response = client.get("/no-such-page/", HTTP_X_REQUEST_ID="lost-1")
+
+    assert response.status_code == 404
+    (line,) = lines_with(json_log(), logger="django.request")
+    assert (line["message"], line["request_id"]) == ("Not Found: /no-such-page/", "lost-1")
