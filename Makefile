@@ -8,6 +8,9 @@ INSTALLED := $(VENV)/.installed
 
 .PHONY: run test bench clean
 
+# Readable log lines for a person at a terminal (production's default is JSON); the
+# processes runstack starts get the same unless LOG_FORMAT is set.
+run: export LOG_FORMAT ?= text
 run: $(INSTALLED)
 	$(VENV)/bin/python manage.py runstack
 

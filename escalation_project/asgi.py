@@ -13,6 +13,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from escalation_project.request_id import WebsocketRequestIdMiddleware  # noqa: E402
 from supervisors.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -21,6 +22,9 @@ application = ProtocolTypeRouter(
         # The session cookie authenticates the socket, and a browser sends it to
         # us from any page: the Origin check is what stops another site's page
         # from opening a console socket as the user (cross-site websocket hijacking).
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Outermost: the connection's request id is on every log line, the refusals' too.
+        "websocket": WebsocketRequestIdMiddleware(
+            AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

@@ -5,6 +5,7 @@ expected, so a typo in a deployment stops the process at start-up instead of
 surfacing as odd behaviour later.
 """
 
+import ipaddress
 import os
 import secrets
 from pathlib import Path
@@ -99,3 +100,23 @@ def secret_key(var_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(key)
     return key
+
+
+def env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    """One of `choices` (compared without case), e.g. LOG_FORMAT=json|text; `default` when unset."""
+    raw = env_str(name, default).strip()
+    for choice in choices:
+        if raw.lower() == choice.lower():
+            return choice
+    raise ImproperlyConfigured(f"{name}={raw!r} is not one of {', '.join(choices)}.")
+
+
+def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """Comma-separated addresses or CIDR networks, e.g. "10.0.0.0/8,::1"."""
+    networks = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network.") from None
+    return networks

@@ -11,7 +11,17 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from escalation_project.env import env_bool, env_int, env_list, env_rate, env_str, secret_key
+from escalation_project.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_networks,
+    env_rate,
+    env_str,
+    secret_key,
+)
+from escalation_project.logs import FORMATS, logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -320,11 +330,29 @@ DEFAULT_URGENCY_TARGETS = {
     "low": {"response": 240, "resolution": 1440, "claim": 60, "reminder": 15},
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+
+# --- Observability: logs, request ids, metrics, readiness -----------------------------------
+# JSON lines in production; `make run` asks for text (runstack sets LOG_FORMAT=text).
+LOG_FORMAT = env_choice("LOG_FORMAT", "json", FORMATS)
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+LOGGING = logging_config(log_format=LOG_FORMAT, level=LOG_LEVEL)
+# First, so every other middleware's log lines carry the request's id.
+MIDDLEWARE.insert(0, "escalation_project.request_id.RequestIdMiddleware")
+# Take a caller's X-Request-ID (when well-formed) rather than making one: a load balancer's
+# or an agent's id then finds our log lines. Off: every request gets an id of ours.
+REQUEST_ID_FROM_HEADER = env_bool("REQUEST_ID_FROM_HEADER", True)
+# /metrics: with a token, for `Authorization: Bearer <token>` only, from anywhere; without
+# one, for clients in these networks only (the address daphne sees: behind a proxy on the
+# same host that is the proxy's, so set the token there).
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1/128"])
+# The counters and histograms every process adds to (escalation_project/metrics.py).
+METRICS_KEY_PREFIX = "escalation-console:metrics"
+# Beat sends a heartbeat task this often; /readyz calls one older than the stale age "late".
+HEARTBEAT_KEY_PREFIX = "escalation-console:heartbeat"
+HEARTBEAT_SECONDS = env_int("HEARTBEAT_SECONDS", 15, minimum=1, maximum=3600)
+HEARTBEAT_STALE_SECONDS = env_int("HEARTBEAT_STALE_SECONDS", 60, minimum=1)
+CELERY_BEAT_SCHEDULE["heartbeat"] = {
+    "task": "escalation_project.heartbeat",
+    "schedule": float(HEARTBEAT_SECONDS),
 }

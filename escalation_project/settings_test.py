@@ -52,6 +52,8 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 TEST_RUN_PREFIX = os.environ.get("TEST_RUN_PREFIX") or f"test-{os.getpid()}"
 API_THROTTLE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:rate"
 PRESENCE_KEY_PREFIX = f"{TEST_RUN_PREFIX}:presence"
+METRICS_KEY_PREFIX = f"{TEST_RUN_PREFIX}:metrics"
+HEARTBEAT_KEY_PREFIX = f"{TEST_RUN_PREFIX}:heartbeat"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_RUN_PREFIX
 # Tests change team configuration in every way (queryset updates included) and read it at
 # once; tests/escalations/test_team_config.py turns the per-process keeping back on.

@@ -2,7 +2,9 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
-from escalation_project.views import healthz, home, readyz
+from escalation_project.metrics import metrics_view
+from escalation_project.readiness import readyz
+from escalation_project.views import healthz, home
 
 admin.site.site_header = "Escalation Console"
 admin.site.site_title = "Escalation Console admin"
@@ -14,6 +16,7 @@ urlpatterns = [
     path("console/", include("supervisors.urls")),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("api/v1/", include("escalations.api.urls")),
     path("api/v1/", include("agents.api.urls")),
     path("api/v1/", include("webhooks.api.urls")),

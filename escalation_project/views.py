@@ -1,5 +1,3 @@
-import redis
-from django.conf import settings
 from django.db import connection
 from django.db.models import Count, Q
 from django.http import JsonResponse
@@ -40,30 +38,6 @@ def healthz(request):
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return JsonResponse({"status": "ok"})
-
-
-def readyz(request):
-    """Readiness: the database and Redis both answer; 503 naming what failed otherwise."""
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as error:  # any failure means "not ready"; the message says which
-        checks["database"] = f"failed: {type(error).__name__}"
-    try:
-        client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=2)
-        try:
-            client.ping()
-        finally:
-            client.close()
-        checks["redis"] = "ok"
-    except Exception as error:
-        checks["redis"] = f"failed: {type(error).__name__}"
-    ready = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
-    )
 
 
 def not_found(request, exception):

@@ -120,23 +120,29 @@ def active_counts(*, user: AbstractBaseUser) -> dict[tuple[int, str, str], int]:
     """
 
     def read() -> dict[tuple[int, str, str], int]:
-        key = f"active-counts:{latest_event_id()}"
-        every_team = cache.get(key)
-        if every_team is None:
-            rows = (
-                Escalation.objects.filter(is_active=True)
-                .order_by()
-                .values_list("team_id", "status", "severity")
-                .annotate(n=Count("*"))
-            )
-            every_team = {(team_id, status, severity): n for team_id, status, severity, n in rows}
-            cache.set(key, every_team, ACTIVE_COUNTS_CACHE_SECONDS)
+        every_team = active_counts_every_team()
         team_ids = team_ids_with_role(user, Role.SUPERVISOR)
         if team_ids is None:
             return every_team
         return {key: n for key, n in every_team.items() if key[0] in team_ids}
 
     return memoized(("active_counts", user.pk), read)
+
+
+def active_counts_every_team() -> dict[tuple[int, str, str], int]:
+    """Every team's open and claimed escalations by (team id, status, severity); see active_counts."""
+    key = f"active-counts:{latest_event_id()}"
+    every_team = cache.get(key)
+    if every_team is None:
+        rows = (
+            Escalation.objects.filter(is_active=True)
+            .order_by()
+            .values_list("team_id", "status", "severity")
+            .annotate(n=Count("*"))
+        )
+        every_team = {(team_id, status, severity): n for team_id, status, severity, n in rows}
+        cache.set(key, every_team, ACTIVE_COUNTS_CACHE_SECONDS)
+    return every_team
 
 
 def active_counts_by_severity(*, user: AbstractBaseUser) -> dict[str, int]:

@@ -9,7 +9,8 @@ Every verb runs in one transaction:
 3. append an Event (the outbox), last, under a lock that makes event ids
    commit in order;
 4. transaction.on_commit -> broadcast to the team's channel group, and one
-   webhook Delivery row per subscribed endpoint, enqueued on commit.
+   webhook Delivery row per subscribed endpoint, enqueued on commit;
+5. the metrics it moves (escalation_project/metrics.py), counted on commit.
 A refused action raises a domain error whose message a person can read.
 """
 
@@ -27,6 +28,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
+from escalation_project import metrics
 from escalations import assignment, broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
@@ -210,6 +212,7 @@ def open_escalation(
         if blocking:
             _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
         event = _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+        metrics.escalation_opened(escalation)
         told = _told_of_new(escalation)
         if told:
             transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
@@ -295,6 +298,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         _schedule_reminder(escalation, escalation.resolution_due_at)
         _save_with_history(escalation, user=user, reason=reason or "Claimed")
         _append_event(escalation, EventType.CLAIMED, user=user)
+        metrics.escalation_claimed(escalation)
     return escalation
 
 
@@ -403,6 +407,7 @@ def respond(
         if escalation.status == Status.OPEN:
             escalation.claimed_by = user
             escalation.claimed_at = now
+            metrics.escalation_claimed(escalation)
         escalation.status = Status.RESOLVED
         escalation.responder = user
         escalation.guidance = guidance
@@ -412,6 +417,7 @@ def respond(
         _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.RESOLVED, user=user)
+        metrics.escalation_closed(escalation)
     return escalation
 
 
@@ -433,6 +439,7 @@ def dismiss(
         _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
         _resume_conversation(escalation)
         _append_event(escalation, EventType.DISMISSED, user=user)
+        metrics.escalation_closed(escalation)
     return escalation
 
 
@@ -495,6 +502,7 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
         )
         _resume_conversation(escalation)
         _append_event(escalation, EventType.WITHDRAWN, agent=agent)
+        metrics.escalation_closed(escalation)
     return escalation
 
 
@@ -549,6 +557,7 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
         event = _append_event(
             escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
         )
+        metrics.escalation_breached(target.value)
         if TeamPolicy.of(escalation.team_id).email_breaches:
             told = _holder_or_team(escalation)
             if told:
@@ -614,6 +623,7 @@ def time_out(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
         _save_with_history(escalation, user=None, reason=audit)
         _resume_conversation(escalation)
         _append_event(escalation, event_type, extra={"automatic": True, "reason": "timeout"})
+        metrics.escalation_closed(escalation)
     return True
 
 
@@ -937,9 +947,25 @@ def _write_event(event: Event) -> Event:
     event.save(force_insert=True)
     message = broadcast.event_message(event)
     transaction.on_commit(lambda: broadcast.publish_event(message))
+    transaction.on_commit(lambda: _log_event(event))
     # Delivery rows in this same transaction; they are enqueued on commit.
     deliveries_for_event(event)
     return event
+
+
+def _log_event(event: Event) -> None:
+    """After the commit: the line that ties a request id (on every line) to the change it made."""
+    logger.info(
+        "Event %s %s",
+        event.pk,
+        event.type,
+        extra={
+            "event_id": event.pk,
+            "event_type": event.type,
+            "escalation_id": event.escalation_id,
+            "team_id": event.team_id,
+        },
+    )
 
 
 # An arbitrary constant naming the advisory lock that orders event commits.

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -37,6 +38,8 @@ from escalations.broadcast import event_frame, team_group
 from escalations.fanout import team_fan_out
 from supervisors import presence
 from supervisors.selectors import console_team_ids
+
+logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
 # More missed events than this and the page reloads its list: cheaper than
@@ -110,6 +113,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
+            logger.info("Console socket refused: not signed in.")
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
@@ -126,11 +130,22 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             team_ids=self.team_ids, user_id=user.pk, connection_id=self.connection_id
         )
         self._announce_presence(snapshots)
+        # The line's request_id is the connection's (escalation_project/request_id.py).
+        logger.info(
+            "Console socket opened by %s",
+            user.get_username(),
+            extra={"user_id": user.pk, "team_ids": self.team_ids, "connection_id": self.connection_id},
+        )
 
     async def disconnect(self, code: int) -> None:
         team_ids = getattr(self, "team_ids", None)
         if team_ids is None:  # refused in connect(): joined nothing
             return
+        logger.info(
+            "Console socket closed (code %s)",
+            code,
+            extra={"user_id": self.user.pk, "connection_id": self.connection_id, "close_code": code},
+        )
         await team_fan_out().leave(self, team_ids)
         snapshots = await _run_blocking(presence.presence_leave)(
             team_ids=team_ids, user_id=self.user.pk, connection_id=self.connection_id

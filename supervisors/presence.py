@@ -100,14 +100,19 @@ def online_user_ids(team_id: int) -> set[int]:
     return _user_ids(shared_redis().zrangebyscore(_key(team_id), since, "+inf"))
 
 
-def online_user_ids_by_team(team_ids: Iterable[int]) -> dict[int, set[int]]:
-    """The online users of each team, in one round trip."""
+def online_members_by_team(team_ids: Iterable[int]) -> dict[int, set[bytes]]:
+    """The live sockets ("<user id>:<connection id>") of each team, in one round trip."""
     team_ids = list(team_ids)
     since = time.time() - settings.PRESENCE_TTL_SECONDS
     pipe = shared_redis().pipeline(transaction=False)
     for team_id in team_ids:
         pipe.zrangebyscore(_key(team_id), since, "+inf")
-    return {team_id: _user_ids(members) for team_id, members in zip(team_ids, pipe.execute(), strict=True)}
+    return {team_id: set(members) for team_id, members in zip(team_ids, pipe.execute(), strict=True)}
+
+
+def online_user_ids_by_team(team_ids: Iterable[int]) -> dict[int, set[int]]:
+    """The online users of each team, in one round trip."""
+    return {team_id: _user_ids(members) for team_id, members in online_members_by_team(team_ids).items()}
 
 
 def online_counts(team_ids: Iterable[int]) -> dict[int, int]:

@@ -59,7 +59,8 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
     log_path = var_dir / "daphne.log"
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+            # -v 0: no plain-text access log; the app logs each request itself (request_id.py).
+            [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
              "escalation_project.asgi:application"],
             cwd=settings.BASE_DIR,
             env=env,
@@ -73,7 +74,8 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except (requests.ConnectionError, requests.Timeout):  # not up yet, or busy starting
+            # Not listening yet, or (on a loaded machine) slow with its first request.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"daphne did not come up:\n{log_path.read_text()}")

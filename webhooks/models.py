@@ -87,6 +87,9 @@ class Delivery(models.Model):
     enqueued_until = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # The X-Request-ID of the request (or the task) whose change made this delivery: its
+    # log lines, the enqueue and every attempt's share it, so one search finds them all.
+    request_id = models.CharField(max_length=128, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -28,6 +28,7 @@ from django.db.models import Max, Min, Q
 from django.urls import reverse
 from django.utils import timezone
 
+from escalation_project import metrics, request_id
 from escalations.models import Event, EventType
 from supervisors.models import Role, Team
 from webhooks import sender
@@ -235,7 +236,13 @@ def deliveries_for_event(event: Event) -> list[Delivery]:
     deliveries = Delivery.objects.bulk_create(
         [
             # Enqueued on commit: the sweep must not send a second message meanwhile.
-            Delivery(event=event, endpoint=endpoint, next_attempt_at=now, enqueued_until=now + ENQUEUE_LEASE)
+            Delivery(
+                event=event,
+                endpoint=endpoint,
+                next_attempt_at=now,
+                enqueued_until=now + ENQUEUE_LEASE,
+                request_id=request_id.current() or "",
+            )
             for endpoint in endpoints
         ]
     )
@@ -349,7 +356,34 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
             endpoint_disable(endpoint_id=endpoint.pk, reason=decision.disable_reason)
         elif decision.outcome != AttemptOutcome.SUCCEEDED:
             _disable_if_failing_too_long(endpoint)
+    _log_attempt(delivery, number=number, result=result, decision=decision)
+    metrics.webhook_attempt(outcome=decision.outcome, duration_ms=result.duration_ms)
     return delivery
+
+
+def _log_attempt(delivery: Delivery, *, number: int, result: sender.SendResult, decision: Decision) -> None:
+    """One line per attempt. Never the URL (receivers put tokens in them) nor the body."""
+    logger.log(
+        logging.INFO if decision.outcome == AttemptOutcome.SUCCEEDED else logging.WARNING,
+        "Webhook %s attempt %s: %s",
+        delivery.webhook_id,
+        number,
+        decision.outcome,
+        extra={
+            "delivery_id": delivery.pk,
+            "webhook_id": delivery.webhook_id,
+            "event_id": delivery.event_id,
+            "event_type": delivery.event.type,
+            "endpoint_id": delivery.endpoint_id,
+            "attempt": number,
+            "outcome": decision.outcome,
+            "status_code": result.status_code,
+            "duration_ms": result.duration_ms,
+            "error": decision.error,
+            # The request that made the delivery; request_id is the one that enqueued this attempt.
+            "origin_request_id": delivery.request_id,
+        },
+    )
 
 
 class Decision:

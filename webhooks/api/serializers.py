@@ -86,6 +86,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "last_status_code",
             "last_error",
+            "request_id",
             "created_at",
             "updated_at",
             "attempts",

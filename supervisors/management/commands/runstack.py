@@ -91,6 +91,8 @@ class Command(BaseCommand):
         # output unless EMAIL_BACKEND says otherwise.
         env = {
             "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            # Readable lines, each prefixed with its process's name; production's default is JSON.
+            "LOG_FORMAT": "text",
             **os.environ,
             "PYTHONUNBUFFERED": "1",
         }
@@ -109,7 +111,8 @@ class Command(BaseCommand):
     def _start_children(self, env: dict[str, str]) -> None:
         python = sys.executable  # the venv's, so no PATH lookup is involved
         commands = {
-            "daphne": [python, "-m", "daphne", "-b", self.host, "-p", str(self.port),
+            # -v 0: no second, plain access log; the app logs each request (request_id.py).
+            "daphne": [python, "-m", "daphne", "-v", "0", "-b", self.host, "-p", str(self.port),
                        "escalation_project.asgi:application"],
             "celery-worker": [python, "-m", "celery", "-A", "escalation_project", "worker",
                               "--loglevel=INFO", "--concurrency=2"],
