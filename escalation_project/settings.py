@@ -343,6 +343,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
 _proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
 if _proxy_ssl_header:
     SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# Health probes (a load balancer's, compose's) call daphne over plain HTTP; they carry no cookie.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 
 # Content-Security-Policy (django-csp): scripts only from our own static files, no
 # inline script anywhere (the console, the admin, the DRF pages and Swagger UI load
@@ -384,6 +386,8 @@ LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+# Counters live in the cache, not in axes's tables: nothing for the admin to show.
+AXES_ENABLE_ADMIN = False
 # A lockout ends LOGIN_LOCKOUT_MINUTES after it began, as the page says, however
 # often the person tries meanwhile.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
@@ -391,5 +395,9 @@ AXES_LOCKOUT_CALLABLE = "escalation_project.login_lockout.locked_out"
 # The client's address is REMOTE_ADDR (axes reads it when django-ipware is not
 # installed): behind a proxy, `daphne --proxy-headers` sets it from X-Forwarded-For
 # (the Procfile does), so no header is parsed here.
+# The API's anonymous rate limit counts per REMOTE_ADDR, which `daphne --proxy-headers`
+# sets from the proxy's X-Forwarded-For. Without this DRF would read that header
+# itself, whole, and a client could send a new one with every request.
+REST_FRAMEWORK["NUM_PROXIES"] = 0
 # Last, as axes asks: it turns a refused login into the lockout page.
 MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]  # noqa: F405
