@@ -56,7 +56,9 @@ def test_no_secret_is_logged_while_they_are_made_rotated_and_used(
 
     # A failed and a good login through the console's form; the session id it sets.
     browser = Client()
-    assert browser.post("/console/login/", {"username": "root", "password": WRONG_PASSWORD}).status_code == 200
+    assert (
+        browser.post("/console/login/", {"username": "root", "password": WRONG_PASSWORD}).status_code == 200
+    )
     assert browser.post("/console/login/", {"username": "root", "password": PASSWORD}).status_code == 302
     secrets["session id"] = browser.cookies[settings.SESSION_COOKIE_NAME].value
 
@@ -65,11 +67,19 @@ def test_no_secret_is_logged_while_they_are_made_rotated_and_used(
         "/admin/agents/agentapikey/add/", {"agent": agent.pk, "name": "worker"}, follow=True
     )
     secrets["agent key"] = shown_once(response)
-    response = browser.post("/admin/supervisors/usertoken/add/", {"user": admin.pk, "name": "cli"}, follow=True)
+    response = browser.post(
+        "/admin/supervisors/usertoken/add/", {"user": admin.pk, "name": "cli"}, follow=True
+    )
     secrets["staff token"] = shown_once(response)
     api = Client()
-    assert api.get("/api/v1/escalations/", HTTP_AUTHORIZATION=f"Bearer {secrets['agent key']}").status_code == 200
-    assert api.get("/api/v1/escalations/", HTTP_AUTHORIZATION=f"Token {secrets['staff token']}").status_code == 200
+    assert (
+        api.get("/api/v1/escalations/", HTTP_AUTHORIZATION=f"Bearer {secrets['agent key']}").status_code
+        == 200
+    )
+    assert (
+        api.get("/api/v1/escalations/", HTTP_AUTHORIZATION=f"Token {secrets['staff token']}").status_code
+        == 200
+    )
     refused = api.get("/api/v1/escalations/", HTTP_AUTHORIZATION=f"Bearer {secrets['agent key']}x")
     assert refused.status_code == 401
 
