@@ -352,7 +352,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # API and Redoc/Swagger UI set style attributes, and a style cannot run code.
 from csp.constants import NONE, SELF  # noqa: E402 (kept with the block that uses it)
 
-INSTALLED_APPS += ["csp", "axes"]  # noqa: F405
+INSTALLED_APPS += ["csp", "axes"]
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": [SELF],
@@ -392,12 +392,11 @@ AXES_ENABLE_ADMIN = False
 # often the person tries meanwhile.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "escalation_project.login_lockout.locked_out"
-# The client's address is REMOTE_ADDR (axes reads it when django-ipware is not
-# installed): behind a proxy, `daphne --proxy-headers` sets it from X-Forwarded-For
-# (the Procfile does), so no header is parsed here.
-# The API's anonymous rate limit counts per REMOTE_ADDR, which `daphne --proxy-headers`
-# sets from the proxy's X-Forwarded-For. Without this DRF would read that header
-# itself, whole, and a client could send a new one with every request.
+# The client's address is REMOTE_ADDR, both for axes (which reads it when django-ipware
+# is not installed) and for the API's anonymous rate limit: behind a proxy,
+# `daphne --proxy-headers` sets it from X-Forwarded-For (the Procfile does). Without
+# NUM_PROXIES = 0 DRF would read that header itself, whole, and a client could send a
+# new one with every request to get a fresh budget.
 REST_FRAMEWORK["NUM_PROXIES"] = 0
 # Last, as axes asks: it turns a refused login into the lockout page.
-MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]  # noqa: F405
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]

@@ -1,5 +1,7 @@
 """Login rate limiting (django-axes): per username and per address, for the console and the admin."""
 
+import uuid
+
 import pytest
 from django.core.cache import cache
 from django.test import Client
@@ -78,3 +80,22 @@ def test_the_lockout_ends_after_its_minutes(db, time_machine):
     time_machine.move_to("2026-03-02 10:16:00+00:00", tick=False)
 
     assert client.post("/console/login/", {"username": "ana", "password": "pw"}).status_code == 302
+
+
+def test_the_apis_anonymous_limit_counts_per_address_whatever_x_forwarded_for_says(db, settings):
+    """Behind the proxy daphne --proxy-headers has already put the client's address in REMOTE_ADDR.
+
+    The schema is the API's page open to anyone (elsewhere a request without credentials is a 401
+    before any limit is counted).
+    """
+    settings.API_THROTTLE_KEY_PREFIX = f"{settings.API_THROTTLE_KEY_PREFIX}:{uuid.uuid4().hex}"
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "anonymous": "2/hour"}
+    client = Client(REMOTE_ADDR="10.0.0.7")
+
+    statuses = [
+        client.get("/api/schema/", HTTP_X_FORWARDED_FOR=f"198.51.100.{n}").status_code for n in range(3)
+    ]
+
+    assert statuses == [200, 200, 429]
+    # Another address has its own budget.
+    assert Client(REMOTE_ADDR="10.0.0.8").get("/api/schema/").status_code == 200

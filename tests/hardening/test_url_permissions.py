@@ -4,9 +4,10 @@ real objects. None of them may read or change that team's data, and no view acce
 without a CSRF token.
 
 A pattern nobody classified below fails the test: a new view cannot skip this review. The
-websocket consumer has its own tests of refusing anonymous and foreign-origin sockets:
-tests/supervisors/test_console_socket.py (test_an_anonymous_socket_is_refused_*,
-test_a_socket_from_another_origin_is_refused).
+websocket consumer has its own tests of refusing anonymous and foreign-origin sockets and of
+keeping other teams' events away: tests/supervisors/test_console_socket.py
+(test_an_anonymous_socket_is_refused, test_a_foreign_origin_is_refused_even_with_a_valid_session,
+test_another_teams_events_never_reach_the_socket_live_or_by_replay).
 """
 
 from __future__ import annotations
