@@ -67,6 +67,8 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         ),
     ]
     inlines = [EscalationRuleInline, RuleTestCaseInline]
+    # The default assignee is one of the team's members: other teams' people are not listed.
+    team_scoped_choices = {**TeamScopedAdmin.team_scoped_choices, "default_assignee": "teams"}
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

@@ -6,6 +6,7 @@ wheel on 127.0.0.1:EMBEDDED_REDIS_PORT. In production set DATABASE_URL
 (PostgreSQL) and REDIS_URL; no embedded process is started then.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
@@ -356,3 +357,78 @@ CELERY_BEAT_SCHEDULE["heartbeat"] = {
     "task": "escalation_project.heartbeat",
     "schedule": float(HEARTBEAT_SECONDS),
 }
+
+# --- Deployment hardening (README: Production) ---------------------------------
+# HTTPS=true when the site is served over HTTPS (usually a TLS-terminating proxy in
+# front of daphne): cookies are sent over HTTPS only, plain HTTP is redirected,
+# and browsers are told (HSTS) to use nothing else. Off by default because
+# `make run` serves plain HTTP on the loopback.
+HTTPS = env_bool("HTTPS", False)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+# Behind a proxy daphne sees plain HTTP; the proxy says what the browser used in
+# this header (e.g. X-Forwarded-Proto). Trust it only when a proxy always sets it:
+# a client could send it itself otherwise.
+_proxy_ssl_header = env_str("SECURE_PROXY_SSL_HEADER")
+if _proxy_ssl_header:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_" + _proxy_ssl_header.upper().replace("-", "_"), "https")
+# Health probes (a load balancer's, compose's) call daphne over plain HTTP; they carry no cookie.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+
+# Content-Security-Policy (django-csp): scripts only from our own static files, no
+# inline script anywhere (the console, the admin, the DRF pages and Swagger UI load
+# theirs by URL). Inline styles stay allowed: Django admin templates, the browsable
+# API and Redoc/Swagger UI set style attributes, and a style cannot run code.
+from csp.constants import NONE, SELF  # noqa: E402 (kept with the block that uses it)
+
+INSTALLED_APPS += ["csp", "axes"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, "'unsafe-inline'"],
+        # Swagger UI's icons are data: URLs.
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        # The console's websocket: 'self' covers ws(s):// to the same host.
+        "connect-src": [SELF],
+        # Redoc renders in a web worker made from a blob.
+        "worker-src": [SELF, "blob:"],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Login rate limiting (django-axes) for the console's and the admin's login: after
+# LOGIN_FAILURE_LIMIT failures a username is locked, and so is the address they came
+# from, each on its own, for LOGIN_LOCKOUT_MINUTES. Counters live in the shared cache
+# (Redis), so every daphne process counts the same failures.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+# Counters live in the cache, not in axes's tables: nothing for the admin to show.
+AXES_ENABLE_ADMIN = False
+# A lockout ends LOGIN_LOCKOUT_MINUTES after it began, as the page says, however
+# often the person tries meanwhile.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "escalation_project.login_lockout.locked_out"
+# The client's address is REMOTE_ADDR, both for axes (which reads it when django-ipware
+# is not installed) and for the API's anonymous rate limit: behind a proxy,
+# `daphne --proxy-headers` sets it from X-Forwarded-For (the Procfile does). Without
+# NUM_PROXIES = 0 DRF would read that header itself, whole, and a client could send a
+# new one with every request to get a fresh budget.
+REST_FRAMEWORK["NUM_PROXIES"] = 0
+# Last, as axes asks: it turns a refused login into the lockout page.
+MIDDLEWARE += ["csp.middleware.CSPMiddleware", "axes.middleware.AxesMiddleware"]

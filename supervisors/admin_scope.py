@@ -6,6 +6,7 @@ audit on every admin save.
 """
 
 from django.contrib import admin
+from django.contrib.admin.utils import get_fields_from_path
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
@@ -54,6 +55,16 @@ class TeamScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return self._allows(request, self.edit_role, obj)
 
+    def get_list_filter(self, request: HttpRequest) -> list:
+        # A filter on a relation lists every related row by default, so another team's
+        # name (and its agents) would show in the sidebar; offer only those the user's rows use.
+        return [
+            (name, admin.RelatedOnlyFieldListFilter)
+            if isinstance(name, str) and get_fields_from_path(self.model, name)[-1].is_relation
+            else name
+            for name in super().get_list_filter(request)
+        ]
+
     # Foreign keys whose choices are narrowed to the teams the user may edit:
     # field name -> the lookup from the related model to its team id.
     team_scoped_choices = {"team": "pk", "agent": "team"}
@@ -64,7 +75,7 @@ class TeamScopedAdmin(admin.ModelAdmin):
             team_ids = team_ids_with_role(request.user, self.edit_role)
             choices = db_field.related_model.objects.all()
             kwargs["queryset"] = (
-                choices if team_ids is None else choices.filter(**{f"{lookup}__in": team_ids})
+                choices if team_ids is None else choices.filter(**{f"{lookup}__in": team_ids}).distinct()
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 

@@ -1,7 +1,8 @@
-"""The audit log: every change to agents, rules, escalations and webhook endpoints, newest first.
+"""The audit log: every change to agents, rules, escalations, webhook endpoints, teams and
+memberships, newest first.
 
 Read from django-simple-history's tables (one per model), scoped to the viewer's
-teams. A page is one UNION of the four tables' (date, kind, id) keys, each part
+teams. A page is one UNION of the tables' (date, kind, id) keys, each part
 filtered and cut after the cursor before the union, then the page's rows read
 by id per table, and their previous versions in one query per table for the
 old → new of each change (simple_history's diff_against).
@@ -18,6 +19,7 @@ from django.db.models import CharField, Q, QuerySet, Value
 from agents.models import Agent, EscalationRule
 from escalation_project.keyset import Keys, after_cursor, cursor_after
 from escalations.models import Escalation
+from supervisors.models import Membership, Team
 from webhooks.models import Endpoint
 
 # kind -> (model, how a history row names its team)
@@ -26,8 +28,17 @@ KINDS: dict[str, tuple[Any, str]] = {
     "rule": (EscalationRule, "agent__team_id"),
     "escalation": (Escalation, "team_id"),
     "endpoint": (Endpoint, "team_id"),
+    "team": (Team, "id"),
+    "membership": (Membership, "team_id"),
 }
-KIND_LABELS = {"agent": "Agent", "rule": "Rule", "escalation": "Escalation", "endpoint": "Webhook endpoint"}
+KIND_LABELS = {
+    "agent": "Agent",
+    "rule": "Rule",
+    "escalation": "Escalation",
+    "endpoint": "Webhook endpoint",
+    "team": "Team",
+    "membership": "Membership",
+}
 # "audit_kind", not "kind": a rule has a field of that name.
 AUDIT_KEYS: Keys = [("history_date", True), ("audit_kind", True), ("history_id", True)]
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
@@ -119,7 +130,9 @@ def _entries(keys: list[dict[str, Any]]) -> list[AuditEntry]:
     rows: dict[tuple[str, int], Any] = {}
     for kind, history_ids in by_kind.items():
         model = KINDS[kind][0]
-        page_rows = list(model.history.filter(history_id__in=history_ids).select_related("history_user"))
+        # A membership's label names its user and team: read with the page, not per row.
+        related = ["history_user", *(["user", "team"] if kind == "membership" else [])]
+        page_rows = list(model.history.filter(history_id__in=history_ids).select_related(*related))
         previous = _previous_versions(model, page_rows)
         for row in page_rows:
             rows[(kind, row.history_id)] = (row, previous.get(row.history_id))
@@ -173,4 +186,6 @@ def _label(kind: str, row: Any) -> str:
         return f"#{row.id} {row.reason[:60]}"
     if kind == "endpoint":
         return row.url
+    if kind == "membership":
+        return f"{row.user} in {row.team} ({row.role})"
     return row.name

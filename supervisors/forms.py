@@ -171,6 +171,8 @@ class AuditFilters(forms.Form):
             ("rule", "Rules"),
             ("escalation", "Escalations"),
             ("endpoint", "Webhook endpoints"),
+            ("team", "Teams"),
+            ("membership", "Memberships"),
         ],
     )
     user = forms.CharField(required=False, max_length=150, strip=True)

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from simple_history.models import HistoricalRecords
 
 
 class Role(models.TextChoices):
@@ -23,6 +24,8 @@ class Team(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(auto_now_add=True)
+    # The audit: who renamed a team, and when (admin saves record the user and a reason).
+    history = HistoricalRecords()
 
     class Meta:
         ordering = ["name"]
@@ -41,6 +44,9 @@ class Membership(models.Model):
         "(ladder, reminders, new critical escalations), and not counted as covering the team.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The audit: who gave whom which role in a team, or removed them, and when. Going on or
+    # off duty is the supervisor's own switch, frequent and not a configuration change.
+    history = HistoricalRecords(excluded_fields=["on_duty"])
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "team"], name="membership_one_per_user_team")]

@@ -8,6 +8,7 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
+from django.test import RequestFactory
 
 from agents.models import Agent, Conversation, EscalationRule, Message, RuleKind
 from escalations.models import Escalation, Event, EventType, Origin, Status
@@ -167,7 +168,10 @@ def test_it_prints_three_logins_that_authenticate(db, var_dir):
     ]
     for _, username, password, _ in logins:
         assert len(password) >= 12
-        assert authenticate(username=username, password=password) is not None
+        assert (
+            authenticate(RequestFactory().post("/console/login/"), username=username, password=password)
+            is not None
+        )
     assert logins[0][3] == "superuser: admin, every team"
     assert logins[1][3] == "supervisor: Billing & Payments, Customer Support"
     path = var_dir / "demo-credentials.json"
@@ -216,7 +220,7 @@ def test_an_existing_account_keeps_its_password_and_is_not_printed(db):
     output = seed()
 
     assert [username for _, username, _, _ in logins_in(output)] == ["ana", "ben"]
-    assert authenticate(username="admin", password="pw") is not None
+    assert authenticate(RequestFactory().post("/console/login/"), username="admin", password="pw") is not None
     assert Team.objects.count() == 2
 
 
