@@ -44,12 +44,17 @@ ACTION = "action"  # console state change on one object: POST only, CSRF, an out
 POST_ONLY = "post only"  # console state change of the user's own (on duty, log out): POST only, CSRF
 API = "api"  # DRF: 401 without credentials; an outsider sees none of the team's data
 API_OBJECT = "api object"  # DRF, about one object of the team: an outsider gets 403/404 (405 for GET)
+# For the operator's scraper: METRICS_TOKEN's bearer, or else METRICS_ALLOWED_NETWORKS (loopback
+# by default); nobody else, signed in or not. It counts, it names no team's escalations.
+OPERATOR = "operator"
+OUTSIDE_ADDRESS = "203.0.113.9"  # TEST-NET-3: not loopback, not a private network
 
 # name (or, unnamed, the route) -> (kind, {path parameter: the world's object whose id fills it})
 URLS: dict[str, tuple[str, dict[str, str]]] = {
     "home": (PUBLIC, {}),
     "healthz": (PUBLIC, {}),
     "readyz": (PUBLIC, {}),
+    "metrics": (OPERATOR, {}),
     "schema": (PUBLIC, {}),
     "api-docs": (PUBLIC, {}),
     "api-redoc": (PUBLIC, {}),
@@ -325,7 +330,11 @@ def test_anonymous_gets_a_login_redirect_or_401_and_never_data(world, outsiders)
     for key, kind, path in walk(world):
         response = client.get(path)
         where = f"GET {path} ({key}) as anonymous"
-        if kind in (PUBLIC, ADMIN_PUBLIC):
+        if kind == OPERATOR:
+            # From loopback (the test client's address) it answers, team labels and all: that
+            # is the scraper's view. From anywhere else, no.
+            assert client.get(path, REMOTE_ADDR=OUTSIDE_ADDRESS).status_code == 403, where
+        elif kind in (PUBLIC, ADMIN_PUBLIC):
             assert response.status_code == 200, where
             assert_shows_nothing_of_the_team(response, where)
         elif kind in (PAGE, OBJECT_PAGE):
@@ -347,8 +356,11 @@ def test_another_teams_supervisor_or_contributor_never_sees_the_team(world, outs
     client = outsiders[who]
     staff = who == "carl"
     for key, kind, path in walk(world):
-        response = client.get(path)
         where = f"GET {path} ({key}) as {who}"
+        if kind == OPERATOR:  # a session is no key to it (see the anonymous test)
+            assert client.get(path, REMOTE_ADDR=OUTSIDE_ADDRESS).status_code == 403, where
+            continue
+        response = client.get(path)
         assert_shows_nothing_of_the_team(response, where)
         if kind == OBJECT_PAGE:
             assert response.status_code == 404, where
