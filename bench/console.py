@@ -35,12 +35,12 @@ import os
 import platform
 import random
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from _db import django_stack  # bench/ is on sys.path when run as a script
+import _stack  # bench/ is on sys.path when run as a script
+from _db import django_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_console"
@@ -250,40 +250,13 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
         client.force_login(user)
         cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
-    from escalation_project.embedded_redis import free_port
-
-    ports = [free_port() for _ in range(servers)]
     # BENCH_SERVER_LOG=path keeps daphne's stderr: an exception inside the app shows there only.
     server_log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "escalation_project.asgi:application",
-            ],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=server_log,
-        )  # fmt: skip
-        for port in ports
-    ]
+    processes, ports = _stack.start_daphne(servers, log=server_log)
     try:
-        for port in ports:
-            _wait_for(port)
         result = asyncio.run(_measure(ports, cookies, world["key"], creates))
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        _stack.stop(processes)
         server_log.close()
     ms = sorted(result["latencies"])
     q = statistics.quantiles(ms, n=100)
@@ -300,19 +273,6 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int) -> None:
         f"per create p50 {spread[49]:.1f} ms, p99 {spread[98]:.1f} ms; {count} sockets connected in "
         f"{result['connect_seconds']:.1f} s ({CONNECT_WAVE} at a time); load {os.getloadavg()[0]:.2f}"
     )
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"daphne on port {port} did not come up")
 
 
 async def _measure(ports: list[int], cookies: list[str], key: str, creates: int) -> dict:
