@@ -562,7 +562,8 @@ class Supervisor:
     async def act(self) -> None:
         await asyncio.sleep(random.uniform(0, 3))
         while not self.soak.stopping:
-            await asyncio.sleep(random.uniform(1.5, 6))
+            # A person reads before acting; 50 people at this pace still race for the newest.
+            await asyncio.sleep(random.uniform(2, 10))
             if self.soak.stopping:
                 return
             for escalation_id in list(self.mine):
@@ -874,9 +875,13 @@ def _report(args, stats: Stats, result: dict) -> None:
         f"(the {os.cpu_count()} cores gave {os.cpu_count() * seconds / requests * 1000:.2f})"
     )
     start, end = _memory_window(result)
+    at_start = result["samples"][0][1]
     print(
-        "RSS MiB, end of warm-up → end: "
-        + ", ".join(f"{name} {start[name] / 2**20:.0f} → {end[name] / 2**20:.0f}" for name in start)
+        "RSS MiB, first sample / end of warm-up → end: "
+        + ", ".join(
+            f"{name} {at_start[name] / 2**20:.0f} / {start[name] / 2**20:.0f} → {end[name] / 2**20:.0f}"
+            for name in start
+        )
         + f" (a leak: growth over {LEAK_MIB} MiB and {LEAK_SHARE:.0%})"
     )
     live = result["missing_live"]
