@@ -295,7 +295,7 @@ class Soak:
         for first in range(0, len(self.sockets), CONNECT_WAVE):
             await asyncio.gather(*(s.connect() for s in self.sockets[first : first + CONNECT_WAVE]))
         watchers = [asyncio.create_task(s.read()) for s in self.sockets]
-        actors = [asyncio.create_task(s.act()) for s in self.sockets]
+        actors = [asyncio.create_task(self.keep_going(s.username, s.act())) for s in self.sockets]
         pingers = [asyncio.create_task(s.ping()) for s in self.sockets]
         agents = [asyncio.create_task(self.agent(k)) for k in range(self.args.agents)]
         sampler = asyncio.create_task(self.sample())
@@ -390,6 +390,16 @@ class Soak:
     # An agent.
 
     async def agent(self, k: int) -> None:
+        await self.keep_going(f"agent {k}", self.converse(k))
+
+    async def keep_going(self, who: str, work) -> None:
+        """Run an actor; an exception in it (an answer the client did not expect) is a violation."""
+        try:
+            await work
+        except Exception as error:
+            self.stats.violation(f"{who} stopped: {error!r}")
+
+    async def converse(self, k: int) -> None:
         base = f"http://127.0.0.1:{self.ports[k % len(self.ports)]}/api/v1"
         slugs = list(self.world["shares"])
         sessions = {}
