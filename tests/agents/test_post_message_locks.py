@@ -2,33 +2,15 @@
 serialise every writer there, so neither the wait nor the deadlock below can happen)."""
 
 import threading
-import time
 
-import pytest
-from django.conf import settings
 from django.db import OperationalError, connection, connections, transaction
 
 from agents.services import post_message
 from escalations.services import EVENT_ORDER_LOCK
 from tests import factories
+from tests.pg_locks import postgresql_only, wait_until_a_lock_is_awaited
 
-pytestmark = pytest.mark.skipif(
-    "sqlite" in settings.DATABASES["default"]["ENGINE"],
-    reason="Row locks are PostgreSQL's; runs in CI's PostgreSQL pass.",
-)
-
-
-def wait_until_someone_waits_for_the_event_order_lock(cursor) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted",
-            [EVENT_ORDER_LOCK],
-        )
-        if cursor.fetchone()[0]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("post_message never reached the event-order lock")
+pytestmark = postgresql_only
 
 
 def test_a_message_opening_an_escalation_leaves_its_agents_row_unlocked(transactional_db):
@@ -58,7 +40,7 @@ def test_a_message_opening_an_escalation_leaves_its_agents_row_unlocked(transact
         # Another transition holds the event-order lock, as the withdraw did in the soak.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
         poster.start()
-        wait_until_someone_waits_for_the_event_order_lock(cursor)
+        wait_until_a_lock_is_awaited(cursor, "locktype = 'advisory' AND objid = %s", [EVENT_ORDER_LOCK])
         # What that transition does next: its event's actor_agent foreign key check. NOWAIT:
         # a lock held by the waiting message fails at once instead of deadlocking.
         try:

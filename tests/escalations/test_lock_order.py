@@ -11,28 +11,15 @@ import threading
 import time
 
 import pytest
-from django.conf import settings
 from django.db import OperationalError, connection, connections, transaction
 
 from agents.models import Conversation
 from escalations import services
 from supervisors.models import Role
 from tests import factories
+from tests.pg_locks import postgresql_only, wait_until_a_lock_is_awaited
 
-pytestmark = pytest.mark.skipif(
-    "sqlite" in settings.DATABASES["default"]["ENGINE"],
-    reason="Row locks are PostgreSQL's; runs in CI's PostgreSQL pass.",
-)
-
-
-def wait_until_a_row_lock_is_awaited(cursor) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted")
-        if cursor.fetchone()[0]:
-            return
-        time.sleep(0.05)
-    raise AssertionError("the transition never waited for the conversation")
+pytestmark = postgresql_only
 
 
 @pytest.fixture
@@ -77,7 +64,7 @@ def test_a_transition_that_resumes_the_conversation_locks_it_before_the_escalati
         if verb == "time_out":
             time.sleep(1)  # the timer skips a conversation someone holds: nothing to wait for
         else:
-            wait_until_a_row_lock_is_awaited(cursor)
+            wait_until_a_lock_is_awaited(cursor, "locktype = 'transactionid'")
         # ... and its rule fires: open_escalation locks the conversation's active escalation.
         try:
             with transaction.atomic():
