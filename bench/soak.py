@@ -450,7 +450,7 @@ class Soak:
                 if escalation is not None:
                     self.stats.count("escalations opened or added to")
                     if escalation["blocking"] and escalation["status"] in ACTIVE:
-                        paused = await self.wait_for_answer(session, base, escalation["id"])
+                        paused = await self.wait_for_answer(session, base, escalation["id"], conversation)
                 if not paused and not self.stopping:
                     await self.call(
                         session, "POST", f"{base}/conversations/{conversation}/messages/", "post message",
@@ -458,8 +458,29 @@ class Soak:
                     )  # fmt: skip
                 await asyncio.sleep(random.uniform(0.3, 1.2))
 
-    async def wait_for_answer(self, session, base: str, escalation_id: int) -> bool:
-        """Long-poll until the escalation is final; True if it is still waiting when the run stops."""
+    async def wait_for_answer(self, session, base: str, escalation_id: int, conversation: int) -> bool:
+        """Long-poll until the escalation is final; True if it is still waiting when the run stops.
+
+        Meanwhile the user, who cannot see that a person is coming, goes on typing.
+        """
+        typing = asyncio.create_task(self.keep_going("a user", self.user_types(session, base, conversation)))
+        try:
+            return await self.long_poll(session, base, escalation_id)
+        finally:
+            typing.cancel()
+
+    async def user_types(self, session, base: str, conversation: int) -> None:
+        while not self.stopping:
+            await asyncio.sleep(random.uniform(1, 5))
+            # Some of it fires a rule again: evidence for the waiting escalation, at any moment,
+            # also the moment a supervisor answers it.
+            content = random.choice(["hello? anyone there?", f"{random.choice(TRIGGERS)}, please"])
+            await self.call(
+                session, "POST", f"{base}/conversations/{conversation}/messages/", "post message",
+                json={"role": "user", "content": content},
+            )  # fmt: skip
+
+    async def long_poll(self, session, base: str, escalation_id: int) -> bool:
         while not self.stopping:
             if random.random() < 0.03:
                 await self.call(
