@@ -18,7 +18,8 @@ The traffic:
   posts user messages (a fifth carry a rule's phrase, so rules fire) and
   agent replies, sometimes calls escalate_to_human directly, and when a
   blocking escalation opens waits for the answer on the long-poll
-  (GET /escalations/{id}/?wait=20), now and then withdrawing instead.
+  (GET /escalations/{id}/?wait=20), now and then withdrawing instead,
+  while its user goes on typing (half of it firing a rule again).
 - `--supervisors` supervisors, each with a console websocket (session
   cookie, same origin) that keeps its picture of the queue from the events:
   they claim, then respond, dismiss, release or walk away (the lease
