@@ -79,9 +79,15 @@ def post_message(
     _check_message(role, content, field="role")
     with transaction.atomic():
         # Locked so a supervisor's answer and this check cannot interleave, and
-        # two posts to one conversation evaluate their histories in order.
+        # two posts to one conversation evaluate their histories in order. The
+        # conversation's row only (`of`): without it PostgreSQL locks the joined
+        # agent row too, which serialised every message of an agent and deadlocked
+        # with an agent's withdraw or tool call holding the event-order lock and
+        # inserting an event that references the agent (found by bench/soak.py).
         conversation = (
-            Conversation.objects.select_for_update().select_related("agent").get(pk=conversation.pk)
+            Conversation.objects.select_for_update(of=("self",))
+            .select_related("agent")
+            .get(pk=conversation.pk)
         )
         if role == MessageRole.AGENT:
             paused_by = (

@@ -27,7 +27,8 @@ import threading
 import time
 from pathlib import Path
 
-from _db import django_stack  # bench/ is on sys.path when run as a script
+import _stack  # bench/ is on sys.path when run as a script
+from _db import django_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_api"
@@ -46,7 +47,7 @@ def main() -> None:
         servers: list[subprocess.Popen] = []
         try:
             key = _prepare()
-            servers, ports = _start_servers(args.servers)
+            servers, ports = _stack.start_daphne(args.servers)
             _load(ports, key, args.warmup, args.concurrency, prefix="warm")
             cpu_before = _cpu_seconds(servers)
             started = time.perf_counter()
@@ -58,10 +59,7 @@ def main() -> None:
             floor_elapsed = time.perf_counter() - floor_started
             _report(args, latencies, statuses, elapsed, cpu, floor_latencies, floor_elapsed)
         finally:
-            for server in servers:
-                server.terminate()
-            for server in servers:
-                server.wait(timeout=10)
+            _stack.stop(servers)
 
 
 def _prepare() -> str:
@@ -78,65 +76,13 @@ def _prepare() -> str:
     return key
 
 
-def _start_servers(count: int) -> tuple[list[subprocess.Popen], list[int]]:
-    from escalation_project.embedded_redis import free_port
-
-    servers, ports = [], []
-    for _ in range(count):
-        port = free_port()
-        servers.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                 "escalation_project.asgi:application"],
-                cwd=ROOT,
-                env=os.environ.copy(),
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-            )
-        )  # fmt: skip
-        ports.append(port)
-    deadline = time.monotonic() + 30
-    for port in ports:
-        while _status(port, "/healthz") != 200:
-            if time.monotonic() > deadline:
-                sys.exit(f"daphne on port {port} did not come up")
-            time.sleep(0.1)
-    return servers, ports
-
-
-def _status(port: int, path: str) -> int | None:
-    try:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-        connection.request("GET", path)
-        return connection.getresponse().status
-    except OSError:
-        return None
-
-
 def _cpu_seconds(servers: list[subprocess.Popen]) -> dict[str, float]:
     """CPU time used so far by the daphne processes, PostgreSQL's processes and this one (the client)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def of(pid: int) -> float:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0  # ended meanwhile
-        return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-    postgres = [int(p.name) for p in Path("/proc").iterdir() if p.name.isdigit() and _comm(p) == "postgres"]
     return {
-        "daphne": sum(of(server.pid) for server in servers),
-        "postgres": sum(of(pid) for pid in postgres),
+        "daphne": sum(_stack.cpu_seconds(server.pid) for server in servers),
+        "postgres": _stack.postgres_cpu_seconds(),
         "client": sum(os.times()[:2]),
     }
-
-
-def _comm(proc: Path) -> str:
-    try:
-        return (proc / "comm").read_text().strip()
-    except OSError:
-        return ""
 
 
 def _load(ports: list[int], key: str, n: int, concurrency: int, *, prefix: str, path: str = ""):

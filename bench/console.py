@@ -36,14 +36,13 @@ import platform
 import random
 import re
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _db import django_stack  # bench/ is on sys.path when run as a script
-from api_create import _cpu_seconds
+import _stack  # bench/ is on sys.path when run as a script
+from _db import django_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_console"
@@ -264,48 +263,24 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
         client.force_login(user)
         cookies.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
 
-    from escalation_project.embedded_redis import free_port
-
-    ports = [free_port() for _ in range(servers)]
     # BENCH_SERVER_LOG=path keeps daphne's stderr: an exception inside the app shows there only.
     server_log = open(os.environ.get("BENCH_SERVER_LOG", os.devnull), "w")  # noqa: SIM115
-    processes = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "escalation_project.asgi:application",
-            ],
-            cwd=ROOT,
-            env=os.environ.copy(),
-            stdout=subprocess.DEVNULL,
-            stderr=server_log,
-        )  # fmt: skip
-        for port in ports
-    ]
+    processes, ports = _stack.start_daphne(servers, log=server_log)
     try:
-        for port in ports:
-            _wait_for(port)
         # Split: the API on the first process, the sockets on the rest.
         api_ports, socket_ports = (ports[:1], ports[1:]) if split else (ports, ports)
         api_processes, socket_processes = (processes[:1], processes[1:]) if split else (processes, [])
 
         def cpu_now() -> dict[str, float]:
-            spent = _cpu_seconds(api_processes)
-            return {**spent, "sockets": _cpu_seconds(socket_processes)["daphne"]}
+            return {
+                "daphne": sum(_stack.cpu_seconds(process.pid) for process in api_processes),
+                "sockets": sum(_stack.cpu_seconds(process.pid) for process in socket_processes),
+                "client": sum(os.times()[:2]),
+            }
 
         result = asyncio.run(_measure(api_ports, socket_ports, cookies, world["key"], creates, cpu_now))
     finally:
-        for process in processes:
-            process.terminate()
-            process.wait(timeout=10)
+        _stack.stop(processes)
         server_log.close()
     ms = sorted(result["latencies"])
     q = statistics.quantiles(ms, n=100)
@@ -332,19 +307,6 @@ def _bench_sockets(world: dict, count: int, creates: int, servers: int, *, split
         else (f"daphne {cpu['daphne']:.1f}")
     )
     print(f"  CPU per create (ms, the event's fan-out included): {daphne}, client {cpu['client']:.1f}")
-
-
-def _wait_for(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            connection.request("GET", "/healthz")
-            if connection.getresponse().status == 200:
-                return
-        except OSError:
-            time.sleep(0.1)
-    sys.exit(f"daphne on port {port} did not come up")
 
 
 async def _measure(

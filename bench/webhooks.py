@@ -25,7 +25,6 @@ worker process, enqueue -> first attempt p95 <= 1 s.
 from __future__ import annotations
 
 import argparse
-import http.server
 import os
 import platform
 import statistics
@@ -34,28 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-from _db import django_stack  # bench/ is on sys.path when run as a script
+import _stack  # bench/ is on sys.path when run as a script
+from _db import django_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DATABASE = "bench_webhooks"
-
-
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive, as a real receiver would offer
-
-    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        self.send_response(204)
-        self.send_header("Content-Length", "0")
-        self.end_headers()
-
-    def log_message(self, *args) -> None:
-        pass
-
-
-def serve_receiver(port: int) -> None:
-    http.server.ThreadingHTTPServer.request_queue_size = 256
-    http.server.ThreadingHTTPServer(("127.0.0.1", port), _Receiver).serve_forever()
 
 
 def main() -> None:
@@ -69,26 +51,16 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=100, help="paced deliveries/s (default 100)")
     parser.add_argument("--seconds", type=float, default=20, help="paced phase length (default 20)")
-    parser.add_argument("--serve-receiver", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_receiver:
-        serve_receiver(args.serve_receiver)
-        return
-
     queue = f"bench-webhooks-{os.getpid()}"
     with django_stack(
         BENCH_DATABASE, LOG_LEVEL="WARNING", WEBHOOKS_ALLOW_LOOPBACK="true", CELERY_QUEUE=queue
     ):
-        from escalation_project.embedded_redis import free_port
-
-        port = free_port()
+        port = _stack.free_port()
         processes: list[subprocess.Popen] = []
         try:
-            processes.append(
-                subprocess.Popen([sys.executable, __file__, "--serve-receiver", str(port)], cwd=ROOT)
-            )
+            processes.append(_stack.start_receiver(port))
             agent = _prepare(f"http://127.0.0.1:{port}", args.endpoints)
-            _wait_for_port(port)
 
             first_id = _open(agent, args.n // args.endpoints, prefix="drain")
             worker = _start_worker(args)
@@ -100,11 +72,8 @@ def main() -> None:
             cpu = _cpu_seconds(worker.pid)
             _report(args, drain, paced, cpu)
         finally:
-            for process in processes:
-                process.terminate()
-            for process in processes:
-                process.wait(timeout=15)
-        _purge(queue)
+            _stack.stop(processes)
+        _stack.purge_queue(queue)
 
 
 def _prepare(receiver: str, endpoints: int):
@@ -120,18 +89,6 @@ def _prepare(receiver: str, endpoints: int):
     for n in range(endpoints):
         services.endpoint_create(team=team, url=f"{receiver}/hook/{n}")
     return agent
-
-
-def _wait_for_port(port: int) -> None:
-    import socket
-
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    sys.exit("the receiver did not come up")
 
 
 def _open_one(agent, external_id: str) -> None:
@@ -169,13 +126,9 @@ def _paced(agent, events_per_second: float, seconds: float) -> int:
 
 def _start_worker(args) -> subprocess.Popen:
     prefetch = [f"--prefetch-multiplier={args.prefetch_multiplier}"] if args.prefetch_multiplier else []
-    return subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "escalation_project", "worker", f"--pool={args.pool}",
-         f"--concurrency={args.concurrency}", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", *prefetch],
-        cwd=ROOT,
-        env=os.environ.copy(),
-    )  # fmt: skip
+    return _stack.start_celery(
+        "worker", f"--pool={args.pool}", f"--concurrency={args.concurrency}", *prefetch
+    )
 
 
 def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
@@ -210,23 +163,7 @@ def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
 
 def _cpu_seconds(pid: int) -> tuple[float, float]:
     """CPU time so far of the worker's main process, and of its children (a prefork pool's)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-
-    def of(one: int) -> float:
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return 0.0
-        return (int(fields[11]) + int(fields[12])) / ticks
-
-    return of(pid), sum(of(int(child)) for child in _children(pid))
-
-
-def _children(pid: int) -> list[str]:
-    try:
-        return Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
+    return _stack.cpu_seconds(pid), sum(_stack.cpu_seconds(child) for child in _stack.children(pid))
 
 
 def _q(values: list[float], percent: int) -> float:
@@ -268,14 +205,6 @@ def _report(args, drain: dict, paced: dict, cpu: tuple[float, float]) -> None:
     )
     if drain["attempts"] != drain["count"] or paced["attempts"] != paced["count"]:
         sys.exit("Some deliveries needed more than one attempt: the figures above are not valid.")
-
-
-def _purge(queue: str) -> None:
-    """Drop the bench's queue and kombu's bindings for it from a shared Redis."""
-    import redis
-
-    client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
 
 if __name__ == "__main__":

@@ -399,7 +399,7 @@ def respond(
     if not guidance:
         raise ValidationError({"guidance": "Write the guidance the agent should continue with."})
     with transaction.atomic():
-        escalation = _lock(escalation_id)
+        escalation = _lock(escalation_id, conversation_first=True)
         _require_team_member(user, escalation)
         _require_transition(escalation, Verb.RESPOND)
         _require_not_held_by_another(escalation, user)
@@ -426,7 +426,7 @@ def dismiss(
 ) -> Escalation:
     """Close without guidance: the agent proceeds alone. `needed`: as for respond."""
     with transaction.atomic():
-        escalation = _lock(escalation_id)
+        escalation = _lock(escalation_id, conversation_first=True)
         _require_team_member(user, escalation)
         _require_transition(escalation, Verb.DISMISS)
         _require_not_held_by_another(escalation, user)
@@ -489,7 +489,7 @@ def _needed_word(needed: bool) -> str:
 def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalation:
     """The agent no longer needs a human (the user left, the issue solved itself)."""
     with transaction.atomic():
-        escalation = _lock(escalation_id)
+        escalation = _lock(escalation_id, conversation_first=True)
         if escalation.agent_id != agent.pk:
             raise NotAllowed("An agent can only withdraw its own escalations.", escalation=escalation)
         _require_transition(escalation, Verb.WITHDRAW)
@@ -594,10 +594,12 @@ def time_out(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
     marked automatic, and the waiting agent hears it as it hears a person's answer.
     """
     now = now or timezone.now()
+    due_now = Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, timeout_at__lte=now)
     with transaction.atomic():
-        escalation = _lock_if_due(
-            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, timeout_at__lte=now)
-        )
+        # A conversation someone holds (a message being posted) is left to the next sweep.
+        if not _lock_conversation_of(due_now, skip_locked=True):
+            return False
+        escalation = _lock_if_due(due_now)
         if escalation is None:
             return False
         due = _when(escalation.resolution_due_at)
@@ -875,12 +877,29 @@ def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
     return _lock_then_read(Escalation.objects.filter(conversation=conversation, status__in=ACTIVE_STATUSES))
 
 
-def _lock(escalation_id: int) -> Escalation:
-    """Call inside atomic."""
+def _lock(escalation_id: int, *, conversation_first: bool = False) -> Escalation:
+    """Call inside atomic. `conversation_first`: for a verb that may resume the conversation."""
+    if conversation_first:
+        _lock_conversation_of(Escalation.objects.filter(pk=escalation_id))
     escalation = _lock_then_read(Escalation.objects.filter(pk=escalation_id))
     if escalation is None:
         raise EscalationError(f"There is no escalation #{escalation_id}.")
     return escalation
+
+
+def _lock_conversation_of(queryset, *, skip_locked: bool = False) -> bool:
+    """Lock the conversation a blocking escalation pauses, before the escalation. Call inside atomic.
+
+    The order open_escalation and post_message take them in (the conversation, then its active
+    escalation): in the other order an answer holding the escalation and a user's message holding
+    the conversation deadlock on PostgreSQL (bench/soak.py). False only when `skip_locked` and
+    another transaction holds it; a non-blocking escalation never writes its conversation.
+    """
+    row = queryset.values_list("conversation_id", "blocking").first()
+    if row is None or not row[1]:
+        return True
+    locked = Conversation.objects.filter(pk=row[0]).select_for_update(skip_locked=skip_locked)
+    return locked.values_list("pk", flat=True).first() is not None
 
 
 def _save_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:

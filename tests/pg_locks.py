@@ -1,0 +1,23 @@
+"""For tests of which rows a transaction locks, on PostgreSQL (SQLite has no row locks)."""
+
+import time
+
+import pytest
+from django.conf import settings
+
+postgresql_only = pytest.mark.skipif(
+    "sqlite" in settings.DATABASES["default"]["ENGINE"],
+    reason="Row locks are PostgreSQL's (SQLite's IMMEDIATE transactions serialise every writer); "
+    "runs in CI's PostgreSQL pass.",
+)
+
+
+def wait_until_a_lock_is_awaited(cursor, condition: str, params: list | None = None) -> None:
+    """Until some transaction waits for a lock matching `condition` (SQL on pg_locks)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        cursor.execute(f"SELECT count(*) FROM pg_locks WHERE NOT granted AND {condition}", params or [])
+        if cursor.fetchone()[0]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nobody waited for a lock where {condition}")
