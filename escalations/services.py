@@ -257,11 +257,7 @@ def _add_evidence(
             changes["rule"] = [escalation.rule_id, rule.pk if rule else None]
             escalation.rule = rule
     if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
-        changes["urgency"] = [escalation.urgency, urgency]
-        escalation.urgency = urgency
-        if escalation.status == Status.OPEN and escalation.next_level_at is None:
-            # A climb that stopped at this urgency's last level may go on at the higher one.
-            _schedule_climb(escalation, start=timezone.now())
+        changes.update(_set_urgency(escalation, urgency, now=timezone.now()))
     escalation.evidence = [*escalation.evidence, *evidence]
     _save_with_history([(escalation, f"Evidence added by {actor_label}: {reason}")], user=user)
     _append_event(
@@ -272,6 +268,82 @@ def _add_evidence(
         extra={"changes": changes, "evidence_added": evidence, "reason": reason},
     )
     return escalation
+
+
+def change_urgency(
+    *, escalation_id: int, user: AbstractBaseUser, urgency: Urgency | str, reason: str = ""
+) -> Escalation:
+    """A supervisor of the team raises or lowers an active escalation's urgency; its due times follow.
+
+    Setting the urgency it already has changes nothing (no row saying nothing happened).
+    """
+    urgency = _choice(Urgency, "urgency", urgency)
+    reason = reason.strip()
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_active(escalation)
+        if escalation.urgency == urgency:
+            return escalation
+        previous = escalation.urgency
+        changes = _set_urgency(escalation, urgency, now=timezone.now())
+        audit = f"Urgency {previous} → {urgency}" + (f": {reason}" if reason else "")
+        _save_with_history([(escalation, audit)], user=user)
+        _append_event(
+            escalation,
+            EventType.UPDATED,
+            user=user,
+            extra={"changes": changes, "reason": reason or f"urgency {previous} → {urgency}"},
+        )
+    return escalation
+
+
+def _set_urgency(escalation: Escalation, urgency: Urgency, *, now: dt.datetime) -> dict[str, list[Any]]:
+    """The one place an escalation's urgency changes (the caller saves it and writes the event).
+
+    Its targets are counted again from when it opened with the new urgency's minutes
+    (working time, as when it opened), so the queue's due order, the breach timers and
+    the timeout follow; a target already recorded as breached stays recorded. The next
+    reminder follows the target now running. The ladder: a level the new urgency does
+    not reach is not climbed; one it now reaches is due after its minutes from now
+    (when the climb had stopped), or keeps its due time. Returns the changes, old and
+    new, for the event.
+    """
+    before = {field: getattr(escalation, field) for field in _URGENCY_DEPENDENT}
+    escalation.urgency = urgency
+    due = due_times(
+        team_id=escalation.team_id,
+        targets=targets_for(team_id=escalation.team_id, urgency=urgency),
+        start=escalation.created_at,
+    )
+    escalation.response_due_at = due.response_due_at
+    escalation.resolution_due_at = due.resolution_due_at
+    if escalation.timeout_at is not None:
+        escalation.timeout_at = due.resolution_due_at
+    claimed = escalation.status == Status.CLAIMED
+    _schedule_reminder(escalation, escalation.resolution_due_at if claimed else escalation.response_due_at)
+    if not claimed:
+        if _next_level(escalation) is None:
+            escalation.next_level_at = None
+        elif escalation.next_level_at is None:
+            _schedule_climb(escalation, start=now)
+    changes = {}
+    for field, old in before.items():
+        new = getattr(escalation, field)
+        if old != new:
+            changes[field] = [_iso(old), _iso(new)] if field != "urgency" else [old, new]
+    return changes
+
+
+# What an urgency change may move: the event lists those that moved.
+_URGENCY_DEPENDENT = [
+    "urgency",
+    "response_due_at",
+    "resolution_due_at",
+    "timeout_at",
+    "next_reminder_at",
+    "next_level_at",
+]
 
 
 # --- Supervisors' verbs -------------------------------------------------------------
@@ -845,16 +917,20 @@ def _lock_due(due, escalation_ids: list[int]) -> list[Escalation]:
 # --- Refusals, in words a person understands ---------------------------------------
 
 
-def _require_transition(escalation: Escalation, verb: Verb) -> None:
-    allowed_from, _ = TRANSITIONS[verb]
-    if escalation.status in allowed_from:
-        return
+def _require_active(escalation: Escalation) -> None:
     if escalation.is_final:
         raise TransitionRefused(
             f"This escalation is already {_closed_by_phrase(escalation)}.",
             escalation=escalation,
             code=f"already_{escalation.status}",
         )
+
+
+def _require_transition(escalation: Escalation, verb: Verb) -> None:
+    allowed_from, _ = TRANSITIONS[verb]
+    if escalation.status in allowed_from:
+        return
+    _require_active(escalation)
     if escalation.status == Status.CLAIMED:  # only CLAIM refuses a claimed escalation
         raise TransitionRefused(
             f"Already claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}.",

@@ -14,6 +14,7 @@ urlpatterns = [
     path("escalations/<int:pk>/respond/", views.RespondEscalation.as_view(), name="respond"),
     path("escalations/<int:pk>/dismiss/", views.DismissEscalation.as_view(), name="dismiss"),
     path("escalations/<int:pk>/feedback/", views.EscalationFeedback.as_view(), name="feedback"),
+    path("escalations/<int:pk>/urgency/", views.EscalationUrgency.as_view(), name="urgency"),
     path("escalations/<int:pk>/withdraw/", views.WithdrawEscalation.as_view(), name="withdraw"),
     path("events/", views.EventFeed.as_view(), name="events"),
     path("teams/<int:team_id>/targets/", targets.TeamTargets.as_view(), name="team-targets"),
