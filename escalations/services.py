@@ -1211,6 +1211,33 @@ def urgency_target_set(
     return target
 
 
+def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLevel]:
+    """Replace the team's escalation ladder: level 1 first, each as LadderLevel's fields with
+    `notify_users` a list of users and `notify_team` a team id or None.
+
+    Escalations already climbing go on by the new levels: a climb re-reads the level it is
+    due for (escalations.timers), and one the ladder no longer has stops there.
+    """
+    with transaction.atomic():
+        LadderLevel.objects.filter(team_id=team_id).delete()
+        rows = []
+        for number, level in enumerate(levels, start=1):
+            row = LadderLevel(
+                team_id=team_id,
+                number=number,
+                after_minutes=level["after_minutes"],
+                min_urgency=_choice(Urgency, "min_urgency", level.get("min_urgency", Urgency.LOW)),
+                notify_supervisors=level.get("notify_supervisors", True),
+                notify_owners=level.get("notify_owners", False),
+                notify_team_id=level.get("notify_team"),
+            )
+            row.clean()
+            row.save()
+            row.notify_users.set(level.get("notify_users", []))
+            rows.append(row)
+    return rows
+
+
 def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:
     """Back to the default targets for this urgency."""
     UrgencyTarget.objects.filter(team_id=team_id, urgency=_choice(Urgency, "urgency", urgency)).delete()
