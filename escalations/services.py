@@ -1069,13 +1069,29 @@ def _save_with_history(
 def _update_guarded(guard, escalations: list[Escalation], fields: list[str]) -> None:
     """One UPDATE of these columns of these escalations. Call inside atomic.
 
+    A column every row sets to the same value (a batch's breach time, its status) is set
+    as that value; only a column whose values differ gets a CASE on the id. Django's
+    bulk_update builds a CASE for every column, and compiling those was most of a
+    timer batch's CPU time (bench/README.md).
+
     `guard` (a queryset: a timer's due condition) is repeated in the UPDATE's WHERE:
     the rows are locked and re-checked, so it always matches; should a row have
     changed anyway, the batch is rolled back rather than half-written.
     """
     if not escalations:
         return
-    updated = (Escalation.objects if guard is None else guard).bulk_update(escalations, fields)
+    values = {}
+    for name in fields:
+        field = Escalation._meta.get_field(name)
+        column = [(escalation.pk, getattr(escalation, field.attname)) for escalation in escalations]
+        first = column[0][1]
+        if all(value == first for _, value in column):
+            values[field.attname] = first
+        else:
+            whens = [models.When(pk=pk, then=models.Value(value, output_field=field)) for pk, value in column]
+            values[field.attname] = models.Case(*whens, output_field=field)
+    rows = Escalation.objects if guard is None else guard
+    updated = rows.filter(pk__in=[escalation.pk for escalation in escalations]).update(**values)
     if updated != len(escalations):
         raise EscalationError(
             f"{len(escalations) - updated} of {len(escalations)} escalations changed under the lock; "
