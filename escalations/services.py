@@ -725,10 +725,24 @@ def time_out(*, escalation_ids: list[int], now: dt.datetime | None = None) -> in
             changes.append((escalation, audit))
             event_type = EventType.RESOLVED if answer else EventType.DISMISSED
             events.append((escalation, event_type, {"automatic": True, "reason": "timeout"}))
-        _save_with_history(changes, user=None, guard=due)
+        _save_with_history(changes, user=None, fields=_TIMEOUT_FIELDS, guard=due)
         _resume_conversations(escalations)
         _append_events(events)
     return len(escalations)
+
+
+# What a timeout changes: the outcome, and the timers it stops (see _stop_timers).
+_TIMEOUT_FIELDS = [
+    "status",
+    "guidance",
+    "closing_note",
+    "closed_at",
+    "closed_automatically",
+    "next_reminder_at",
+    "claim_expires_at",
+    "timeout_at",
+    "next_level_at",
+]
 
 
 def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
