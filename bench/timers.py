@@ -1,7 +1,7 @@
 """The timers' sweep: one sweep over 100,000 active escalations of which 1,000 are due.
 
     .venv/bin/python bench/timers.py [--escalations 100000] [--due 1000] [--batch 200]
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/timers.py
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/timers.py
 
 1. Seeds `--escalations` open or claimed escalations in one team (bulk-inserted;
    a fifth claimed, with a claim lease in the future), every due time in the
@@ -14,16 +14,18 @@
    partial index.
 3. Times an idle sweep first (nothing due: what every beat tick costs), then
    the sweep that acts on the due rows, then a second sweep at the same moment
-   (idempotence: it must act on nothing). For each: wall time, the number of
-   SQL statements, how many of them were the selection (`timers.due_batch`,
-   one per batch) and the rest per action.
+   (idempotence: it must act on nothing). For each: wall time, the process's
+   CPU time, the number of SQL statements, how many of them were the selection
+   (`timers.due_batch`, one per batch) and how many acted, per batch acted on.
 
-Everything runs through the real services: each action is its own
-transaction with its history row, event row (no webhook endpoints here, so
-one query finds none), the on-commit broadcast to Redis and, for reminders,
-the email task enqueued on the broker (the embedded Redis; no worker runs).
-Always on a fresh database `bench_timers` (dropped at the end); without
-DATABASE_URL, SQLite in a temporary VAR_DIR. Keep REDIS_URL unset: the email
+Everything runs through the real services: each batch of due rows is one
+transaction with its UPDATE, history rows, event rows (no webhook endpoints
+here, so one query finds none), the on-commit broadcast of each event to Redis
+and, for reminders and climbs, one email task per batch enqueued on the broker
+(the embedded Redis; no worker runs). Always on a fresh database
+`bench_timers_<pid>` on DATABASE_URL's server (dropped at the end), so two
+runs on one server never share one; without DATABASE_URL, SQLite in a
+temporary VAR_DIR. Keep REDIS_URL unset: the email
 tasks would otherwise wait in that Redis's queue for whatever worker reads it.
 """
 
@@ -39,7 +41,8 @@ import time
 
 from _db import django_stack  # bench/ is on sys.path when run as a script
 
-BENCH_DATABASE = "bench_timers"
+# Per run: other engineers may run this bench on the same server at the same time.
+BENCH_DATABASE = f"bench_timers_{os.getpid()}"
 
 
 def main() -> None:
@@ -139,16 +142,17 @@ def _bench_sweeps(now: dt.datetime, batch: int, due: int) -> list[str]:
     print()
     print(f"Sweeps at one moment, batch {batch} (server time, in process):")
     print()
-    print("| sweep | actions | wall ms | SQL statements | of which selection | per action |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| sweep | actions | wall ms | CPU ms | SQL statements | of which selection | acting, per batch |")
+    print("|---|---|---:|---:|---:|---:|---:|")
     runs = [("idle (an hour earlier: nothing due)", now - dt.timedelta(hours=1)), ("the due work", now),
             ("again at the same moment", now)]  # fmt: skip
     for label, moment in runs:
-        acted, elapsed, statements, selections = _timed_sweep(moment, batch)
+        acted, elapsed, cpu, statements, selections, batches = _timed_sweep(moment, batch)
         actions = sum(acted.values())
-        per_action = f"{(statements - selections) / actions:.1f}" if actions else "—"
+        per_batch = f"{(statements - selections) / batches:.1f}" if batches else "—"
         shown = ", ".join(f"{name} {count}" for name, count in acted.items() if count) or "none"
-        print(f"| {label} | {shown} | {elapsed:,.0f} | {statements:,} | {selections} | {per_action} |")
+        figures = f"{elapsed:,.0f} | {cpu:,.0f} | {statements:,} | {selections} | {per_batch}"
+        print(f"| {label} | {shown} | {figures} |")
         expected = {"response_breach": due, "ladder": due, "reminder_open": due}
         if label == "the due work" and {name: count for name, count in acted.items() if count} != expected:
             failures.append(f"the sweep did {acted}, expected {due} breaches, climbs and reminders")
@@ -157,8 +161,8 @@ def _bench_sweeps(now: dt.datetime, batch: int, due: int) -> list[str]:
     return failures
 
 
-def _timed_sweep(moment: dt.datetime, batch: int) -> tuple[dict[str, int], float, int, int]:
-    """(actions per timer, wall ms, SQL statements, of which selection queries)."""
+def _timed_sweep(moment: dt.datetime, batch: int) -> tuple[dict[str, int], float, float, int, int, int]:
+    """(actions per timer, wall ms, CPU ms, SQL statements, of which selection queries, batches acted on)."""
     from unittest import mock
 
     from django.db import connection
@@ -166,12 +170,14 @@ def _timed_sweep(moment: dt.datetime, batch: int) -> tuple[dict[str, int], float
     from escalations import timers
 
     real = timers.due_batch
-    selections = statements = 0
+    selections = statements = batches = 0
 
     def counted(*args, **kwargs):
-        nonlocal selections
+        nonlocal selections, batches
         selections += 1
-        return real(*args, **kwargs)
+        rows = real(*args, **kwargs)
+        batches += bool(rows)
+        return rows
 
     def count_statement(execute, sql, params, many, context):
         nonlocal statements
@@ -180,10 +186,11 @@ def _timed_sweep(moment: dt.datetime, batch: int) -> tuple[dict[str, int], float
 
     # A wrapper rather than connection.queries: that keeps only the last 9,000.
     with connection.execute_wrapper(count_statement), mock.patch.object(timers, "due_batch", counted):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         acted = timers.sweep(now=moment, batch_size=batch)
         elapsed = (time.perf_counter() - started) * 1000
-    return acted, elapsed, statements, selections
+        cpu = (time.process_time() - cpu_started) * 1000
+    return acted, elapsed, cpu, statements, selections, batches
 
 
 def _plans(now: dt.datetime, batch: int) -> list[str]:

@@ -64,8 +64,8 @@ class _Stored:
 
 
 class StoredCounter(_Stored):
-    def inc(self, pipe: Pipeline, **labels: str) -> None:
-        pipe.hincrby(self.key, self._field(labels), 1)
+    def inc(self, pipe: Pipeline, amount: int = 1, **labels: str) -> None:
+        pipe.hincrby(self.key, self._field(labels), amount)
 
     def family(self, stored: dict[bytes, bytes]) -> CounterMetricFamily:
         family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
@@ -194,21 +194,33 @@ def escalation_claimed(escalation) -> None:
 
 def escalation_closed(escalation) -> None:
     """Call inside the closing transaction. A person's respond or dismiss is also an answer."""
-    severity, outcome = escalation.severity, escalation.status
-    automatic = "true" if escalation.closed_automatically else "false"
-    answered = escalation.responder_id is not None and not escalation.closed_automatically
-    waited = (escalation.closed_at - escalation.created_at).total_seconds()
+    escalations_closed([escalation])
+
+
+def escalations_closed(escalations) -> None:
+    """escalation_closed for a batch (the timers' timeouts), in one write to Redis."""
+    closings = [
+        (
+            escalation.severity,
+            escalation.status,
+            "true" if escalation.closed_automatically else "false",
+            escalation.responder_id is not None and not escalation.closed_automatically,
+            (escalation.closed_at - escalation.created_at).total_seconds(),
+        )
+        for escalation in escalations
+    ]
 
     def record(pipe: Pipeline) -> None:
-        ESCALATIONS_CLOSED.inc(pipe, severity=severity, outcome=outcome, automatic=automatic)
-        if answered:
-            TIME_TO_ANSWER.observe(pipe, waited, severity=severity)
+        for severity, outcome, automatic, answered, waited in closings:
+            ESCALATIONS_CLOSED.inc(pipe, severity=severity, outcome=outcome, automatic=automatic)
+            if answered:
+                TIME_TO_ANSWER.observe(pipe, waited, severity=severity)
 
     after_commit(record)
 
 
-def escalation_breached(target: str) -> None:
-    after_commit(lambda pipe: ESCALATION_BREACHES.inc(pipe, target=target))
+def escalations_breached(target: str, count: int) -> None:
+    after_commit(lambda pipe: ESCALATION_BREACHES.inc(pipe, amount=count, target=target))
 
 
 def webhook_attempt(*, outcome: str, duration_ms: int) -> None:

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.db.backends.signals import connection_created
 from django.db.models.signals import post_delete, post_save
 
 
@@ -7,7 +8,11 @@ class EscalationsConfig(AppConfig):
     verbose_name = "Escalations"
 
     def ready(self) -> None:
+        from escalation_project.sqlite_limits import use_sqlite_parameter_limit
         from escalations import models
+
+        # Bulk writes (a timer's batch) in one statement on SQLite too.
+        connection_created.connect(use_sqlite_parameter_limit, dispatch_uid="sqlite-parameter-limit")
         from escalations.team_config import forget_team_config
 
         # What escalations.team_config keeps: a change in this process is seen at once.

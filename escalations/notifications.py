@@ -16,12 +16,6 @@ def console_url(escalation_id: int) -> str:
     return settings.CONSOLE_BASE_URL.rstrip("/") + reverse("console:detail", args=[escalation_id])
 
 
-def send_reminder_email(*, event_id: int) -> int:
-    """Email an escalation.reminder event's recipients who have an address; returns how many."""
-    event = Event.objects.get(pk=event_id, type=EventType.REMINDER)
-    return _send(event, event.payload["recipients"])
-
-
 def _summary(escalation: dict) -> str:
     return (
         f"{escalation['severity'].capitalize()} · {escalation['urgency']} urgency · "

@@ -56,7 +56,7 @@ from escalations.targets import due_times, targets_for
 from escalations.team_config import team_config
 from supervisors.models import Role
 from supervisors.selectors import has_team_role, supervisors_on_duty
-from webhooks.services import deliveries_for_event
+from webhooks.services import deliveries_for_events
 
 logger = logging.getLogger(__name__)
 
@@ -208,14 +208,12 @@ def open_escalation(
         audit = f"Opened by {actor_label}: {reason}"
         if assigned.user is not None:
             audit += f" (assigned to {_name(assigned.user)}: {assigned.how})"
-        _save_with_history(escalation, user=user, reason=audit)
+        _insert_with_history(escalation, user=user, reason=audit)
         if blocking:
-            _set_conversation_status(conversation, ConversationStatus.AWAITING_HUMAN)
+            _set_conversation_status([conversation], ConversationStatus.AWAITING_HUMAN)
         event = _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
         metrics.escalation_opened(escalation)
-        told = _told_of_new(escalation)
-        if told:
-            transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
+        _email_on_commit([(event.pk, _told_of_new(escalation))])
     return OpenResult(escalation, created=True)
 
 
@@ -227,7 +225,7 @@ def _told_of_new(escalation: Escalation) -> list[str]:
     if escalation.assigned_to and policy.email_assigned:
         told.add(_name(escalation.assigned_to))
     if escalation.severity == Severity.CRITICAL and policy.email_new_critical:
-        told.update(_name(user) for user in supervisors_on_duty(escalation.team_id))
+        told.update(supervisors_on_duty([escalation.team_id])[escalation.team_id])
     return sorted(told)
 
 
@@ -262,13 +260,9 @@ def _add_evidence(
             changes["rule"] = [escalation.rule_id, rule.pk if rule else None]
             escalation.rule = rule
     if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
-        changes["urgency"] = [escalation.urgency, urgency]
-        escalation.urgency = urgency
-        if escalation.status == Status.OPEN and escalation.next_level_at is None:
-            # A climb that stopped at this urgency's last level may go on at the higher one.
-            _schedule_climb(escalation, start=timezone.now())
+        changes.update(_set_urgency(escalation, urgency, now=timezone.now()))
     escalation.evidence = [*escalation.evidence, *evidence]
-    _save_with_history(escalation, user=user, reason=f"Evidence added by {actor_label}: {reason}")
+    _save_with_history([(escalation, f"Evidence added by {actor_label}: {reason}")], user=user)
     _append_event(
         escalation,
         EventType.UPDATED,
@@ -277,6 +271,82 @@ def _add_evidence(
         extra={"changes": changes, "evidence_added": evidence, "reason": reason},
     )
     return escalation
+
+
+def change_urgency(
+    *, escalation_id: int, user: AbstractBaseUser, urgency: Urgency | str, reason: str = ""
+) -> Escalation:
+    """A supervisor of the team raises or lowers an active escalation's urgency; its due times follow.
+
+    Setting the urgency it already has changes nothing (no row saying nothing happened).
+    """
+    urgency = _choice(Urgency, "urgency", urgency)
+    reason = reason.strip()
+    with transaction.atomic():
+        escalation = _lock(escalation_id)
+        _require_team_member(user, escalation)
+        _require_active(escalation)
+        if escalation.urgency == urgency:
+            return escalation
+        previous = escalation.urgency
+        changes = _set_urgency(escalation, urgency, now=timezone.now())
+        audit = f"Urgency {previous} → {urgency}" + (f": {reason}" if reason else "")
+        _save_with_history([(escalation, audit)], user=user)
+        _append_event(
+            escalation,
+            EventType.UPDATED,
+            user=user,
+            extra={"changes": changes, "reason": reason or f"urgency {previous} → {urgency}"},
+        )
+    return escalation
+
+
+def _set_urgency(escalation: Escalation, urgency: Urgency, *, now: dt.datetime) -> dict[str, list[Any]]:
+    """The one place an escalation's urgency changes (the caller saves it and writes the event).
+
+    Its targets are counted again from when it opened with the new urgency's minutes
+    (working time, as when it opened), so the queue's due order, the breach timers and
+    the timeout follow; a target already recorded as breached stays recorded. The next
+    reminder follows the target now running. The ladder: a level the new urgency does
+    not reach is not climbed; one it now reaches is due after its minutes from now
+    (when the climb had stopped), or keeps its due time. Returns the changes, old and
+    new, for the event.
+    """
+    before = {field: getattr(escalation, field) for field in _URGENCY_DEPENDENT}
+    escalation.urgency = urgency
+    due = due_times(
+        team_id=escalation.team_id,
+        targets=targets_for(team_id=escalation.team_id, urgency=urgency),
+        start=escalation.created_at,
+    )
+    escalation.response_due_at = due.response_due_at
+    escalation.resolution_due_at = due.resolution_due_at
+    if escalation.timeout_at is not None:
+        escalation.timeout_at = due.resolution_due_at
+    claimed = escalation.status == Status.CLAIMED
+    _schedule_reminder(escalation, escalation.resolution_due_at if claimed else escalation.response_due_at)
+    if not claimed:
+        if _next_level(escalation) is None:
+            escalation.next_level_at = None
+        elif escalation.next_level_at is None:
+            _schedule_climb(escalation, start=now)
+    changes = {}
+    for field, old in before.items():
+        new = getattr(escalation, field)
+        if old != new:
+            changes[field] = [_iso(old), _iso(new)] if field != "urgency" else [old, new]
+    return changes
+
+
+# What an urgency change may move: the event lists those that moved.
+_URGENCY_DEPENDENT = [
+    "urgency",
+    "response_due_at",
+    "resolution_due_at",
+    "timeout_at",
+    "next_reminder_at",
+    "next_level_at",
+]
 
 
 # --- Supervisors' verbs -------------------------------------------------------------
@@ -296,7 +366,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
         escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
         escalation.next_level_at = None  # someone has it: the ladder stops climbing
         _schedule_reminder(escalation, escalation.resolution_due_at)
-        _save_with_history(escalation, user=user, reason=reason or "Claimed")
+        _save_with_history([(escalation, reason or "Claimed")], user=user)
         _append_event(escalation, EventType.CLAIMED, user=user)
         metrics.escalation_claimed(escalation)
     return escalation
@@ -316,7 +386,7 @@ def extend_claim(*, escalation_id: int, user: AbstractBaseUser) -> Escalation:
         previous = escalation.claim_expires_at
         escalation.claim_expires_at = timezone.now() + _lease(escalation)
         _save_with_history(
-            escalation, user=user, reason=f"Claim extended to {_when(escalation.claim_expires_at)}"
+            [(escalation, f"Claim extended to {_when(escalation.claim_expires_at)}")], user=user
         )
         _append_event(
             escalation,
@@ -352,34 +422,51 @@ def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> 
                 f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
                 escalation=escalation,
             )
-        _release(escalation, user=user, audit=reason or "Released to the queue", reason=reason or "released")
+        _release([(escalation, reason or "Released to the queue")], user=user, reason=reason or "released")
     return escalation
 
 
 def _release(
-    escalation: Escalation,
+    changes: list[tuple[Escalation, str]],
     *,
     user: AbstractBaseUser | None,
-    audit: str,
     reason: str,
     now: dt.datetime | None = None,
 ) -> None:
-    """Back to the queue. Call inside atomic with the escalation locked and claimed."""
-    previous = escalation.claimed_by
-    escalation.status = Status.OPEN
-    escalation.claimed_by = None
-    escalation.claimed_at = None
-    escalation.claim_expires_at = None
-    _schedule_reminder(escalation, escalation.response_due_at)
-    # Unclaimed again: the climb goes on from the level reached, its clock restarted.
-    _schedule_climb(escalation, start=now or timezone.now())
-    _save_with_history(escalation, user=user, reason=audit)
-    _append_event(
-        escalation,
-        EventType.RELEASED,
+    """Back to the queue, each with its audit text: a supervisor's release (a list of one) or a
+    timer's batch of lapsed claims. Call inside atomic with the escalations locked and claimed."""
+    previous = {}
+    for escalation, _ in changes:
+        previous[escalation.pk] = escalation.claimed_by
+        escalation.status = Status.OPEN
+        escalation.claimed_by = None
+        escalation.claimed_at = None
+        escalation.claim_expires_at = None
+        _schedule_reminder(escalation, escalation.response_due_at)
+        # Unclaimed again: the climb goes on from the level reached, its clock restarted.
+        _schedule_climb(escalation, start=now or timezone.now())
+    _save_with_history(changes, user=user, fields=_RELEASE_FIELDS)
+    _append_events(
+        [
+            (
+                escalation,
+                EventType.RELEASED,
+                {"previous_claimer": _name(previous[escalation.pk]), "reason": reason},
+            )
+            for escalation, _ in changes
+        ],
         user=user,
-        extra={"previous_claimer": _name(previous), "reason": reason},
     )
+
+
+_RELEASE_FIELDS = [
+    "status",
+    "claimed_by",
+    "claimed_at",
+    "claim_expires_at",
+    "next_reminder_at",
+    "next_level_at",
+]
 
 
 def respond(
@@ -414,8 +501,8 @@ def respond(
         escalation.closed_at = now
         _set_needed(escalation, needed, user=user, now=now)
         _stop_timers(escalation)
-        _save_with_history(escalation, user=user, reason=reason or "Responded with guidance")
-        _resume_conversation(escalation)
+        _save_with_history([(escalation, reason or "Responded with guidance")], user=user)
+        _resume_conversations([escalation])
         _append_event(escalation, EventType.RESOLVED, user=user)
         metrics.escalation_closed(escalation)
     return escalation
@@ -436,8 +523,8 @@ def dismiss(
         escalation.closed_at = timezone.now()
         _set_needed(escalation, needed, user=user, now=escalation.closed_at)
         _stop_timers(escalation)
-        _save_with_history(escalation, user=user, reason=note.strip() or "Dismissed")
-        _resume_conversation(escalation)
+        _save_with_history([(escalation, note.strip() or "Dismissed")], user=user)
+        _resume_conversations([escalation])
         _append_event(escalation, EventType.DISMISSED, user=user)
         metrics.escalation_closed(escalation)
     return escalation
@@ -458,7 +545,7 @@ def mark_needed(*, escalation_id: int, user: AbstractBaseUser, needed: bool) -> 
         if previous is needed:
             return escalation
         _set_needed(escalation, needed, user=user, now=timezone.now())
-        _save_with_history(escalation, user=user, reason=f"Marked {_needed_word(needed)}")
+        _save_with_history([(escalation, f"Marked {_needed_word(needed)}")], user=user)
         _append_event(
             escalation,
             EventType.UPDATED,
@@ -498,9 +585,9 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
         escalation.closed_at = timezone.now()
         _stop_timers(escalation)
         _save_with_history(
-            escalation, user=None, reason=f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}"
+            [(escalation, f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}")], user=None
         )
-        _resume_conversation(escalation)
+        _resume_conversations([escalation])
         _append_event(escalation, EventType.WITHDRAWN, agent=agent)
         metrics.escalation_closed(escalation)
     return escalation
@@ -508,11 +595,17 @@ def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalatio
 
 # --- The timers' verbs (called by escalations/timers.py) -----------------------------
 #
-# Each acts only if the row still matches what made it due, re-checked under the
-# row lock, so a second sweep, an overlapping one or a retry after a worker died
-# finds nothing left to do. On PostgreSQL a row another transaction holds (a
-# supervisor mid-claim, another sweep) is skipped, not waited for: the next
-# sweep sees it again if it is still due.
+# Each takes a batch of escalation ids (one is a batch of one) and acts, in one
+# transaction, on those that still match what made them due, re-checked under
+# the row locks: so a second sweep, an overlapping one or a retry after a worker
+# died finds nothing left to do, and a worker that dies mid-batch leaves nothing
+# half-written. On PostgreSQL a row another transaction holds (a supervisor
+# mid-claim, another sweep) is skipped, not waited for: the next sweep sees it
+# again if it is still due. A batch costs a constant number of statements
+# whatever its size (the lock, the read, one UPDATE, one history INSERT, the
+# event-order lock, one event INSERT, the endpoints lookup, the recipients),
+# and the events are written last, so the event-order lock is held for one
+# INSERT, as in a person's transition.
 
 # Timer actions have no acting user: their audit rows start with this, so the
 # console's timeline can name the timer rather than the agent.
@@ -531,8 +624,8 @@ _BREACHES = {
 }
 
 
-def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime | None = None) -> bool:
-    """Record that a target passed, once. False when there was nothing (left) to record.
+def mark_breached(*, escalation_ids: list[int], target: Target | str, now: dt.datetime | None = None) -> int:
+    """Record, once each, that a target passed; returns how many were recorded (0: nothing left to).
 
     Response: the escalation is still open (unclaimed) at its response due time;
     resolution: it is still unanswered (open or claimed) at its resolution due time.
@@ -540,148 +633,178 @@ def mark_breached(*, escalation_id: int, target: Target | str, now: dt.datetime 
     target = Target(target)
     now = now or timezone.now()
     due_field, breached_field, statuses = _BREACHES[target]
+    due = Escalation.objects.filter(
+        status__in=statuses, **{f"{due_field}__lte": now, f"{breached_field}__isnull": True}
+    )
     with transaction.atomic():
-        escalation = _lock_if_due(
-            Escalation.objects.filter(
-                pk=escalation_id,
-                status__in=statuses,
-                **{f"{due_field}__lte": now, f"{breached_field}__isnull": True},
-            )
+        escalations = _lock_due(due, escalation_ids)
+        if not escalations:
+            return 0
+        for escalation in escalations:
+            setattr(escalation, breached_field, now)
+        _save_with_history(
+            [
+                (e, f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(getattr(e, due_field))})")
+                for e in escalations
+            ],
+            user=None,
+            fields=[breached_field],
+            guard=due,
         )
-        if escalation is None:
-            return False
-        setattr(escalation, breached_field, now)
-        due_at = getattr(escalation, due_field)
-        reason = f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(due_at)})"
-        _save_with_history(escalation, user=None, reason=reason)
-        event = _append_event(
-            escalation, EventType.SLA_BREACHED, extra={"target": target.value, "due_at": due_at.isoformat()}
+        events = _append_events(
+            [
+                (
+                    e,
+                    EventType.SLA_BREACHED,
+                    {"target": target.value, "due_at": getattr(e, due_field).isoformat()},
+                )
+                for e in escalations
+            ]
         )
-        metrics.escalation_breached(target.value)
-        if TeamPolicy.of(escalation.team_id).email_breaches:
-            told = _holder_or_team(escalation)
-            if told:
-                transaction.on_commit(lambda: _enqueue_event_email(event.pk, told))
-    return True
+        metrics.escalations_breached(target.value, len(escalations))
+        told = _holders_or_teams([e for e in escalations if TeamPolicy.of(e.team_id).email_breaches])
+        _email_on_commit(
+            [(event.pk, told[event.escalation_id]) for event in events if event.escalation_id in told]
+        )
+    return len(escalations)
 
 
-def _holder_or_team(escalation: Escalation) -> list[str]:
-    """Whom a timer's notice concerns: the claimer if claimed, else the team's supervisors on duty."""
-    if escalation.status == Status.CLAIMED:
-        return [_name(escalation.claimed_by)]
-    return [_name(user) for user in supervisors_on_duty(escalation.team_id)]
+def _holders_or_teams(escalations: list[Escalation]) -> dict[int, list[str]]:
+    """Per escalation id, whom a timer's notice concerns: the claimer if claimed, else the team's
+    supervisors on duty. One query for the lot."""
+    unclaimed_teams = {e.team_id for e in escalations if e.status != Status.CLAIMED}
+    on_duty = supervisors_on_duty(unclaimed_teams) if unclaimed_teams else {}
+    return {
+        e.pk: [_name(e.claimed_by)] if e.status == Status.CLAIMED else on_duty[e.team_id] for e in escalations
+    }
 
 
-def expire_claim(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
-    """A claim past its lease returns to the queue, as a release with the reason "claim expired"."""
+def expire_claim(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Claims past their lease return to the queue, as releases with the reason "claim expired"."""
     now = now or timezone.now()
+    due = Escalation.objects.filter(status=Status.CLAIMED, claim_expires_at__lte=now)
     with transaction.atomic():
-        escalation = _lock_if_due(
-            Escalation.objects.filter(pk=escalation_id, status=Status.CLAIMED, claim_expires_at__lte=now)
+        escalations = _lock_due(due, escalation_ids)
+        _release(
+            [(e, f"{TIMER_REASON_PREFIX}claim by {_lapsed_claim(e)}") for e in escalations],
+            user=None,
+            reason="claim expired",
+            now=now,
         )
-        if escalation is None:
-            return False
-        holder, expired = _name(escalation.claimed_by), _when(escalation.claim_expires_at)
-        audit = f"{TIMER_REASON_PREFIX}claim by {holder} expired ({expired})"
-        _release(escalation, user=None, audit=audit, reason="claim expired", now=now)
-    return True
+    return len(escalations)
 
 
-def time_out(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
-    """Apply the timeout policy of an escalation still unanswered at its resolution target.
+def _lapsed_claim(escalation: Escalation) -> str:
+    return f"{_name(escalation.claimed_by)} expired ({_when(escalation.claim_expires_at)})"
+
+
+def time_out(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Apply the timeout policy of escalations still unanswered at their resolution target.
 
     Answer: resolved with the agent's default guidance; dismiss: dismissed. Either way
     marked automatic, and the waiting agent hears it as it hears a person's answer.
     """
     now = now or timezone.now()
-    due_now = Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, timeout_at__lte=now)
+    due = Escalation.objects.filter(status__in=ACTIVE_STATUSES, timeout_at__lte=now)
     with transaction.atomic():
         # A conversation someone holds (a message being posted) is left to the next sweep.
-        if not _lock_conversation_of(due_now, skip_locked=True):
-            return False
-        escalation = _lock_if_due(due_now)
-        if escalation is None:
-            return False
-        due = _when(escalation.resolution_due_at)
-        guidance = escalation.agent.timeout_guidance.strip()
-        # The agent's guidance may have been emptied since: dismissing then beats an empty answer.
-        answer = escalation.timeout_policy == TimeoutPolicy.ANSWER and guidance
-        escalation.closed_at = now
-        escalation.closed_automatically = True
-        if answer:
-            escalation.status = Status.RESOLVED
-            escalation.guidance = guidance
-            audit, event_type = (
-                f"{TIMER_REASON_PREFIX}no answer by {due}: answered with the agent's default guidance",
-                EventType.RESOLVED,
-            )
-        else:
-            escalation.status = Status.DISMISSED
-            escalation.closing_note = (
-                f"No answer by the resolution target ({due}): dismissed by the timeout policy."
-            )
-            audit, event_type = f"{TIMER_REASON_PREFIX}no answer by {due}: dismissed", EventType.DISMISSED
-        _stop_timers(escalation)
-        _save_with_history(escalation, user=None, reason=audit)
-        _resume_conversation(escalation)
-        _append_event(escalation, event_type, extra={"automatic": True, "reason": "timeout"})
-        metrics.escalation_closed(escalation)
-    return True
+        escalations = _lock_due(due, _with_conversation_locked(due, escalation_ids))
+        if not escalations:
+            return 0
+        changes, events = [], []
+        for escalation in escalations:
+            when = _when(escalation.resolution_due_at)
+            guidance = escalation.agent.timeout_guidance.strip()
+            # The agent's guidance may have been emptied since: dismissing then beats an empty answer.
+            answer = escalation.timeout_policy == TimeoutPolicy.ANSWER and guidance
+            escalation.closed_at = now
+            escalation.closed_automatically = True
+            if answer:
+                escalation.status = Status.RESOLVED
+                escalation.guidance = guidance
+                audit = (
+                    f"{TIMER_REASON_PREFIX}no answer by {when}: answered with the agent's default guidance"
+                )
+            else:
+                escalation.status = Status.DISMISSED
+                escalation.closing_note = (
+                    f"No answer by the resolution target ({when}): dismissed by the timeout policy."
+                )
+                audit = f"{TIMER_REASON_PREFIX}no answer by {when}: dismissed"
+            _stop_timers(escalation)
+            changes.append((escalation, audit))
+            event_type = EventType.RESOLVED if answer else EventType.DISMISSED
+            events.append((escalation, event_type, {"automatic": True, "reason": "timeout"}))
+        _save_with_history(changes, user=None, fields=_TIMEOUT_FIELDS, guard=due)
+        _resume_conversations(escalations)
+        _append_events(events)
+        metrics.escalations_closed(escalations)
+    return len(escalations)
 
 
-def remind(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
-    """Remind about an escalation past its target: the claimer if claimed, else the team.
+# What a timeout changes: the outcome, and the timers it stops (see _stop_timers).
+_TIMEOUT_FIELDS = [
+    "status",
+    "guidance",
+    "closing_note",
+    "closed_at",
+    "closed_automatically",
+    "next_reminder_at",
+    "claim_expires_at",
+    "timeout_at",
+    "next_level_at",
+]
+
+
+def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Remind about escalations past their target: the claimer if claimed, else the team.
 
     At most one reminder per the urgency's reminder interval: the next is
     scheduled in the same transaction. The event brings the console's toast;
-    the email goes on commit (escalations.tasks.send_reminder_email).
+    the email goes on commit. Returns how many were reminded.
     """
     now = now or timezone.now()
+    due = Escalation.objects.filter(status__in=ACTIVE_STATUSES, next_reminder_at__lte=now)
     with transaction.atomic():
-        escalation = _lock_if_due(
-            Escalation.objects.filter(pk=escalation_id, status__in=ACTIVE_STATUSES, next_reminder_at__lte=now)
-        )
-        if escalation is None:
-            return False
-        claimed = escalation.status == Status.CLAIMED
-        target, due_at = (
-            (Target.RESOLUTION, escalation.resolution_due_at)
-            if claimed
-            else (Target.RESPONSE, escalation.response_due_at)
-        )
-        if due_at > now:  # not past its target (yet): wait for it rather than remind early
-            Escalation.objects.filter(pk=escalation.pk).update(next_reminder_at=due_at)
-            return False
-        spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+        escalations = _lock_due(due, escalation_ids)
+        reminded = []
+        for escalation in escalations:
+            claimed = escalation.status == Status.CLAIMED
+            target, due_at = (
+                (Target.RESOLUTION, escalation.resolution_due_at)
+                if claimed
+                else (Target.RESPONSE, escalation.response_due_at)
+            )
+            if due_at > now:  # not past its target (yet): wait for it rather than remind early
+                escalation.next_reminder_at = due_at
+                continue
+            spacing = targets_for(team_id=escalation.team_id, urgency=escalation.urgency).reminder_minutes
+            escalation.reminded_at = now
+            escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
+            reminded.append((escalation, target, due_at))
+        if not escalations:
+            return 0
         # Bookkeeping, not a change of the escalation: no audit row (the event records it).
-        Escalation.objects.filter(pk=escalation.pk).update(
-            reminded_at=now, next_reminder_at=now + dt.timedelta(minutes=spacing)
+        _update_guarded(due, escalations, ["reminded_at", "next_reminder_at"])
+        recipients = _holders_or_teams([e for e, _, _ in reminded])
+        events = _append_events(
+            [
+                (
+                    e,
+                    EventType.REMINDER,
+                    {"target": target.value, "due_at": due_at.isoformat(), "recipients": recipients[e.pk]},
+                )
+                for e, target, due_at in reminded
+            ]
         )
-        escalation.reminded_at = now
-        escalation.next_reminder_at = now + dt.timedelta(minutes=spacing)
-        event = _append_event(
-            escalation,
-            EventType.REMINDER,
-            extra={
-                "target": target.value,
-                "due_at": due_at.isoformat(),
-                "recipients": sorted(_holder_or_team(escalation)),
-            },
+        _email_on_commit(
+            [
+                (event.pk, event.payload["recipients"])
+                for event in events
+                if TeamPolicy.of(event.team_id).email_reminders
+            ]
         )
-        if TeamPolicy.of(escalation.team_id).email_reminders:
-            transaction.on_commit(lambda: _enqueue_reminder_email(event.pk))
-    return True
-
-
-def _enqueue_reminder_email(event_id: int) -> None:
-    from escalations.tasks import (
-        send_reminder_email,  # the tasks module imports the timers, which import this
-    )
-
-    try:
-        send_reminder_email.delay(event_id)
-    except Exception:  # the broker's errors vary by transport; the console toast has gone out anyway
-        logger.warning("Broker unavailable; no reminder email for event %s.", event_id, exc_info=True)
+    return len(reminded)
 
 
 def _schedule_reminder(escalation: Escalation, due_at: dt.datetime | None) -> None:
@@ -718,39 +841,55 @@ def _schedule_climb(escalation: Escalation, *, start: dt.datetime) -> None:
     escalation.next_level_at = start + dt.timedelta(minutes=level.after_minutes) if level else None
 
 
-def climb(*, escalation_id: int, now: dt.datetime | None = None) -> bool:
-    """Take an escalation still unclaimed at its next level's time one level up, and tell that level.
+def climb(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
+    """Take escalations still unclaimed at their next level's time one level up, and tell that level.
 
-    An `escalation.escalated` event (the console and webhooks), an audit row, and
-    an email to those notified after the commit. The next level is scheduled from
-    now, so the climb goes one level per due time however late the sweep runs.
+    Each: an `escalation.escalated` event (the console and webhooks), an audit row,
+    and an email to those notified after the commit. The next level is scheduled
+    from now, so the climb goes one level per due time however late the sweep runs.
+    Returns how many climbed.
     """
     now = now or timezone.now()
+    due = Escalation.objects.filter(status=Status.OPEN, next_level_at__lte=now)
     with transaction.atomic():
-        escalation = _lock_if_due(
-            Escalation.objects.filter(pk=escalation_id, status=Status.OPEN, next_level_at__lte=now)
+        escalations = _lock_due(due, escalation_ids)
+        if not escalations:
+            return 0
+        stopped, climbing = [], []
+        for escalation in escalations:
+            level = _next_level(escalation)
+            if level is None:  # the ladder was shortened (or the level raised) since this was scheduled
+                escalation.next_level_at = None
+                stopped.append(escalation)
+            else:
+                climbing.append((escalation, level))
+        _update_guarded(due, stopped, ["next_level_at"])
+        # One query per level reached in this batch (a team's ladder has a few), not per escalation.
+        levels = {level.pk: level for _, level in climbing}
+        notified = {pk: sorted(_name(u) for u in ladder_recipients(level)) for pk, level in levels.items()}
+        changes, events = [], []
+        for escalation, level in climbing:
+            told = notified[level.pk]
+            escalation.level = level.number
+            _schedule_climb(escalation, start=now)
+            changes.append(
+                (
+                    escalation,
+                    f"{TIMER_REASON_PREFIX}unclaimed: escalated to level {level.number}, "
+                    f"notifying {', '.join(told) or 'nobody'}",
+                )
+            )
+            events.append((escalation, EventType.ESCALATED, {"level": level.number, "notified": told}))
+        _save_with_history(changes, user=None, fields=["level", "next_level_at"], guard=due)
+        written = _append_events(events)
+        _email_on_commit(
+            [
+                (event.pk, event.payload["notified"])
+                for event in written
+                if TeamPolicy.of(event.team_id).email_escalated
+            ]
         )
-        if escalation is None:
-            return False
-        level = _next_level(escalation)
-        if level is None:  # the ladder was shortened (or the level raised) since this was scheduled
-            Escalation.objects.filter(pk=escalation.pk).update(next_level_at=None)
-            return False
-        notified = sorted(_name(user) for user in ladder_recipients(level))
-        escalation.level = level.number
-        _schedule_climb(escalation, start=now)
-        _save_with_history(
-            escalation,
-            user=None,
-            reason=f"{TIMER_REASON_PREFIX}unclaimed: escalated to level {level.number}, "
-            f"notifying {', '.join(notified) or 'nobody'}",
-        )
-        event = _append_event(
-            escalation, EventType.ESCALATED, extra={"level": level.number, "notified": notified}
-        )
-        if notified and TeamPolicy.of(escalation.team_id).email_escalated:
-            transaction.on_commit(lambda: _enqueue_event_email(event.pk, notified))
-    return True
+    return len(climbing)
 
 
 def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
@@ -766,34 +905,57 @@ def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
     return list(get_user_model().objects.filter(wanted, is_active=True).distinct().order_by("username"))
 
 
-def _enqueue_event_email(event_id: int, usernames: list[str]) -> None:
-    from escalations.tasks import send_event_email  # the tasks module imports the timers, which import this
+def _email_on_commit(items: list[tuple[int, list[str]]]) -> None:
+    """After the commit, email each (event id, usernames) with anyone to tell: one task for the lot.
+    Call inside atomic."""
+    items = [(event_id, usernames) for event_id, usernames in items if usernames]
+    if items:
+        transaction.on_commit(lambda: _enqueue_emails(items))
+
+
+def _enqueue_emails(items: list[tuple[int, list[str]]]) -> None:
+    from escalations.tasks import send_event_emails  # the tasks module imports the timers, which import this
 
     try:
-        send_event_email.delay(event_id, usernames)
-    except Exception:  # the broker's errors vary by transport; the console has the event anyway
-        logger.warning("Broker unavailable; no email for event %s.", event_id, exc_info=True)
+        send_event_emails.delay(items)
+    except Exception:  # the broker's errors vary by transport; the console has the events anyway
+        events = [event_id for event_id, _ in items]
+        logger.warning("Broker unavailable; no email for events %s.", events, exc_info=True)
 
 
-def _lock_if_due(queryset) -> Escalation | None:
-    """_lock_then_read, skipping a row another transaction holds. Call inside atomic."""
-    pk = queryset.select_for_update(skip_locked=True).values_list("pk", flat=True).first()
-    return None if pk is None else _with_relations(Escalation.objects).get(pk=pk)
+def _lock_due(due, escalation_ids: list[int]) -> list[Escalation]:
+    """Those of `escalation_ids` still in `due`, locked (skipping rows another transaction holds), then
+    read with everything their events show. Two queries for the lot. Call inside atomic.
+
+    Lock, then read: see _lock_then_read. The user columns are joined here, unlike in a
+    person's transition, because a batch would otherwise load them one query per row.
+    """
+    pks = list(
+        due.filter(pk__in=escalation_ids).select_for_update(skip_locked=True).values_list("pk", flat=True)
+    )
+    if not pks:
+        return []
+    rows = _with_relations(Escalation.objects).select_related("assigned_to", "claimed_by", "responder")
+    return list(rows.filter(pk__in=pks).order_by("pk"))
 
 
 # --- Refusals, in words a person understands ---------------------------------------
 
 
-def _require_transition(escalation: Escalation, verb: Verb) -> None:
-    allowed_from, _ = TRANSITIONS[verb]
-    if escalation.status in allowed_from:
-        return
+def _require_active(escalation: Escalation) -> None:
     if escalation.is_final:
         raise TransitionRefused(
             f"This escalation is already {_closed_by_phrase(escalation)}.",
             escalation=escalation,
             code=f"already_{escalation.status}",
         )
+
+
+def _require_transition(escalation: Escalation, verb: Verb) -> None:
+    allowed_from, _ = TRANSITIONS[verb]
+    if escalation.status in allowed_from:
+        return
+    _require_active(escalation)
     if escalation.status == Status.CLAIMED:  # only CLAIM refuses a claimed escalation
         raise TransitionRefused(
             f"Already claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}.",
@@ -880,45 +1042,127 @@ def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
 def _lock(escalation_id: int, *, conversation_first: bool = False) -> Escalation:
     """Call inside atomic. `conversation_first`: for a verb that may resume the conversation."""
     if conversation_first:
-        _lock_conversation_of(Escalation.objects.filter(pk=escalation_id))
+        _with_conversation_locked(Escalation.objects.all(), [escalation_id], skip_locked=False)
     escalation = _lock_then_read(Escalation.objects.filter(pk=escalation_id))
     if escalation is None:
         raise EscalationError(f"There is no escalation #{escalation_id}.")
     return escalation
 
 
-def _lock_conversation_of(queryset, *, skip_locked: bool = False) -> bool:
-    """Lock the conversation a blocking escalation pauses, before the escalation. Call inside atomic.
+def _with_conversation_locked(queryset, escalation_ids: list[int], *, skip_locked: bool = True) -> list[int]:
+    """Lock the conversations the blocking ones of `escalation_ids` pause, before the escalations;
+    returns the ids whose conversation is now ours (or that pause none). Call inside atomic.
 
     The order open_escalation and post_message take them in (the conversation, then its active
     escalation): in the other order an answer holding the escalation and a user's message holding
-    the conversation deadlock on PostgreSQL (bench/soak.py). False only when `skip_locked` and
-    another transaction holds it; a non-blocking escalation never writes its conversation.
+    the conversation deadlock on PostgreSQL (bench/soak.py). With `skip_locked`, one that another
+    transaction holds is left out, for the next sweep. Two queries for the lot.
     """
-    row = queryset.values_list("conversation_id", "blocking").first()
-    if row is None or not row[1]:
-        return True
-    locked = Conversation.objects.filter(pk=row[0]).select_for_update(skip_locked=skip_locked)
-    return locked.values_list("pk", flat=True).first() is not None
+    rows = list(queryset.filter(pk__in=escalation_ids).values_list("pk", "conversation_id", "blocking"))
+    paused = {conversation_id for _, conversation_id, blocking in rows if blocking}
+    locked = set(
+        Conversation.objects.filter(pk__in=paused)
+        .select_for_update(skip_locked=skip_locked)
+        .values_list("pk", flat=True)
+    )
+    return [pk for pk, conversation_id, blocking in rows if not blocking or conversation_id in locked]
 
 
-def _save_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:
-    """Save, writing one history row that names who acted and why. Call inside atomic."""
+def _insert_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:
+    """Insert a new escalation, with the history row that names who opened it and why. Call inside atomic."""
     escalation._history_user = user
     escalation._change_reason = reason
-    escalation.save()
+    escalation.save(force_insert=True)
     del escalation._history_user, escalation._change_reason
 
 
-def _set_conversation_status(conversation: Conversation, status: ConversationStatus) -> None:
-    Conversation.objects.filter(pk=conversation.pk).update(status=status, updated_at=timezone.now())
-    conversation.status = status
+# Every column a transition may change: what _save_with_history writes unless told fewer.
+_SAVED_FIELDS = [
+    field.name
+    for field in Escalation._meta.concrete_fields
+    if not field.primary_key and not field.generated and field.name not in ("created_at", "updated_at")
+]
 
 
-def _resume_conversation(escalation: Escalation) -> None:
+def _save_with_history(
+    changes: list[tuple[Escalation, str]],
+    *,
+    user: AbstractBaseUser | None,
+    fields: list[str] | None = None,
+    guard=None,
+) -> None:
+    """Save changed escalations, one history row each naming who acted and why. Call inside atomic.
+
+    The one way an escalation's change is saved: a person's verb saves a list of one,
+    a timer its batch; one UPDATE and one history INSERT either way. `fields`: the
+    columns that changed (default: all). `guard`: see _update_guarded.
+    """
+    if not changes:
+        return
+    now = timezone.now()
+    escalations = [escalation for escalation, _ in changes]
+    for escalation, reason in changes:
+        escalation.updated_at = now  # bulk_update does not apply auto_now
+        # Set even when None: unset, simple-history would take the request's user instead.
+        escalation._history_user = user
+        escalation._change_reason = reason
+    _update_guarded(guard, escalations, [*(fields or _SAVED_FIELDS), "updated_at"])
+    Escalation.history.bulk_history_create(escalations, update=True, default_date=now)
+    for escalation in escalations:
+        del escalation._history_user, escalation._change_reason
+
+
+def _update_guarded(guard, escalations: list[Escalation], fields: list[str]) -> None:
+    """One UPDATE of these columns of these escalations. Call inside atomic.
+
+    A column every row sets to the same value (a batch's breach time, its status) is set
+    as that value; only a column whose values differ gets a CASE on the id. Django's
+    bulk_update builds a CASE for every column, and compiling those was most of a
+    timer batch's CPU time (bench/README.md).
+
+    `guard` (a queryset: a timer's due condition) is repeated in the UPDATE's WHERE:
+    the rows are locked and re-checked, so it always matches; should a row have
+    changed anyway, the batch is rolled back rather than half-written.
+    """
+    if not escalations:
+        return
+    values = {}
+    for name in fields:
+        field = Escalation._meta.get_field(name)
+        column = [(escalation.pk, getattr(escalation, field.attname)) for escalation in escalations]
+        first = column[0][1]
+        if all(value == first for _, value in column):
+            values[field.attname] = first
+        else:
+            whens = [models.When(pk=pk, then=models.Value(value, output_field=field)) for pk, value in column]
+            values[field.attname] = models.Case(*whens, output_field=field)
+    rows = Escalation.objects if guard is None else guard
+    updated = rows.filter(pk__in=[escalation.pk for escalation in escalations]).update(**values)
+    if updated != len(escalations):
+        raise EscalationError(
+            f"{len(escalations) - updated} of {len(escalations)} escalations changed under the lock; "
+            "nothing was written."
+        )
+
+
+def _set_conversation_status(conversations: list[Conversation], status: ConversationStatus) -> None:
+    if not conversations:
+        return
+    Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
+        status=status, updated_at=timezone.now()
+    )
+    for conversation in conversations:
+        conversation.status = status
+
+
+def _resume_conversations(escalations: list[Escalation]) -> None:
     """A blocking escalation's answer un-pauses its conversation (unless it was closed meanwhile)."""
-    if escalation.blocking and escalation.conversation.status == ConversationStatus.AWAITING_HUMAN:
-        _set_conversation_status(escalation.conversation, ConversationStatus.ACTIVE)
+    waiting = [
+        e.conversation
+        for e in escalations
+        if e.blocking and e.conversation.status == ConversationStatus.AWAITING_HUMAN
+    ]
+    _set_conversation_status(waiting, ConversationStatus.ACTIVE)
 
 
 def _append_event(
@@ -929,21 +1173,37 @@ def _append_event(
     agent: Agent | None = None,
     extra: dict[str, Any] | None = None,
 ) -> Event:
-    """Write the outbox row and schedule its broadcast. Call last inside atomic."""
-    payload = {
-        "escalation": escalation_payload(escalation),
-        "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
-        **(extra or {}),
-    }
-    return _write_event(
-        Event(
-            type=event_type,
-            escalation=escalation,
-            team_id=escalation.team_id,
-            actor=user,
-            actor_agent=agent,
-            payload=payload,
-        )
+    """One escalation's event: _append_events with a list of one."""
+    (event,) = _append_events([(escalation, event_type, extra)], user=user, agent=agent)
+    return event
+
+
+def _append_events(
+    items: list[tuple[Escalation, EventType, dict[str, Any] | None]],
+    *,
+    user: AbstractBaseUser | None = None,
+    agent: Agent | None = None,
+) -> list[Event]:
+    """Write the outbox rows, (escalation, type, extra payload) each, and schedule their broadcast.
+
+    Call last inside atomic.
+    """
+    return _write_events(
+        [
+            Event(
+                type=event_type,
+                escalation=escalation,
+                team_id=escalation.team_id,
+                actor=user,
+                actor_agent=agent,
+                payload={
+                    "escalation": escalation_payload(escalation),
+                    "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
+                    **(extra or {}),
+                },
+            )
+            for escalation, event_type, extra in items
+        ]
     )
 
 
@@ -952,10 +1212,13 @@ def team_event_append(*, team_id: int, event_type: EventType, payload: dict[str,
 
     Call last inside atomic. It is broadcast, in the event feed and sent to webhooks like the rest.
     """
-    return _write_event(Event(type=event_type, team_id=team_id, payload=payload))
+    (event,) = _write_events([Event(type=event_type, team_id=team_id, payload=payload)])
+    return event
 
 
-def _write_event(event: Event) -> Event:
+def _write_events(events: list[Event]) -> list[Event]:
+    if not events:
+        return []
     if connection.vendor == "postgresql":
         # Sequence values are taken at insert but become visible at commit, so
         # without this a reader could see event 12 before 11 commits and skip
@@ -963,28 +1226,35 @@ def _write_event(event: Event) -> Event:
         # lock-order cycle. (SQLite's IMMEDIATE transactions already serialise.)
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
-    event.save(force_insert=True)
-    message = broadcast.event_message(event)
-    transaction.on_commit(lambda: broadcast.publish_event(message))
-    transaction.on_commit(lambda: _log_event(event))
+    # One INSERT: ids are taken in list order, so a batch's events keep their order.
+    Event.objects.bulk_create(events)
+    messages = [broadcast.event_message(event) for event in events]
+    transaction.on_commit(lambda: _publish(messages))
+    transaction.on_commit(lambda: _log_events(events))
     # Delivery rows in this same transaction; they are enqueued on commit.
-    deliveries_for_event(event)
-    return event
+    deliveries_for_events(events)
+    return events
 
 
-def _log_event(event: Event) -> None:
-    """After the commit: the line that ties a request id (on every line) to the change it made."""
-    logger.info(
-        "Event %s %s",
-        event.pk,
-        event.type,
-        extra={
-            "event_id": event.pk,
-            "event_type": event.type,
-            "escalation_id": event.escalation_id,
-            "team_id": event.team_id,
-        },
-    )
+def _publish(messages: list[dict[str, Any]]) -> None:
+    for message in messages:  # in event order, one broadcast per event
+        broadcast.publish_event(message)
+
+
+def _log_events(events: list[Event]) -> None:
+    """After the commit: the lines that tie a request id (on every line) to the changes it made."""
+    for event in events:
+        logger.info(
+            "Event %s %s",
+            event.pk,
+            event.type,
+            extra={
+                "event_id": event.pk,
+                "event_type": event.type,
+                "escalation_id": event.escalation_id,
+                "team_id": event.team_id,
+            },
+        )
 
 
 # An arbitrary constant naming the advisory lock that orders event commits.
@@ -1018,6 +1288,33 @@ def urgency_target_set(
         },
     )
     return target
+
+
+def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLevel]:
+    """Replace the team's escalation ladder: level 1 first, each as LadderLevel's fields with
+    `notify_users` a list of users and `notify_team` a team id or None.
+
+    Escalations already climbing go on by the new levels: a climb re-reads the level it is
+    due for (escalations.timers), and one the ladder no longer has stops there.
+    """
+    with transaction.atomic():
+        LadderLevel.objects.filter(team_id=team_id).delete()
+        rows = []
+        for number, level in enumerate(levels, start=1):
+            row = LadderLevel(
+                team_id=team_id,
+                number=number,
+                after_minutes=level["after_minutes"],
+                min_urgency=_choice(Urgency, "min_urgency", level.get("min_urgency", Urgency.LOW)),
+                notify_supervisors=level.get("notify_supervisors", True),
+                notify_owners=level.get("notify_owners", False),
+                notify_team_id=level.get("notify_team"),
+            )
+            row.clean()
+            row.save()
+            row.notify_users.set(level.get("notify_users", []))
+            rows.append(row)
+    return rows
 
 
 def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:

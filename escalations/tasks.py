@@ -20,20 +20,25 @@ def sweep_timers() -> dict[str, int]:
 
 
 # Retried on mail server errors, with waits well under the broker's visibility timeout.
-EMAIL_TASK = {
-    "ignore_result": True,
-    "autoretry_for": (OSError, smtplib.SMTPException),
-    "retry_backoff": 30,
-    "retry_backoff_max": 600,
-    "max_retries": 5,
-}
+EMAIL_RETRY_BACKOFF = 30
+EMAIL_RETRY_BACKOFF_MAX = 600
 
 
-@shared_task(**EMAIL_TASK)
-def send_reminder_email(event_id: int) -> int:
-    return notifications.send_reminder_email(event_id=event_id)
+@shared_task(bind=True, ignore_result=True, max_retries=5)
+def send_event_emails(self, items: list[tuple[int, list[str]]]) -> int:
+    """Each (event id, usernames): email that event to those users. One task per transaction
+    (a timer's batch of events), so the broker sees one message, not one per event.
 
-
-@shared_task(**EMAIL_TASK)
-def send_event_email(event_id: int, usernames: list[str]) -> int:
-    return notifications.send_event_email(event_id=event_id, usernames=usernames)
+    A retry carries only the emails that failed, so nobody gets one twice.
+    """
+    failed, error, sent = [], None, 0
+    for event_id, usernames in items:
+        try:
+            sent += notifications.send_event_email(event_id=event_id, usernames=usernames)
+        except (OSError, smtplib.SMTPException) as exc:
+            failed.append((event_id, usernames))
+            error = exc
+    if failed:
+        wait = min(EMAIL_RETRY_BACKOFF * 2**self.request.retries, EMAIL_RETRY_BACKOFF_MAX)
+        raise self.retry(args=[failed], exc=error, countdown=wait)
+    return sent

@@ -3,12 +3,13 @@
 Each timer is a due column, the condition under which a row can fall due (the
 condition of its partial index on Escalation) and the service that acts. The
 sweep reads due rows in batches in (due, id) order: one query per batch,
-whatever the batch size. The actions are per escalation, each in its own
-transaction (lock, re-check, save, history row, event, webhook deliveries: about
-ten statements), so the event-order lock every transition takes is never held
-for a whole batch. Every action re-checks its condition under the row lock, so
-running the sweep twice, two sweeps at once, or again after a worker died
-half-way changes nothing more than one sweep.
+whatever the batch size. The service acts on a whole batch in one transaction
+with a constant number of statements (one UPDATE, one history INSERT, one
+event INSERT ...; see the timers' verbs in escalations/services.py), so a
+sweep's statements grow with the number of batches, not of due escalations.
+Every action re-checks its condition under the row locks, so running the sweep
+twice, two sweeps at once, or again after a worker died half-way changes
+nothing more than one sweep.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from escalations.models import TIMER_CONDITIONS, TIMER_DUE_FIELDS, Escalation
 @dataclass(frozen=True)
 class Timer:
     name: str  # a key of TIMER_CONDITIONS: its rows, due column and partial index
-    act: Callable[[int, dt.datetime], bool]  # (escalation id, now) -> whether it did anything
+    act: Callable[[list[int], dt.datetime], int]  # (escalation ids, now) -> how many it acted on
 
     @property
     def condition(self) -> Q:
@@ -40,16 +41,17 @@ class Timer:
         return TIMER_DUE_FIELDS[self.name]
 
 
-def _breach(target: str) -> Callable[[int, dt.datetime], bool]:
-    return lambda pk, now: services.mark_breached(escalation_id=pk, target=target, now=now)
+# Lambdas, so a test's patch of a service is seen.
+def _breach(target: str) -> Callable[[list[int], dt.datetime], int]:
+    return lambda pks, now: services.mark_breached(escalation_ids=pks, target=target, now=now)
 
 
-def _time_out(pk: int, now: dt.datetime) -> bool:
-    return services.time_out(escalation_id=pk, now=now)
+def _time_out(pks: list[int], now: dt.datetime) -> int:
+    return services.time_out(escalation_ids=pks, now=now)
 
 
-def _remind(pk: int, now: dt.datetime) -> bool:
-    return services.remind(escalation_id=pk, now=now)
+def _remind(pks: list[int], now: dt.datetime) -> int:
+    return services.remind(escalation_ids=pks, now=now)
 
 
 # In this order, so one sweep leaves nothing for a second one at the same moment: a
@@ -57,7 +59,7 @@ def _remind(pk: int, now: dt.datetime) -> bool:
 # breaches are recorded next, and the reminders last (they follow the breach they
 # remind of, and go to whoever holds the escalation after an expiry).
 TIMERS = (
-    Timer("claim_expiry", lambda pk, now: services.expire_claim(escalation_id=pk, now=now)),
+    Timer("claim_expiry", lambda pks, now: services.expire_claim(escalation_ids=pks, now=now)),
     Timer("response_breach", _breach("response")),
     Timer("resolution_breach_open", _breach("resolution")),
     Timer("resolution_breach_claimed", _breach("resolution")),
@@ -66,7 +68,7 @@ TIMERS = (
     Timer("timeout_claimed", _time_out),
     # After the expiries (a lapsed claim may start a climb at once) and the timeouts (a
     # closed escalation does not climb).
-    Timer("ladder", lambda pk, now: services.climb(escalation_id=pk, now=now)),
+    Timer("ladder", lambda pks, now: services.climb(escalation_ids=pks, now=now)),
     Timer("reminder_open", _remind),
     Timer("reminder_claimed", _remind),
 )
@@ -97,8 +99,8 @@ def sweep(*, now: dt.datetime | None = None, batch_size: int | None = None, max_
         after = None
         while time.monotonic() < deadline:
             batch = due_batch(timer, now=now, after=after, limit=batch_size)
-            for _, pk in batch:
-                acted[timer.name] += timer.act(pk, now)
+            if batch:
+                acted[timer.name] += timer.act([pk for _, pk in batch], now)
             if len(batch) < batch_size:
                 break
             after = batch[-1]

@@ -165,6 +165,10 @@ class FeedbackSerializer(serializers.Serializer):
     needed = _needed_field(required=True)
 
 
+class UrgencySerializer(ReasonSerializer):
+    urgency = serializers.ChoiceField(choices=Urgency.choices)
+
+
 class WaitSerializer(serializers.Serializer):
     wait = serializers.IntegerField(required=False, min_value=0, default=0)
 

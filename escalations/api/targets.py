@@ -50,10 +50,11 @@ def _body(team: Team, urgency: str) -> dict:
     return {"urgency": urgency, **asdict(targets_for(team_id=team.pk, urgency=urgency))}
 
 
-def _team(request: Request, team_id: int, *, owner: bool = False) -> Team:
+def _team(request: Request, team_id: int, *, owner: bool = False, change: str = "its targets") -> Team:
+    """The team, if the user is a member (404 otherwise); with `owner`, only for its owners (403)."""
     team = get_object_or_404(teams_visible_to(user=request.user), pk=team_id)
     if owner and not has_team_role(request.user, team.pk, Role.OWNER):
-        raise PermissionDenied("Only an owner of the team may change its targets.")
+        raise PermissionDenied(f"Only an owner of the team may change {change}.")
     return team
 
 

@@ -222,6 +222,20 @@ class EscalationFeedback(_PersonAction):
         services.mark_needed(escalation_id=pk, user=user, needed=needed)
 
 
+@extend_schema(
+    request=s.UrgencySerializer,
+    responses=s.EscalationSerializer,
+    description="Raise or lower an active escalation's urgency (a supervisor of the team): its response "
+    "and resolution due times are counted again from its opening with the new urgency's targets, and "
+    "reminders, timeout and ladder follow; an `escalation.updated` event lists what moved.",
+)
+class EscalationUrgency(_PersonAction):
+    input_serializer = s.UrgencySerializer
+
+    def act(self, pk, user, urgency: str, reason: str = "") -> None:
+        services.change_urgency(escalation_id=pk, user=user, urgency=urgency, reason=reason)
+
+
 @extend_schema(request=s.WithdrawSerializer, responses=s.EscalationSerializer)
 class WithdrawEscalation(APIView):
     permission_classes = [IsAuthenticated, IsAgent]

@@ -68,6 +68,15 @@ def supervisor_api(ours) -> APIClient:
     return token_client(ours.supervisor_token)
 
 
+@pytest.fixture
+def owner_api(ours) -> APIClient:
+    """An owner of Billing (olga)."""
+    owner = factories.make_user("olga")
+    factories.add_member(owner, ours.team, Role.OWNER)
+    _, token = user_token_create(user=owner)
+    return token_client(token)
+
+
 @pytest.fixture(autouse=True)
 def fresh_rate_limits(settings):
     # Key and user ids repeat between tests (rolled back), so their counters would too.

@@ -1,22 +1,9 @@
 """/teams/{id}/targets/: members read the targets in force, owners set and reset their team's."""
 
-import pytest
-
 from escalations.models import UrgencyTarget
-from supervisors.models import Role
-from supervisors.tokens import user_token_create
-from tests import factories
-from tests.api.conftest import agent_client, token_client
+from tests.api.conftest import agent_client
 
 BODY = {"response_minutes": 5, "resolution_minutes": 30, "claim_minutes": 10, "reminder_minutes": 5}
-
-
-@pytest.fixture
-def owner_api(ours):
-    owner = factories.make_user("olga")
-    factories.add_member(owner, ours.team, Role.OWNER)
-    _, token = user_token_create(user=owner)
-    return token_client(token)
 
 
 def url(team, urgency=None):

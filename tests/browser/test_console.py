@@ -237,7 +237,7 @@ def test_timers_show_up_live_a_breach_as_a_toast_and_an_expired_claim_on_its_pag
     expect(detail.get_by_role("button", name="Extend claim")).to_be_visible()
     later = escalation.resolution_due_at + dt.timedelta(minutes=1)
 
-    assert services.mark_breached(escalation_id=escalation.pk, target="resolution", now=later)
+    assert services.mark_breached(escalation_ids=[escalation.pk], target="resolution", now=later) == 1
 
     toast = queue.locator("#live-toasts .toast")
     expect(toast).to_have_text(
@@ -246,7 +246,7 @@ def test_timers_show_up_live_a_breach_as_a_toast_and_an_expired_claim_on_its_pag
     assert toast.get_attribute("href") == f"/console/escalations/{escalation.pk}/"
     expect(detail.locator("#escalation-targets")).to_contain_text("missed", timeout=2000)
 
-    assert services.expire_claim(escalation_id=escalation.pk, now=later)
+    assert services.expire_claim(escalation_ids=[escalation.pk], now=later) == 1
 
     expect(detail.locator("#live-notice")).to_have_text(
         "The claim expired: this escalation is back in the queue.", timeout=2000

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 
 from escalations.models import UrgencyTarget
-from escalations.tasks import send_event_email, send_reminder_email
+from escalations.tasks import send_event_emails
 from tests import factories
 
 # The timers' tests open a critical escalation at OPENED: high urgency, so with the
@@ -52,8 +52,7 @@ def committed(django_capture_on_commit_callbacks):
     @contextlib.contextmanager
     def block():
         with (
-            mock.patch.object(send_event_email, "delay", lambda *args: send_event_email.apply(args)),
-            mock.patch.object(send_reminder_email, "delay", lambda *args: send_reminder_email.apply(args)),
+            mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])),
             django_capture_on_commit_callbacks(execute=True),
         ):
             yield

@@ -102,10 +102,10 @@ def test_an_answered_escalation_is_never_breached(critical, ana):
 
 def test_mark_breached_twice_records_once(critical):
     with time_machine.travel(at(70), tick=False):
-        first = services.mark_breached(escalation_id=critical.pk, target="resolution")
-        second = services.mark_breached(escalation_id=critical.pk, target="resolution")
+        first = services.mark_breached(escalation_ids=[critical.pk], target="resolution")
+        second = services.mark_breached(escalation_ids=[critical.pk], target="resolution")
 
-    assert (first, second) == (True, False)
+    assert (first, second) == (1, 0)
     assert breaches(critical) == ["resolution"]
 
 

@@ -15,7 +15,7 @@ import time_machine
 from django.db import connections
 
 from escalations import services, timers
-from escalations.models import Event, EventType
+from escalations.models import Escalation, Event, EventType
 from supervisors.models import Role
 from tests import factories
 from tests.escalations.conftest import OPENED, at
@@ -89,19 +89,49 @@ def test_a_sweep_that_died_half_way_is_finished_by_the_next_one(backlog):
     real = services.mark_breached
     calls = 0
 
-    def dies_on_the_fifth(**kwargs):
+    def dies_on_the_third_batch(**kwargs):
         nonlocal calls
         calls += 1
-        if calls == 5:
+        if calls == 3:
             raise SystemExit("worker killed")
         return real(**kwargs)
 
-    with mock.patch.object(services, "mark_breached", dies_on_the_fifth), pytest.raises(SystemExit):
-        timers.sweep(now=at(70))
-    assert Event.objects.filter(type=EventType.SLA_BREACHED).count() == 4
+    with mock.patch.object(services, "mark_breached", dies_on_the_third_batch), pytest.raises(SystemExit):
+        timers.sweep(now=at(70), batch_size=2)
+    assert Event.objects.filter(type=EventType.SLA_BREACHED).count() == 4  # two batches of two
 
     timers.sweep(now=at(70))
 
     everyone = Counter(backlog["claimed"] | backlog["unclaimed"])
     assert events_per_escalation(EventType.SLA_BREACHED, target="response") == everyone
     assert events_per_escalation(EventType.SLA_BREACHED, target="resolution") == everyone
+
+
+def test_a_batch_that_died_mid_way_wrote_nothing_and_the_next_sweep_does_it_all(backlog):
+    """The batch is one transaction: rows, history and events commit together or not at all."""
+    real = services._append_events
+    calls = 0
+
+    def dies_writing_the_second_batch_events(items, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            raise SystemExit("worker killed")
+        return real(items, **kwargs)
+
+    with (
+        mock.patch.object(services, "_append_events", dies_writing_the_second_batch_events),
+        pytest.raises(SystemExit),
+    ):
+        timers.sweep(now=at(70), batch_size=10)
+
+    # The first batch (claim expiries) committed; the second one left no trace.
+    assert Escalation.objects.filter(status="open").count() == 30
+    assert Escalation.objects.filter(response_breached_at__isnull=False).count() == 0
+    assert Event.objects.filter(type=EventType.SLA_BREACHED).count() == 0
+
+    timers.sweep(now=at(70))
+
+    everyone = Counter(backlog["claimed"] | backlog["unclaimed"])
+    assert events_per_escalation(EventType.SLA_BREACHED, target="response") == everyone
+    assert events_per_escalation(EventType.RELEASED, reason="claim expired") == Counter(backlog["claimed"])

@@ -8,7 +8,7 @@ from django.core import mail
 
 from escalations import services, timers
 from escalations.models import Escalation, Event, EventType, LadderLevel
-from escalations.tasks import send_event_email
+from escalations.tasks import send_event_emails
 from supervisors.models import Membership, Role
 from tests import factories
 from tests.escalations.conftest import at
@@ -21,7 +21,7 @@ def sweep(django_capture_on_commit_callbacks):
     def run(minutes: float):
         with (
             time_machine.travel(at(minutes), tick=False),
-            mock.patch.object(send_event_email, "delay", lambda *args: send_event_email.apply(args)),
+            mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])),
             django_capture_on_commit_callbacks(execute=True),
         ):
             return timers.sweep()

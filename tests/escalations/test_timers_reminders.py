@@ -8,7 +8,7 @@ from django.core import mail
 
 from escalations import services, timers
 from escalations.models import Event, EventType, UrgencyTarget
-from escalations.tasks import send_reminder_email
+from escalations.tasks import send_event_emails
 from supervisors.models import Membership
 from tests.escalations.conftest import OPENED, at
 
@@ -20,9 +20,7 @@ def sweep(django_capture_on_commit_callbacks):
     def run(minutes: float):
         with (
             time_machine.travel(at(minutes), tick=False),
-            mock.patch.object(
-                send_reminder_email, "delay", lambda event_id: send_reminder_email.apply([event_id])
-            ),
+            mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])),
             django_capture_on_commit_callbacks(execute=True),
         ):
             return timers.sweep()
@@ -148,13 +146,13 @@ def test_a_broker_outage_loses_the_email_but_not_the_reminder(
 ):
     with (
         time_machine.travel(at(15), tick=False),
-        mock.patch.object(send_reminder_email, "delay", side_effect=ConnectionError("broker down")),
+        mock.patch.object(send_event_emails, "delay", side_effect=ConnectionError("broker down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         timers.sweep()
 
     assert len(reminders(critical)) == 1
-    assert "Broker unavailable; no reminder email" in caplog.text
+    assert "Broker unavailable; no email for events" in caplog.text
 
 
 def test_team_members_off_duty_are_not_reminded(critical, bob, sweep):
