@@ -15,7 +15,7 @@ threaded HTTP/1.1 server in its own process answering 204 with no work.
    --rate deliveries/s for --seconds; enqueue -> first attempt is the
    Delivery's insert to its first Attempt's start, from the database.
 
-Always a fresh database `bench_webhooks` (dropped at the end) and its own
+Always a fresh database `bench_webhooks_<pid>` (dropped at the end) and its own
 Celery queue, so other workers on a shared Redis neither take nor add tasks.
 Without DATABASE_URL: SQLite in a temporary VAR_DIR; without REDIS_URL: an
 embedded redis-server. Targets (issue 5): >= 200 deliveries/s with one
@@ -37,7 +37,8 @@ from pathlib import Path
 from _db import django_stack  # bench/ is on sys.path when run as a script
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "bench_webhooks"
+# Per run: several engineers (or two runs) share one PostgreSQL server, and the bench drops its database.
+BENCH_DATABASE = f"bench_webhooks_{os.getpid()}"
 
 
 class _Receiver(http.server.BaseHTTPRequestHandler):
