@@ -73,7 +73,8 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # A timeout too: on a loaded machine a server still starting may take over a second to answer.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"daphne did not come up:\n{log_path.read_text()}")
