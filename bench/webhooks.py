@@ -15,7 +15,7 @@ threaded HTTP/1.1 server in its own process answering 204 with no work.
    --rate deliveries/s for --seconds; enqueue -> first attempt is the
    Delivery's insert to its first Attempt's start, from the database.
 
-Always a fresh database `bench_webhooks` (dropped at the end) and its own
+Always a fresh database `bench_webhooks_<pid>` (dropped at the end) and its own
 Celery queue, so other workers on a shared Redis neither take nor add tasks.
 Without DATABASE_URL: SQLite in a temporary VAR_DIR; without REDIS_URL: an
 embedded redis-server. Targets (issue 5): >= 200 deliveries/s with one
@@ -37,7 +37,8 @@ import _stack  # bench/ is on sys.path when run as a script
 from _db import django_stack
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCH_DATABASE = "bench_webhooks"
+# Per run: several engineers (or two runs) share one PostgreSQL server, and the bench drops its database.
+BENCH_DATABASE = f"bench_webhooks_{os.getpid()}"
 
 
 def main() -> None:
@@ -65,7 +66,8 @@ def main() -> None:
             first_id = _open(agent, args.n // args.endpoints, prefix="drain")
             worker = _start_worker(args)
             processes.append(worker)
-            drain = _wait_done(first_id, args.n // args.endpoints * args.endpoints, timeout=600)
+            expected = args.n // args.endpoints * args.endpoints
+            drain = _wait_done(first_id, expected, timeout=600, worker=worker.pid)
 
             paced_first_id = _paced(agent, args.rate / args.endpoints, args.seconds)
             paced = _wait_done(paced_first_id, None, timeout=120)
@@ -131,8 +133,13 @@ def _start_worker(args) -> subprocess.Popen:
     )
 
 
-def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
-    """Wait until every delivery from first_id on has succeeded; return their timings."""
+def _wait_done(first_id: int, expected: int | None, *, timeout: float, worker: int | None = None) -> dict:
+    """Wait until every delivery from first_id on has succeeded; return their timings.
+
+    With the worker's pid: also its CPU per delivery in the steady middle of the
+    run (from 10% to 90% done), which leaves out the worker's start-up (imports,
+    connections: a second or more of CPU) and the tail.
+    """
     from django.db.models import Count
 
     from webhooks.models import Attempt, Delivery, DeliveryStatus
@@ -140,11 +147,18 @@ def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
     deliveries = Delivery.objects.filter(id__gte=first_id)
     total = expected if expected is not None else deliveries.count()
     deadline = time.monotonic() + timeout
-    while deliveries.filter(status=DeliveryStatus.SUCCEEDED).count() < total:
+    samples: list[tuple[int, float]] = []  # (succeeded, worker CPU seconds)
+    while (done := deliveries.filter(status=DeliveryStatus.SUCCEEDED).count()) < total:
+        if worker is not None:
+            samples.append((done, sum(_cpu_seconds(worker))))
         if time.monotonic() > deadline:
             counts = dict(deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
             sys.exit(f"not all deliveries succeeded within {timeout} s: {counts}")
         time.sleep(0.25)
+    middle = [(n, cpu) for n, cpu in samples if total * 0.1 <= n <= total * 0.9]
+    steady_ms = None
+    if len(middle) >= 2 and middle[-1][0] > middle[0][0]:
+        steady_ms = (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0]) * 1000
     attempts = list(
         Attempt.objects.filter(delivery__id__gte=first_id, number=1).values_list(
             "started_at", "duration_ms", "delivery__created_at"
@@ -158,6 +172,7 @@ def _wait_done(first_id: int, expected: int | None, *, timeout: float) -> dict:
         "seconds": max(ends) - min(s.timestamp() for s in starts),
         "wait_ms": sorted((started - created).total_seconds() * 1000 for started, _, created in attempts),
         "duration_ms": sorted(ms for _, ms, _ in attempts),
+        "steady_cpu_ms": steady_ms,
     }
 
 
@@ -200,6 +215,8 @@ def _report(args, drain: dict, paced: dict, cpu: tuple[float, float]) -> None:
         f"Worker CPU per delivery (both phases): {(main + children) / total * 1000:.2f} ms "
         f"(main process {main / total * 1000:.2f}, pool children {children / total * 1000:.2f})"
     )
+    if drain["steady_cpu_ms"] is not None:
+        print(f"Worker CPU per delivery in the drain, 10% -> 90% done: {drain['steady_cpu_ms']:.2f} ms")
     print(
         "(wait = Delivery inserted -> first attempt started; in the drain it is mostly time in the backlog)"
     )

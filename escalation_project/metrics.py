@@ -223,12 +223,13 @@ def escalations_breached(target: str, count: int) -> None:
     after_commit(lambda pipe: ESCALATION_BREACHES.inc(pipe, amount=count, target=target))
 
 
-def webhook_attempt(*, outcome: str, duration_ms: int) -> None:
-    """Call after the attempt's row committed."""
+def webhook_attempts(attempts: list[tuple[str, int]]) -> None:
+    """(outcome, duration in ms) of a batch's attempts, in one write. Call after their rows committed."""
 
     def record(pipe: Pipeline) -> None:
-        WEBHOOK_ATTEMPTS.inc(pipe, outcome=outcome)
-        WEBHOOK_DURATION.observe(pipe, duration_ms / 1000, outcome=outcome)
+        for outcome, duration_ms in attempts:
+            WEBHOOK_ATTEMPTS.inc(pipe, outcome=outcome)
+            WEBHOOK_DURATION.observe(pipe, duration_ms / 1000, outcome=outcome)
 
     _write(record)
 

@@ -16,6 +16,7 @@ import email.utils
 import logging
 import random
 import secrets as random_secrets
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -64,6 +65,13 @@ SEND_LEASE = dt.timedelta(seconds=60)
 # How long the sweep trusts that an enqueued message will reach a worker: longer than a
 # busy queue's wait, short enough that a message lost with the broker is sent soon after.
 ENQUEUE_LEASE = dt.timedelta(seconds=60)
+# Deliveries per task message. An event's deliveries travel together (one message, one
+# claim, one write of their attempts: per delivery those were most of a worker's CPU).
+DELIVERY_BATCH = 20
+# A batch sends one delivery after another and starts no new send after this long (the
+# rest are queued again at once), so its last attempt, at most the sender's 15 s more,
+# ends within the task's soft time limit and well within the claim's SEND_LEASE.
+BATCH_SEND_SECONDS = 20
 # Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
 SWEEP_BATCH = 500
 SECRET_BYTES = 32
@@ -253,20 +261,22 @@ def deliveries_for_events(events: list[Event]) -> list[Delivery]:
 
 
 def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery; if the broker is down, the sweep sends them later.
+    """Hand deliveries to Celery, DELIVERY_BATCH per message; if the broker is down, the sweep sends them.
 
     The rows must carry an enqueue lease (deliveries_claim_due and the writers
     above set it); a row whose message could not be sent gets its lease back.
     """
     from webhooks.tasks import deliver  # the tasks module imports this one
 
-    for index, delivery_id in enumerate(delivery_ids):
+    for start in range(0, len(delivery_ids), DELIVERY_BATCH):
         try:
-            deliver.delay(delivery_id)
+            deliver.delay(delivery_ids[start : start + DELIVERY_BATCH])
         except Exception:  # the broker's errors vary by transport; none may fail the caller's request
-            logger.warning("Broker unavailable; delivery %s waits for the sweep.", delivery_id, exc_info=True)
+            logger.warning(
+                "Broker unavailable; deliveries %s wait for the sweep.", delivery_ids[start:], exc_info=True
+            )
             # No message is waiting for these: the next sweep may take them at once.
-            Delivery.objects.filter(pk__in=delivery_ids[index:]).update(enqueued_until=None)
+            Delivery.objects.filter(pk__in=delivery_ids[start:]).update(enqueued_until=None)
             return
 
 
@@ -286,37 +296,118 @@ def deliveries_claim_due(*, now: dt.datetime | None = None, limit: int = SWEEP_B
             # ignores it; its IMMEDIATE transaction already serialises the two.
             .select_for_update(skip_locked=True)
         )
-        ids = list(due.values_list("pk", flat=True)[:limit])
-        Delivery.objects.filter(pk__in=ids).update(enqueued_until=now + ENQUEUE_LEASE)
-    return ids
+        rows = list(due.values_list("pk", "endpoint_id")[:limit])
+        Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_until=now + ENQUEUE_LEASE)
+    # An endpoint's rows side by side, so enqueue's batches each go to few receivers: one
+    # receiver timing out then holds up mostly its own retries (sorted() keeps the due order).
+    return [pk for pk, _ in sorted(rows, key=lambda row: row[1])]
 
 
 # --- Sending --------------------------------------------------------------------
 
 
-def delivery_attempt(*, delivery_id: int) -> Delivery | None:
-    """Send one attempt if the delivery is due and record it. None when it was not ours to send."""
-    now = timezone.now()
-    # The claim: of two tasks for one delivery (a re-enqueue, a redelivered
-    # message after a worker crash) exactly one wins the UPDATE.
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status__in=DUE_STATUSES, next_attempt_at__lte=now
-    ).update(next_attempt_at=now + SEND_LEASE, enqueued_until=None)
-    if not claimed:
-        return None
-    delivery = Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id)
-    endpoint = delivery.endpoint
-    if not endpoint.active:
-        Delivery.objects.filter(pk=delivery_id).update(
-            status=DeliveryStatus.FAILED,
-            next_attempt_at=None,
-            last_error="Not sent: the endpoint is disabled.",
-            updated_at=now,
-        )
-        delivery.refresh_from_db()
-        return delivery
+def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
+    """Send one attempt of each of these deliveries that is due, one after another, and record them.
 
-    event = delivery.event
+    Returns the deliveries this call claimed, as written; rows another worker
+    holds or that are not due are left out. One claim, one read and one write
+    of the attempts serve the whole batch: per delivery they were most of a
+    worker's CPU (bench/README.md, webhooks).
+    """
+    claimed = _deliveries_claim(delivery_ids, now=timezone.now())
+    if not claimed:
+        return []
+    changes: list[tuple[Delivery, dict[str, Any]]] = []
+    attempts: list[Attempt] = []
+    decisions: list[Decision] = []
+    to_disable: dict[int, str] = {}  # endpoint id -> reason (a 410)
+    failing: dict[int, Endpoint] = {}  # endpoints with a failed attempt: checked for auto-disable
+    handed_back: list[int] = []
+    deadline = time.monotonic() + BATCH_SEND_SECONDS
+    for delivery in claimed:
+        endpoint = delivery.endpoint
+        if not endpoint.active or endpoint.pk in to_disable:
+            changes.append((delivery, _NOT_SENT_DISABLED))
+            continue
+        if time.monotonic() > deadline:
+            # A slow receiver ate the batch's time: the rest go back to the queue at once,
+            # so no attempt outlives the claim's lease or the task's time limit.
+            handed_back.append(delivery.pk)
+            continue
+        attempt, decision = _attempt_send(delivery)
+        attempts.append(attempt)
+        decisions.append(decision)
+        changes.append(
+            (
+                delivery,
+                {
+                    "attempt_count": attempt.number,
+                    "last_status_code": attempt.status_code,
+                    "last_error": decision.error,
+                    "status": decision.status,
+                    "next_attempt_at": decision.next_attempt_at,
+                },
+            )
+        )
+        if decision.disable_reason:
+            to_disable[endpoint.pk] = decision.disable_reason
+        elif decision.outcome != AttemptOutcome.SUCCEEDED:
+            failing[endpoint.pk] = endpoint
+    _attempts_record(
+        attempts, changes, to_disable=to_disable, failing=list(failing.values()), handed_back=handed_back
+    )
+    for attempt, decision in zip(attempts, decisions, strict=True):
+        _log_attempt(attempt, decision)
+    metrics.webhook_attempts(
+        [
+            (decision.outcome, attempt.duration_ms)
+            for attempt, decision in zip(attempts, decisions, strict=True)
+        ]
+    )
+    return [delivery for delivery, _ in changes]
+
+
+def delivery_attempt(*, delivery_id: int) -> Delivery | None:
+    """deliveries_attempt for one delivery: None when it was not ours to send."""
+    sent = deliveries_attempt(delivery_ids=[delivery_id])
+    return sent[0] if sent else None
+
+
+# A claimed delivery whose endpoint is off (or went off earlier in its batch) fails unsent.
+_NOT_SENT_DISABLED = {
+    "status": DeliveryStatus.FAILED,
+    "next_attempt_at": None,
+    "last_error": "Not sent: the endpoint is disabled.",
+}
+
+
+def _deliveries_claim(delivery_ids: list[int], *, now: dt.datetime) -> list[Delivery]:
+    """The due ones among delivery_ids, with endpoint and event, each leased to this worker for SEND_LEASE.
+
+    Of two tasks for one delivery (a re-enqueue, a message redelivered after a
+    worker crash) exactly one claims it: on PostgreSQL the row lock (a row
+    locked by another claim is skipped; once that commits its lease makes the
+    row not due), on SQLite the IMMEDIATE transaction.
+    """
+    with transaction.atomic():
+        claimed = list(
+            Delivery.objects.filter(pk__in=delivery_ids, status__in=DUE_STATUSES, next_attempt_at__lte=now)
+            .select_related("endpoint", "event")
+            # of=self: locking the endpoint rows too would make concurrent batches to
+            # the same endpoints skip each other's deliveries.
+            .select_for_update(skip_locked=True, of=("self",))
+            .order_by("pk")
+        )
+        if claimed:
+            Delivery.objects.filter(pk__in=[d.pk for d in claimed]).update(
+                next_attempt_at=now + SEND_LEASE, enqueued_until=None
+            )
+    return claimed
+
+
+def _attempt_send(delivery: Delivery) -> tuple[Attempt, Decision]:
+    """POST one attempt; return its Attempt row (not saved yet) and what it means for the delivery."""
+    endpoint, event = delivery.endpoint, delivery.event
     body = sender.event_body(event_type=event.type, timestamp=event.created_at, data=event.payload)
     started_at = timezone.now()
     result = sender.send(
@@ -327,48 +418,58 @@ def delivery_attempt(*, delivery_id: int) -> Delivery | None:
     )
     number = delivery.attempt_count + 1
     decision = decide(result, attempt_number=number, now=timezone.now())
+    attempt = Attempt(
+        delivery=delivery,
+        number=number,
+        started_at=started_at,
+        duration_ms=result.duration_ms,
+        status_code=result.status_code,
+        response_excerpt=result.excerpt,
+        error=result.error,
+        outcome=decision.outcome,
+    )
+    return attempt, decision
+
+
+def _attempts_record(
+    attempts: list[Attempt],
+    changes: list[tuple[Delivery, dict[str, Any]]],
+    *,
+    to_disable: dict[int, str],
+    failing: list[Endpoint],
+    handed_back: list[int],
+) -> None:
+    """Write a batch's attempts and its deliveries' new state in one transaction."""
+    now = timezone.now()
+    # Rows that end the same way (in a healthy batch: all of them) take one UPDATE.
+    same: dict[tuple, list[int]] = {}
+    for delivery, change in changes:
+        for field, value in change.items():
+            setattr(delivery, field, value)
+        same.setdefault(tuple(change.items()), []).append(delivery.pk)
     with transaction.atomic():
-        Attempt.objects.create(
-            delivery=delivery,
-            number=number,
-            started_at=started_at,
-            duration_ms=result.duration_ms,
-            status_code=result.status_code,
-            response_excerpt=result.excerpt,
-            error=result.error,
-            outcome=decision.outcome,
-        )
-        delivery.attempt_count = number
-        delivery.last_status_code = result.status_code
-        delivery.last_error = decision.error
-        delivery.status = decision.status
-        delivery.next_attempt_at = decision.next_attempt_at
-        delivery.save(
-            update_fields=[
-                "attempt_count",
-                "last_status_code",
-                "last_error",
-                "status",
-                "next_attempt_at",
-                "updated_at",
-            ]
-        )
-        if decision.disable_reason:
-            endpoint_disable(endpoint_id=endpoint.pk, reason=decision.disable_reason)
-        elif decision.outcome != AttemptOutcome.SUCCEEDED:
+        Attempt.objects.bulk_create(attempts)
+        for change_items, ids in same.items():
+            Delivery.objects.filter(pk__in=ids).update(**dict(change_items), updated_at=now)
+        if handed_back:
+            Delivery.objects.filter(pk__in=handed_back).update(
+                next_attempt_at=now, enqueued_until=now + ENQUEUE_LEASE, updated_at=now
+            )
+            transaction.on_commit(lambda: enqueue(handed_back))
+        for endpoint_id, reason in to_disable.items():
+            endpoint_disable(endpoint_id=endpoint_id, reason=reason)
+        for endpoint in failing:
             _disable_if_failing_too_long(endpoint)
-    _log_attempt(delivery, number=number, result=result, decision=decision)
-    metrics.webhook_attempt(outcome=decision.outcome, duration_ms=result.duration_ms)
-    return delivery
 
 
-def _log_attempt(delivery: Delivery, *, number: int, result: sender.SendResult, decision: Decision) -> None:
+def _log_attempt(attempt: Attempt, decision: Decision) -> None:
     """One line per attempt. Never the URL (receivers put tokens in them) nor the body."""
+    delivery = attempt.delivery
     logger.log(
         logging.INFO if decision.outcome == AttemptOutcome.SUCCEEDED else logging.WARNING,
         "Webhook %s attempt %s: %s",
         delivery.webhook_id,
-        number,
+        attempt.number,
         decision.outcome,
         extra={
             "delivery_id": delivery.pk,
@@ -376,10 +477,10 @@ def _log_attempt(delivery: Delivery, *, number: int, result: sender.SendResult, 
             "event_id": delivery.event_id,
             "event_type": delivery.event.type,
             "endpoint_id": delivery.endpoint_id,
-            "attempt": number,
+            "attempt": attempt.number,
             "outcome": decision.outcome,
-            "status_code": result.status_code,
-            "duration_ms": result.duration_ms,
+            "status_code": attempt.status_code,
+            "duration_ms": attempt.duration_ms,
             "error": decision.error,
             # The request that made the delivery; request_id is the one that enqueued this attempt.
             "origin_request_id": delivery.request_id,

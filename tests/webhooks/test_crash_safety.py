@@ -140,6 +140,17 @@ def scene(transactional_db, httpserver, settings):
     return endpoint, {"Authorization": f"Bearer {key}"}
 
 
+def wait_until_recorded(endpoint, count: int, log: Callable[[], str]) -> None:
+    """The receiver has answered; the worker records the attempts just after (a batch's together).
+    Stopping it before then would cut that short, so wait for the rows."""
+    deadline = time.monotonic() + WAIT_SECONDS
+    succeeded = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.SUCCEEDED)
+    while succeeded.count() < count:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{succeeded.count()} of {count} attempts were recorded.\n{log()}")
+        time.sleep(0.1)
+
+
 def escalate(base: str, headers: dict, conversation: str) -> requests.Response:
     return requests.post(
         f"{base}/api/v1/escalations/",
@@ -173,11 +184,7 @@ def test_escalations_created_while_redis_is_down_are_answered_201_and_delivered_
 
         own_redis.start()  # the same port: the worker and beat reconnect; the sweep finds the rows
         receiver.wait_for(3, "webhooks after Redis came back", lambda: worker_log(var_dir))
-        # The worker records an attempt just after its answer arrives: let it, before stopping it.
-        deadline = time.monotonic() + WAIT_SECONDS
-        unrecorded = Delivery.objects.filter(endpoint=endpoint).exclude(status=DeliveryStatus.SUCCEEDED)
-        while unrecorded.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_until_recorded(endpoint, 3, lambda: worker_log(var_dir))
 
     escalation_ids = sorted(r.json()["id"] for r in [before, *during])
     deliveries = list(Delivery.objects.filter(endpoint=endpoint).order_by("event__escalation_id"))
@@ -218,13 +225,7 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
         # A fresh worker: once the dead one's claim (the send lease) runs out, its beat sweep sends it again.
         with celery_worker(second_worker, own_redis.url, send_lease_seconds=3):
             receiver.wait_for(2, "the delivery sent again", lambda: worker_log(second_worker))
-            # The receiver has answered; the worker records the attempt just after. Stopping
-            # it before then would cut that short, so wait for the row.
-            deadline = time.monotonic() + WAIT_SECONDS
-            while Delivery.objects.get(endpoint=endpoint).status != DeliveryStatus.SUCCEEDED:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"The second attempt was never recorded.\n{worker_log(second_worker)}")
-                time.sleep(0.1)
+            wait_until_recorded(endpoint, 1, lambda: worker_log(second_worker))
 
     delivery = Delivery.objects.get(endpoint=endpoint)
     first, second = receiver.requests

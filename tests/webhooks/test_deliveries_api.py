@@ -101,7 +101,7 @@ def test_a_contributor_redelivers_a_failed_delivery_with_the_same_webhook_id(
 
     assert response.status_code == 202, response.json()
     assert (response.json()["status"], response.json()["webhook_id"]) == ("pending", delivery.webhook_id)
-    no_broker.assert_called_once_with(delivery.pk)
+    no_broker.assert_called_once_with([delivery.pk])
     receiver.clear()
     receiver.expect_request("/hook").respond_with_data("ok")
     services.delivery_attempt(delivery_id=delivery.pk)

@@ -34,7 +34,7 @@ def test_a_committed_transition_creates_deliveries_and_enqueues_them_on_commit(
     assert delivery.event == Event.objects.get(escalation=escalation)
     assert delivery.status == "pending"
     assert delivery.next_attempt_at is not None
-    delay.assert_called_once_with(delivery.pk)
+    delay.assert_called_once_with([delivery.pk])
 
 
 def test_a_rolled_back_transition_creates_no_delivery(team, all_events, django_capture_on_commit_callbacks):
@@ -90,7 +90,7 @@ def test_the_sweep_task_enqueues_what_is_due(team, all_events):
     with mock.patch("webhooks.tasks.deliver.delay") as delay:
         assert sweep_due_deliveries.apply().get() == 1
 
-    delay.assert_called_once_with(Delivery.objects.get().pk)
+    delay.assert_called_once_with([Delivery.objects.get().pk])
 
 
 def test_unknown_event_types_are_refused(team):
@@ -117,7 +117,7 @@ def test_the_deliver_task_sends_through_the_service(team, all_events):
 
     open_escalation(team)
     delivery = Delivery.objects.get()
-    with mock.patch("webhooks.services.delivery_attempt") as attempt:
-        deliver.apply(args=[delivery.pk])
+    with mock.patch("webhooks.services.deliveries_attempt") as attempt:
+        deliver.apply(args=[[delivery.pk]])
 
-    attempt.assert_called_once_with(delivery_id=delivery.pk)
+    attempt.assert_called_once_with(delivery_ids=[delivery.pk])

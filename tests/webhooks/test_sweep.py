@@ -24,7 +24,7 @@ def sweep() -> list[int]:
     """Run the beat's task; return the ids it handed to the broker."""
     with mock.patch("webhooks.tasks.deliver.delay") as delay:
         sweep_due_deliveries.apply()
-    return [call.args[0] for call in delay.call_args_list]
+    return [pk for call in delay.call_args_list for pk in call.args[0]]
 
 
 def test_the_sweep_picks_only_due_rows(endpoint, team, clock):
@@ -47,7 +47,7 @@ def test_a_row_whose_message_waits_in_the_queue_is_not_enqueued_again_while_work
         with django_capture_on_commit_callbacks(execute=True):
             open_escalation(team)
     (delivery,) = deliveries_of(endpoint)
-    delay.assert_called_once_with(delivery.pk)
+    delay.assert_called_once_with([delivery.pk])
 
     # No worker picks it up: sweeps every 5 s during the lease add nothing to the queue.
     for _ in range(int(services.ENQUEUE_LEASE.total_seconds() // 5) - 1):
