@@ -1,0 +1,159 @@
+"""Schemathesis fuzzes every operation of /api/schema/ against the app, in process (WSGI).
+
+For each operation it sends the schema's examples, the boundary values of
+every parameter (its coverage phase) and random valid and invalid requests,
+and checks every response: no 5xx, a status code the schema documents for the
+operation, a body (and content type, and headers) that matches the documented
+one, invalid input refused with a 4xx, valid input not refused as invalid.
+
+Credentials are real: an agent key for the operations an agent calls, a user
+token of a team owner (who may change everything of the team) for the rest.
+Path ids are half of the time the ids of real objects, so the fuzzing reaches
+past the 404 into validation and the services; the other half is whatever
+Schemathesis makes up.
+
+The run is deterministic (derandomized) and bounded by MAX_EXAMPLES per
+operation, so CI sees the same requests every time and stays within a couple
+of minutes; raise it locally to search harder:
+`FUZZ_MAX_EXAMPLES=500 make test PYTEST_ARGS=tests/api/test_schema_fuzz.py`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+
+import pytest
+import schemathesis
+from django.core.signals import request_finished, request_started
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+
+from agents.keys import agent_key_create
+from agents.models import Label, RuleTestCase
+from supervisors.models import Role
+from supervisors.tokens import user_token_create
+from tests import factories
+from webhooks import services as webhooks
+from webhooks.models import Delivery, DeliveryStatus
+
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+
+# The calls an agent makes with its key; every other operation is a person's (a user token).
+AGENT_OPERATIONS = {
+    ("GET", "/api/v1/escalations/"),
+    ("POST", "/api/v1/escalations/"),
+    ("GET", "/api/v1/escalations/{id}/"),
+    ("POST", "/api/v1/escalations/{id}/withdraw/"),
+    ("GET", "/api/v1/events/"),
+    ("POST", "/api/v1/conversations/"),
+    ("GET", "/api/v1/conversations/{id}/"),
+    ("POST", "/api/v1/conversations/{id}/messages/"),
+    ("POST", "/api/v1/agents/{agent_id}/evaluate/"),
+}
+
+
+@dataclass
+class World:
+    """The credentials and the ids of real objects, filled per test by the `world` fixture."""
+
+    agent_key: str = ""
+    user_token: str = ""
+    ids: dict[str, int] = field(default_factory=dict)
+
+
+WORLD = World()
+
+
+def _real_ids(path: str) -> dict[str, int]:
+    names = re.findall(r"{(\w+)}", path)
+    # /escalations/{id}/ and /conversations/{id}/ both call their id "id".
+    key = {"id": "conversation_id" if path.startswith("/api/v1/conversations/") else "escalation_id"}
+    return {name: WORLD.ids[key.get(name, name)] for name in names if key.get(name, name) in WORLD.ids}
+
+
+@schema.hook
+def before_generate_path_parameters(context, strategy):
+    path = context.operation.path
+    # Drawn when the example is made, i.e. after the fixture filled WORLD for this test.
+    real = st.just(None).map(lambda _: _real_ids(path))
+    return st.one_of(strategy, st.tuples(strategy, real).map(lambda pair: {**pair[0], **pair[1]}))
+
+
+@pytest.fixture
+def keep_connection():
+    """The test's connection stays open between requests, as Django's test client keeps it.
+
+    A WSGI handler closes the database connection when a request ends; here that
+    connection holds the test's transaction (its data), so it must not be closed.
+    """
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def world(db, settings, keep_connection):
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+    # A long-poll on an open escalation waits at most this long (the default, 60 s, would
+    # make one example a minute); a larger ?wait= is then a 400, which the schema documents.
+    settings.API_LONG_POLL_MAX_SECONDS = 1
+    team = factories.make_team("Billing")
+    owner = factories.make_user("olga")
+    factories.add_member(owner, team, Role.OWNER)
+    agent = factories.make_agent(team, "Billing Bot")
+    rule = factories.make_rule(agent)
+    case = RuleTestCase.objects.create(
+        agent=agent, name="refund", messages=[{"role": "user", "content": "refund please"}]
+    )
+    label = Label.objects.create(team=team, kind="topic", name="refunds")
+    endpoint = webhooks.endpoint_create(team=team, url="http://127.0.0.1:9/hook")
+    conversation = factories.make_conversation(agent, "chat-1")
+    escalation = factories.open_escalation(conversation)
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
+    _, WORLD.agent_key = agent_key_create(agent=agent, name="fuzz")
+    _, WORLD.user_token = user_token_create(user=owner)
+    WORLD.ids = {
+        "team_id": team.pk,
+        "agent_id": agent.pk,
+        "rule_id": rule.pk,
+        "test_id": case.pk,
+        "label_id": label.pk,
+        "endpoint_id": endpoint.pk,
+        "delivery_id": delivery.pk,
+        "conversation_id": conversation.pk,
+        "escalation_id": escalation.pk,
+        "urgency": "high",
+    }
+    return WORLD
+
+
+def _headers(case) -> dict[str, str]:
+    if (case.method.upper(), case.path) in AGENT_OPERATIONS:
+        return {"Authorization": f"Bearer {WORLD.agent_key}"}
+    return {"Authorization": f"Token {WORLD.user_token}"}
+
+
+@schema.parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,  # `world` is made once per operation, on purpose
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.data_too_large,
+    ],
+)
+def test_every_operation_answers_as_its_schema_says(case, world):
+    case.call_and_validate(headers=_headers(case))
