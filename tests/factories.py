@@ -51,6 +51,18 @@ def make_rule(agent: Agent, **extra) -> EscalationRule:
     return EscalationRule.objects.create(agent=agent, **fields)
 
 
+def make_refund_rule(agent: Agent) -> EscalationRule:
+    """An amount rule: a refund over $100 escalates as critical, its reason naming the amount."""
+    return make_rule(
+        agent,
+        name="Refunds over $100",
+        kind="amount",
+        parameters={"phrases": ["refund"], "limit": 100},
+        severity="critical",
+        reason_template="Customer asked for a refund of {amount} (limit {limit})",
+    )
+
+
 def make_conversation(agent: Agent, external_id: str | None = None, **extra) -> Conversation:
     conversation = Conversation.objects.create(
         agent=agent, external_id=external_id or f"conv-{next(_seq)}", channel=Channel.CHAT, **extra

@@ -20,6 +20,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from escalation_project import embedded_redis
 from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
 
 
@@ -50,6 +51,18 @@ def server_env(var_dir: Path, redis_url: str | None = None, **extra: str) -> dic
 
 
 @contextlib.contextmanager
+def running_redis(var_dir: Path) -> Iterator[str]:
+    """A redis-server of the caller's alone; yields its URL. Its broker queue and channel groups are
+    then the caller's only, even in a run whose other tests share a Redis with other test runs."""
+    port = free_port()
+    process = embedded_redis.start(port, var_dir / "redis")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        embedded_redis.stop(process)
+
+
+@contextlib.contextmanager
 def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[str]:
     """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after."""
     port = free_port()
@@ -73,7 +86,8 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
+            # A timeout too: a server still starting on a busy machine may take over a second.
+            except (requests.ConnectionError, requests.Timeout):
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"daphne did not come up:\n{log_path.read_text()}")

@@ -195,6 +195,14 @@ class EventSerializer(serializers.Serializer):
         }
 
 
+class EventPageSerializer(serializers.Serializer):
+    """For the schema; the body is made by the view."""
+
+    results = EventSerializer(many=True)
+    next_after = serializers.IntegerField(help_text="Pass it back as `after` for the next page.")
+    has_more = serializers.BooleanField()
+
+
 class EventFeedQuerySerializer(serializers.Serializer):
     after = serializers.IntegerField(required=False, min_value=0, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)

@@ -31,14 +31,7 @@ def server(transactional_db, tmp_path: Path):
 def parties(transactional_db):
     team = factories.make_team("Billing")
     agent = factories.make_agent(team, "Refund Desk Bot")
-    factories.make_rule(
-        agent,
-        name="Refunds over $100",
-        kind="amount",
-        parameters={"phrases": ["refund"], "limit": 100},
-        severity="critical",
-        reason_template="Customer asked for a refund of {amount} (limit {limit})",
-    )
+    factories.make_refund_rule(agent)
     _, key = agent_key_create(agent=agent, name="e2e")
     ana = factories.make_user("ana")
     factories.add_member(ana, team, Role.SUPERVISOR)
