@@ -143,9 +143,10 @@ class EscalationDetail(APIView):
         parameters=[
             OpenApiParameter(
                 "wait",
-                int,
-                description="Seconds to wait for the escalation to become final "
-                "(at most API_LONG_POLL_MAX_SECONDS, 60 by default; larger: 400).",
+                # The server's limit, read when the schema is made (settings do not change at run time).
+                {"type": "integer", "minimum": 0, "maximum": settings.API_LONG_POLL_MAX_SECONDS},
+                description="Seconds to wait for the escalation to become final (larger than the "
+                "maximum, API_LONG_POLL_MAX_SECONDS: 400).",
             )
         ],
         responses=s.EscalationSerializer,

@@ -63,3 +63,17 @@ def test_required_text_in_a_request_is_documented_as_not_blank(db):
     assert _schema()["paths"]["/api/v1/escalations/"]["post"]["requestBody"]["content"].keys() == {
         "application/json"
     }
+
+
+def test_the_long_poll_wait_and_rule_test_messages_are_documented_as_the_api_checks_them(db, settings):
+    schema = _schema()
+    [wait] = [
+        p for p in schema["paths"]["/api/v1/escalations/{id}/"]["get"]["parameters"] if p["name"] == "wait"
+    ]
+    assert wait["schema"] == {"type": "integer", "minimum": 0, "maximum": settings.API_LONG_POLL_MAX_SECONDS}
+    messages = schema["components"]["schemas"]["RuleTestRequest"]["properties"]["messages"]
+    assert (messages["type"], messages["minItems"], messages["items"]["required"]) == (
+        "array",
+        1,
+        ["role", "content"],
+    )

@@ -14,7 +14,7 @@ Schemathesis makes up.
 
 The run is deterministic (derandomized) and bounded by MAX_EXAMPLES per
 operation, so CI sees the same requests every time and stays within a couple
-of minutes; raise it locally to search harder:
+of minutes of CPU; raise it locally to search harder:
 `FUZZ_MAX_EXAMPLES=500 make test PYTEST_ARGS=tests/api/test_schema_fuzz.py`.
 """
 
@@ -31,6 +31,7 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
+from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from agents.keys import agent_key_create
 from agents.models import Label, RuleTestCase
@@ -40,7 +41,7 @@ from tests import factories
 from webhooks import services as webhooks
 from webhooks.models import Delivery, DeliveryStatus
 
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "25"))
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 
 schema = schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
 
@@ -99,6 +100,15 @@ def filter_query(context, query):
     return not (query and "cursor" in query)
 
 
+@schema.hook
+def map_query(context, query):
+    # A long-poll on an open escalation waits ?wait= seconds (up to 60): keep a valid wait short
+    # so one example does not take a minute. An invalid one (negative, too large) stays as it is.
+    if query and isinstance(query.get("wait"), int) and 1 < query["wait"] <= 60:
+        return {**query, "wait": 1}
+    return query
+
+
 @schema.auth(refresh_interval=None)
 class Credentials:
     """The agent key or the owner's token, per operation; left out when Schemathesis tests a call
@@ -130,9 +140,6 @@ def keep_connection():
 @pytest.fixture
 def world(db, settings, keep_connection):
     settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    # A long-poll on an open escalation waits at most this long (the default, 60 s, would
-    # make one example a minute); a larger ?wait= is then a 400, which the schema documents.
-    settings.API_LONG_POLL_MAX_SECONDS = 1
     team = factories.make_team("Billing")
     owner = factories.make_user("olga")
     factories.add_member(owner, team, Role.OWNER)
@@ -177,4 +184,10 @@ def world(db, settings, keep_connection):
     ],
 )
 def test_every_operation_answers_as_its_schema_says(case, world):
-    case.call_and_validate()
+    # Every check but one. positive_data_acceptance ("a request the schema allows is accepted")
+    # cannot hold for this API: what a field may be often depends on other rows or fields, which
+    # OpenAPI does not express (a team where you are a contributor, a label name not yet taken,
+    # a topic among the team's labels, rule parameters that depend on the rule's kind, a URL that
+    # resolves to a public address), and the API answers those with a 400 naming the field.
+    # It did find real gaps first, now fixed: text that may not be blank, form bodies, limits.
+    case.call_and_validate(excluded_checks=[positive_data_acceptance])

@@ -5,18 +5,21 @@ from __future__ import annotations
 import threading
 
 import pytest
-from langgraph.types import Command
 
-from escalations.models import Escalation
-from examples.client import AgentClient
-from examples.langgraph_agent.agent import (
+pytest.importorskip("langgraph", reason="needs the `examples` extra: pip install -e '.[examples]'")
+
+from langgraph.types import Command  # noqa: E402
+
+from escalations.models import Escalation  # noqa: E402
+from examples.client import AgentClient  # noqa: E402
+from examples.langgraph_agent.agent import (  # noqa: E402
     ScriptedChatModel,
     build_graph,
     chat,
     guidance_from,
     make_escalate_tool,
 )
-from tests.examples.conftest import WITHIN, open_escalation_of, wait_for
+from tests.examples.conftest import WITHIN, open_escalation_of, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
