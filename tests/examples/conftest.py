@@ -14,10 +14,8 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from agents.keys import agent_key_create
 from escalations.models import Escalation
 from supervisors.models import Role
-from supervisors.tokens import user_token_create
 from tests import factories
 from tests.live_server import running_daphne
 
@@ -48,13 +46,8 @@ class Billing:
 @pytest.fixture
 def billing_parties(transactional_db) -> Billing:
     """Billing's people and agent, committed; `base` (the server) is still to be set."""
-    team = factories.make_team("Billing")
-    agent = factories.make_agent(team, "Refund Desk Bot")
-    factories.make_refund_rule(agent)
-    _, key = agent_key_create(agent=agent, name="examples")
-    ana = factories.make_user("ana")
-    factories.add_member(ana, team, Role.OWNER)
-    _, token = user_token_create(user=ana)
+    # ana is an owner: the webhook example adds an endpoint, which takes a contributor or owner.
+    team, agent, key, token = factories.make_refund_desk(Role.OWNER)
     return Billing(team, agent, key, token, base="")
 
 
