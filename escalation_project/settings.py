@@ -258,7 +258,7 @@ REST_FRAMEWORK = {
     # Bodies are JSON only: a form cannot say null, a list of objects or a JSON field, so
     # form and multipart bodies were read differently from what the schema documents
     # (a missing boolean became false). Anything else is a 415.
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["escalation_project.api.parsers.ApiJSONParser"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Requests per credential (DRF rate syntax: "<n>/<second|minute|hour|day>"; empty: no limit).

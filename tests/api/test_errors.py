@@ -75,3 +75,16 @@ def test_options_on_an_action_without_input_answers_instead_of_500(contributor_a
     response = contributor_api.options(f"/api/v1/agents/{ours.agent.pk}/rule-tests/run/")
     assert response.status_code == 200
     assert response.json()["name"] == "Rule Test Run"
+
+
+def test_a_nul_character_anywhere_in_the_json_is_a_400_not_a_500(agent_api, ours):
+    # Found by the schema fuzzing on PostgreSQL, whose jsonb cannot hold "\u0000": a 500 there.
+    for metadata in [{"note": "a\x00b"}, {"\x00": 1}, {"list": [{"deep": "\x00"}]}]:
+        response = agent_api.post(
+            "/api/v1/conversations/", {"external_id": "chat-nul", "metadata": metadata}, format="json"
+        )
+        assert response.status_code == 400, metadata
+        assert response.json()["error"] == {
+            "code": "parse_error",
+            "message": "Text may not contain the NUL character (\\u0000).",
+        }
