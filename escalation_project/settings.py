@@ -261,11 +261,16 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "escalation_project.api.pagination.ApiCursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "escalation_project.api.errors.exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "escalation_project.api.openapi.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
+    # Bodies are JSON only: a form cannot say null, a list of objects or a JSON field, so
+    # form and multipart bodies were read differently from what the schema documents
+    # (a missing boolean became false). Anything else is a 415.
+    "DEFAULT_PARSER_CLASSES": ["escalation_project.api.parsers.ApiJSONParser"],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 # Requests per credential (DRF rate syntax: "<n>/<second|minute|hour|day>"; empty: no limit).
 # Each agent key and each staff user has its own budget; see escalation_project/api/throttling.py.
@@ -310,6 +315,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request and response shapes as separate components, so a request documents what the
+    # API refuses (a required text field may not be blank: minLength 1) and leaves out the
+    # read-only fields.
+    "COMPONENT_SPLIT_REQUEST": True,
     # Agents and rules both carry a severity and an urgency: one enum each in the schema.
     "ENUM_NAME_OVERRIDES": {
         "SeverityEnum": "escalations.choices.Severity",

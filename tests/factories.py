@@ -4,10 +4,12 @@ from itertools import count
 
 from django.contrib.auth import get_user_model
 
+from agents.keys import agent_key_create
 from agents.models import Agent, Channel, Conversation, EscalationRule, Message, RuleKind
 from escalations import services
 from escalations.models import Escalation, Origin
 from supervisors.models import Membership, Role, Team
+from supervisors.tokens import user_token_create
 
 _seq = count(1)
 
@@ -49,6 +51,31 @@ def make_rule(agent: Agent, **extra) -> EscalationRule:
     }
     fields.update(extra)
     return EscalationRule.objects.create(agent=agent, **fields)
+
+
+def make_refund_rule(agent: Agent) -> EscalationRule:
+    """An amount rule: a refund over $100 escalates as critical, its reason naming the amount."""
+    return make_rule(
+        agent,
+        name="Refunds over $100",
+        kind="amount",
+        parameters={"phrases": ["refund"], "limit": 100},
+        severity="critical",
+        reason_template="Customer asked for a refund of {amount} (limit {limit})",
+    )
+
+
+def make_refund_desk(role: Role = Role.SUPERVISOR) -> tuple[Team, Agent, str, str]:
+    """Billing, its "Refund Desk Bot" (the refund rule above, an API key) and ana (`role`, a user
+    token): the parties of the end-to-end tests. Returns the team, the agent, the key and the token."""
+    team = make_team("Billing")
+    agent = make_agent(team, "Refund Desk Bot")
+    make_refund_rule(agent)
+    _, key = agent_key_create(agent=agent, name="tests")
+    ana = make_user("ana")
+    add_member(ana, team, role)
+    _, token = user_token_create(user=ana)
+    return team, agent, key, token
 
 
 def make_conversation(agent: Agent, external_id: str | None = None, **extra) -> Conversation:

@@ -20,6 +20,7 @@ from celery import Celery
 from django.conf import settings
 from django.db import connection
 
+from escalation_project import embedded_redis
 from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
 
 
@@ -47,6 +48,18 @@ def server_env(var_dir: Path, redis_url: str | None = None, **extra: str) -> dic
         "TEST_RUN_PREFIX": settings.TEST_RUN_PREFIX,
         **extra,
     }
+
+
+@contextlib.contextmanager
+def running_redis(var_dir: Path) -> Iterator[str]:
+    """A redis-server of the caller's alone; yields its URL. Its broker queue and channel groups are
+    then the caller's only, even in a run whose other tests share a Redis with other test runs."""
+    port = free_port()
+    process = embedded_redis.start(port, var_dir / "redis")
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        embedded_redis.stop(process)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from agents.engine import RuleHit
@@ -90,8 +91,27 @@ class RuleSerializer(serializers.ModelSerializer):
         read_only_fields = ["agent", "created_at", "updated_at"]
 
 
+# What RuleTestCase.clean() accepts, for the schema (a JSONField documents any JSON at all).
+@extend_schema_field(
+    {
+        "type": "array",
+        "minItems": 1,
+        "items": {
+            "type": "object",
+            "required": ["role", "content"],
+            "properties": {
+                "role": {"type": "string", "enum": list(MessageRole.values)},
+                "content": {"type": "string", "pattern": r"\S"},
+            },
+        },
+    }
+)
+class _MessagesField(serializers.JSONField):
+    pass
+
+
 class RuleTestSerializer(serializers.ModelSerializer):
-    messages = serializers.JSONField(help_text='Oldest first: [{"role": "user", "content": "…"}, …].')
+    messages = _MessagesField(help_text='Oldest first: [{"role": "user", "content": "…"}, …].')
     expected_rule = serializers.PrimaryKeyRelatedField(
         queryset=EscalationRule.objects.none(), allow_null=True, required=False
     )

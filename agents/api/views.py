@@ -25,6 +25,7 @@ from agents.models import Agent, EscalationRule, Label, RuleTestCase
 from agents.rule_bench import run_rule_tests
 from agents.selectors import agents_visible_to, teams_visible_to
 from escalation_project.api.auth import calling_agent
+from escalation_project.api.openapi import error_responses
 from escalation_project.api.pagination import ApiCursorPagination
 from escalation_project.api.permissions import IsPerson
 from supervisors.models import Role, Team
@@ -33,7 +34,6 @@ from supervisors.selectors import has_team_role
 CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may do this to its configuration."
 AGENT_ID = OpenApiParameter("agent_id", int, OpenApiParameter.PATH)
 TEAM_ID = OpenApiParameter("team_id", int, OpenApiParameter.PATH)
-LIMIT = OpenApiParameter("limit", int, description="Page size (at most 200).")
 
 
 def _ordered_by(*fields: str) -> type[ApiCursorPagination]:
@@ -69,12 +69,13 @@ class AgentListCreate(_PersonView):
     def get_queryset(self) -> QuerySet[Agent]:
         return agents_visible_to(user=self.request.user)
 
-    @extend_schema(parameters=[LIMIT], responses=s.AgentSerializer(many=True))
+    @extend_schema(responses=s.AgentSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The agents of the caller's teams, newest first."""
         page = self.paginate_queryset(self.get_queryset())
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
+    @extend_schema(responses={201: s.AgentSerializer})
     def post(self, request: Request) -> Response:
         """Make an agent in a team where the caller is a contributor or owner."""
         serializer = self.get_serializer(data=request.data)
@@ -133,13 +134,13 @@ class RuleListCreate(_PersonView):
 
     queryset = EscalationRule.objects.none()  # for the schema; get() scopes it
 
-    @extend_schema(parameters=[AGENT_ID, LIMIT], responses=s.RuleSerializer(many=True))
+    @extend_schema(parameters=[AGENT_ID], responses=s.RuleSerializer(many=True))
     def get(self, request: Request, agent_id: int) -> Response:
         """The agent's rules in the order they are evaluated."""
         page = self.paginate_queryset(EscalationRule.objects.filter(agent=_agent(request, agent_id)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(parameters=[AGENT_ID])
+    @extend_schema(parameters=[AGENT_ID], responses={201: s.RuleSerializer})
     def post(self, request: Request, agent_id: int) -> Response:
         agent = _agent(request, agent_id, contributor=True)
         serializer = self.get_serializer(data=request.data)
@@ -179,12 +180,12 @@ class RuleTestListCreate(_PersonView):
 
     queryset = RuleTestCase.objects.none()  # for the schema; get() scopes it
 
-    @extend_schema(parameters=[AGENT_ID, LIMIT], responses=s.RuleTestSerializer(many=True))
+    @extend_schema(parameters=[AGENT_ID], responses=s.RuleTestSerializer(many=True))
     def get(self, request: Request, agent_id: int) -> Response:
         page = self.paginate_queryset(RuleTestCase.objects.filter(agent=_agent(request, agent_id)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(parameters=[AGENT_ID])
+    @extend_schema(parameters=[AGENT_ID], responses={201: s.RuleTestSerializer})
     def post(self, request: Request, agent_id: int) -> Response:
         agent = _agent(request, agent_id, contributor=True)
         serializer = self.get_serializer(data=request.data, context={"agent": agent})
@@ -218,7 +219,11 @@ class RuleTestDetail(_PersonView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class RuleTestRun(_PersonView):
+class RuleTestRun(APIView):
+    # An APIView, not a GenericAPIView: it has no serializer of its input, and OPTIONS on a
+    # GenericAPIView without one was a 500.
+    permission_classes = [IsAuthenticated, IsPerson]
+
     @extend_schema(request=None, responses=s.RuleTestRunSerializer)
     def post(self, request: Request, agent_id: int) -> Response:
         """Run the agent's rule tests against its saved rules now; writes nothing."""
@@ -232,13 +237,13 @@ class LabelListCreate(_PersonView):
 
     queryset = Label.objects.none()  # for the schema; get() scopes it
 
-    @extend_schema(parameters=[TEAM_ID, LIMIT], responses=s.LabelSerializer(many=True))
+    @extend_schema(parameters=[TEAM_ID], responses=s.LabelSerializer(many=True))
     def get(self, request: Request, team_id: int) -> Response:
         """The team's topics and areas: the values agents' and rules' topic and area may take."""
         page = self.paginate_queryset(Label.objects.filter(team=_team(request, team_id)))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
-    @extend_schema(parameters=[TEAM_ID])
+    @extend_schema(parameters=[TEAM_ID], responses={201: s.LabelSerializer})
     def post(self, request: Request, team_id: int) -> Response:
         team = _team(request, team_id, contributor=True)
         serializer = self.get_serializer(data=request.data)
@@ -250,7 +255,7 @@ class LabelListCreate(_PersonView):
 class LabelDetail(_PersonView):
     serializer_class = s.LabelSerializer
 
-    @extend_schema(responses={204: None})
+    @extend_schema(responses={204: None, **error_responses(409)})
     def delete(self, request: Request, team_id: int, label_id: int) -> Response:
         team = _team(request, team_id, contributor=True)
         services.label_delete(label=get_object_or_404(Label.objects.filter(team=team), pk=label_id))

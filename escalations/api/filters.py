@@ -26,6 +26,16 @@ class EscalationFilter(django_filters.FilterSet):
         model = Escalation
         fields: list[str] = []
 
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        # django-filter reads an empty value as "no filter"; a time range given as nothing is
+        # more likely a client's bug than a wish to see everything, so say so.
+        for name in ("created_after", "created_before"):
+            if name in self.data and not self.data[name].strip():
+                self.form.add_error(name, "Enter a date and time (ISO 8601), or leave the parameter out.")
+                valid = False
+        return valid
+
 
 class EscalationOrdering(OrderingFilter):
     """?ordering=created|-created|severity|-severity|urgency|-urgency|due|-due (default -created).

@@ -96,10 +96,20 @@ class EscalationSerializer(serializers.Serializer):
         return escalation_body(instance)
 
 
+class _StringField(serializers.CharField):
+    """Text that must arrive as a JSON string: DRF's CharField turns 42 into "42", and an external id
+    sent as a number is then a different conversation than the one meant (found by the fuzzing)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class EscalateSerializer(serializers.Serializer):
     """The escalate_to_human tool call."""
 
-    conversation = serializers.CharField(
+    conversation = _StringField(
         required=False,
         max_length=200,
         help_text="The agent's own conversation id (external_id); the conversation is made if missing.",
@@ -197,6 +207,14 @@ class EventSerializer(serializers.Serializer):
             "created_at": event.created_at.isoformat(),
             "data": event.payload,
         }
+
+
+class EventPageSerializer(serializers.Serializer):
+    """For the schema; the body is made by the view."""
+
+    results = EventSerializer(many=True)
+    next_after = serializers.IntegerField(help_text="Pass it back as `after` for the next page.")
+    has_more = serializers.BooleanField()
 
 
 class EventFeedQuerySerializer(serializers.Serializer):

@@ -20,6 +20,7 @@ from agents.conversations import conversation_get_or_create
 from agents.services import post_message
 from escalation_project.api.auth import calling_agent
 from escalation_project.api.errors import ApiError
+from escalation_project.api.openapi import error_responses
 from escalation_project.api.permissions import IsAgent, IsPerson
 from escalations import idempotency, services
 from escalations.api import serializers as s
@@ -34,6 +35,8 @@ from escalations.selectors import (
 from escalations.tool_call import escalate_to_human
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+# A verb on an escalation: the escalation as it is after, or 409 when its state refuses the verb.
+ACTION_RESPONSES = {200: s.EscalationSerializer, **error_responses(409)}
 
 
 def _scope(request: Request) -> dict[str, Any]:
@@ -59,10 +62,7 @@ class EscalationListCreate(generics.GenericAPIView):
     def get_queryset(self) -> QuerySet[Escalation]:
         return escalations_visible_to(**_scope(self.request))
 
-    @extend_schema(
-        parameters=[OpenApiParameter("limit", int, description="Page size (at most 200).")],
-        responses=s.EscalationSerializer(many=True),
-    )
+    @extend_schema(responses=s.EscalationSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The caller's escalations (an agent: its own; a person: their teams'), newest first."""
         page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
@@ -70,7 +70,7 @@ class EscalationListCreate(generics.GenericAPIView):
 
     @extend_schema(
         request=s.EscalateSerializer,
-        responses={201: s.EscalationSerializer, 200: s.EscalationSerializer},
+        responses={201: s.EscalationSerializer, 200: s.EscalationSerializer, **error_responses(409, 422)},
         parameters=[OpenApiParameter(IDEMPOTENCY_HEADER, str, OpenApiParameter.HEADER)],
         description=(
             "escalate_to_human: 201 with a new escalation, or 200 when the conversation already had an "
@@ -142,10 +142,16 @@ class EscalationDetail(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter(
-                "wait", int, description="Seconds (≤ 60) to wait for the escalation to become final."
+                "wait",
+                # The server's limit, read when the schema is made (settings do not change at run time).
+                {"type": "integer", "minimum": 0, "maximum": settings.API_LONG_POLL_MAX_SECONDS},
+                description="Seconds to wait for the escalation to become final (larger than the "
+                "maximum, API_LONG_POLL_MAX_SECONDS: 400).",
             )
         ],
         responses=s.EscalationSerializer,
+        description="The escalation; `resolution` is null until it is final. With `?wait=N` the "
+        "answer comes as soon as it is final, or after N seconds as it is then: the agent's long-poll.",
     )
     def get(self, request: Request, pk: int) -> Response:
         s.WaitSerializer(data=request.query_params, max_wait=settings.API_LONG_POLL_MAX_SECONDS).is_valid(
@@ -169,13 +175,13 @@ class _PersonAction(APIView):
         raise NotImplementedError
 
 
-@extend_schema(request=s.ReasonSerializer, responses=s.EscalationSerializer)
+@extend_schema(request=s.ReasonSerializer, responses=ACTION_RESPONSES)
 class ClaimEscalation(_PersonAction):
     def act(self, pk, user, reason: str = "") -> None:
         services.claim(escalation_id=pk, user=user, reason=reason)
 
 
-@extend_schema(request=s.ReasonSerializer, responses=s.EscalationSerializer)
+@extend_schema(request=s.ReasonSerializer, responses=ACTION_RESPONSES)
 class ReleaseEscalation(_PersonAction):
     def act(self, pk, user, reason: str = "") -> None:
         services.release(escalation_id=pk, user=user, reason=reason)
@@ -183,7 +189,7 @@ class ReleaseEscalation(_PersonAction):
 
 @extend_schema(
     request=None,
-    responses=s.EscalationSerializer,
+    responses=ACTION_RESPONSES,
     description="The claimer renews the claim: `claim_expires_at` becomes now + the urgency's claim time.",
 )
 class ExtendClaim(_PersonAction):
@@ -193,7 +199,7 @@ class ExtendClaim(_PersonAction):
         services.extend_claim(escalation_id=pk, user=user)
 
 
-@extend_schema(request=s.RespondSerializer, responses=s.EscalationSerializer)
+@extend_schema(request=s.RespondSerializer, responses=ACTION_RESPONSES)
 class RespondEscalation(_PersonAction):
     input_serializer = s.RespondSerializer
 
@@ -201,7 +207,7 @@ class RespondEscalation(_PersonAction):
         services.respond(escalation_id=pk, user=user, guidance=guidance, needed=needed)
 
 
-@extend_schema(request=s.DismissSerializer, responses=s.EscalationSerializer)
+@extend_schema(request=s.DismissSerializer, responses=ACTION_RESPONSES)
 class DismissEscalation(_PersonAction):
     input_serializer = s.DismissSerializer
 
@@ -211,7 +217,7 @@ class DismissEscalation(_PersonAction):
 
 @extend_schema(
     request=s.FeedbackSerializer,
-    responses=s.EscalationSerializer,
+    responses=ACTION_RESPONSES,
     description="Mark whether a human was needed: at any time, by a supervisor of the team; "
     "changeable (each change is audited and sends an `escalation.updated` event).",
 )
@@ -224,7 +230,7 @@ class EscalationFeedback(_PersonAction):
 
 @extend_schema(
     request=s.UrgencySerializer,
-    responses=s.EscalationSerializer,
+    responses=ACTION_RESPONSES,
     description="Raise or lower an active escalation's urgency (a supervisor of the team): its response "
     "and resolution due times are counted again from its opening with the new urgency's targets, and "
     "reminders, timeout and ladder follow; an `escalation.updated` event lists what moved.",
@@ -236,7 +242,7 @@ class EscalationUrgency(_PersonAction):
         services.change_urgency(escalation_id=pk, user=user, urgency=urgency, reason=reason)
 
 
-@extend_schema(request=s.WithdrawSerializer, responses=s.EscalationSerializer)
+@extend_schema(request=s.WithdrawSerializer, responses=ACTION_RESPONSES)
 class WithdrawEscalation(APIView):
     permission_classes = [IsAuthenticated, IsAgent]
 
@@ -251,7 +257,7 @@ class WithdrawEscalation(APIView):
 class EventFeed(APIView):
     """GET /events/?after=<id>: events in id order; pass `next_after` back to continue."""
 
-    @extend_schema(parameters=[s.EventFeedQuerySerializer], responses=s.EventSerializer(many=True))
+    @extend_schema(parameters=[s.EventFeedQuerySerializer], responses=s.EventPageSerializer)
     def get(self, request: Request) -> Response:
         query = s.EventFeedQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -309,7 +315,7 @@ class ConversationMessages(APIView):
 
     @extend_schema(
         request=s.MessageCreateSerializer,
-        responses={201: s.PostedMessageSerializer},
+        responses={201: s.PostedMessageSerializer, **error_responses(409)},
         description=(
             "Record a message; the agent's rules run on it server-side. 201 with the message, the "
             "escalation it opened or added to (or null) and the rules that fired. An agent message while "

@@ -14,9 +14,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from agents.keys import agent_key_create
-from supervisors.models import Role
-from supervisors.tokens import user_token_create
 from tests import factories
 from tests.live_server import running_daphne
 
@@ -29,20 +26,7 @@ def server(transactional_db, tmp_path: Path):
 
 @pytest.fixture
 def parties(transactional_db):
-    team = factories.make_team("Billing")
-    agent = factories.make_agent(team, "Refund Desk Bot")
-    factories.make_rule(
-        agent,
-        name="Refunds over $100",
-        kind="amount",
-        parameters={"phrases": ["refund"], "limit": 100},
-        severity="critical",
-        reason_template="Customer asked for a refund of {amount} (limit {limit})",
-    )
-    _, key = agent_key_create(agent=agent, name="e2e")
-    ana = factories.make_user("ana")
-    factories.add_member(ana, team, Role.SUPERVISOR)
-    _, token = user_token_create(user=ana)
+    _, _, key, token = factories.make_refund_desk()
     return {"Authorization": f"Bearer {key}"}, {"Authorization": f"Token {token}"}
 
 

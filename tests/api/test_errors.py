@@ -56,3 +56,35 @@ def test_a_crash_under_the_api_answers_500_in_the_error_shape(ours, settings):
         response = client.get("/api/v1/events/")
     assert response.status_code == 500
     assert response.json()["error"]["code"] == "server_error"
+
+
+def test_a_form_encoded_body_is_a_415_the_api_reads_json_only(agent_api, ours):
+    # Forms cannot say null or nest, so they were read differently from the documented JSON
+    # (found by the schema fuzzing: a form without `needed` marked feedback as false).
+    response = agent_api.post(
+        URL,
+        "conversation=x&reason=help&severity=info",
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 415
+    assert response.json()["error"]["code"] == "unsupported_media_type"
+
+
+def test_options_on_an_action_without_input_answers_instead_of_500(contributor_api, ours):
+    # Found by the schema fuzzing: DRF's OPTIONS metadata asked a view without a serializer for one.
+    response = contributor_api.options(f"/api/v1/agents/{ours.agent.pk}/rule-tests/run/")
+    assert response.status_code == 200
+    assert response.json()["name"] == "Rule Test Run"
+
+
+def test_a_nul_character_anywhere_in_the_json_is_a_400_not_a_500(agent_api, ours):
+    # Found by the schema fuzzing on PostgreSQL, whose jsonb cannot hold "\u0000": a 500 there.
+    for metadata in [{"note": "a\x00b"}, {"\x00": 1}, {"list": [{"deep": "\x00"}]}]:
+        response = agent_api.post(
+            "/api/v1/conversations/", {"external_id": "chat-nul", "metadata": metadata}, format="json"
+        )
+        assert response.status_code == 400, metadata
+        assert response.json()["error"] == {
+            "code": "parse_error",
+            "message": "Text may not contain the NUL character (\\u0000).",
+        }

@@ -91,3 +91,29 @@ def test_cursor_pages_walk_every_row_once(supervisor_api, ours):
         pages += 1
     assert pages == 3
     assert sorted(seen) == sorted(e.pk for e in opened)
+
+
+def test_an_empty_time_filter_is_a_field_error_not_no_filter(supervisor_api, ours):
+    # Found by the schema fuzzing: django-filter read `?created_before=` as no filter at all.
+    response = supervisor_api.get(URL, {"created_before": "", "status": "open"})
+    assert response.status_code == 400
+    assert response.json()["error"]["fields"] == {
+        "created_before": ["Enter a date and time (ISO 8601), or leave the parameter out."]
+    }
+
+
+def test_a_limit_out_of_range_or_not_a_number_is_a_field_error(supervisor_api, ours):
+    # Found by the schema fuzzing: DRF served the default page for any limit it could not use.
+    for limit in ["0", "201", "-3", "null", "2.5"]:
+        response = supervisor_api.get(URL, {"limit": limit})
+        assert response.status_code == 400, limit
+        assert response.json()["error"]["fields"] == {"limit": ["A whole number from 1 to 200."]}
+    assert supervisor_api.get(URL, {"limit": "200"}).status_code == 200
+    assert supervisor_api.get(URL + "?limit=").status_code == 200  # empty: the default page
+
+
+def test_a_made_up_cursor_is_a_400_naming_the_cursor(supervisor_api, ours):
+    # DRF answered an unreadable cursor with a 404, as if the list did not exist.
+    response = supervisor_api.get(URL, {"cursor": "not-a-cursor"})
+    assert response.status_code == 400
+    assert list(response.json()["error"]["fields"]) == ["cursor"]

@@ -21,12 +21,10 @@ from django.test import Client
 from django.utils import timezone
 from websockets.sync.client import connect
 
-from escalation_project import embedded_redis
-from escalation_project.embedded_redis import free_port
 from escalations.models import LadderLevel
 from supervisors.models import Role
 from tests import factories
-from tests.live_server import running_celery, running_daphne
+from tests.live_server import running_celery, running_daphne, running_redis
 
 # Seconds: beat ticks every second, so everything due should be done within a few.
 WITHIN = 20
@@ -44,14 +42,8 @@ def subjects(folder: Path) -> list[str]:
 
 @pytest.fixture
 def private_redis(tmp_path):
-    """This test's own Redis: its broker queue and channel groups are then its alone, even in a run
-    whose other tests share a Redis with other test runs."""
-    port = free_port()
-    process = embedded_redis.start(port, tmp_path / "redis")
-    try:
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        embedded_redis.stop(process)
+    with running_redis(tmp_path) as url:
+        yield url
 
 
 @pytest.mark.slow

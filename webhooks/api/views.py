@@ -16,6 +16,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from escalation_project.api.errors import ApiError
+from escalation_project.api.openapi import error_responses
 from escalation_project.api.pagination import ApiCursorPagination
 from escalation_project.api.permissions import IsPerson
 from supervisors.models import Role
@@ -27,7 +28,6 @@ from webhooks.models import Delivery, Endpoint
 CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may change its webhook endpoints."
 ENDPOINT_ID = OpenApiParameter("endpoint_id", int, OpenApiParameter.PATH)
 DELIVERY_ID = OpenApiParameter("delivery_id", int, OpenApiParameter.PATH)
-LIMIT = OpenApiParameter("limit", int, description="Page size (at most 200).")
 
 
 def endpoints_visible_to(user) -> QuerySet[Endpoint]:
@@ -55,7 +55,7 @@ class _PersonView(generics.GenericAPIView):
 
 
 class EndpointListCreate(_PersonView):
-    @extend_schema(parameters=[LIMIT], responses=s.EndpointSerializer(many=True))
+    @extend_schema(responses=s.EndpointSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The webhook endpoints of the caller's teams, newest first."""
         page = self.paginate_queryset(endpoints_visible_to(request.user))
@@ -120,7 +120,7 @@ class EndpointDeliveries(_PersonView):
     queryset = Delivery.objects.none()
 
     @extend_schema(
-        parameters=[ENDPOINT_ID, s.DeliveryListQuerySerializer, LIMIT],
+        parameters=[ENDPOINT_ID, s.DeliveryListQuerySerializer],
         responses=s.DeliverySerializer(many=True),
     )
     def get(self, request: Request, endpoint_id: int) -> Response:
@@ -146,7 +146,7 @@ class DeliveryRedeliver(_PersonView):
     @extend_schema(
         parameters=[ENDPOINT_ID, DELIVERY_ID],
         request=None,
-        responses={202: s.DeliverySerializer},
+        responses={202: s.DeliverySerializer, **error_responses(409)},
         description="Queue one more attempt now, with the same webhook-id (contributors and owners). "
         "409 while the delivery is still pending or retrying: it is queued already.",
     )

@@ -1,0 +1,70 @@
+"""The examples run against daphne in its own process, on the test database, as an integrator runs them.
+
+Billing has the agent "Refund Desk Bot" (a refund rule with a $100 limit and its
+API key) and the supervisor ana (a team owner, with a user token), who answers.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+from escalations.models import Escalation
+from supervisors.models import Role
+from tests import factories
+from tests.live_server import running_daphne
+
+WITHIN = 60  # seconds: generous, the machine may be busy with other test runs
+
+
+@pytest.fixture(scope="module")
+def server(django_db_setup, tmp_path_factory):
+    """One daphne for a module's tests: it serves whatever each test commits."""
+    with running_daphne(tmp_path_factory.mktemp("daphne")) as base:
+        yield base
+
+
+@dataclass
+class Billing:
+    team: object
+    agent: object
+    agent_key: str
+    supervisor_token: str
+    base: str
+
+    def as_supervisor(self, method: str, path: str, **kwargs) -> requests.Response:
+        """ana calls the API, as the console's owner of the team would."""
+        headers = {"Authorization": f"Token {self.supervisor_token}"}
+        return requests.request(method, f"{self.base}/api/v1{path}", headers=headers, timeout=30, **kwargs)
+
+
+@pytest.fixture
+def billing_parties(transactional_db) -> Billing:
+    """Billing's people and agent, committed; `base` (the server) is still to be set."""
+    # ana is an owner: the webhook example adds an endpoint, which takes a contributor or owner.
+    team, agent, key, token = factories.make_refund_desk(Role.OWNER)
+    return Billing(team, agent, key, token, base="")
+
+
+@pytest.fixture
+def billing(billing_parties, server) -> Billing:
+    return dataclasses.replace(billing_parties, base=server)
+
+
+def wait_for(condition: Callable[[], object], what: str, within: float = WITHIN):
+    """Poll until condition() is truthy; returns its value."""
+    deadline = time.monotonic() + within
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def open_escalation_of(agent) -> Escalation | None:
+    return Escalation.objects.filter(agent=agent, status="open").first()
