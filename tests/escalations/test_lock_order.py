@@ -37,7 +37,7 @@ TRANSITIONS = {
     "dismiss": lambda e, ana, agent: services.dismiss(escalation_id=e.pk, user=ana),
     "withdraw": lambda e, ana, agent: services.withdraw(escalation_id=e.pk, agent=agent),
     "time_out": lambda e, ana, agent: services.time_out(
-        escalation_id=e.pk, now=e.resolution_due_at + dt.timedelta(seconds=1)
+        escalation_ids=[e.pk], now=e.resolution_due_at + dt.timedelta(seconds=1)
     ),
 }
 
