@@ -123,8 +123,10 @@ def _pool(url: str) -> tuple[urllib3.HTTPConnectionPool, str, str]:
     )
     pool = _pools().connection_from_host(address, port, scheme, pool_kwargs=tls)
     host_header = f"[{host}]" if ":" in host else host
+    if parts.port is not None:  # as a browser sends it: the default port left out
+        host_header += f":{port}"
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return pool, target, f"{host_header}:{port}"
+    return pool, target, host_header
 
 
 def send(*, url: str, secrets: list[str], webhook_id: str, body: bytes) -> SendResult:
