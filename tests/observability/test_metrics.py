@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import time
@@ -171,18 +172,26 @@ def test_webhook_attempts_are_counted_by_outcome_with_their_latency(
 @pytest.mark.django_db(transaction=True)
 def test_websocket_connections_are_counted_from_presence(ana):
     cookie = session_cookie(ana)
-    connections = sync_to_async(lambda: _sockets(scrape()))
+    scrape_sockets = sync_to_async(lambda: _sockets(scrape()))
+
+    async def connections(expected: tuple) -> tuple:
+        # The consumer accepts first and records presence right after (so the handshake
+        # does not wait on Redis): connect() can return a moment before the count moves.
+        deadline = time.monotonic() + 5
+        while (seen := await scrape_sockets()) != expected and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        return seen
 
     async def scenario():
         first, second = console_socket(cookie=cookie), console_socket(cookie=cookie)
         assert (await first.connect())[0]
-        assert await connections() == (1, 1, 1)
+        assert await connections((1, 1, 1)) == (1, 1, 1)
         assert (await second.connect())[0]
-        assert await connections() == (2, 2, 1)  # two tabs, one person
+        assert await connections((2, 2, 1)) == (2, 2, 1)  # two tabs, one person
         await first.disconnect()
-        assert await connections() == (1, 1, 1)
+        assert await connections((1, 1, 1)) == (1, 1, 1)
         await second.disconnect()
-        assert await connections() == (0, 0, 0)
+        assert await connections((0, 0, 0)) == (0, 0, 0)
 
     async_to_sync(scenario)()
 
