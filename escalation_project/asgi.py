@@ -1,5 +1,6 @@
 """ASGI entry point for daphne: HTTP, and the console's websocket at /ws/console/."""
 
+import gc
 import os
 
 from escalation_project.asgi_handler import get_asgi_application
@@ -28,3 +29,12 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+# Garbage collection for a long-lived server holding many sockets. What startup built (Django,
+# the apps, 130,000 objects) lives as long as the process, yet every full collection walked
+# it again: with 500 console sockets a full collection stalled the process for 120-150 ms, and
+# the create it landed on answered in 200 ms instead of 50. freeze() takes those objects out of
+# the collector's sight, and a larger first threshold makes young collections rarer (Python's
+# 700 is sized for small scripts). Measured: bench/console.py, 500 sockets, p99 200 -> 60 ms.
+gc.freeze()
+gc.set_threshold(20_000, 20, 10)
