@@ -68,14 +68,24 @@ class EndpointAdmin(TeamScopedAdmin):
     list_display = ["url", "team", "active", "success_rate", "last_error", "created_at"]
     list_filter = ["team", "active"]
     search_fields = ["url", "description"]
-    readonly_fields = ["disabled_at", "disabled_reason", "success_rate", "last_error", "recent_deliveries"]
+    readonly_fields = [
+        "disabled_at",
+        "disabled_reason",
+        "resting_until",
+        "success_rate",
+        "last_error",
+        "recent_deliveries",
+    ]
     actions = ["send_test_event", "rotate_secret"]
 
     def get_fieldsets(self, request, obj=None):
         main = (None, {"fields": ["team", "url", "description", "event_types", "active"]})
         if obj is None:
             return [main]
-        health = ("Health", {"fields": ["disabled_at", "disabled_reason", "success_rate", "last_error"]})
+        health = (
+            "Health",
+            {"fields": ["disabled_at", "disabled_reason", "resting_until", "success_rate", "last_error"]},
+        )
         return [main, health, ("Recent deliveries", {"fields": ["recent_deliveries"]})]
 
     def get_queryset(self, request):

@@ -34,12 +34,32 @@ class Endpoint(models.Model):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
+    # After a timeout or a failed connection the endpoint rests: its other deliveries wait
+    # until resting_until instead of each holding a worker thread for the send timeout, so
+    # one receiver that does not answer cannot stall every team's webhooks. The rest
+    # doubles while the receiver keeps not answering (services.ENDPOINT_REST_*); any
+    # answer ends it. Kept out of the audit: it is the sender's state, not configuration.
+    resting_until = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="After a send timed out or could not connect, the endpoint's deliveries wait until "
+        "this time. Empty while the receiver answers.",
+    )
+    rest_seconds = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     # The audit (console /console/audit/). Never the secrets: the history is shown to people.
     history = HistoricalRecords(
-        excluded_fields=["secret", "previous_secret", "previous_secret_expires_at", "updated_at"],
+        excluded_fields=[
+            "secret",
+            "previous_secret",
+            "previous_secret_expires_at",
+            "resting_until",
+            "rest_seconds",
+            "updated_at",
+        ],
         cascade_delete_history=False,
     )
 

@@ -72,6 +72,12 @@ DELIVERY_BATCH = 20
 # rest are queued again at once), so its last attempt, at most the sender's 15 s more,
 # ends within the task's soft time limit and well within the claim's SEND_LEASE.
 BATCH_SEND_SECONDS = 20
+# An endpoint that did not answer (a timeout, a failed connection) rests this long, doubling
+# while it keeps not answering (Endpoint.resting_until): 5 s, 10 s, ... 5 min.
+ENDPOINT_REST_FIRST = dt.timedelta(seconds=5)
+ENDPOINT_REST_MAX = dt.timedelta(minutes=5)
+# A probe's hold on a rest that is over: longer than one send (sender.TIMEOUT, 15 s).
+ENDPOINT_PROBE_HOLD = dt.timedelta(seconds=20)
 # Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
 SWEEP_BATCH = 500
 SECRET_BYTES = 32
@@ -322,6 +328,7 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
     decisions: list[Decision] = []
     to_disable: dict[int, str] = {}  # endpoint id -> reason (a 410)
     failing: dict[int, Endpoint] = {}  # endpoints with a failed attempt: checked for auto-disable
+    rests = _EndpointRests(claimed)
     handed_back: list[int] = []
     deadline = time.monotonic() + BATCH_SEND_SECONDS
     for delivery in claimed:
@@ -333,6 +340,10 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
             # A slow receiver ate the batch's time: the rest go back to the queue at once,
             # so no attempt outlives the claim's lease or the task's time limit.
             handed_back.append(delivery.pk)
+            continue
+        # After the deadline check: a batch that wins a probe (wait_until) sends it.
+        if resting_until := rests.wait_until(endpoint.pk):
+            changes.append((delivery, _not_sent_resting(resting_until)))
             continue
         attempt, decision = _attempt_send(delivery)
         attempts.append(attempt)
@@ -349,6 +360,7 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
                 },
             )
         )
+        rests.after(endpoint.pk, answered=not decision.no_answer)
         if decision.disable_reason:
             to_disable[endpoint.pk] = decision.disable_reason
         elif decision.outcome != AttemptOutcome.SUCCEEDED:
@@ -379,6 +391,72 @@ _NOT_SENT_DISABLED = {
     "next_attempt_at": None,
     "last_error": "Not sent: the endpoint is disabled.",
 }
+
+
+def _not_sent_resting(until: dt.datetime) -> dict[str, Any]:
+    """A claimed delivery to a resting endpoint waits, unsent and uncounted, for the rest's end."""
+    return {
+        "next_attempt_at": until,
+        "last_error": f"Not sent yet: the endpoint did not answer an earlier attempt; it rests until "
+        f"{until:%Y-%m-%d %H:%M:%S} UTC.",
+    }
+
+
+class _EndpointRests:
+    """The rests of a batch's endpoints: read with the claim, then started, probed and ended here.
+
+    Written at once, outside the batch's transaction, so that batches running beside
+    this one see a rest the moment it starts. The claim loads an Endpoint per delivery,
+    so the state is kept per endpoint id: (resting_until, rest_seconds).
+    """
+
+    def __init__(self, claimed: list[Delivery]):
+        self.state = {d.endpoint_id: (d.endpoint.resting_until, d.endpoint.rest_seconds) for d in claimed}
+
+    def wait_until(self, endpoint_id: int) -> dt.datetime | None:
+        """When the endpoint's deliveries may be sent, or None for now.
+
+        A rest that is over takes one probe: the batch that moves resting_until on by
+        ENDPOINT_PROBE_HOLD sends; the others find the moved time and wait for it, so
+        a receiver still down holds one worker for one timeout, not every worker.
+        """
+        for _ in range(2):
+            until, seconds = self.state[endpoint_id]
+            now = timezone.now()
+            if until is None:
+                return None
+            if until > now:
+                return until
+            if Endpoint.objects.filter(pk=endpoint_id, resting_until=until).update(
+                resting_until=now + ENDPOINT_PROBE_HOLD
+            ):
+                self.state[endpoint_id] = (None, seconds)  # this batch probes; after() records how it went
+                return None
+            # Another batch probes (or its probe ended): read what the endpoint says now.
+            self.state[endpoint_id] = Endpoint.objects.values_list("resting_until", "rest_seconds").get(
+                pk=endpoint_id
+            )
+        return self.state[endpoint_id][0]
+
+    def after(self, endpoint_id: int, *, answered: bool) -> None:
+        """An attempt to the endpoint ended: an answer (any status) ends a rest, no answer starts one."""
+        _, seconds = self.state[endpoint_id]
+        if answered:
+            if seconds:
+                self._write(endpoint_id, None, 0)
+            return
+        rest = min(max(ENDPOINT_REST_FIRST, 2 * dt.timedelta(seconds=seconds)), ENDPOINT_REST_MAX)
+        self._write(endpoint_id, timezone.now() + rest, int(rest.total_seconds()))
+        logger.warning(
+            "Webhook endpoint %s did not answer; its deliveries wait %d s.",
+            endpoint_id,
+            rest.total_seconds(),
+            extra={"endpoint_id": endpoint_id, "rest_seconds": int(rest.total_seconds())},
+        )
+
+    def _write(self, endpoint_id: int, until: dt.datetime | None, seconds: int) -> None:
+        self.state[endpoint_id] = (until, seconds)
+        Endpoint.objects.filter(pk=endpoint_id).update(resting_until=until, rest_seconds=seconds)
 
 
 def _deliveries_claim(delivery_ids: list[int], *, now: dt.datetime) -> list[Delivery]:
@@ -496,11 +574,14 @@ class Decision:
         error: str = "",
         next_attempt_at: dt.datetime | None = None,
         disable_reason: str = "",
+        no_answer: bool = False,
     ):
         self.outcome = outcome
         self.error = error[:500]
         self.next_attempt_at = next_attempt_at
         self.disable_reason = disable_reason
+        # A timeout or a failed connection (not a refused address): the endpoint rests.
+        self.no_answer = no_answer
 
     @property
     def status(self) -> DeliveryStatus:
@@ -516,8 +597,9 @@ def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) 
     code = result.status_code
     if code is not None and 200 <= code < 300:
         return Decision(AttemptOutcome.SUCCEEDED)
+    no_answer = code is None and result.retryable_error
     if code is None:
-        if not result.retryable_error:
+        if not no_answer:
             return Decision(AttemptOutcome.FAILED, error=result.error)
         error = result.error
     elif 300 <= code < 400:
@@ -534,11 +616,13 @@ def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) 
         return Decision(AttemptOutcome.FAILED, error=f"HTTP {code}: not retried.")
 
     if attempt_number >= MAX_ATTEMPTS:
-        return Decision(AttemptOutcome.FAILED, error=f"{error} (gave up after {attempt_number} attempts)")
+        gave_up = f"{error} (gave up after {attempt_number} attempts)"
+        return Decision(AttemptOutcome.FAILED, error=gave_up, no_answer=no_answer)
     return Decision(
         AttemptOutcome.RETRY,
         error=error,
         next_attempt_at=now + retry_delay(attempt_number, retry_after=result.retry_after, now=now),
+        no_answer=no_answer,
     )
 
 
@@ -607,7 +691,12 @@ def deliveries_replay_failed(*, endpoint_id: int, since: dt.datetime) -> int:
 def _requeue(deliveries) -> int:
     now = timezone.now()
     with transaction.atomic():
-        ids = list(deliveries.exclude(status__in=DUE_STATUSES).values_list("pk", flat=True))
+        rows = list(deliveries.exclude(status__in=DUE_STATUSES).values_list("pk", "endpoint_id"))
+        ids = [pk for pk, _ in rows]
+        # A person asked for a send now (the receiver is fixed, say): the endpoint's rest ends.
+        Endpoint.objects.filter(pk__in={endpoint_id for _, endpoint_id in rows}, rest_seconds__gt=0).update(
+            resting_until=None, rest_seconds=0
+        )
         Delivery.objects.filter(pk__in=ids).update(
             status=DeliveryStatus.PENDING,
             next_attempt_at=now,

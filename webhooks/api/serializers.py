@@ -30,11 +30,12 @@ class EndpointSerializer(serializers.ModelSerializer):
             "active",
             "disabled_at",
             "disabled_reason",
+            "resting_until",
             "secret_rotation_ends_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["disabled_at", "disabled_reason", "created_at", "updated_at"]
+        read_only_fields = ["disabled_at", "disabled_reason", "resting_until", "created_at", "updated_at"]
         validators: list[Any] = []
 
 
