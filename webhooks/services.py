@@ -329,6 +329,9 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
     to_disable: dict[int, str] = {}  # endpoint id -> reason (a 410)
     failing: dict[int, Endpoint] = {}  # endpoints with a failed attempt: checked for auto-disable
     rests = _EndpointRests(claimed)
+    # Endpoints known not to answer go last (a stable sort keeps the rest in order): a probe
+    # that times out then holds up none of the batch's other receivers.
+    claimed.sort(key=lambda delivery: delivery.endpoint.rest_seconds > 0)
     handed_back: list[int] = []
     deadline = time.monotonic() + BATCH_SEND_SECONDS
     for delivery in claimed:

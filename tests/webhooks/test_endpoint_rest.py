@@ -155,3 +155,17 @@ def test_when_a_rest_is_over_one_batch_probes_and_the_others_wait_for_its_answer
     batch_a.after(silent.pk, answered=True)
     silent.refresh_from_db()
     assert (silent.resting_until, silent.rest_seconds) == (None, 0)
+
+
+def test_a_probe_goes_last_in_its_batch_so_its_timeout_holds_up_no_other_receiver(clock, endpoints, team):
+    silent, healthy = endpoints
+    first, second, third = event_batches(team, silent, healthy, 3)
+    services.deliveries_attempt(delivery_ids=first)
+    clock.move_to(NOW + dt.timedelta(seconds=6))  # the rest is over: the next send to it is a probe
+    probe, other = second[0], third[1]  # the silent endpoint's delivery has the lower id
+    assert probe < other
+
+    services.deliveries_attempt(delivery_ids=[probe, other])
+
+    sent_in_order = Attempt.objects.filter(delivery_id__in=[probe, other]).order_by("pk")
+    assert list(sent_in_order.values_list("delivery_id", flat=True)) == [other, probe]
