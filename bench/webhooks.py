@@ -15,6 +15,12 @@ threaded HTTP/1.1 server in its own process answering 204 with no work.
    --rate deliveries/s for --seconds; enqueue -> first attempt is the
    Delivery's insert to its first Attempt's start, from the database.
 
+--silent N adds N endpoints to the team whose receiver takes the connection and
+never answers (a socket that listens and never reads), as a receiver that is
+down behind a load balancer: every send to it waits out the sender's 15 s
+timeout until the endpoint rests. The figures are the answering endpoints';
+the silent ones' attempts and rest are printed after them.
+
 Always a fresh database `bench_webhooks_<pid>` (dropped at the end) and its own
 Celery queue, so other workers on a shared Redis neither take nor add tasks.
 Without DATABASE_URL: SQLite in a temporary VAR_DIR; without REDIS_URL: an
@@ -27,6 +33,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +46,7 @@ from _db import django_stack
 ROOT = Path(__file__).resolve().parent.parent
 # Per run: several engineers (or two runs) share one PostgreSQL server, and the bench drops its database.
 BENCH_DATABASE = f"bench_webhooks_{os.getpid()}"
+SILENT_PATH = "/silent"
 
 
 def main() -> None:
@@ -52,6 +60,9 @@ def main() -> None:
     )
     parser.add_argument("--rate", type=float, default=100, help="paced deliveries/s (default 100)")
     parser.add_argument("--seconds", type=float, default=20, help="paced phase length (default 20)")
+    parser.add_argument(
+        "--silent", type=int, default=0, help="endpoints per event that never answer (default 0)"
+    )
     args = parser.parse_args()
     queue = f"bench-webhooks-{os.getpid()}"
     with django_stack(
@@ -59,9 +70,14 @@ def main() -> None:
     ):
         port = _stack.free_port()
         processes: list[subprocess.Popen] = []
+        # Listens and never reads: the kernel completes each handshake, no answer ever comes.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4096)
+        silent_url = f"http://127.0.0.1:{silent.getsockname()[1]}{SILENT_PATH}"
         try:
             processes.append(_stack.start_receiver(port))
-            agent = _prepare(f"http://127.0.0.1:{port}", args.endpoints)
+            agent = _prepare(f"http://127.0.0.1:{port}", args.endpoints, silent_url, args.silent)
 
             first_id = _open(agent, args.n // args.endpoints, prefix="drain")
             worker = _start_worker(args)
@@ -73,12 +89,15 @@ def main() -> None:
             paced = _wait_done(paced_first_id, None, timeout=120)
             cpu = _cpu_seconds(worker.pid)
             _report(args, drain, paced, cpu)
+            if args.silent:
+                _report_silent()
         finally:
             _stack.stop(processes)
+            silent.close()
         _stack.purge_queue(queue)
 
 
-def _prepare(receiver: str, endpoints: int):
+def _prepare(receiver: str, endpoints: int, silent_url: str, silent: int):
     from django.core.management import call_command
 
     from agents.models import Agent
@@ -90,6 +109,8 @@ def _prepare(receiver: str, endpoints: int):
     agent = Agent.objects.create(team=team, name="Bench Bot", slug="bench-bot", description="Benchmarks.")
     for n in range(endpoints):
         services.endpoint_create(team=team, url=f"{receiver}/hook/{n}")
+    for _ in range(silent):
+        services.endpoint_create(team=team, url=silent_url)
     return agent
 
 
@@ -144,7 +165,7 @@ def _wait_done(first_id: int, expected: int | None, *, timeout: float, worker: i
 
     from webhooks.models import Attempt, Delivery, DeliveryStatus
 
-    deliveries = Delivery.objects.filter(id__gte=first_id)
+    deliveries = Delivery.objects.filter(id__gte=first_id).exclude(endpoint__url__endswith=SILENT_PATH)
     total = expected if expected is not None else deliveries.count()
     deadline = time.monotonic() + timeout
     samples: list[tuple[int, float]] = []  # (succeeded, worker CPU seconds)
@@ -159,16 +180,15 @@ def _wait_done(first_id: int, expected: int | None, *, timeout: float, worker: i
     steady_ms = None
     if len(middle) >= 2 and middle[-1][0] > middle[0][0]:
         steady_ms = (middle[-1][1] - middle[0][1]) / (middle[-1][0] - middle[0][0]) * 1000
+    answering = Attempt.objects.filter(delivery__in=deliveries)
     attempts = list(
-        Attempt.objects.filter(delivery__id__gte=first_id, number=1).values_list(
-            "started_at", "duration_ms", "delivery__created_at"
-        )
+        answering.filter(number=1).values_list("started_at", "duration_ms", "delivery__created_at")
     )
     starts = [started for started, _, _ in attempts]
     ends = [started.timestamp() + ms / 1000 for started, ms, _ in attempts]
     return {
         "count": len(attempts),
-        "attempts": Attempt.objects.filter(delivery__id__gte=first_id).count(),
+        "attempts": answering.count(),
         "seconds": max(ends) - min(s.timestamp() for s in starts),
         "wait_ms": sorted((started - created).total_seconds() * 1000 for started, _, created in attempts),
         "duration_ms": sorted(ms for _, ms, _ in attempts),
@@ -222,6 +242,23 @@ def _report(args, drain: dict, paced: dict, cpu: tuple[float, float]) -> None:
     )
     if drain["attempts"] != drain["count"] or paced["attempts"] != paced["count"]:
         sys.exit("Some deliveries needed more than one attempt: the figures above are not valid.")
+
+
+def _report_silent() -> None:
+    from django.db.models import Count
+
+    from webhooks.models import Attempt, Delivery, Endpoint
+
+    silent = Endpoint.objects.filter(url__endswith=SILENT_PATH)
+    deliveries = Delivery.objects.filter(endpoint__in=silent)
+    by_status = dict(deliveries.values_list("status").annotate(n=Count("id")).values_list("status", "n"))
+    attempts = Attempt.objects.filter(delivery__in=deliveries).count()
+    rests = list(silent.values_list("rest_seconds", flat=True))
+    print()
+    print(
+        f"Silent endpoints: {deliveries.count()} deliveries ({by_status}), {attempts} attempts "
+        f"(each waited out the send timeout); rest at the end: {rests} s"
+    )
 
 
 if __name__ == "__main__":
