@@ -1295,7 +1295,8 @@ def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLeve
     `notify_users` a list of users and `notify_team` a team id or None.
 
     Escalations already climbing go on by the new levels: a climb re-reads the level it is
-    due for (escalations.timers), and one the ladder no longer has stops there.
+    due for (escalations.timers), and one the ladder no longer has stops there; one that
+    had stopped, or never started, climbs again if the new ladder goes higher (ladder_changed).
     """
     with transaction.atomic():
         LadderLevel.objects.filter(team_id=team_id).delete()
@@ -1314,7 +1315,24 @@ def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLeve
             row.save()
             row.notify_users.set(level.get("notify_users", []))
             rows.append(row)
+        ladder_changed(team_id=team_id)
     return rows
+
+
+def ladder_changed(*, team_id: int) -> None:
+    """After the team's ladder changed (ladder_set, the admin's team page): each open escalation
+    with no next level scheduled that the new ladder has one for climbs again, from now.
+
+    A schedule only, like _schedule_climb at opening: the climb itself writes the audit row
+    and the event. One guarded UPDATE per level: one claimed meanwhile no longer matches.
+    """
+    now = timezone.now()
+    stopped = Escalation.objects.filter(team_id=team_id, status=Status.OPEN, next_level_at__isnull=True)
+    for level in LadderLevel.objects.filter(team_id=team_id):
+        urgencies = [urgency for urgency in Urgency if level.applies_to(urgency)]
+        stopped.filter(level=level.number - 1, urgency__in=urgencies).update(
+            next_level_at=now + dt.timedelta(minutes=level.after_minutes)
+        )
 
 
 def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:

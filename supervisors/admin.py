@@ -4,6 +4,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
+from escalations import services as escalation_services
 from escalations.models import LadderLevel, TeamPolicy
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
@@ -99,6 +100,11 @@ class TeamAdmin(TeamScopedAdmin):
 
     def team_id_of(self, obj: Team) -> int:
         return obj.pk
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        if any(formset.model is LadderLevel and formset.has_changed() for formset in formsets):
+            escalation_services.ladder_changed(team_id=form.instance.pk)
 
     # Creating and deleting teams is for superusers; owners manage their own.
     def has_add_permission(self, request):

@@ -1,6 +1,9 @@
 """The admin, driven through its real views: scoping by team role, audit reasons, service-backed actions."""
 
+import datetime as dt
+
 import pytest
+import time_machine
 from django.urls import reverse
 
 from agents.models import Agent, AgentApiKey, EscalationRule, Label
@@ -8,6 +11,8 @@ from escalations import services
 from escalations.models import Escalation, Event, Status
 from supervisors.models import Role
 from tests import factories
+
+NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -415,8 +420,14 @@ def test_an_owner_sets_their_teams_policy_and_ladder_on_the_team_page(client, wo
     assert "Levels after the first wait at least a minute." in refused.content.decode()
     assert not support.ladder_levels.exists()
 
-    saved = client.post(page, {**form, "ladder_levels-1-after_minutes": "10"})
+    waiting = world["escalation"]  # open since before the team had a ladder: not climbing
+    assert waiting.next_level_at is None
+
+    with time_machine.travel(NOW, tick=False):
+        saved = client.post(page, {**form, "ladder_levels-1-after_minutes": "10"})
     assert saved.status_code == 302, saved.content.decode()
+    waiting.refresh_from_db()
+    assert waiting.next_level_at == NOW + dt.timedelta(minutes=5)  # level 1, counted from the change
     support.refresh_from_db()
     assert (support.policy.assignment, support.policy.load_limit) == ("round_robin", 3)
     first, second = support.ladder_levels.all()

@@ -240,3 +240,57 @@ def test_supervisors_off_duty_are_not_told_but_owners_are(ladder, conversation, 
 
     # Level 1: supervisors on duty; level 2: owners whatever their duty, Legal's on duty, mia by name.
     assert escalated(critical) == [(1, ["ana"]), (2, ["mia", "olga"])]
+
+
+# --- A ladder changed while escalations are open --------------------------------------------
+
+
+def ladder_set_at(minutes: float, team, levels: list[dict]) -> None:
+    with time_machine.travel(at(minutes), tick=False):
+        services.ladder_set(team_id=team.pk, levels=levels)
+
+
+def test_a_ladder_set_up_while_an_escalation_waits_starts_its_climb_counted_from_then(
+    team, conversation, ana, sweep
+):
+    waiting = open_at(conversation, severity="critical")
+    assert waiting.next_level_at is None  # no ladder yet
+
+    ladder_set_at(30, team, [{"after_minutes": 5}])
+
+    waiting.refresh_from_db()
+    assert waiting.next_level_at == at(35)
+    sweep(34.9)
+    assert escalated(waiting) == []
+    sweep(35)
+    assert [level for level, _ in escalated(waiting)] == [1]
+
+
+def test_a_ladder_extended_above_where_a_climb_stopped_restarts_it(ladder, team, conversation, sweep):
+    critical = open_at(conversation, severity="critical")
+    sweep(5)
+    sweep(15)  # the top: level 2
+    levels = [{"after_minutes": 5}, {"after_minutes": 10}, {"after_minutes": 20, "notify_owners": True}]
+
+    ladder_set_at(40, team, levels)
+
+    critical.refresh_from_db()
+    assert (critical.level, critical.next_level_at) == (2, at(60))
+    sweep(60)
+    assert [level for level, _ in escalated(critical)] == [1, 2, 3]
+
+
+def test_a_ladder_change_leaves_claimed_escalations_and_levels_they_may_not_reach_alone(
+    long_claims, team, agent, conversation, ana, sweep
+):
+    claimed = open_at(conversation, severity="critical")
+    with time_machine.travel(at(1), tick=False):
+        services.claim(escalation_id=claimed.pk, user=ana)
+    low = open_at(factories.make_conversation(agent, "chat-2"), 2, severity="info")
+    assert low.pk != claimed.pk
+
+    ladder_set_at(10, team, [{"after_minutes": 5, "min_urgency": "medium"}])
+
+    claimed.refresh_from_db()
+    low.refresh_from_db()
+    assert (claimed.next_level_at, low.next_level_at) == (None, None)
