@@ -297,10 +297,14 @@ def deliveries_claim_due(*, now: dt.datetime | None = None, limit: int = SWEEP_B
         due = (
             Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
             .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lte=now))
+            # A resting endpoint's rows wait for its rest (a probe holds it, too): thousands of
+            # them must not fill each sweep's batch ahead of the other endpoints' due retries.
+            .filter(Q(endpoint__resting_until__isnull=True) | Q(endpoint__resting_until__lte=now))
             .order_by("next_attempt_at")
             # PostgreSQL: two sweeps (a beat restarted twice) take disjoint rows. SQLite
-            # ignores it; its IMMEDIATE transaction already serialises the two.
-            .select_for_update(skip_locked=True)
+            # ignores it; its IMMEDIATE transaction already serialises the two. of=self: not
+            # the endpoint rows the rest filter joins (a worker's rest write would wait on them).
+            .select_for_update(skip_locked=True, of=("self",))
         )
         rows = list(due.values_list("pk", "endpoint_id")[:limit])
         Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_until=now + ENQUEUE_LEASE)

@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import services
-from webhooks.models import Delivery, DeliveryStatus
+from webhooks.models import Delivery, DeliveryStatus, Endpoint
 from webhooks.tasks import sweep_due_deliveries
 
 URL = "https://93.184.216.34/hook"
@@ -121,3 +121,16 @@ def test_two_sweeps_at_once_take_disjoint_rows(team):
     all_ids = [d.pk for d in deliveries_of(endpoint)]
     assert held == all_ids[:2]
     assert taken == all_ids[2:]
+
+
+def test_a_resting_endpoints_rows_are_left_for_after_its_rest(endpoint, team, clock):
+    other = services.endpoint_create(team=team, url="https://93.184.216.35/hook")
+    open_escalation(team)
+    (resting,), (due,) = deliveries_of(endpoint), deliveries_of(other)
+    Delivery.objects.update(enqueued_until=None)
+    rest_over = NOW + dt.timedelta(seconds=5)
+    Endpoint.objects.filter(pk=endpoint.pk).update(resting_until=rest_over, rest_seconds=5)
+
+    assert sweep() == [due.pk]
+    clock.move_to(rest_over)
+    assert sweep() == [resting.pk]
