@@ -21,6 +21,8 @@ from pathlib import Path
 import pytest
 import requests
 from django.conf import settings
+from django.db.models import Q
+from pytest_httpserver import HTTPServer
 from standardwebhooks import Webhook
 from werkzeug import Request, Response
 
@@ -29,7 +31,7 @@ from escalation_project import embedded_redis
 from tests import factories
 from tests.live_server import database_url, running_daphne
 from webhooks import services
-from webhooks.models import Delivery, DeliveryStatus
+from webhooks.models import Attempt, Delivery, DeliveryStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -235,3 +237,56 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
     assert delivery.status == DeliveryStatus.SUCCEEDED
     # The killed attempt never got to record itself; the one that finished did.
     assert [a.number for a in delivery.attempts.all()] == [1]
+
+
+def test_a_receiver_that_is_down_rests_its_endpoint_and_gets_every_delivery_once_it_is_back(
+    transactional_db, own_redis, tmp_path, settings
+):
+    """Nothing listens on the endpoint's port at first: the endpoint rests instead of being tried
+    for every delivery; when a receiver starts there, the sweep sends them all."""
+    settings.WEBHOOKS_ALLOW_LOOPBACK = True
+    team = factories.make_team("Billing")
+    _, key = agent_key_create(agent=factories.make_agent(team, "Billing Bot"), name="down")
+    port = embedded_redis.free_port()
+    endpoint = services.endpoint_create(team=team, url=f"http://127.0.0.1:{port}/hook")
+    as_agent = {"Authorization": f"Bearer {key}"}
+    var_dir = tmp_path / "var"
+    log = lambda: worker_log(var_dir)  # noqa: E731
+
+    with (
+        running_daphne(tmp_path, redis_url=own_redis.url) as base,
+        celery_worker(var_dir, own_redis.url, send_lease_seconds=60),
+    ):
+        created = [escalate(base, as_agent, f"chat-{n}") for n in range(5)]
+        assert [r.status_code for r in created] == [201] * 5, [r.text for r in created]
+        # Each delivery was either tried (and refused) or held back by the rest.
+        handled = Delivery.objects.filter(endpoint=endpoint).filter(
+            Q(attempt_count__gt=0) | Q(last_error__startswith="Not sent yet")
+        )
+        deadline = time.monotonic() + WAIT_SECONDS
+        while handled.count() < 5:
+            if time.monotonic() > deadline:
+                pytest.fail(f"{handled.count()} of 5 deliveries were handled.\n{log()}")
+            time.sleep(0.1)
+        endpoint.refresh_from_db()
+        assert endpoint.rest_seconds >= 5
+        # The first send, refused; then at most a probe at the end of each rest (5 s, 10 s)
+        # while the five were created, not one try per delivery.
+        tried_while_down = Attempt.objects.filter(delivery__endpoint=endpoint).count()
+        assert 1 <= tried_while_down <= 3
+
+        receiver = Receiver(endpoint.secret)
+        server = HTTPServer(host="127.0.0.1", port=port)
+        server.expect_request("/hook", method="POST").respond_with_handler(receiver.handle)
+        server.start()
+        try:
+            receiver.wait_for(5, "every webhook once the receiver is up", log)
+            wait_until_recorded(endpoint, 5, log)
+        finally:
+            server.stop()
+
+    deliveries = Delivery.objects.filter(endpoint=endpoint)
+    assert sorted(receiver.effects) == sorted(d.webhook_id for d in deliveries)
+    assert len(receiver.requests) == 5  # each once: the rest held them, nothing was sent twice
+    endpoint.refresh_from_db()
+    assert (endpoint.resting_until, endpoint.rest_seconds) == (None, 0)
