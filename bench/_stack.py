@@ -107,11 +107,13 @@ def stop(processes: list[subprocess.Popen], *, timeout: float = 15) -> None:
 
 
 def purge_queue(queue: str) -> None:
-    """Drop a bench's Celery queue and kombu's bindings for it from a shared Redis."""
+    """Drop a bench's Celery queues (CELERY_QUEUE and its webhooks queue) and kombu's bindings
+    for them from a shared Redis."""
     import redis
 
     client = redis.Redis.from_url(os.environ["REDIS_URL"])
-    client.delete(queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
+    for name in (queue, f"{queue}-webhooks"):
+        client.delete(name, f"_kombu.binding.{name}", f"_kombu.binding_permanent.{name}")
 
 
 # --- /proc -------------------------------------------------------------------------------

@@ -326,17 +326,19 @@ class SharedStateCollector:
     def _celery(self) -> Iterable:
         from escalation_project import heartbeats
 
-        queue = settings.CELERY_TASK_DEFAULT_QUEUE
-        keys = [queue if step == 0 else f"{queue}{KOMBU_SEPARATOR}{step}" for step in KOMBU_PRIORITY_STEPS]
+        queues = [settings.CELERY_TASK_DEFAULT_QUEUE, settings.CELERY_WEBHOOKS_QUEUE]
         pipe = _broker().pipeline(transaction=False)
-        for key in keys:
-            pipe.llen(key)
+        for queue in queues:
+            for step in KOMBU_PRIORITY_STEPS:
+                pipe.llen(queue if step == 0 else f"{queue}{KOMBU_SEPARATOR}{step}")
         pipe.hlen(KOMBU_UNACKED)
         *lengths, unacked = pipe.execute()
         depth = GaugeMetricFamily(
             "celery_queue_length", "Tasks waiting in the broker for a worker.", labels=["queue"]
         )
-        depth.add_metric([queue], sum(lengths))
+        steps = len(KOMBU_PRIORITY_STEPS)
+        for n, queue in enumerate(queues):
+            depth.add_metric([queue], sum(lengths[n * steps : (n + 1) * steps]))
         yield depth
         yield GaugeMetricFamily(
             "celery_unacked_messages", "Tasks taken by workers and not yet finished.", value=unacked

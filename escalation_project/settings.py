@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from escalation_project.env import (
     env_bool,
@@ -188,6 +189,17 @@ CELERY_BEAT_SCHEDULE: dict = {
 CELERY_TIMEZONE = "UTC"
 # Workers consume, and tasks go to, this queue: lets two deployments (or a benchmark) share one Redis.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "celery")
+# Webhook sends wait on other people's servers (up to 15 s each), so they have a queue of their
+# own: in production a worker for it alone (Procfile `webhooks`), so slow receivers never hold
+# up the timers, emails and sweeps on the default queue. A worker started without -Q/-X
+# consumes both (make run, the tests).
+CELERY_WEBHOOKS_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-webhooks"
+# Each as Celery declares its default queue: an exchange of the same name, routed by that name.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_WEBHOOKS_QUEUE)
+]
+CELERY_TASK_ROUTES = {"webhooks.tasks.deliver": {"queue": CELERY_WEBHOOKS_QUEUE}}
 
 # A team's targets, hours, policy and ladder are kept this long per process
 # (escalations/team_config.py): a change made in another process shows within it.

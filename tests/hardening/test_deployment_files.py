@@ -6,12 +6,19 @@ import shlex
 from pathlib import Path
 
 import yaml
+from django.conf import settings
 
 from supervisors.management.commands.runstack import Command as RunStack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # Procfile process -> compose service.
-SAME_PROCESS = {"release": "migrate", "web": "web", "worker": "worker", "beat": "beat"}
+SAME_PROCESS = {
+    "release": "migrate",
+    "web": "web",
+    "worker": "worker",
+    "webhooks": "webhooks",
+    "beat": "beat",
+}
 
 
 def procfile() -> dict[str, str]:
@@ -40,10 +47,10 @@ def test_the_app_waits_for_a_successful_migration_and_healthy_engines():
         "postgres": {"condition": "service_healthy"},
         "redis": {"condition": "service_healthy"},
     }
-    for name in ("web", "worker", "beat"):
+    for name in ("web", "worker", "webhooks", "beat"):
         assert services[name]["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
         assert services[name]["depends_on"]["postgres"] == {"condition": "service_healthy"}
-    for name in ("postgres", "redis", "web", "worker", "beat"):
+    for name in ("postgres", "redis", "web", "worker", "webhooks", "beat"):
         assert services[name]["healthcheck"]["test"], name
 
 
@@ -61,12 +68,18 @@ def test_the_app_gets_the_production_settings_the_deploy_check_passes_with():
 def test_what_the_processes_start_exists_and_matches_make_run():
     """The ASGI application and the Celery app the commands name import; `make run` starts the same."""
     commands = procfile()
-    web, worker, beat = (shlex.split(commands[name]) for name in ("web", "worker", "beat"))
+    web, worker, webhooks, beat = (
+        shlex.split(commands[name]) for name in ("web", "worker", "webhooks", "beat")
+    )
     module, attribute = web[-1].split(":")
     assert getattr(importlib.import_module(module), attribute) is not None
-    for argv in (worker, beat):
+    for argv in (worker, webhooks, beat):
         assert argv[:3] == ["celery", "-A", "escalation_project"]
         assert importlib.import_module(argv[2]).celery_app.main == "escalation_project"
+    # The webhooks worker takes the webhooks queue alone; the other worker every queue but it.
+    webhooks_queue = "${CELERY_QUEUE:-celery}-webhooks"
+    assert webhooks[webhooks.index("-Q") + 1] == worker[worker.index("-X") + 1] == webhooks_queue
+    assert settings.CELERY_WEBHOOKS_QUEUE == f"{settings.CELERY_TASK_DEFAULT_QUEUE}-webhooks"
 
     runstack = (ROOT / "supervisors/management/commands/runstack.py").read_text()
     assert RunStack.help  # the command that `make run` calls is the one read here

@@ -219,18 +219,20 @@ def private_redis(tmp_path, settings):
         embedded_redis.stop(process)
 
 
-def test_the_celery_queue_length_is_read_from_the_broker(db, private_redis, settings):
+def test_the_celery_queue_lengths_are_read_from_the_broker(db, private_redis, settings):
     client = Celery(broker=private_redis, set_as_current=False)
     try:
         for delivery_id in (1, 2, 3):
             client.send_task(
-                "webhooks.tasks.deliver", args=[delivery_id], queue=settings.CELERY_TASK_DEFAULT_QUEUE
+                "webhooks.tasks.deliver", args=[[delivery_id]], queue=settings.CELERY_WEBHOOKS_QUEUE
             )
+        client.send_task("escalations.tasks.sweep_timers", queue=settings.CELERY_TASK_DEFAULT_QUEUE)
     finally:
         client.close()
 
     samples = scrape()
-    assert value(samples, "celery_queue_length", queue=settings.CELERY_TASK_DEFAULT_QUEUE) == 3
+    assert value(samples, "celery_queue_length", queue=settings.CELERY_WEBHOOKS_QUEUE) == 3
+    assert value(samples, "celery_queue_length", queue=settings.CELERY_TASK_DEFAULT_QUEUE) == 1
     assert value(samples, "celery_unacked_messages") == 0
 
 
