@@ -35,6 +35,6 @@ application = ProtocolTypeRouter(
 # it again: with 500 console sockets a full collection stalled the process for 120-150 ms, and
 # the create it landed on answered in 200 ms instead of 50. freeze() takes those objects out of
 # the collector's sight, and a larger first threshold makes young collections rarer (Python's
-# 700 is sized for small scripts). Measured: bench/console.py, 500 sockets, p99 200 -> 60 ms.
+# 700 is sized for small scripts). Measured: bench/console.py, 500 sockets, p99 200 -> 52-57 ms.
 gc.freeze()
 gc.set_threshold(20_000, 20, 10)
