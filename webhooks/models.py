@@ -34,17 +34,17 @@ class Endpoint(models.Model):
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     disabled_at = models.DateTimeField(null=True, blank=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
-    # After a timeout or a failed connection the endpoint rests: its other deliveries wait
-    # until resting_until instead of each holding a worker thread for the send timeout, so
-    # one receiver that does not answer cannot stall every team's webhooks. The rest
-    # doubles while the receiver keeps not answering (services.ENDPOINT_REST_*); any
-    # answer ends it. Kept out of the audit: it is the sender's state, not configuration.
+    # After a timeout, a failed connection or a 429 the endpoint rests: its other deliveries
+    # wait until resting_until instead of each holding a worker for the send timeout (or
+    # hammering a receiver that asked us to slow down), so one receiver cannot stall every
+    # team's webhooks. The rest doubles while that goes on (services.ENDPOINT_REST_*); any
+    # other answer ends it. Kept out of the audit: it is the sender's state, not configuration.
     resting_until = models.DateTimeField(
         null=True,
         blank=True,
         editable=False,
-        help_text="After a send timed out or could not connect, the endpoint's deliveries wait until "
-        "this time. Empty while the receiver answers.",
+        help_text="After a send timed out, could not connect or got a 429, the endpoint's deliveries "
+        "wait until this time. Empty while the receiver answers.",
     )
     rest_seconds = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)

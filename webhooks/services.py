@@ -72,8 +72,9 @@ DELIVERY_BATCH = 20
 # rest are queued again at once), so its last attempt, at most the sender's 15 s more,
 # ends within the task's soft time limit and well within the claim's SEND_LEASE.
 BATCH_SEND_SECONDS = 20
-# An endpoint that did not answer (a timeout, a failed connection) rests this long, doubling
-# while it keeps not answering (Endpoint.resting_until): 5 s, 10 s, ... 5 min.
+# An endpoint that did not answer (a timeout, a failed connection) or answered 429 rests this
+# long, doubling while that goes on (Endpoint.resting_until): 5 s, 10 s, ... 5 min; a 429's
+# Retry-After lengthens it, within the same cap.
 ENDPOINT_REST_FIRST = dt.timedelta(seconds=5)
 ENDPOINT_REST_MAX = dt.timedelta(minutes=5)
 # A probe's hold on a rest that is over: longer than one send (sender.TIMEOUT, 15 s).
@@ -367,7 +368,7 @@ def deliveries_attempt(*, delivery_ids: list[int]) -> list[Delivery]:
                 },
             )
         )
-        rests.after(endpoint.pk, answered=not decision.no_answer)
+        rests.after(endpoint.pk, decision)
         if decision.disable_reason:
             to_disable[endpoint.pk] = decision.disable_reason
         elif decision.outcome != AttemptOutcome.SUCCEEDED:
@@ -404,7 +405,7 @@ def _not_sent_resting(until: dt.datetime) -> dict[str, Any]:
     """A claimed delivery to a resting endpoint waits, unsent and uncounted, for the rest's end."""
     return {
         "next_attempt_at": until,
-        "last_error": f"Not sent yet: the endpoint did not answer an earlier attempt; it rests until "
+        "last_error": f"Not sent yet: an earlier attempt got no answer or a 429; the endpoint rests until "
         f"{until:%Y-%m-%d %H:%M:%S} UTC.",
     }
 
@@ -445,19 +446,22 @@ class _EndpointRests:
             )
         return self.state[endpoint_id][0]
 
-    def after(self, endpoint_id: int, *, answered: bool) -> None:
-        """An attempt to the endpoint ended: an answer (any status) ends a rest, no answer starts one."""
+    def after(self, endpoint_id: int, decision: Decision) -> None:
+        """An attempt to the endpoint ended: an answer ends a rest; no answer, or a 429, starts one."""
         _, seconds = self.state[endpoint_id]
-        if answered:
+        if not decision.rest:
             if seconds:
                 self._write(endpoint_id, None, 0)
             return
         rest = min(max(ENDPOINT_REST_FIRST, 2 * dt.timedelta(seconds=seconds)), ENDPOINT_REST_MAX)
+        if decision.rest_at_least is not None:  # the receiver's Retry-After, within the same cap
+            rest = min(max(rest, decision.rest_at_least), ENDPOINT_REST_MAX)
         self._write(endpoint_id, timezone.now() + rest, int(rest.total_seconds()))
         logger.warning(
-            "Webhook endpoint %s did not answer; its deliveries wait %d s.",
+            "Webhook endpoint %s rests %d s: %s.",
             endpoint_id,
             rest.total_seconds(),
+            decision.error,
             extra={"endpoint_id": endpoint_id, "rest_seconds": int(rest.total_seconds())},
         )
 
@@ -581,14 +585,17 @@ class Decision:
         error: str = "",
         next_attempt_at: dt.datetime | None = None,
         disable_reason: str = "",
-        no_answer: bool = False,
+        rest: bool = False,
+        rest_at_least: dt.timedelta | None = None,
     ):
         self.outcome = outcome
         self.error = error[:500]
         self.next_attempt_at = next_attempt_at
         self.disable_reason = disable_reason
-        # A timeout or a failed connection (not a refused address): the endpoint rests.
-        self.no_answer = no_answer
+        # The endpoint rests (_EndpointRests): it did not answer (a timeout, a failed connection;
+        # not a refused address), or it answered 429, for at least its Retry-After if it gave one.
+        self.rest = rest
+        self.rest_at_least = rest_at_least
 
     @property
     def status(self) -> DeliveryStatus:
@@ -605,6 +612,8 @@ def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) 
     if code is not None and 200 <= code < 300:
         return Decision(AttemptOutcome.SUCCEEDED)
     no_answer = code is None and result.retryable_error
+    rest = no_answer or code == 429
+    rest_at_least = _parse_retry_after(result.retry_after, now=now) if code == 429 else None
     if code is None:
         if not no_answer:
             return Decision(AttemptOutcome.FAILED, error=result.error)
@@ -624,12 +633,13 @@ def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) 
 
     if attempt_number >= MAX_ATTEMPTS:
         gave_up = f"{error} (gave up after {attempt_number} attempts)"
-        return Decision(AttemptOutcome.FAILED, error=gave_up, no_answer=no_answer)
+        return Decision(AttemptOutcome.FAILED, error=gave_up, rest=rest, rest_at_least=rest_at_least)
     return Decision(
         AttemptOutcome.RETRY,
         error=error,
         next_attempt_at=now + retry_delay(attempt_number, retry_after=result.retry_after, now=now),
-        no_answer=no_answer,
+        rest=rest,
+        rest_at_least=rest_at_least,
     )
 
 

@@ -9,7 +9,7 @@ from urllib3.util import Timeout
 
 from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import sender, services
-from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
+from webhooks.models import Attempt, AttemptOutcome, Delivery, DeliveryStatus, Endpoint
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_after_a_timeout_the_endpoint_rests_and_the_other_endpoints_deliveries_s
         assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.PENDING, 0)
         assert delivery.next_attempt_at == silent.resting_until
         assert delivery.enqueued_until is None  # the sweep takes it when the rest is over
-        assert "it rests until 2026-03-02 09:00:05 UTC" in delivery.last_error
+        assert "the endpoint rests until 2026-03-02 09:00:05 UTC" in delivery.last_error
     assert all(d.status == DeliveryStatus.SUCCEEDED for d in deliveries_of(healthy))
 
 
@@ -152,7 +152,7 @@ def test_when_a_rest_is_over_one_batch_probes_and_the_others_wait_for_its_answer
     assert batch_b.wait_until(silent.pk) == held  # it waits for the probe's answer
     silent.refresh_from_db()
     assert silent.resting_until == held
-    batch_a.after(silent.pk, answered=True)
+    batch_a.after(silent.pk, services.Decision(AttemptOutcome.SUCCEEDED))
     silent.refresh_from_db()
     assert (silent.resting_until, silent.rest_seconds) == (None, 0)
 
@@ -169,3 +169,25 @@ def test_a_probe_goes_last_in_its_batch_so_its_timeout_holds_up_no_other_receive
 
     sent_in_order = Attempt.objects.filter(delivery_id__in=[probe, other]).order_by("pk")
     assert list(sent_in_order.values_list("delivery_id", flat=True)) == [other, probe]
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "rest_seconds"),
+    [(None, 5), ("120", 120), ("3600", 300)],  # none: the first rest; longer: capped at 5 min
+)
+def test_a_429_rests_the_endpoint_for_its_retry_after(clock, team, receiver, retry_after, rest_seconds):
+    headers = {"Retry-After": retry_after} if retry_after else {}
+    receiver.expect_request("/busy").respond_with_data("slow down", status=429, headers=headers)
+    busy = services.endpoint_create(team=team, url=receiver.url_for("/busy"))
+    for _ in range(2):
+        open_escalation(team)
+    first, second = deliveries_of(busy)
+
+    services.deliveries_attempt(delivery_ids=[first.pk])
+    services.deliveries_attempt(delivery_ids=[second.pk])
+
+    busy.refresh_from_db()
+    assert (busy.rest_seconds, busy.resting_until) == (rest_seconds, NOW + dt.timedelta(seconds=rest_seconds))
+    assert len(receiver.log) == 1  # the second waits for the rest instead of asking again
+    second.refresh_from_db()
+    assert (second.attempt_count, second.next_attempt_at) == (0, busy.resting_until)
