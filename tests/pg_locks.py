@@ -1,9 +1,13 @@
 """For tests of which rows a transaction locks, on PostgreSQL (SQLite has no row locks)."""
 
+import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.conf import settings
+from django.db import connections
 
 postgresql_only = pytest.mark.skipif(
     "sqlite" in settings.DATABASES["default"]["ENGINE"],
@@ -21,3 +25,19 @@ def wait_until_a_lock_is_awaited(cursor, condition: str, params: list | None = N
             return
         time.sleep(0.05)
     raise AssertionError(f"nobody waited for a lock where {condition}")
+
+
+def in_a_thread(act: Callable[[], Any]) -> tuple[threading.Thread, dict]:
+    """A thread (not started) running act on its own connection; its outcome lands in the dict:
+    "done" (what act returned) or "error" (what it raised, shown by the test's assertion)."""
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["done"] = act()
+        except Exception as error:
+            outcome["error"] = error
+        finally:
+            connections.close_all()
+
+    return threading.Thread(target=run), outcome

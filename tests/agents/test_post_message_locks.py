@@ -1,14 +1,12 @@
 """The locks post_message holds, on PostgreSQL (SQLite has no row locks: IMMEDIATE transactions
 serialise every writer there, so neither the wait nor the deadlock below can happen)."""
 
-import threading
-
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 
 from agents.services import post_message
 from escalations.services import EVENT_ORDER_LOCK
 from tests import factories
-from tests.pg_locks import postgresql_only, wait_until_a_lock_is_awaited
+from tests.pg_locks import in_a_thread, postgresql_only, wait_until_a_lock_is_awaited
 
 pytestmark = postgresql_only
 
@@ -22,20 +20,10 @@ def test_a_message_opening_an_escalation_leaves_its_agents_row_unlocked(transact
     agent = factories.make_agent(team, "Billing Bot")
     factories.make_rule(agent)  # fires on "refund"
     conversation = factories.make_conversation(agent)
-    outcome: dict = {}
-
-    def post() -> None:
-        try:
-            outcome["posted"] = post_message(
-                conversation=conversation, role="user", content="A refund, please"
-            )
-        except Exception as error:  # shown by the assertion below
-            outcome["error"] = error
-        finally:
-            connections.close_all()
-
+    poster, outcome = in_a_thread(
+        lambda: post_message(conversation=conversation, role="user", content="A refund, please")
+    )
     blocked = None
-    poster = threading.Thread(target=post)
     with transaction.atomic(), connection.cursor() as cursor:
         # Another transition holds the event-order lock, as the withdraw did in the soak.
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
@@ -52,4 +40,4 @@ def test_a_message_opening_an_escalation_leaves_its_agents_row_unlocked(transact
 
     assert blocked is None, f"the waiting message holds a lock on its agent's row: {blocked}"
     assert "error" not in outcome, outcome
-    assert outcome["posted"].escalation is not None
+    assert outcome["done"].escalation is not None

@@ -7,17 +7,16 @@ PostgreSQL only: SQLite has no row locks (its IMMEDIATE transactions serialise e
 """
 
 import datetime as dt
-import threading
 import time
 
 import pytest
-from django.db import OperationalError, connection, connections, transaction
+from django.db import OperationalError, connection, transaction
 
 from agents.models import Conversation
 from escalations import services
 from supervisors.models import Role
 from tests import factories
-from tests.pg_locks import postgresql_only, wait_until_a_lock_is_awaited
+from tests.pg_locks import in_a_thread, postgresql_only, wait_until_a_lock_is_awaited
 
 pytestmark = postgresql_only
 
@@ -45,18 +44,8 @@ TRANSITIONS = {
 @pytest.mark.parametrize("verb", sorted(TRANSITIONS))
 def test_a_transition_that_resumes_the_conversation_locks_it_before_the_escalation(waiting, verb):
     escalation, ana, agent = waiting
-    outcome: dict = {}
-
-    def act() -> None:
-        try:
-            outcome["done"] = TRANSITIONS[verb](escalation, ana, agent)
-        except Exception as error:  # shown by the assertion below
-            outcome["error"] = error
-        finally:
-            connections.close_all()
-
+    actor, outcome = in_a_thread(lambda: TRANSITIONS[verb](escalation, ana, agent))
     blocked = None
-    actor = threading.Thread(target=act)
     with transaction.atomic(), connection.cursor() as cursor:
         # A user's message being posted: post_message holds the conversation...
         Conversation.objects.select_for_update().get(pk=escalation.conversation_id)
