@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 from typing import Any
 
@@ -17,6 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from agents.models import Agent
 from agents.services import rule_draft_create
+from escalation_project import csv_safe
 from supervisors import insights, suggestions
 from supervisors.forms import DraftRuleForm, InsightFilters, SuggestionFilters
 from supervisors.models import Role, Team
@@ -106,7 +106,8 @@ def _csv(table: str, rows, *, start: dt.datetime, end: dt.datetime) -> HttpRespo
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     name = f"insights-{table}-{start:%Y%m%d}-{end:%Y%m%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
-    writer = csv.writer(response)
+    # Names come from admins and agents: a rule named `=HYPERLINK(...)` must stay text.
+    writer = csv_safe.writer(response)
     if table in ("agents", "rules"):
         items = insights.agent_stats(rows) if table == "agents" else insights.rule_stats(rows)
         head = ["agent"] if table == "agents" else ["rule", "agent"]
