@@ -1,8 +1,11 @@
 """The one module that makes outbound HTTP calls. Tests patch it here, or point it at a local receiver.
 
 Safety: requests-hardened's filter resolves the host and refuses private,
-loopback, link-local, CGNAT, metadata and IPv4-mapped addresses; the request
-then goes to the address it checked (the name only in the Host header and,
+loopback, link-local, CGNAT, metadata and IPv4-mapped addresses;
+`is_forbidden_address` then checks the answer again, with the IPv4 address
+inside an IPv6 one (the forms the filter lets through) held to the same rules,
+at save and at send alike (`checked_address`). The request then goes to the
+address it checked (the name only in the Host header and,
 for https, in SNI and the certificate check), so a DNS answer cannot change
 between check and connect. Redirects are never followed (a 3xx is a
 failure): following one would send the signed body to a URL nobody validated.
@@ -30,7 +33,7 @@ import urllib3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from requests_hardened.ip_filter import InvalidIPAddress, filter_host
+from requests_hardened.ip_filter import EXTRA_BLOCKED_NET_RANGES, InvalidIPAddress, filter_host
 from standardwebhooks import Webhook
 from urllib3.util import Timeout
 
@@ -114,7 +117,7 @@ def _pool(url: str) -> tuple[urllib3.HTTPConnectionPool, str, str]:
         port = parts.port or (443 if scheme == "https" else 80)
     except ValueError as exc:
         raise requests.exceptions.InvalidURL(str(exc)) from None
-    address = filter_host(host, port, allow_loopback=settings.WEBHOOKS_ALLOW_LOOPBACK)
+    address = checked_address(host, port)
     tls = (
         # The name, not the address, for SNI and the certificate check.
         {"ssl_context": _verified_tls(), "server_hostname": host, "assert_hostname": host}
@@ -203,7 +206,7 @@ def validate_url(url: str) -> None:
     except ValueError:
         raise ValidationError("The port is not a number between 0 and 65535.", code="invalid") from None
     try:
-        filter_host(host, port, allow_loopback=settings.WEBHOOKS_ALLOW_LOOPBACK)
+        checked_address(host, port)
     except InvalidIPAddress as exc:
         raise ValidationError(_refusal(str(exc)), code="forbidden_address") from None
     except requests.RequestException:
@@ -221,3 +224,81 @@ def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | No
         return ipaddress.ip_address(host)
     except ValueError:
         return None
+
+
+# IPv6 forms that carry an IPv4 address in their last 32 bits. A connection to one
+# goes wherever a translator or tunnel on the path takes it (a NAT64 gateway, a
+# host's IPv4-compatible route), so it is held to the IPv4 address's rules.
+_LAST_32_BITS = (
+    ipaddress.IPv6Network("::/96"),  # IPv4-compatible (deprecated by RFC 4291)
+    ipaddress.IPv6Network("::ffff:0:0:0/96"),  # IPv4-translated (SIIT, RFC 2765)
+    ipaddress.IPv6Network("64:ff9b::/96"),  # NAT64, the well-known prefix (RFC 6052)
+)
+# Refused whatever they carry: local-use NAT64 (RFC 8215; its IPv4 address may sit at
+# several offsets, and it is local by definition) and Teredo (obsolete; the client's
+# IPv4 is XORed, and the packet goes to whatever relay is nearest). Python's is_private
+# covers Teredo (2001::/23) and requests-hardened the first: listed so the rule does not
+# hang on either. requests-hardened also refuses the NAT64 and 6to4 prefixes whole;
+# unwrapping them below keeps the rule should it ever let a public IPv4 inside through.
+_ALWAYS_REFUSED = (
+    ipaddress.IPv6Network("64:ff9b:1::/48"),
+    ipaddress.IPv6Network("2001::/32"),
+)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one stands for or tunnels to, if it is of such a form."""
+    if ip.ipv4_mapped is not None:  # ::ffff:a.b.c.d
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:  # 2002:aabb:ccdd::/48, 6to4 (RFC 3056)
+        return ip.sixtofour
+    if ip.teredo is not None:  # 2001:0::/32: (server, client), the client's bits un-XORed
+        return ip.teredo[1]
+    if any(ip in network for network in _LAST_32_BITS):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def is_forbidden_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, *, allow_loopback: bool) -> bool:
+    """Whether a webhook may not connect to ip: requests-hardened's rules, applied to the
+    IPv4 address inside an IPv6 one as well.
+
+    allow_loopback admits this machine's own loopback (127/8, ::1, ::ffff:127.x), not an
+    IPv4 loopback tunnelled or translated elsewhere.
+    """
+    if ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # the very IPv4 address: the kernel connects to it over IPv4
+    if allow_loopback and ip.is_loopback:
+        return False
+    if ip.is_private or ip.is_multicast or any(ip in network for network in EXTRA_BLOCKED_NET_RANGES):
+        return True
+    if ip.version == 4:
+        return False
+    if any(ip in network for network in _ALWAYS_REFUSED):
+        return True
+    inner = embedded_ipv4(ip)
+    return inner is not None and is_forbidden_address(inner, allow_loopback=False)
+
+
+def checked_address(host: str, port: int) -> str:
+    """The address to connect to for host (bracketed if IPv6), or InvalidIPAddress.
+
+    One resolution: requests-hardened's filter resolves and applies its rules,
+    and the address it returns is checked again here. The same function at save
+    and at connect time, so the two cannot disagree.
+    """
+    allow_loopback = settings.WEBHOOKS_ALLOW_LOOPBACK
+    literal = _ip_literal(host)
+    # A literal needs no resolver to be judged (and some resolvers refuse the rarer forms).
+    if literal is not None and is_forbidden_address(literal, allow_loopback=allow_loopback):
+        raise InvalidIPAddress(_described(literal))
+    address = filter_host(host, port, allow_loopback=allow_loopback)
+    ip = ipaddress.ip_address(address.strip("[]"))
+    if is_forbidden_address(ip, allow_loopback=allow_loopback):
+        raise InvalidIPAddress(_described(ip))
+    return address
+
+
+def _described(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    inner = embedded_ipv4(ip) if ip.version == 6 else None
+    return f"{ip} (an IPv6 form of {inner})" if inner is not None else str(ip)

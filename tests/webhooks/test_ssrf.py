@@ -8,7 +8,7 @@ from urllib3.util import connection as urllib3_connection
 
 from tests.webhooks.conftest import deliveries_of, open_escalation
 from webhooks import sender, services
-from webhooks.models import Endpoint
+from webhooks.models import Delivery, Endpoint
 
 LOOPBACK = ["127.0.0.1", "localhost", "2130706433", "0x7f000001", "[::ffff:127.0.0.1]"]
 NEVER = ["0.0.0.0", "169.254.169.254", "100.64.0.1", "10.0.0.1"]
@@ -36,22 +36,27 @@ def test_allowing_loopback_accepts_loopback_at_save(team, loopback_allowed, host
 
 @pytest.mark.parametrize("host", LOOPBACK + NEVER)
 def test_each_listed_address_is_refused_at_send_without_a_connection(httpserver, team, host, monkeypatch):
-    # Saved behind the validation's back (say, before a rule changed); the
-    # receiver listens on loopback, where 127.x and 0.0.0.0 would reach it.
-    endpoint = Endpoint.objects.create(
-        team=team, url=f"http://{host}:{httpserver.port}/hook", secret=services.generate_secret()
+    # The receiver listens on loopback, where 127.x and 0.0.0.0 would reach it.
+    delivery, connections = attempt_behind_the_validations_back(
+        team, f"http://{host}:{httpserver.port}/hook", monkeypatch
     )
-    connections = spy_on_connections(monkeypatch)
-    open_escalation(team)
-    delivery = deliveries_of(endpoint)[-1]
 
-    services.delivery_attempt(delivery_id=delivery.pk)
-
-    delivery.refresh_from_db()
     assert delivery.status == "failed"
     assert delivery.last_error.startswith(("Refused", "Connection error: Failed to resolve"))
     assert httpserver.log == []
     assert connections == []
+
+
+def attempt_behind_the_validations_back(team, url: str, monkeypatch) -> tuple[Delivery, list]:
+    """One delivery attempt to url, saved unchecked (say, before a rule changed);
+    returns the delivery as it then stands and the connections urllib3 opened."""
+    endpoint = Endpoint.objects.create(team=team, url=url, secret=services.generate_secret())
+    connections = spy_on_connections(monkeypatch)
+    open_escalation(team)
+    delivery = deliveries_of(endpoint)[-1]
+    services.delivery_attempt(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    return delivery, connections
 
 
 def spy_on_connections(monkeypatch) -> list:
@@ -80,11 +85,15 @@ def test_the_connection_spy_sees_an_allowed_connection(receiver, team, monkeypat
 
 
 def fake_resolver(answers: dict[str, str]):
+    """socket.getaddrinfo answering these names with these addresses (IPv4 or IPv6), others as usual."""
     real_getaddrinfo = socket.getaddrinfo
 
     def getaddrinfo(host, port, *args, **kwargs):
         if host in answers:
-            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+            address = answers[host]
+            if ":" in address:
+                return [(socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))]
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))]
         return real_getaddrinfo(host, port, *args, **kwargs)
 
     return getaddrinfo
