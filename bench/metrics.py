@@ -196,15 +196,13 @@ def _bench_recording() -> None:
 def _bench_log_line() -> None:
     import io
 
-    from pythonjsonlogger.json import JsonFormatter
-
     from escalation_project import request_id
-    from escalation_project.logs import logging_config
+    from escalation_project.logs import JsonLineFormatter, logging_config
 
     options = dict(logging_config(log_format="json", level="INFO")["formatters"]["json"])
     del options["()"]
     handler = logging.StreamHandler(io.StringIO())
-    handler.setFormatter(JsonFormatter(**options))
+    handler.setFormatter(JsonLineFormatter(**options))
     handler.addFilter(request_id.RequestIdFilter())
     logger = logging.getLogger("bench.access")
     logger.propagate = False

@@ -5,13 +5,86 @@ ISO 8601), level, logger, message, request_id and the record's extra fields
 (task_id and task_name inside a Celery task) — what a log collector parses
 without rules. LOG_FORMAT=text: one readable line, for `make run`.
 Formatting is python-json-logger's; we only choose the fields.
+
+A logged field may carry what a client sent (a path, a user agent, a
+username), so neither format lets it start a new line or drive the terminal:
+the text format escapes control characters in the whole line (`\n`, `\x1b`),
+and indents a traceback's lines so that none of them can pass for a record;
+the JSON encoder escapes C0 controls, and we escape the few it leaves raw.
 """
 
 from __future__ import annotations
 
+import copy
+import logging
+import re
 from typing import Any
 
+from pythonjsonlogger.json import JsonFormatter
+
 FORMATS = ("json", "text")
+
+# What could end a line or act on a terminal: C0 controls, DEL, C1 controls (U+0085 ends a
+# line for str.splitlines and some collectors, U+009B starts a terminal escape), the
+# Unicode line and paragraph separators, and the bidi controls that reorder what a
+# reader sees (Trojan Source).
+_UNSAFE_RANGES = [(0x00, 0x1F), (0x7F, 0x9F), (0x2028, 0x2029), (0x202A, 0x202E), (0x2066, 0x2069)]
+_UNSAFE = [code for first, last in _UNSAFE_RANGES for code in range(first, last + 1)]
+# Searched first: most lines have nothing to escape, and a search costs a tenth of a translate.
+_ANY_UNSAFE = re.compile(
+    "[" + "".join(f"{re.escape(chr(first))}-{re.escape(chr(last))}" for first, last in _UNSAFE_RANGES) + "]"
+)
+_SHORT = {0x09: "\\t", 0x0A: "\\n", 0x0D: "\\r"}
+_TEXT_ESCAPES = {
+    code: _SHORT.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _UNSAFE
+}
+# In a JSON string every one of them may be written \uXXXX; json.dumps already did so below U+0020.
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _UNSAFE if code >= 0x20}
+
+
+def escape_controls(text: str) -> str:
+    """text on one line, each unsafe character written as Python would in a literal (`\\n`, `\\x1b`)."""
+    return text.translate(_TEXT_ESCAPES) if _ANY_UNSAFE.search(text) else text
+
+
+class TextFormatter(logging.Formatter):
+    """The text format's line, whatever its fields hold, is one line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.exc_info and record.exc_text:
+            # logging.Formatter.format would reuse the traceback another handler's
+            # formatter (pytest's, an error tracker's) cached on the record, unescaped.
+            record = copy.copy(record)
+            record.exc_text = None
+        return super().format(record)
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 (logging's name)
+        # The whole line at once: every field (message, its arguments, logger name, request
+        # id, any field a format adds later) is escaped here, not at each call site.
+        return escape_controls(super().formatMessage(record))
+
+    def formatException(self, ei) -> str:  # noqa: N802
+        return _continuation(super().formatException(ei))
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return _continuation(super().formatStack(stack_info))
+
+
+def _continuation(text: str) -> str:
+    """A traceback stays readable, line by line, but every line is indented and escaped:
+    an exception's message may hold a newline and text a client chose, and what follows
+    it must not start at the margin, where a record begins with its time."""
+    return "\n".join("    " + escape_controls(line) for line in text.split("\n"))
+
+
+class JsonLineFormatter(JsonFormatter):
+    """python-json-logger's formatter; the characters json.dumps leaves raw are escaped too."""
+
+    def jsonify_log_record(self, log_data) -> str:
+        # Outside strings, JSON text is ASCII: these characters can only be inside one.
+        line = super().jsonify_log_record(log_data)
+        return line.translate(_JSON_ESCAPES) if _ANY_UNSAFE.search(line) else line
+
 
 # Celery's routine chatter: beat sends a sweep every few seconds and, at INFO, Celery logs
 # three lines for each ("Sending due task", "received", "succeeded"). Failures are still
@@ -22,7 +95,7 @@ ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
 def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     formatters = {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
+            "()": "escalation_project.logs.JsonLineFormatter",
             "fmt": ["levelname", "name", "message", "request_id"],
             "rename_fields": {"levelname": "level", "name": "logger"},
             # record.created as an ISO 8601 UTC time under "time".
@@ -30,7 +103,10 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
             # Non-ASCII text as is (one line still: the encoder escapes newlines).
             "json_ensure_ascii": False,
         },
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "text": {
+            "class": "escalation_project.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
     }
     return {
         "version": 1,

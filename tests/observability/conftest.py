@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import logging.config
 import uuid
 
 import pytest
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
-from pythonjsonlogger.json import JsonFormatter
 
 from escalation_project.logs import logging_config
 from escalation_project.request_id import RequestIdFilter
@@ -43,15 +43,19 @@ def value(samples: dict, name: str, **labels: str) -> float | None:
     return samples.get((name, tuple(sorted(labels.items()))))
 
 
+def configured_formatter(log_format: str) -> logging.Formatter:
+    """The formatter settings.LOGGING builds for log_format, built by dictConfig's own code."""
+    config = logging_config(log_format=log_format, level="INFO")
+    return logging.config.DictConfigurator(config).configure_formatter(config["formatters"][log_format])
+
+
 @pytest.fixture
 def json_log():
     """The root logger also writes to a buffer through the JSON handler of settings.LOGGING;
     the fixture returns a function giving the lines written so far, each parsed."""
-    options = dict(logging_config(log_format="json", level="INFO")["formatters"]["json"])
-    del options["()"]
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter(**options))
+    handler.setFormatter(configured_formatter("json"))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     previous_level = root.level
