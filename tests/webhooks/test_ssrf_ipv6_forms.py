@@ -178,7 +178,7 @@ def connections_arrived(listeners: list[socket.socket]) -> int:
     return len(readable)
 
 
-def test_the_listeners_see_a_connection_that_is_made(team, loopback_allowed):
+def test_the_listeners_see_a_connection_that_is_made():
     # Guards the tests below: no connection there means none was made, not a deaf listener.
     with loopback_listeners() as (port, listeners):
         for host in ["127.0.0.1", "[::1]"]:
