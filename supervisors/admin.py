@@ -82,10 +82,16 @@ class LadderLevelInline(TeamRoleInline, admin.TabularInline):
     def parent_team_id(self, team: Team) -> int:
         return team.pk
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "notify_users":
-            kwargs["queryset"] = people_of_owned_teams(request)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("notify_users")
+        if field is not None:
+            # The team's own people only, superusers' choices too: any user would list everyone's
+            # name to a team owner, and send a team's ladder news to people outside it.
+            # A new team has no members yet.
+            users = get_user_model().objects.filter(is_active=True).order_by("username")
+            field.queryset = users.filter(memberships__team=obj) if obj is not None else users.none()
+        return formset
 
 
 @admin.register(Team)
