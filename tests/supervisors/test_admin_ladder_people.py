@@ -76,5 +76,6 @@ def test_a_forged_post_naming_someone_outside_the_team_is_refused_and_saves_noth
     response = client.post(reverse("admin:supervisors_team_change", args=[billing.pk]), form)
 
     assert response.status_code == 200
-    assert f"Select a valid choice. {otto.pk} is not one of the available choices." in response.content.decode()
+    refusal = f"Select a valid choice. {otto.pk} is not one of the available choices."
+    assert refusal in response.content.decode()
     assert not LadderLevel.objects.exists()
