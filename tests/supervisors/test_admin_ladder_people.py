@@ -11,6 +11,7 @@ from django.urls import reverse
 from escalations.models import LadderLevel
 from supervisors.models import Role
 from tests import factories
+from tests.supervisors.conftest import team_page_form
 
 
 @pytest.fixture
@@ -51,27 +52,16 @@ def test_a_superuser_is_offered_only_the_edited_teams_members_too(client, teams)
 def test_a_forged_post_naming_someone_outside_the_team_is_refused_and_saves_nothing(client, teams):
     billing, olga, _, otto = teams
     client.force_login(olga)
-    memberships = list(billing.memberships.order_by("pk"))
-    form = {
-        "name": "Billing",
-        "slug": billing.slug,
-        "description": "",
-        "memberships-TOTAL_FORMS": str(len(memberships)),
-        "memberships-INITIAL_FORMS": str(len(memberships)),
+    form = team_page_form(
+        billing,
         **{
-            f"memberships-{i}-{field}": value
-            for i, m in enumerate(memberships)
-            for field, value in [("id", m.pk), ("team", billing.pk), ("user", m.user_id), ("role", m.role)]
+            "ladder_levels-TOTAL_FORMS": "1",
+            "ladder_levels-0-number": "1",
+            "ladder_levels-0-after_minutes": "5",
+            "ladder_levels-0-min_urgency": "low",
+            "ladder_levels-0-notify_users": [otto.pk],
         },
-        "policy-TOTAL_FORMS": "0",
-        "policy-INITIAL_FORMS": "0",
-        "ladder_levels-TOTAL_FORMS": "1",
-        "ladder_levels-INITIAL_FORMS": "0",
-        "ladder_levels-0-number": "1",
-        "ladder_levels-0-after_minutes": "5",
-        "ladder_levels-0-min_urgency": "low",
-        "ladder_levels-0-notify_users": [otto.pk],
-    }
+    )
 
     response = client.post(reverse("admin:supervisors_team_change", args=[billing.pk]), form)
 

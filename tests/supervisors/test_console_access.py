@@ -18,7 +18,7 @@ from escalations.models import Event
 from supervisors import access, consumers
 from supervisors.models import Membership, Role
 from tests import factories
-from tests.supervisors.conftest import console_socket
+from tests.supervisors.conftest import console_socket, team_page_form
 from tests.supervisors.test_console_socket import assert_nothing_more, event_ids, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -159,6 +159,44 @@ def test_deactivating_a_user_in_the_admin_closes_their_socket_within_a_second(wo
         return await close_code(socket)
 
     assert async_to_sync(scenario)() == consumers.CLOSE_UNAUTHENTICATED
+
+
+def test_a_password_changed_in_the_admin_closes_the_sockets_of_sessions_signed_in_before(world):
+    ana = world["ana"]
+    _, cookie = signed_in(ana)
+    admin = as_admin(world)
+    page = reverse("admin:auth_user_password_change", args=[ana.pk])
+    form = {"password1": "a-new-long-passphrase-42", "password2": "a-new-long-passphrase-42"}
+
+    async def scenario():
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        await database_sync_to_async(post_admin)(admin, page, {**form, "set_usable_password": "true"})
+        return await close_code(socket)
+
+    assert async_to_sync(scenario)() == consumers.CLOSE_UNAUTHENTICATED
+
+
+def test_an_owner_removing_a_member_on_the_team_page_re_scopes_their_socket(world):
+    ana, legal = world["ana"], world["legal"]
+    olga = factories.make_user("olga", is_staff=True)
+    factories.add_member(olga, legal, Role.OWNER)
+    owner, _ = signed_in(olga)
+    _, cookie = signed_in(ana)
+    form = team_page_form(legal, deleted_user_ids={ana.pk})
+
+    async def scenario():
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        page = reverse("admin:supervisors_team_change", args=[legal.pk])
+        await database_sync_to_async(post_admin)(owner, page, form)
+        await reload_within(socket)
+        await open_escalation(world["legal_chat"])
+        await assert_nothing_more(socket)
+        await socket.disconnect()
+
+    async_to_sync(scenario)()
+    assert not Membership.objects.filter(user=ana, team=legal).exists()
 
 
 def test_a_removed_membership_stops_that_teams_events_live_and_in_replay_and_others_flow(world):
