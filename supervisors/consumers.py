@@ -322,7 +322,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         self._announce_presence(snapshots)
 
     async def _close_for(self, code: int, why: str) -> None:
-        """Close at once; disconnect() then leaves the groups. Call holding access_lock or not at all."""
+        """Close now, sending nothing more; disconnect() then leaves the groups. Needs no lock:
+        it only ever narrows what the socket sends."""
         self.visible = set()
         self.closing = True
         logger.info(
