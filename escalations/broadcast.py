@@ -13,6 +13,7 @@ one publisher loop in a background thread and hands it the sends (0.2 ms).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import logging
 import os
@@ -76,6 +77,22 @@ def publish_event(message: dict[str, Any]) -> None:
         )
 
 
+def publish_soon(group: str, message: dict[str, Any]) -> None:
+    """Send `message` to a channel group without waiting for it: for a request path (a logout, an
+    admin save) that must not hang on a slow Redis. A failure is logged."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+    _publisher_loop().submit(send).add_done_callback(_log_failed_send)
+
+
+def _log_failed_send(future) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        error = future.exception()
+        logger.warning("A channel layer message was not sent (%s).", error or type(error).__name__)
+
+
 class _PublisherLoop:
     def __init__(self) -> None:
         self.pid = os.getpid()
@@ -84,7 +101,10 @@ class _PublisherLoop:
         thread.start()
 
     def run(self, coroutine, *, timeout: float) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(timeout)
+        return self.submit(coroutine).result(timeout)
+
+    def submit(self, coroutine) -> concurrent.futures.Future:
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
 
 
 _publisher: _PublisherLoop | None = None

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from channels.layers import get_channel_layer
 
@@ -35,6 +35,11 @@ class Listener(Protocol):
 
 class TeamFanOut:
     """The sockets of one event loop (a daphne process), by team, and the loop that feeds them."""
+
+    # The group a listener joins per key, and the message field naming the key: supervisors.access
+    # reuses the class to tell a user's sockets, by user id, that their access changed.
+    group_of = staticmethod(team_group)
+    key_field = "team_id"
 
     def __init__(self) -> None:
         self.layer = get_channel_layer()
@@ -53,7 +58,7 @@ class TeamFanOut:
                 self.reader = asyncio.create_task(self._read())
             for team_id in team_ids:
                 if team_id not in self.listeners:
-                    await self.layer.group_add(team_group(team_id), self.channel)
+                    await self.layer.group_add(self.group_of(team_id), self.channel)
                     self.listeners[team_id] = set()
                 self.listeners[team_id].add(listener)
 
@@ -65,7 +70,7 @@ class TeamFanOut:
                 if not listeners and team_id in self.listeners:
                     # The last socket of the team here: stop receiving its events.
                     del self.listeners[team_id]
-                    await self.layer.group_discard(team_group(team_id), self.channel)
+                    await self.layer.group_discard(self.group_of(team_id), self.channel)
 
     async def _read(self) -> None:
         while True:
@@ -77,7 +82,7 @@ class TeamFanOut:
                 logger.exception("Reading the team fan-out channel failed; retrying in 1 s")
                 await asyncio.sleep(1)
                 continue
-            for listener in list(self.listeners.get(message.get("team_id"), ())):
+            for listener in list(self.listeners.get(message.get(self.key_field), ())):
                 try:
                     await listener.group_message(message)
                 except Exception:
@@ -85,12 +90,20 @@ class TeamFanOut:
                     logger.exception("Console socket failed to take a %s message", message.get("type"))
 
 
-_fan_outs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TeamFanOut] = weakref.WeakKeyDictionary()
+_fan_outs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[type, TeamFanOut]] = (
+    weakref.WeakKeyDictionary()
+)
+
+F = TypeVar("F", bound=TeamFanOut)
+
+
+def loop_fan_out(kind: type[F]) -> F:
+    """This event loop's fan-out of this kind (daphne runs one loop; each test runs its own)."""
+    kinds = _fan_outs.setdefault(asyncio.get_running_loop(), {})
+    if kind not in kinds:
+        kinds[kind] = kind()
+    return kinds[kind]  # type: ignore[return-value]
 
 
 def team_fan_out() -> TeamFanOut:
-    """This event loop's fan-out (daphne runs one loop; each test runs its own)."""
-    loop = asyncio.get_running_loop()
-    if loop not in _fan_outs:
-        _fan_outs[loop] = TeamFanOut()
-    return _fan_outs[loop]
+    return loop_fan_out(TeamFanOut)

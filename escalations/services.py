@@ -54,7 +54,7 @@ from escalations.models import (
 from escalations.payloads import escalation_payload
 from escalations.targets import due_times, targets_for
 from escalations.team_config import team_config
-from supervisors.models import Role
+from supervisors.models import Membership, Role
 from supervisors.selectors import has_team_role, supervisors_on_duty
 from webhooks.services import deliveries_for_events
 
@@ -1297,7 +1297,9 @@ def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLeve
     Escalations already climbing go on by the new levels: a climb re-reads the level it is
     due for (escalations.timers), and one the ladder no longer has stops there; one that
     had stopped, or never started, climbs again if the new ladder goes higher (ladder_changed).
+    Named people must be members of the team.
     """
+    _refuse_outsiders(team_id, [user for level in levels for user in level.get("notify_users", [])])
     with transaction.atomic():
         LadderLevel.objects.filter(team_id=team_id).delete()
         rows = []
@@ -1317,6 +1319,16 @@ def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLeve
             rows.append(row)
         ladder_changed(team_id=team_id)
     return rows
+
+
+def _refuse_outsiders(team_id: int, users: list[AbstractBaseUser]) -> None:
+    """A ladder names only its team's people: anyone else would let an owner probe for the
+    instance's users and send the team's news outside it. Worded as for a user who does not
+    exist, so the answer does not tell which."""
+    members = set(Membership.objects.filter(team_id=team_id).values_list("user_id", flat=True))
+    outsiders = sorted({_name(user) for user in users if user.pk not in members})
+    if outsiders:
+        raise ValidationError({"notify_users": f"No active user named {', '.join(outsiders)}."})
 
 
 def ladder_changed(*, team_id: int) -> None:

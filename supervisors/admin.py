@@ -1,11 +1,15 @@
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
+from django.forms import BaseFormSet
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
 from escalations import services as escalation_services
 from escalations.models import LadderLevel, TeamPolicy
+from supervisors.access import access_changed
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Membership, Role, Team, UserToken
 from supervisors.selectors import team_ids_with_role, uncovered_team_ids
@@ -62,6 +66,25 @@ class TeamPolicyInline(TeamRoleInline, admin.StackedInline):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
+class TellsSocketsOnDelete(admin.ModelAdmin):
+    """Deleting these rows takes access away from people: their open console sockets re-check."""
+
+    users_lookup = "user"  # from a row to the users whose access it gives
+
+    def delete_model(self, request, obj):
+        users = self._users(type(obj).objects.filter(pk=obj.pk))
+        super().delete_model(request, obj)
+        access_changed(user_ids=users)
+
+    def delete_queryset(self, request, queryset):
+        users = self._users(queryset)
+        super().delete_queryset(request, queryset)
+        access_changed(user_ids=users)
+
+    def _users(self, queryset: QuerySet) -> list[int | None]:
+        return list(queryset.values_list(self.users_lookup, flat=True))
+
+
 class LadderLevelInline(TeamRoleInline, admin.TabularInline):
     """On a team's page: its owners set the escalation ladder."""
 
@@ -82,15 +105,22 @@ class LadderLevelInline(TeamRoleInline, admin.TabularInline):
     def parent_team_id(self, team: Team) -> int:
         return team.pk
 
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        if db_field.name == "notify_users":
-            kwargs["queryset"] = people_of_owned_teams(request)
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        field = formset.form.base_fields.get("notify_users")
+        if field is not None:
+            # The team's own people only, superusers' choices too: any user would list everyone's
+            # name to a team owner, and send a team's ladder news to people outside it.
+            # A new team has no members yet.
+            users = get_user_model().objects.filter(is_active=True).order_by("username")
+            field.queryset = users.filter(memberships__team=obj) if obj is not None else users.none()
+        return formset
 
 
 @admin.register(Team)
-class TeamAdmin(TeamScopedAdmin):
+class TeamAdmin(TellsSocketsOnDelete, TeamScopedAdmin):
     team_lookup = "pk"
+    users_lookup = "memberships__user"
     view_role = Role.OWNER
     edit_role = Role.OWNER
     list_display = ["name", "slug", "member_count", "covered"]
@@ -105,6 +135,11 @@ class TeamAdmin(TeamScopedAdmin):
         super().save_related(request, form, formsets, change)
         if any(formset.model is LadderLevel and formset.has_changed() for formset in formsets):
             escalation_services.ladder_changed(team_id=form.instance.pk)
+
+    def save_formset(self, request, form, formset, change):
+        super().save_formset(request, form, formset, change)
+        if formset.model is Membership:
+            access_changed(user_ids=memberships_user_ids(formset))
 
     # Creating and deleting teams is for superusers; owners manage their own.
     def has_add_permission(self, request):
@@ -126,13 +161,54 @@ class TeamAdmin(TeamScopedAdmin):
             return None
 
 
+def memberships_user_ids(formset: BaseFormSet) -> set[int | None]:
+    """Whose memberships a saved membership formset added, changed or removed: the user a changed
+    row had before and the one it has now."""
+    affected: set[int | None] = set()
+    for form in formset.forms:
+        if form.has_changed() or form in formset.deleted_forms:
+            affected.add(form.initial.get("user"))
+            affected.add(form.instance.user_id)
+    return affected
+
+
 @admin.register(Membership)
-class MembershipAdmin(TeamScopedAdmin):
+class MembershipAdmin(TellsSocketsOnDelete, TeamScopedAdmin):
     view_role = Role.OWNER
     edit_role = Role.OWNER
     list_display = ["user", "team", "role", "on_duty"]
     list_filter = ["role", "on_duty", "team"]
     search_fields = ["user__username", "team__name"]
+
+    # Who is in a team decides whose console sockets get its events (supervisors/access.py).
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        access_changed(user_ids=[form.initial.get("user"), obj.user_id])
+
+
+admin.site.unregister(get_user_model())
+
+
+@admin.register(get_user_model())
+class ConsoleUserAdmin(TellsSocketsOnDelete, UserAdmin):
+    """Django's, telling the user's open console sockets when their access may have changed."""
+
+    users_lookup = "pk"
+    # Whether a session still signs the user in, and whether a socket watches every team.
+    access_fields = {"is_active", "is_superuser"}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if change and self.access_fields & set(form.changed_data):
+            access_changed(user_ids=[obj.pk])
+
+    def user_change_password(self, request, id, form_url=""):
+        response = super().user_change_password(request, id, form_url)
+        # A redirect answers a POST that changed it: the user's other sessions no longer sign in.
+        if request.method == "POST" and response.status_code == 302:
+            access_changed(user_ids=[int(unquote(id))])
+        return response
 
 
 @admin.register(UserToken)

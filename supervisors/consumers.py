@@ -7,6 +7,8 @@ Server → browser:
     {"type": "presence", "team_id", "online": n}
     {"type": "pong"}
     {"type": "error", "message": "..."}    the socket stays open
+    close 4401                             not signed in (any more): logged out, deactivated, ...
+    close 4403                             signed in, but no longer a member of any team it watched
 Browser → server:
     {"type": "resume", "after": <last event id seen>}
     {"type": "ping"}                       a heartbeat; keeps the user online (every ~20 s)
@@ -15,6 +17,12 @@ The channel layer may drop messages (and a reconnect always misses some), so
 the Event id is the truth: a page that reconnects asks for what came after
 the last id it saw, and console.js sends the same resume with every heartbeat,
 so a silently dropped event is caught within one interval.
+
+Access is checked again whenever it may have changed (supervisors/access.py):
+on an access.changed message, on every resume, and on a ping when no check ran
+for ACCESS_RECHECK_SECONDS. A check closes the socket or re-scopes it to exactly
+the teams the user may still watch; a live event is also dropped at send time
+unless its team is one of those.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from collections import OrderedDict
 from typing import Any
@@ -37,11 +46,16 @@ from escalations import selectors as escalation_selectors
 from escalations.broadcast import event_frame, team_group
 from escalations.fanout import team_fan_out
 from supervisors import presence
+from supervisors.access import ACCESS_CHANGED, session_digest, socket_access, user_fan_out
 from supervisors.selectors import console_team_ids
 
 logger = logging.getLogger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+# A ping checks access when no check ran for this long. The page's heartbeat sends a resume with
+# every ping, and each resume checks, so this only bounds a client that sends pings alone.
+ACCESS_RECHECK_SECONDS = 30
 # More missed events than this and the page reloads its list: cheaper than
 # pushing hundreds of card updates, and the list view is the source of truth.
 REPLAY_LIMIT = 500
@@ -114,15 +128,28 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated or not user.is_active:
             logger.info("Console socket refused: not signed in.")
+            # Accepted, then closed: a close before accept is an HTTP 403 at the handshake, which
+            # a browser reports as a bare network error, so console.js could not tell "signed
+            # out" (go to the login page) from "server away" (retry). The Origin check outside
+            # (escalation_project.asgi) still refuses a foreign page at the handshake.
+            await self.accept()
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         self.user = user
+        self.session_key = self.scope["session"].session_key
         self.connection_id = uuid.uuid4().hex
         self.delivered: OrderedDict[int, None] = OrderedDict()
         self.presence_versions: dict[int, int] = {}
         # While a replay runs, live events wait here (see resume()).
         self.held: list[dict[str, Any]] | None = None
+        # One access check or re-scope at a time, and none once the socket is going.
+        self.access_lock = asyncio.Lock()
+        self.closing = False
+        # Before the teams are read: a change committed after this read reaches the socket.
+        await user_fan_out().join(self, [user.pk])
+        self.checked_at = time.monotonic()
         self.team_ids = await database_sync_to_async(console_team_ids)(user)
+        self.visible = set(self.team_ids)
         # Listening before accept: the page's resume then covers everything up to the live stream.
         await team_fan_out().join(self, self.team_ids)
         await self.accept()
@@ -138,19 +165,17 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         )
 
     async def disconnect(self, code: int) -> None:
-        team_ids = getattr(self, "team_ids", None)
-        if team_ids is None:  # refused in connect(): joined nothing
+        if getattr(self, "team_ids", None) is None:  # refused in connect(): joined nothing
             return
         logger.info(
             "Console socket closed (code %s)",
             code,
             extra={"user_id": self.user.pk, "connection_id": self.connection_id, "close_code": code},
         )
-        await team_fan_out().leave(self, team_ids)
-        snapshots = await _run_blocking(presence.presence_leave)(
-            team_ids=team_ids, user_id=self.user.pk, connection_id=self.connection_id
-        )
-        self._announce_presence(snapshots)
+        async with self.access_lock:  # after a re-scope under way, so its teams are left too
+            self.closing = True
+            await user_fan_out().leave(self, [self.user.pk])
+            await self._leave(self.team_ids)
 
     # Browser → server
 
@@ -176,6 +201,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if kind == "resume":
             await self.resume(content.get("after"))
         elif kind == "ping":
+            if time.monotonic() - self.checked_at > ACCESS_RECHECK_SECONDS and not await self.check_access():
+                return
             await _run_blocking(presence.presence_touch)(
                 team_ids=self.team_ids, user_id=self.user.pk, connection_id=self.connection_id
             )
@@ -196,6 +223,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if not isinstance(after, int) or isinstance(after, bool) or after < 0:
             await self._error("'after' must be a non-negative integer event id.")
             return
+        # Every time: a replay reads the database, and must not serve a session that ended or
+        # a team the user left, even if the access.changed message was lost.
+        if not await self.check_access():
+            return
         self.held = []
         try:
             events = await database_sync_to_async(escalation_selectors.events_after)(
@@ -207,7 +238,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
             last_id = after
             for event in events:
                 last_id = event.id
-                if self._first_delivery(event.id):
+                if event.team_id in self.visible and self._first_delivery(event.id):
                     await self.send_json(event_frame(event))
             await self.send_json({"type": "resumed", "last_id": last_id})
         finally:
@@ -218,14 +249,89 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
     # Process fan-out → browser
 
     async def group_message(self, message: dict[str, Any]) -> None:
-        """A message of one of the socket's teams, from the process's subscription (fanout.py)."""
+        """A message of one of the socket's teams, from the process's subscription (fanout.py),
+        or of its user (supervisors.access)."""
         if message["type"] == "escalation.event":
+            # The fan-out hands the socket only its teams' events, but a team it just lost may
+            # still be in the fan-out's list while the socket leaves it (or closes).
+            if message["team_id"] not in self.visible:
+                return
             if self.held is not None:
                 self.held.append(message)
             elif self._first_delivery(message["event_id"]):
                 await self.send(text_data=message["frame"])  # encoded once by the publisher
         elif message["type"] == "presence.changed":
             await self._presence_changed(message)
+        elif message["type"] == ACCESS_CHANGED:
+            if message.get("ended") == session_digest(self.session_key):
+                await self._close_for(CLOSE_UNAUTHENTICATED, "its session ended")
+            else:
+                await self.check_access()
+
+    # Access
+
+    async def check_access(self) -> bool:
+        """Re-read the session and the teams; close, or re-scope to exactly those teams.
+
+        Returns whether the socket is still open.
+        """
+        async with self.access_lock:
+            if self.closing:
+                return False
+            access = await database_sync_to_async(socket_access)(
+                session_key=self.session_key, user_id=self.user.pk
+            )
+            self.checked_at = time.monotonic()
+            if access.user is None:
+                await self._close_for(CLOSE_UNAUTHENTICATED, "no longer signed in")
+                return False
+            self.user = access.user  # is_superuser too is as of now, for the replay's query
+            if self.team_ids and not access.team_ids:
+                await self._close_for(CLOSE_FORBIDDEN, "no longer a member of its teams")
+                return False
+            if access.team_ids != self.team_ids:
+                await self._rescope(access.team_ids)
+            return True
+
+    async def _rescope(self, team_ids: list[int]) -> None:
+        """Watch exactly `team_ids` from now on; call holding access_lock."""
+        lost = [team_id for team_id in self.team_ids if team_id not in team_ids]
+        gained = [team_id for team_id in team_ids if team_id not in self.team_ids]
+        self.visible = set(team_ids)  # first: nothing of a lost team goes out from here on
+        logger.info(
+            "Console socket re-scoped",
+            extra={"user_id": self.user.pk, "connection_id": self.connection_id, "team_ids": team_ids},
+        )
+        if lost:
+            await self._leave(lost)
+        if gained:
+            await team_fan_out().join(self, gained)
+            snapshots = await _run_blocking(presence.presence_join)(
+                team_ids=gained, user_id=self.user.pk, connection_id=self.connection_id
+            )
+            self._announce_presence(snapshots)
+        self.team_ids = team_ids
+        # The page still shows the rows of a team it lost (or lacks those of one it gained).
+        await self.send_json({"type": "reload"})
+
+    async def _leave(self, team_ids: list[int]) -> None:
+        await team_fan_out().leave(self, team_ids)
+        snapshots = await _run_blocking(presence.presence_leave)(
+            team_ids=team_ids, user_id=self.user.pk, connection_id=self.connection_id
+        )
+        self._announce_presence(snapshots)
+
+    async def _close_for(self, code: int, why: str) -> None:
+        """Close now, sending nothing more; disconnect() then leaves the groups. Needs no lock:
+        it only ever narrows what the socket sends."""
+        self.visible = set()
+        self.closing = True
+        logger.info(
+            "Console socket closed by the server: %s",
+            why,
+            extra={"user_id": self.user.pk, "connection_id": self.connection_id, "close_code": code},
+        )
+        await self.close(code=code)
 
     async def _presence_changed(self, message: dict[str, Any]) -> None:
         team_id, version = message["team_id"], message["version"]

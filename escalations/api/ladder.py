@@ -44,7 +44,7 @@ class LadderLevelSerializer(serializers.Serializer):
     notify_supervisors = serializers.BooleanField(default=True, help_text="The team's supervisors on duty.")
     notify_owners = serializers.BooleanField(default=False, help_text="The team's owners.")
     notify_users = serializers.ListField(
-        child=serializers.CharField(), default=list, help_text="These people, by username."
+        child=serializers.CharField(), default=list, help_text="These members of the team, by username."
     )
     notify_team = serializers.IntegerField(
         allow_null=True, default=None, help_text="Another team (id) whose supervisors on duty are told too."
@@ -95,7 +95,10 @@ def _levels(team: Team, data: Any) -> list[dict[str, Any]]:
         if index > 0 and level["after_minutes"] < 1:
             errors[f"levels[{index}].after_minutes"] = ["Levels after the first wait at least a minute."]
         names = set(level["notify_users"])
-        users = list(get_user_model().objects.filter(username__in=names, is_active=True))
+        # Members of the team only, refused in the words used for a name nobody has: an owner
+        # must not learn who else has an account here (escalations.services.ladder_set).
+        members = get_user_model().objects.filter(is_active=True, memberships__team=team)
+        users = list(members.filter(username__in=names))
         unknown = sorted(names - {user.get_username() for user in users})
         if unknown:
             errors[f"levels[{index}].notify_users"] = [f"No active user named {', '.join(unknown)}."]

@@ -31,6 +31,11 @@
   let pingTimer = null;
   // Presence expires after 60 s without news from a socket (supervisors.presence); a ping keeps it.
   const PING_INTERVAL_MS = 20000;
+  // Close codes the server uses to say "do not come back" (supervisors/consumers.py); any other
+  // close (a restart, the network) is worth a retry.
+  const CLOSE_SIGNED_OUT = 4401;
+  const CLOSE_NO_ACCESS = 4403;
+  const LOGIN_PATH = "/console/login/"; // settings.LOGIN_URL
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss://" : "ws://";
@@ -51,13 +56,40 @@
       }
       handle(data);
     });
-    socket.addEventListener("close", function () {
+    socket.addEventListener("close", function (closed) {
       clearInterval(pingTimer);
+      if (closed.code === CLOSE_SIGNED_OUT) {
+        signedOut();
+        return;
+      }
+      if (closed.code === CLOSE_NO_ACCESS) {
+        setStatus("stopped");
+        showNotice(
+          "You are no longer a member of the teams this page shows, so it stopped updating. " +
+            "Ask a team owner if this is a mistake."
+        );
+        return;
+      }
       setStatus("reconnecting");
       // Back off up to 15 s; the resume on reconnect fetches what was missed.
       setTimeout(connect, retryDelay);
       retryDelay = Math.min(retryDelay * 2, 15000);
     });
+  }
+
+  // Signed out (here or in another tab), deactivated, or the password changed: retrying would
+  // only be refused again. To the login page, which brings the person back here after; unless
+  // they are typing an answer, which a page change would throw away.
+  function signedOut() {
+    setStatus("stopped");
+    const typing = Array.from(document.querySelectorAll("textarea")).some(function (box) {
+      return box.value.trim() !== "";
+    });
+    if (typing) {
+      showNotice("You were signed out. Copy what you typed, then sign in again to send it.");
+      return;
+    }
+    location.assign(LOGIN_PATH + "?next=" + encodeURIComponent(location.pathname + location.search));
   }
 
   // The heartbeat keeps this user online, and also asks again for anything after the newest
@@ -225,7 +257,7 @@
     const status = document.getElementById("live-status");
     if (!status) return;
     status.dataset.state = state;
-    status.textContent = state === "live" ? "Live" : "Reconnecting…";
+    status.textContent = { live: "Live", stopped: "Not updating" }[state] || "Reconnecting…";
   }
 
   function alertCritical(escalation) {

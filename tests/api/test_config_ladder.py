@@ -1,9 +1,12 @@
 """/teams/{id}/ladder/: members read the team's escalation ladder, owners replace it."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
+from escalations import services
 from escalations.models import LadderLevel
+from supervisors.models import Role
 from tests import factories
 from tests.api.conftest import agent_client
 
@@ -21,7 +24,7 @@ LADDER = {
 
 
 def test_an_owner_sets_the_ladder_and_members_read_it(owner_api, supervisor_api, ours, theirs):
-    factories.make_user("mia")
+    factories.add_member(factories.make_user("mia"), ours.team, Role.SUPERVISOR)
     ladder = {
         "levels": [
             *LADDER["levels"],
@@ -131,3 +134,27 @@ def test_the_schema_describes_it(db):
     schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
 
     assert {"get", "put"} <= set(schema["paths"]["/api/v1/teams/{team_id}/ladder/"])
+
+
+def test_a_user_outside_the_team_is_refused_in_the_words_used_for_a_name_nobody_has(owner_api, ours, theirs):
+    """Naming otto (Legal) must not tell Billing's owner that otto has an account here."""
+    owner_api.put(url(ours.team), LADDER, format="json")
+
+    def refusal(name: str) -> list[str]:
+        body = {"levels": [{"after_minutes": 5, "notify_users": [name]}]}
+        response = owner_api.put(url(ours.team), body, format="json")
+        assert response.status_code == 400
+        return response.json()["error"]["fields"]["levels[0].notify_users"]
+
+    assert refusal("otto") == ["No active user named otto."]
+    assert refusal("nobody") == ["No active user named nobody."]
+    assert LadderLevel.objects.filter(team=ours.team).count() == 2  # unchanged
+
+
+def test_the_service_refuses_a_user_outside_the_team_too(ours, theirs):
+    with pytest.raises(ValidationError, match="No active user named otto"):
+        services.ladder_set(
+            team_id=ours.team.pk, levels=[{"after_minutes": 5, "notify_users": [theirs.supervisor]}]
+        )
+
+    assert not LadderLevel.objects.exists()

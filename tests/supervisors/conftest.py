@@ -51,3 +51,35 @@ def make_escalation():
 def legal_agent(outsider):
     """An agent of otto's team (Legal), which ana and bob must never see."""
     return factories.make_agent(outsider.teams.get(), "Legal Bot")
+
+
+def team_page_form(team, *, deleted_user_ids=(), **fields) -> dict:
+    """The admin's team page as its browser form posts it: the team, its memberships as they are
+    (those of `deleted_user_ids` ticked for deletion), no policy, no ladder; `fields` on top."""
+    memberships = list(team.memberships.order_by("pk"))
+    form = {
+        "name": team.name,
+        "slug": team.slug,
+        "description": team.description,
+        "memberships-TOTAL_FORMS": str(len(memberships)),
+        "memberships-INITIAL_FORMS": str(len(memberships)),
+        "policy-TOTAL_FORMS": "0",
+        "policy-INITIAL_FORMS": "0",
+        "ladder_levels-TOTAL_FORMS": "0",
+        "ladder_levels-INITIAL_FORMS": "0",
+    }
+    for i, membership in enumerate(memberships):
+        prefix = f"memberships-{i}-"
+        form.update(
+            {
+                f"{prefix}id": membership.pk,
+                f"{prefix}team": team.pk,
+                f"{prefix}user": membership.user_id,
+                f"{prefix}role": membership.role,
+                f"{prefix}on_duty": "on" if membership.on_duty else "",
+            }
+        )
+        if membership.user_id in deleted_user_ids:
+            form[f"{prefix}DELETE"] = "on"
+    form.update(fields)
+    return form

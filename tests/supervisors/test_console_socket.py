@@ -115,11 +115,21 @@ def test_a_superuser_receives_every_teams_events(billing, legal):
     assert async_to_sync(scenario)()["event_type"] == "escalation.created"
 
 
-def test_an_anonymous_socket_is_refused(db):
-    async def scenario():
-        return await console_socket().connect()
+async def connect_then_close_code(socket) -> tuple[bool, int | None]:
+    """Whether the handshake was accepted, and the close code that followed at once."""
+    connected, _ = await socket.connect()
+    closed = await socket.receive_output(timeout=5)
+    assert closed["type"] == "websocket.close", closed
+    return connected, closed.get("code")
 
-    assert async_to_sync(scenario)() == (False, consumers.CLOSE_UNAUTHENTICATED)
+
+def test_an_anonymous_socket_is_accepted_then_closed_with_4401_so_the_page_can_tell(db):
+    """A close before accept would be an HTTP 403 at the handshake: a bare network error to the page."""
+
+    async def scenario():
+        return await connect_then_close_code(console_socket())
+
+    assert async_to_sync(scenario)() == (True, consumers.CLOSE_UNAUTHENTICATED)
 
 
 def test_an_inactive_users_session_is_refused(billing):
@@ -129,9 +139,9 @@ def test_an_inactive_users_session_is_refused(billing):
     ana.save(update_fields=["is_active"])
 
     async def scenario():
-        return await console_socket(cookie=cookie).connect()
+        return await connect_then_close_code(console_socket(cookie=cookie))
 
-    assert async_to_sync(scenario)() == (False, consumers.CLOSE_UNAUTHENTICATED)
+    assert async_to_sync(scenario)() == (True, consumers.CLOSE_UNAUTHENTICATED)
 
 
 def test_a_foreign_origin_is_refused_even_with_a_valid_session(billing):
