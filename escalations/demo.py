@@ -174,6 +174,9 @@ def _build() -> list[Login]:
     Membership.objects.create(user=ana, team=support, role=Role.SUPERVISOR)
     Membership.objects.create(user=ana, team=billing, role=Role.SUPERVISOR)
     Membership.objects.create(user=ben, team=billing, role=Role.SUPERVISOR)
+    # The ladder may name only the team's members; the admin owns Billing but is off duty, so
+    # round robin and coverage stay ana's and ben's.
+    Membership.objects.create(user=admin, team=billing, role=Role.OWNER, on_duty=False)
     _ladder(billing, support, admin)
 
     chat_bot = _agent(

@@ -51,7 +51,9 @@ def test_it_creates_the_teams_and_memberships(db):
         ("ana", "customer-support", "supervisor"),
         ("ana", "billing-payments", "supervisor"),
         ("ben", "billing-payments", "supervisor"),
+        ("admin", "billing-payments", "owner"),  # named in Billing's ladder, which takes members only
     }
+    assert not Membership.objects.get(user__username="admin").on_duty
     assert get_user_model().objects.get(username="admin").is_superuser
 
 
