@@ -10,8 +10,8 @@ import pytest
 from axes.models import AccessAttempt
 from django.test import Client
 
-from escalation_project.embedded_redis import free_port
 from tests import factories
+from tests.faults.conftest import redis_refusing  # noqa: F401 (fixture: the cache, Redis, down)
 
 LOGINS = {"console": "/console/login/", "admin": "/admin/login/"}
 
@@ -117,15 +117,8 @@ def test_retry_after_waits_for_the_lock_that_ends_last(db, time_machine):
     assert response["Retry-After"] == str(15 * 60)  # the address's lock, newer than the name's
 
 
-def test_with_redis_down_people_sign_in_and_the_lockout_still_holds(db, settings):
-    """The production cache (Redis) pointed at a port nothing listens on."""
-    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "escalation_project.redis_client.FailOpenRedisCache",
-            "LOCATION": settings.REDIS_URL,
-        }
-    }
+@pytest.mark.usefixtures("redis_refusing")
+def test_with_redis_down_people_sign_in_and_the_lockout_still_holds(db):
     factories.make_user("ana", is_staff=True)
     factories.make_user("bob", is_staff=True)
 
