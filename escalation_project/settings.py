@@ -136,6 +136,15 @@ REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"
 if not REDIS_URL.startswith(("redis://", "rediss://")):
     raise ImproperlyConfigured(f"REDIS_URL={REDIS_URL!r} must start with redis:// or rediss://.")
 
+# Redis answers in well under a millisecond: one silent for this long is taken as down
+# (frozen, or the network lost), on every connection this project opens: the cache, the
+# shared client, the channel layer and the Celery broker. Requests go on without it.
+REDIS_TIMEOUT_MS = env_int("REDIS_TIMEOUT_MS", 1000, minimum=50, maximum=30_000)
+_redis_timeout = REDIS_TIMEOUT_MS / 1000
+# After a timeout, each process stops trying Redis for this long (redis_client.py: the
+# breaker), so a request pays one timeout at most rather than one per Redis call.
+REDIS_RETRY_SECONDS = env_int("REDIS_RETRY_SECONDS", 5, minimum=1, maximum=300)
+
 CHANNEL_LAYERS = {
     "default": {
         # Pub/sub layer: fan-out to many sockets is ~3x faster than the core
@@ -143,11 +152,32 @@ CHANNEL_LAYERS = {
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         # Group "team.1" is every database's team 1: deployments (or test and bench
         # runs) sharing one Redis keep apart by prefix.
-        "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi")},
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": REDIS_URL,
+                    "socket_connect_timeout": _redis_timeout,
+                    "socket_timeout": _redis_timeout,
+                }
+            ],
+            "prefix": env_str("CHANNEL_LAYER_PREFIX", "asgi"),
+        },
     }
 }
 
 CELERY_BROKER_URL = REDIS_URL
+# A publish (a request's webhook enqueue) waits at most one Redis timeout, and is not
+# retried: one that fails leaves its Delivery rows to the 5 s sweep (webhooks/services.py).
+# max_retries 0: kombu would otherwise sleep 2 s and connect again before giving up
+# (measured: 2.0 s per create with Redis stopped). A worker reconnects by its own policy
+# (broker_connection_max_retries), which this leaves alone.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "socket_connect_timeout": _redis_timeout,
+    "socket_timeout": _redis_timeout,
+    "max_retries": 0,
+}
+CELERY_BROKER_CONNECTION_TIMEOUT = _redis_timeout
+CELERY_TASK_PUBLISH_RETRY = False
 # How often beat runs the timers' sweep, how many due rows it reads per query,
 # and how long one sweep may keep reading batches before leaving the rest to the next.
 TIMER_SWEEP_SECONDS = env_int("TIMER_SWEEP_SECONDS", 5, minimum=1, maximum=300)
@@ -310,12 +340,14 @@ IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("IDEMPOTENCY_IN_FLIGHT_TIMEOUT_S
 IDEMPOTENCY_KEY_RETENTION_HOURS = env_int("IDEMPOTENCY_KEY_RETENTION_HOURS", 24, minimum=1)
 
 # Shared by every process. (The API's rate limits keep their own counters:
-# escalation_project/api/throttling.py.)
+# escalation_project/api/throttling.py.) Only what the database can give again is
+# cached, so with Redis down a read is a miss and a write is skipped, never an error.
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "escalation_project.redis_client.FailOpenRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "escalation-console",
+        "OPTIONS": {"socket_connect_timeout": _redis_timeout, "socket_timeout": _redis_timeout},
     }
 }
 
@@ -427,20 +459,25 @@ CONTENT_SECURITY_POLICY = {
 
 # Login rate limiting (django-axes) for the console's and the admin's login: after
 # LOGIN_FAILURE_LIMIT failures a username is locked, and so is the address they came
-# from, each on its own, for LOGIN_LOCKOUT_MINUTES. Counters live in the shared cache
-# (Redis), so every daphne process counts the same failures.
+# from, each on its own, for LOGIN_LOCKOUT_MINUTES. Counters live in the database, so
+# every daphne process counts the same failures, and the lockout holds (and people can
+# sign in) while Redis is down.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
 AXES_COOLOFF_TIME = dt.timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
-# Counters live in the cache, not in axes's tables: nothing for the admin to show.
+# The counters are rows (axes's AccessAttempt), kept out of the admin as before;
+# `manage.py axes_reset_username <name>` lifts a lockout early.
 AXES_ENABLE_ADMIN = False
+# No AccessLog row per successful login: a table that would grow with every sign-in,
+# and the request log already records them.
+AXES_DISABLE_ACCESS_LOG = True
 # A lockout ends LOGIN_LOCKOUT_MINUTES after it began, as the page says, however
 # often the person tries meanwhile.
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False

@@ -21,10 +21,11 @@ import threading
 from typing import Any
 
 from channels.layers import get_channel_layer
+from django.conf import settings
+
+from escalation_project.redis_client import note_redis_failure, redis_is_down
 
 logger = logging.getLogger(__name__)
-
-PUBLISH_TIMEOUT_SECONDS = 5.0
 
 
 def team_group(team_id: int) -> str:
@@ -65,11 +66,17 @@ def publish_event(message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
+    if redis_is_down():
+        # A frozen Redis timed out a moment ago: the request answers now, consoles replay later.
+        logger.warning("Broadcast of event %s skipped: Redis is not answering.", message["event_id"])
+        return
     send = layer.group_send(team_group(message["team_id"]), message)
     try:
-        # Waiting keeps publishes in commit order and reports failures here.
-        _publisher_loop().run(send, timeout=PUBLISH_TIMEOUT_SECONDS)
+        # Waiting keeps publishes in commit order and reports failures here. The layer's
+        # own socket timeout bounds it too; this bounds the wait for a send queued behind one.
+        _publisher_loop().run(send, timeout=settings.REDIS_TIMEOUT_MS / 1000)
     except Exception as error:
+        note_redis_failure(error)
         logger.warning(
             "Broadcast of event %s failed (%s); consoles will catch up by replay.",
             message["event_id"],
@@ -83,13 +90,14 @@ def publish_soon(group: str, message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    send = asyncio.wait_for(layer.group_send(group, message), PUBLISH_TIMEOUT_SECONDS)
+    send = asyncio.wait_for(layer.group_send(group, message), settings.REDIS_TIMEOUT_MS / 1000)
     _publisher_loop().submit(send).add_done_callback(_log_failed_send)
 
 
 def _log_failed_send(future) -> None:
     if not future.cancelled() and future.exception() is not None:
         error = future.exception()
+        note_redis_failure(error)
         logger.warning("A channel layer message was not sent (%s).", error or type(error).__name__)
 
 
@@ -101,7 +109,12 @@ class _PublisherLoop:
         thread.start()
 
     def run(self, coroutine, *, timeout: float) -> Any:
-        return self.submit(coroutine).result(timeout)
+        future = self.submit(coroutine)
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            future.cancel()  # or the next sends would queue behind it on the layer's lock
+            raise
 
     def submit(self, coroutine) -> concurrent.futures.Future:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop)

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
 from escalation_project import metrics
+from escalation_project.redis_client import guarded
 from escalations import assignment, broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
@@ -917,10 +918,12 @@ def _enqueue_emails(items: list[tuple[int, list[str]]]) -> None:
     from escalations.tasks import send_event_emails  # the tasks module imports the timers, which import this
 
     try:
-        send_event_emails.delay(items)
-    except Exception:  # the broker's errors vary by transport; the console has the events anyway
+        # Through the breaker: a Redis that timed out a moment ago is not waited on again.
+        with guarded():
+            send_event_emails.delay(items)
+    except Exception as error:  # the broker's errors vary by transport; the console has the events anyway
         events = [event_id for event_id, _ in items]
-        logger.warning("Broker unavailable; no email for events %s.", events, exc_info=True)
+        logger.warning("Broker unavailable; no email for events %s (%s).", events, error)
 
 
 def _lock_due(due, escalation_ids: list[int]) -> list[Escalation]:

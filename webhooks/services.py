@@ -30,6 +30,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from escalation_project import metrics, request_id
+from escalation_project.redis_client import guarded
 from escalations.models import Event, EventType
 from supervisors.models import Role, Team
 from webhooks import sender
@@ -277,10 +278,12 @@ def enqueue(delivery_ids: list[int]) -> None:
 
     for start in range(0, len(delivery_ids), DELIVERY_BATCH):
         try:
-            deliver.delay(delivery_ids[start : start + DELIVERY_BATCH])
-        except Exception:  # the broker's errors vary by transport; none may fail the caller's request
+            # Through the breaker: a Redis that timed out a moment ago is not waited on again.
+            with guarded():
+                deliver.delay(delivery_ids[start : start + DELIVERY_BATCH])
+        except Exception as error:  # broker errors vary by transport; none may fail the request
             logger.warning(
-                "Broker unavailable; deliveries %s wait for the sweep.", delivery_ids[start:], exc_info=True
+                "Broker unavailable; deliveries %s wait for the sweep (%s).", delivery_ids[start:], error
             )
             # No message is waiting for these: the next sweep may take them at once.
             Delivery.objects.filter(pk__in=delivery_ids[start:]).update(enqueued_until=None)

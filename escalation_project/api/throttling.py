@@ -24,7 +24,7 @@ from redis.exceptions import RedisError
 from rest_framework.throttling import BaseThrottle
 
 from agents.models import AgentApiKey
-from escalation_project.redis_client import shared_redis
+from escalation_project.redis_client import RedisUnavailable, shared_redis
 
 logger = logging.getLogger(__name__)
 
@@ -76,7 +76,9 @@ class CredentialRateThrottle(BaseThrottle):
             current, _, previous_raw = pipe.execute()
         except RedisError as error:
             # Availability over strictness: an outage of the counters must not stop the agents.
-            logger.warning("Rate limit not checked, Redis failed: %s", error)
+            # (RedisUnavailable: the breaker already logged the timeout, once.)
+            if not isinstance(error, RedisUnavailable):
+                logger.warning("Rate limit not checked, Redis failed: %s", error)
             return True
         previous = int(previous_raw or 0)
         if previous * (1 - elapsed) + current <= limit:

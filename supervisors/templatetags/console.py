@@ -44,6 +44,8 @@ def console_header(context) -> dict:
         "teams": teams,
         "open_count": open_count,
         "superuser": user.is_superuser,
+        # Presence and live updates both ride on Redis: unreachable for one, gone for both.
+        "live_offline": online is None,
         # One switch for every team (the admin sets it per team); shown as on while on duty in any.
         "on_duty": any(team.on_duty for team in teams),
         "next": context["request"].get_full_path() if "request" in context else "",

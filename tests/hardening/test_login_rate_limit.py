@@ -1,12 +1,17 @@
-"""Login rate limiting (django-axes): per username and per address, for the console and the admin."""
+"""Login rate limiting (django-axes): per username and per address, for the console and the admin.
+
+The failures are counted in the database (axes's AccessAttempt rows), not in Redis: people
+sign in, and the lockout holds, while Redis is down.
+"""
 
 import uuid
 
 import pytest
-from django.core.cache import cache
+from axes.models import AccessAttempt
 from django.test import Client
 
 from tests import factories
+from tests.faults.conftest import redis_refusing  # noqa: F401 (fixture: the cache, Redis, down)
 
 LOGINS = {"console": "/console/login/", "admin": "/admin/login/"}
 
@@ -15,7 +20,6 @@ LOGINS = {"console": "/console/login/", "admin": "/admin/login/"}
 def few_failures(settings):
     settings.AXES_FAILURE_LIMIT = 3
     settings.LOGIN_LOCKOUT_MINUTES = 15
-    cache.clear()
 
 
 def fail(client: Client, url: str, username: str, times: int) -> None:
@@ -80,6 +84,58 @@ def test_the_lockout_ends_after_its_minutes(db, time_machine):
     time_machine.move_to("2026-03-02 10:16:00+00:00", tick=False)
 
     assert client.post("/console/login/", {"username": "ana", "password": "pw"}).status_code == 302
+
+
+@pytest.mark.parametrize("which", ["console", "admin"])
+def test_a_lockout_says_in_retry_after_how_many_seconds_are_left(db, time_machine, which):
+    factories.make_user("ana", is_staff=True)
+    time_machine.move_to("2026-03-02 10:00:00+00:00", tick=False)
+    client = Client(REMOTE_ADDR="10.0.0.6")
+    fail(client, LOGINS[which], "ana", 3)
+    time_machine.move_to("2026-03-02 10:05:30+00:00", tick=False)
+
+    response = client.post(LOGINS[which], {"username": "ana", "password": "pw"})
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(15 * 60 - 330)  # the last failure at 10:00 + 15 min
+
+
+def test_retry_after_waits_for_the_lock_that_ends_last(db, time_machine):
+    """ana's name is locked from 10:00; her address, from guesses at other names, only from 10:10."""
+    factories.make_user("ana")
+    time_machine.move_to("2026-03-02 10:00:00+00:00", tick=False)
+    fail(Client(REMOTE_ADDR="10.0.0.1"), "/console/login/", "ana", 3)
+    time_machine.move_to("2026-03-02 10:10:00+00:00", tick=False)
+    guesser = Client(REMOTE_ADDR="10.0.0.2")
+    for username in ("bob", "carol"):
+        assert guesser.post("/console/login/", {"username": username, "password": "x"}).status_code == 200
+    assert guesser.post("/console/login/", {"username": "dave", "password": "x"}).status_code == 429
+
+    response = guesser.post("/console/login/", {"username": "ana", "password": "pw"})
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == str(15 * 60)  # the address's lock, newer than the name's
+
+
+@pytest.mark.usefixtures("redis_refusing")
+def test_with_redis_down_people_sign_in_and_the_lockout_still_holds(db):
+    factories.make_user("ana", is_staff=True)
+    factories.make_user("bob", is_staff=True)
+
+    for url in LOGINS.values():
+        assert Client().get(url).status_code == 200
+    ana = Client(REMOTE_ADDR="10.0.0.1")
+    assert ana.post("/console/login/", {"username": "ana", "password": "pw"}).status_code == 302
+    assert ana.get("/console/").status_code == 200
+    fail(Client(REMOTE_ADDR="10.0.0.2"), "/admin/login/", "bob", 3)
+
+    assert (
+        Client(REMOTE_ADDR="10.0.0.3")
+        .post("/console/login/", {"username": "bob", "password": "pw"})
+        .status_code
+        == 429
+    )
+    assert AccessAttempt.objects.filter(username="bob").exists()  # the count is a row
 
 
 def test_the_apis_anonymous_limit_counts_per_address_whatever_x_forwarded_for_says(db, settings):

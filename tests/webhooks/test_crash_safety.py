@@ -8,127 +8,32 @@ verified as an integrator would, with standardwebhooks.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-import requests
-from django.conf import settings
 from django.db.models import Q
 from pytest_httpserver import HTTPServer
-from standardwebhooks import Webhook
-from werkzeug import Request, Response
 
 from agents.keys import agent_key_create
 from escalation_project import embedded_redis
 from tests import factories
-from tests.live_server import database_url, running_daphne
+from tests.faults.conftest import own_redis  # noqa: F401 (fixture)
+from tests.faults.stack import (
+    WAIT_SECONDS,
+    Receiver,
+    celery_worker,
+    escalate,
+    wait_until_recorded,
+    worker_log,
+)
+from tests.live_server import running_daphne
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-WAIT_SECONDS = 90  # generous: the machine may be busy with other test runs
-
-
-class OwnRedis:
-    """A redis-server on a fixed free port that the test can stop and start again."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.port = embedded_redis.free_port()
-        self.workdir = workdir
-        self.process: subprocess.Popen | None = None
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = embedded_redis.start(self.port, self.workdir)
-
-    def stop(self) -> None:
-        if self.process is not None:
-            embedded_redis.stop(self.process)
-            self.process = None
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
-    redis = OwnRedis(tmp_path / "redis")
-    redis.start()
-    yield redis
-    redis.stop()
-
-
-@contextlib.contextmanager
-def celery_worker(var_dir: Path, redis_url: str, *, send_lease_seconds: float) -> Iterator[subprocess.Popen]:
-    """A prefork worker with its embedded beat (-B: the 5 s sweep), in its own process group."""
-    env = {
-        **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY_FILE")},
-        "DJANGO_SETTINGS_MODULE": "escalation_project.settings_test",
-        "DATABASE_URL": database_url(),
-        "REDIS_URL": redis_url,
-        "VAR_DIR": str(var_dir),
-        "SECRET_KEY": settings.SECRET_KEY,
-        "WEBHOOKS_ALLOW_LOOPBACK": "true",
-    }
-    var_dir.mkdir(parents=True, exist_ok=True)
-    log_path = var_dir / "worker.log"
-    with open(log_path, "a") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tests.webhooks.celery_worker", str(send_lease_seconds),
-             "-B", "--pool=prefork", "--concurrency=1", "--loglevel=INFO",
-             "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=settings.BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            # Its own group: kill -9 reaches the main process, its pool child and its beat at once.
-            process_group=0,
-        )  # fmt: skip
-    try:
-        yield process
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-
-
-def worker_log(var_dir: Path) -> str:
-    path = var_dir / "worker.log"
-    return path.read_text() if path.exists() else "(no worker log)"
-
-
-class Receiver:
-    """Records each request; `effect` runs once per webhook-id, as a deduplicating integrator would."""
-
-    def __init__(self, secret: str) -> None:
-        self.webhook = Webhook(secret)
-        self.requests: list[dict] = []
-        self.effects: list[str] = []
-        self.lock = threading.Lock()
-
-    def handle(self, request: Request, before_answering: Callable[[], None] = lambda: None) -> Response:
-        # Raises (a 500, and the test fails) unless correctly signed.
-        payload = self.webhook.verify(request.get_data(), dict(request.headers))
-        webhook_id = request.headers["webhook-id"]
-        with self.lock:
-            self.requests.append({"webhook_id": webhook_id, "payload": payload})
-            if webhook_id not in self.effects:
-                self.effects.append(webhook_id)
-        before_answering()
-        return Response(status=204)
-
-    def wait_for(self, count: int, what: str, log: Callable[[], str]) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: {len(self.requests)} of {count} requests arrived.\n{log()}")
-            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -142,28 +47,11 @@ def scene(transactional_db, httpserver, settings):
     return endpoint, {"Authorization": f"Bearer {key}"}
 
 
-def wait_until_recorded(endpoint, count: int, log: Callable[[], str]) -> None:
-    """The receiver has answered; the worker records the attempts just after (a batch's together).
-    Stopping it before then would cut that short, so wait for the rows."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    succeeded = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.SUCCEEDED)
-    while succeeded.count() < count:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{succeeded.count()} of {count} attempts were recorded.\n{log()}")
-        time.sleep(0.1)
-
-
-def escalate(base: str, headers: dict, conversation: str) -> requests.Response:
-    return requests.post(
-        f"{base}/api/v1/escalations/",
-        json={"conversation": conversation, "reason": "Refund of $500", "severity": "critical"},
-        headers=headers,
-        timeout=60,
-    )
-
-
 def test_escalations_created_while_redis_is_down_are_answered_201_and_delivered_once_it_is_back(
-    scene, own_redis, httpserver, tmp_path
+    scene,
+    own_redis,  # noqa: F811
+    httpserver,
+    tmp_path,
 ):
     endpoint, as_agent = scene
     receiver = Receiver(endpoint.secret)
@@ -198,7 +86,10 @@ def test_escalations_created_while_redis_is_down_are_answered_201_and_delivered_
 
 
 def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
-    scene, own_redis, httpserver, tmp_path
+    scene,
+    own_redis,  # noqa: F811
+    httpserver,
+    tmp_path,
 ):
     endpoint, as_agent = scene
     receiver = Receiver(endpoint.secret)
@@ -240,7 +131,10 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
 
 
 def test_a_receiver_that_is_down_rests_its_endpoint_and_gets_every_delivery_once_it_is_back(
-    transactional_db, own_redis, tmp_path, settings
+    transactional_db,
+    own_redis,  # noqa: F811
+    tmp_path,
+    settings,
 ):
     """Nothing listens on the endpoint's port at first: the endpoint rests instead of being tried
     for every delivery; when a receiver starts there, the sweep sends them all."""
