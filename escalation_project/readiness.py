@@ -1,7 +1,12 @@
 """GET /readyz: may this daphne take traffic? Each dependency is tried for real, at once.
 
-200 when the database, the cache, the channel layer and the Celery broker all
-answer; 503 otherwise, with `failed` naming them. The checks run concurrently,
+200 "ok" when the database, the cache, the channel layer and the Celery broker
+all answer; 503 "unavailable" when the database does not; 200 "degraded" when
+only the Redis-backed ones fail, with `failed` naming them either way. Every
+daphne shares one Redis, and the product keeps working without it (sign-in,
+the queue, answers and creates; live updates and enqueues wait for the sweep),
+so taking every daphne out of the load balancer for a Redis outage would turn
+a degraded console into no console. The checks run concurrently,
 each bounded by CHECK_TIMEOUT_SECONDS, so a dependency that hangs costs one
 timeout rather than the sum of them.
 
@@ -28,6 +33,8 @@ from escalation_project import heartbeats
 logger = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_SECONDS = 3.0
+# The checks whose failure makes this daphne unready: without its database it can serve nothing.
+ESSENTIAL = {"database"}
 
 
 def _database() -> None:
@@ -97,13 +104,14 @@ async def readyz(request):
     outcomes = await asyncio.gather(*(_outcome(name, check) for name, check in CHECKS.items()))
     checks = dict(zip(CHECKS, outcomes, strict=True))
     failed = [name for name, outcome in checks.items() if outcome != "ok"]
+    unready = bool(ESSENTIAL.intersection(failed))
     background = await sync_to_async(_background, thread_sensitive=False)()
     return JsonResponse(
         {
-            "status": "unavailable" if failed else "ok",
+            "status": "unavailable" if unready else "degraded" if failed else "ok",
             "checks": checks,
             "failed": failed,
             "background": background,
         },
-        status=503 if failed else 200,
+        status=503 if unready else 200,
     )
