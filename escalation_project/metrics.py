@@ -37,6 +37,8 @@ from django.http import HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector, generate_latest
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from redis.client import Pipeline
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from escalation_project.redis_client import shared_redis
 
@@ -172,6 +174,9 @@ def _write(record) -> None:
         pipe = shared_redis().pipeline(transaction=False)
         record(pipe)
         pipe.execute()
+    except (RedisConnectionError, RedisTimeoutError) as error:
+        # Redis down: one line per lost record, not a traceback per transition for the outage.
+        logger.warning("Could not record metrics in Redis: %s", error or type(error).__name__)
     except Exception:  # redis-py's errors vary; a metric must never fail the change it counts
         logger.warning("Could not record metrics in Redis.", exc_info=True)
 
