@@ -55,6 +55,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB): 413, before anything reads it.
+    "escalation_project.body_limits.BodySizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise made async-capable: with any sync-only middleware the API's
     # long-poll would hold a thread for its whole wait (see the module).
