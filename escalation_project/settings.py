@@ -35,6 +35,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",  # first, so `runserver` is the ASGI one
+    # Before the admin: the admin's JSON form field refuses what the API refuses (see apps.py).
+    "escalation_project.apps.ProjectConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",

@@ -81,6 +81,11 @@ def lone_surrogate(text: str) -> str | None:
     return None if found is None else f"\\u{ord(found.group()):04x}"
 
 
+def without_lone_surrogates(text: str) -> str:
+    """Each lone surrogate replaced by U+FFFD, the replacement character."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
+
+
 def bad_text_in(value: Any, path: str = "") -> BadText | None:
     """The first string (key or value) in decoded JSON that cannot be stored, with its path.
 
