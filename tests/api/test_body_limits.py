@@ -5,11 +5,11 @@ In the API's error shape under /api/, a page elsewhere.
 
 import pytest
 import requests
-from rest_framework.test import APIClient
 
 from agents.keys import agent_key_create
 from agents.models import Conversation
 from tests import factories
+from tests.api.test_bad_json import api  # noqa: F401 (fixture: the agent's client, 500s answered)
 from tests.live_server import running_daphne
 
 URL = "/api/v1/conversations/"
@@ -21,14 +21,7 @@ def body_of(size: int) -> bytes:
     return head + b"x" * (size - len(head) - len(tail)) + tail
 
 
-@pytest.fixture
-def api(ours) -> APIClient:
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ours.agent_key}")
-    return client
-
-
-def test_a_20_mb_body_is_a_413_in_the_error_shape_naming_the_limit(api):
+def test_a_20_mb_body_is_a_413_in_the_error_shape_naming_the_limit(api):  # noqa: F811 (the imported fixture)
     response = api.post(URL, body_of(20 * 1024 * 1024), content_type="application/json")
     assert response.status_code == 413
     assert response.json() == {
@@ -37,7 +30,7 @@ def test_a_20_mb_body_is_a_413_in_the_error_shape_naming_the_limit(api):
     assert not Conversation.objects.filter(external_id="big").exists()
 
 
-def test_the_message_follows_the_setting_and_a_body_within_it_is_read(api, settings):
+def test_the_message_follows_the_setting_and_a_body_within_it_is_read(api, settings):  # noqa: F811 (the imported fixture)
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
     assert api.post(URL, body_of(64 * 1024), content_type="application/json").status_code == 201
     response = api.post(URL, body_of(64 * 1024 + 1), content_type="application/json")

@@ -17,13 +17,14 @@ from asgiref.sync import async_to_sync
 from django.core.management import call_command
 from django.db import DataError, connection, transaction
 from django.urls import reverse
-from rest_framework.test import APIClient
 
 from agents.models import Conversation, EscalationRule
 from escalation_project.text_checks import MAX_JSON_DEPTH
 from escalations.models import IdempotencyRecord
 from supervisors.models import Role
 from tests import factories
+from tests.api.conftest import make_side
+from tests.api.test_bad_json import api  # noqa: F401 (fixture: the agent's client, 500s answered)
 from tests.live_server import running_daphne
 from tests.supervisors.conftest import console_socket, session_cookie
 
@@ -40,23 +41,14 @@ def run_repair(*args: str) -> str:
 
 
 @pytest.fixture
-def api(ours) -> APIClient:
-    client = APIClient(raise_request_exception=False)
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {ours.agent_key}")
-    return client
-
-
-@pytest.fixture
 def ours(db):
-    from tests.api.conftest import make_side
-
     return make_side("Billing", "Billing Bot", "ana")
 
 
 # --- repair_text -------------------------------------------------------------------
 
 
-def test_a_row_stored_with_a_lone_surrogate_breaks_its_reads_until_repaired(api, ours, client):
+def test_a_row_stored_with_a_lone_surrogate_breaks_its_reads_until_repaired(api, ours, client):  # noqa: F811 (the imported fixture)
     sqlite_only()
     # What the API stored before it refused such text (the ORM writes it as a JSON escape).
     broken = Conversation.objects.create(agent=ours.agent, external_id="x", metadata={"k": "\udfff"})
@@ -130,22 +122,17 @@ def test_postgresql_refuses_a_lone_surrogate_at_the_write(ours):
 # --- the admin's JSON fields ---------------------------------------------------------
 
 
-def rule_form(agent, parameters: str) -> dict:
-    return {
-        "agent": agent.pk,
-        "name": "Refunds",
-        "enabled": "on",
-        "order": "0",
-        "kind": "phrases",
-        "applies_to": "user",
-        "parameters": parameters,
-        "exception_phrases": "[]",
-        "severity": "warning",
-        "urgency": "",
-        "topic": "",
-        "area": "",
-        "reason_template": "Customer asked for a refund",
-    }
+def rule_form(client, url: str, parameters: str) -> dict:
+    """The change form as the admin renders it, with other parameters."""
+    form = client.get(url).context["adminform"].form
+    data = {}
+    for name in form.fields:
+        value = form[name].value()
+        if value is True:
+            data[name] = "on"
+        elif value is not False:
+            data[name] = "" if value is None else value
+    return {**data, "parameters": parameters}
 
 
 @pytest.mark.parametrize(
@@ -163,12 +150,12 @@ def test_the_admins_json_fields_refuse_what_the_api_refuses(client, ours, parame
     client.force_login(owner)
     client.raise_request_exception = False
     url = reverse("admin:agents_escalationrule_change", args=[rule.pk])
-    response = client.post(url, rule_form(ours.agent, parameters))
+    response = client.post(url, rule_form(client, url, parameters))
     assert response.status_code == 200  # the form again, with the error
     assert message in response.content.decode()
     assert EscalationRule.objects.get(pk=rule.pk).parameters == rule.parameters
     # A valid edit on the same form still saves.
-    saved = client.post(url, rule_form(ours.agent, '{"phrases": ["refund"]}'))
+    saved = client.post(url, rule_form(client, url, '{"phrases": ["refund"]}'))
     assert saved.status_code == 302
     assert EscalationRule.objects.get(pk=rule.pk).parameters == {"phrases": ["refund"]}
 
