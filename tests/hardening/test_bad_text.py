@@ -160,6 +160,17 @@ def test_the_admins_json_fields_refuse_what_the_api_refuses(client, ours, parame
     assert EscalationRule.objects.get(pk=rule.pk).parameters == {"phrases": ["refund"]}
 
 
+def test_the_rules_what_if_page_answers_bad_json_with_its_error(client, ours):
+    rule = factories.make_rule(ours.agent, name="Refunds")
+    client.force_login(factories.make_user("root", superuser=True))
+    client.raise_request_exception = False
+    url = reverse("admin:agents_escalationrule_what_if", args=[rule.pk])
+    deep = '{"phrases": ' + "[" * 3000 + "]" * 3000 + "}"
+    response = client.post(url, {"parameters": deep, "exception_phrases": "[]"})
+    assert response.status_code == 200
+    assert f"at most {MAX_JSON_DEPTH} levels deep" in response.content.decode()
+
+
 # --- the console socket ------------------------------------------------------------
 
 
