@@ -97,8 +97,9 @@ def _stored(model: type[models.Model], field: models.Field) -> Iterator[tuple[An
             f"SELECT {quote(pk)}, CAST({quote(column)} AS BLOB) FROM {quote(table)} "  # noqa: S608 (names from the models)
             f"WHERE {quote(column)} IS NOT NULL"
         )
-        for key, raw in cursor.fetchall():
-            yield key, *_decoded(raw)
+        while rows := cursor.fetchmany(2000):  # a big table is not held in memory at once
+            for key, raw in rows:
+                yield key, *_decoded(raw)
 
 
 def repair_text(*, dry_run: bool = False) -> list[Repair]:
@@ -110,11 +111,16 @@ def repair_text(*, dry_run: bool = False) -> list[Repair]:
     repairs: list[Repair] = []
     for model, field in text_columns():
         fix = repaired_json if isinstance(field, models.JSONField) else without_lone_surrogates
+        found: list[Repair] = []
         for pk, value, valid in _stored(model, field):
             after = fix(value)
-            if after != value or not valid:
-                repairs.append(Repair(model._meta.db_table, pk, field.column, value, after))
-                if not dry_run:
-                    with transaction.atomic():
-                        model._base_manager.filter(pk=pk).update(**{field.attname: after})
+            if not valid or after != value:
+                found.append(Repair(model._meta.db_table, pk, field.column, value, after))
+        if not dry_run:
+            # After the column's scan: SQLite does not isolate a write from a read in progress
+            # on the same connection.
+            with transaction.atomic():
+                for repair in found:
+                    model._base_manager.filter(pk=repair.pk).update(**{field.attname: repair.after})
+        repairs += found
     return repairs
