@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.signing import BadSignature, Signer
 from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_datetime
 
@@ -29,17 +30,18 @@ class Page:
 def paginate(queryset: QuerySet, *, keys: Keys, cursor: str | None, size: int) -> Page:
     """One query: the rows after `cursor` in `keys` order, plus one to know if a next page exists.
 
-    An unreadable cursor (edited by hand, or from an older ordering) starts at the first page.
+    A cursor this ordering did not hand out (edited by hand, or from another ordering)
+    starts at the first page.
     """
     queryset = queryset.order_by(*[f"{'-' if descending else ''}{name}" for name, descending in keys])
-    values = _decode(cursor, len(keys))
+    values = _decode(cursor, keys)
     if values is not None:
         queryset = queryset.filter(_after(keys, values))
     rows = list(queryset[: size + 1])
     if len(rows) <= size:
         return Page(rows, None)
     rows = rows[:size]
-    return Page(rows, _encode([getattr(rows[-1], name) for name, _ in keys]))
+    return Page(rows, _encode(keys, [getattr(rows[-1], name) for name, _ in keys]))
 
 
 def _after(keys: Keys, values: list[Any]) -> Q:
@@ -52,19 +54,28 @@ def _after(keys: Keys, values: list[Any]) -> Q:
     return condition
 
 
-def _encode(values: list[Any]) -> str:
+def _signer(keys: Keys) -> Signer:
+    # Signed, so that only values this ordering wrote reach its filter: an edited cursor put
+    # text where an id goes, or a time without a zone (a 500), and one of another ordering
+    # compared the wrong columns.
+    return Signer(salt=f"keyset:{','.join(('-' if descending else '') + name for name, descending in keys)}")
+
+
+def _encode(keys: Keys, values: list[Any]) -> str:
     plain = [{"t": value.isoformat()} if isinstance(value, dt.datetime) else value for value in values]
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+    encoded = base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+    return _signer(keys).sign(encoded)
 
 
-def _decode(cursor: str | None, length: int) -> list[Any] | None:
+def _decode(cursor: str | None, keys: Keys) -> list[Any] | None:
     if not cursor:
         return None
     try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
+        encoded = _signer(keys).unsign(cursor)
+        plain = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except (BadSignature, ValueError, binascii.Error):
         return None
-    if not isinstance(plain, list) or len(plain) != length:
+    if not isinstance(plain, list) or len(plain) != len(keys):
         return None
     values: list[Any] = []
     for item in plain:
@@ -83,11 +94,11 @@ def _decode(cursor: str | None, length: int) -> list[Any] | None:
 def after_cursor(keys: Keys, cursor: str | None) -> Q | None:
     """The condition "after this cursor" for a queryset `paginate` cannot take whole (e.g. one
     part of a UNION, each part filtered before the union); None: from the first row."""
-    values = _decode(cursor, len(keys))
+    values = _decode(cursor, keys)
     return None if values is None else _after(keys, values)
 
 
 def cursor_after(row: Any, keys: Keys) -> str:
     """The cursor of the page that starts after `row` (an object or a dict)."""
     get = row.get if isinstance(row, dict) else lambda name: getattr(row, name)
-    return _encode([get(name) for name, _ in keys])
+    return _encode(keys, [get(name) for name, _ in keys])

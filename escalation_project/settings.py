@@ -35,6 +35,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 
 INSTALLED_APPS = [
     "daphne",  # first, so `runserver` is the ASGI one
+    # Before the admin: the admin's JSON form field refuses what the API refuses (see apps.py).
+    "escalation_project.apps.ProjectConfig",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -55,6 +57,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE (Django's 2.5 MB): 413, before anything reads it.
+    "escalation_project.body_limits.BodySizeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # WhiteNoise made async-capable: with any sync-only middleware the API's
     # long-poll would hold a thread for its whole wait (see the module).

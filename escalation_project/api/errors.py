@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
@@ -49,6 +50,13 @@ def _validation_response(fields: dict[str, list[str]]) -> Response:
     if non_field and len(non_field) > 1:
         fields["non_field_errors"] = non_field
     return Response(error_body("invalid", message, fields or None), status=status.HTTP_400_BAD_REQUEST)
+
+
+def body_too_large_message() -> str:
+    """For the 413 of escalation_project/body_limits.py."""
+    limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+    size = f"{limit / 1024 / 1024:g} MB" if limit >= 1024 * 1024 else f"{limit / 1024:g} KB"
+    return f"The request body is larger than the {size} limit."
 
 
 _DEFAULT_CODES = {

@@ -1,28 +1,30 @@
-"""The API's one request parser: JSON, without the NUL character anywhere in it."""
+"""The API's one request parser: JSON that can be decoded safely and stored as it came.
+
+Every JSON body of the API goes through here, so a refusal is a 400 `parse_error`
+in the error shape before any view or serializer sees the data (escalation_project/
+text_checks.py says what is refused and why).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_has_nul(item) for item in value)
-    return False
+from escalation_project.text_checks import BadJSON, loads_checked
 
 
 class ApiJSONParser(JSONParser):
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
-        # PostgreSQL cannot store NUL in text or jsonb: "\u0000" in a JSON field (metadata, rule
-        # parameters, a rule test's messages) was a 500 there. Text fields refused it already.
-        if _has_nul(data):
-            raise ParseError("Text may not contain the NUL character (\\u0000).")
-        return data
+        encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
+        raw = stream.read() if stream is not None else b""
+        try:
+            text = raw.decode(encoding)
+        except (UnicodeDecodeError, LookupError) as exc:
+            raise ParseError(f"The body is not valid {encoding} text ({exc.reason}).") from None
+        try:
+            return loads_checked(text)
+        except BadJSON as exc:
+            raise ParseError(str(exc)) from None

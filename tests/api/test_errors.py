@@ -84,7 +84,5 @@ def test_a_nul_character_anywhere_in_the_json_is_a_400_not_a_500(agent_api, ours
             "/api/v1/conversations/", {"external_id": "chat-nul", "metadata": metadata}, format="json"
         )
         assert response.status_code == 400, metadata
-        assert response.json()["error"] == {
-            "code": "parse_error",
-            "message": "Text may not contain the NUL character (\\u0000).",
-        }
+        assert response.json()["error"]["code"] == "parse_error"
+        assert "may not contain the NUL character (\\u0000)." in response.json()["error"]["message"]
