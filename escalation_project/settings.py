@@ -102,15 +102,23 @@ if DATABASE_URL:
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 20
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
-        # WAL lets readers go on while one writer writes.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        # BEGIN IMMEDIATE takes the write lock up front, so two transitions
-        # racing queue behind each other instead of failing with
-        # "database is locked" when they upgrade from read to write.
+        # Run on every new connection (under ASGI: every request). WAL lets readers
+        # go on while one writer writes; busy_timeout makes a writer wait for the
+        # lock instead of failing with "database is locked" (the same value as
+        # `timeout`, stated here so the database, not only the driver, holds it).
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000};"
+        ),
+        # BEGIN IMMEDIATE for every atomic block takes the write lock up front, so
+        # two transactions racing queue behind each other instead of failing at
+        # once when they upgrade from read to write. Where SQLite can still give
+        # up, the services run the whole transaction again (sqlite_retry.py).
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI each request runs on a fresh thread, so CONN_MAX_AGE gives no
