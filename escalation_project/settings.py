@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Reads shared by a request's view, selectors and templates happen once (see the module).
     "escalation_project.request_memo.RequestMemoMiddleware",
+    # The database down or unreachable: 503 with Retry-After instead of 500 (see the module).
+    "escalation_project.db_outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "escalation_project.urls"
@@ -124,10 +126,15 @@ elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI each request runs on a fresh thread, so CONN_MAX_AGE gives no
     # reuse; the psycopg pool does (measured: create POST 16.6 ms -> 8.8 ms).
     _db["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before lending it: after PostgreSQL restarts, every
+    # pooled connection is dead, and without the check each would fail one request.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
         "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
-        "timeout": 10,
+        # How long a request waits for a connection (PostgreSQL restarting, the pool
+        # exhausted) before it is answered 503 (escalation_project/db_outage.py).
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
     }
 else:
     raise ImproperlyConfigured(

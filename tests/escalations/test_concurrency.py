@@ -228,6 +228,34 @@ def test_a_busy_database_inside_a_callers_transaction_is_left_to_the_caller(
             services.claim(escalation_id=escalation.pk, user=ana)
 
 
+@sqlite_only
+def test_a_database_still_busy_after_the_retries_is_a_503_with_retry_after(
+    transactional_db, agent, escalation, ana
+):
+    """Not a 500: the request was fine and nothing was written; the API says so in its error shape,
+    the console with a plain page."""
+    _, key = agent_key_create(agent=agent, name="busy")
+    browser = Client()
+    browser.force_login(ana)
+
+    with write_lock_held_elsewhere():
+        created = Client().post(
+            "/api/v1/escalations/",
+            {"conversation": "chat-busy", "reason": "Refund", "severity": "info"},
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {key}"},
+        )
+        claimed = browser.post(f"/console/escalations/{escalation.pk}/claim/")
+
+    assert (created.status_code, created["Retry-After"]) == (503, "5")
+    assert created.json()["error"]["code"] == "database_unavailable"
+    assert (claimed.status_code, claimed["Retry-After"]) == (503, "5")
+    assert "nothing was saved" in claimed.content.decode()
+    assert not Escalation.objects.filter(conversation__external_id="chat-busy").exists()
+    escalation.refresh_from_db()
+    assert escalation.status == Status.OPEN
+
+
 BURST_WRITERS = 16
 
 
