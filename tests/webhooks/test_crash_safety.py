@@ -65,8 +65,12 @@ def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
 
 
 @contextlib.contextmanager
-def celery_worker(var_dir: Path, redis_url: str, *, send_lease_seconds: float) -> Iterator[subprocess.Popen]:
-    """A prefork worker with its embedded beat (-B: the 5 s sweep), in its own process group."""
+def celery_worker(
+    var_dir: Path, redis_url: str, *, send_lease_seconds: float, **extra_env: str
+) -> Iterator[subprocess.Popen]:
+    """A prefork worker with its embedded beat (-B: the 5 s sweep), in its own process group.
+
+    `extra_env` overrides its environment (tests/faults: another DATABASE_URL)."""
     env = {
         **{k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY_FILE")},
         "DJANGO_SETTINGS_MODULE": "escalation_project.settings_test",
@@ -75,6 +79,7 @@ def celery_worker(var_dir: Path, redis_url: str, *, send_lease_seconds: float) -
         "VAR_DIR": str(var_dir),
         "SECRET_KEY": settings.SECRET_KEY,
         "WEBHOOKS_ALLOW_LOOPBACK": "true",
+        **extra_env,
     }
     var_dir.mkdir(parents=True, exist_ok=True)
     log_path = var_dir / "worker.log"
@@ -129,6 +134,23 @@ class Receiver:
             if time.monotonic() > deadline:
                 pytest.fail(f"{what}: {len(self.requests)} of {count} requests arrived.\n{log()}")
             time.sleep(0.1)
+
+
+def receiver_holding_the_first(httpserver, secret: str) -> tuple[Receiver, threading.Event, threading.Event]:
+    """A Receiver at /hook that holds its first request unanswered until the returned `killed`
+    is set (set it once the worker is killed); `arrived` is set when that request comes in."""
+    receiver = Receiver(secret)
+    arrived, killed = threading.Event(), threading.Event()
+
+    def hold_the_first_until_the_worker_is_killed():
+        if not arrived.is_set():
+            arrived.set()
+            killed.wait(WAIT_SECONDS)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: receiver.handle(request, hold_the_first_until_the_worker_is_killed)
+    )
+    return receiver, arrived, killed
 
 
 @pytest.fixture
@@ -201,17 +223,7 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
     scene, own_redis, httpserver, tmp_path
 ):
     endpoint, as_agent = scene
-    receiver = Receiver(endpoint.secret)
-    arrived, killed = threading.Event(), threading.Event()
-
-    def hold_the_first_until_the_worker_is_killed():
-        if not arrived.is_set():
-            arrived.set()
-            killed.wait(WAIT_SECONDS)
-
-    httpserver.expect_request("/hook", method="POST").respond_with_handler(
-        lambda request: receiver.handle(request, hold_the_first_until_the_worker_is_killed)
-    )
+    receiver, arrived, killed = receiver_holding_the_first(httpserver, endpoint.secret)
     first_worker, second_worker = tmp_path / "worker-1", tmp_path / "worker-2"
 
     with running_daphne(tmp_path, redis_url=own_redis.url) as base:
