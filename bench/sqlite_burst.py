@@ -209,7 +209,7 @@ def _report(args, results: Results) -> None:
     print("|---|---:|---:|---:|---:|---:|")
     for kind, latencies in results.latencies.items():
         ms = sorted(x * 1000 for x in latencies)
-        quantiles = statistics.quantiles(ms, n=100) if len(ms) > 1 else ms * 99
+        quantiles = statistics.quantiles(ms, n=100, method="inclusive") if len(ms) > 1 else ms * 99
         errors = sum(1 for error in results.errors if error.startswith(f"{kind}:"))
         print(f"| {kind} | {len(ms)} | {errors} | {quantiles[49]:.1f} | {quantiles[98]:.1f} | {ms[-1]:.1f} |")
     stored_escalations = set(Escalation.objects.values_list("id", flat=True))
