@@ -106,7 +106,7 @@ def run_django(script: str, env: dict[str, str], *args: str) -> dict:
 
 def fill_the_pool(base: str, session: str, readers: int = 12) -> None:
     """Console reads at once, so daphne's pool holds that many connections when the server goes
-    down: after the restart each one is dead, and must not fail a request."""
+    down: after the restart each one is dead, and the pool must replace them on its own."""
     cookies = {settings.SESSION_COOKIE_NAME: session}
     statuses: list[int] = []
     threads = [
