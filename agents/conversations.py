@@ -7,8 +7,10 @@ from typing import Any
 from django.db import IntegrityError, transaction
 
 from agents.models import Agent, Channel, Conversation
+from escalation_project.sqlite_retry import retry_if_busy
 
 
+@retry_if_busy
 def conversation_get_or_create(
     *,
     agent: Agent,

@@ -22,6 +22,7 @@ from agents.models import (
     RuleKind,
     RuleTestCase,
 )
+from escalation_project.sqlite_retry import retry_if_busy
 from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
@@ -69,6 +70,7 @@ class Evaluation:
     would_open: dict[str, Any] | None  # what open_escalation would be called with; None: nothing fires
 
 
+@retry_if_busy
 def post_message(
     *, conversation: Conversation, role: str, content: str, metadata: dict[str, Any] | None = None
 ) -> PostedMessage:

@@ -75,6 +75,8 @@ MIDDLEWARE = [
     "simple_history.middleware.HistoryRequestMiddleware",
     # Reads shared by a request's view, selectors and templates happen once (see the module).
     "escalation_project.request_memo.RequestMemoMiddleware",
+    # The database down or unreachable: 503 with Retry-After instead of 500 (see the module).
+    "escalation_project.db_outage.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "escalation_project.urls"
@@ -106,24 +108,37 @@ if DATABASE_URL:
 else:
     _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
 
+SQLITE_BUSY_TIMEOUT_SECONDS = 20
 if _db["ENGINE"] == "django.db.backends.sqlite3":
     _db["OPTIONS"] = {
-        # WAL lets readers go on while one writer writes.
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        # BEGIN IMMEDIATE takes the write lock up front, so two transitions
-        # racing queue behind each other instead of failing with
-        # "database is locked" when they upgrade from read to write.
+        # Run on every new connection (under ASGI: every request). WAL lets readers
+        # go on while one writer writes; busy_timeout makes a writer wait for the
+        # lock instead of failing with "database is locked" (the same value as
+        # `timeout`, stated here so the database, not only the driver, holds it).
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_SECONDS * 1000};"
+        ),
+        # BEGIN IMMEDIATE for every atomic block takes the write lock up front, so
+        # two transactions racing queue behind each other instead of failing at
+        # once when they upgrade from read to write. Where SQLite can still give
+        # up, the services run the whole transaction again (sqlite_retry.py).
         "transaction_mode": "IMMEDIATE",
-        "timeout": 20,
+        "timeout": SQLITE_BUSY_TIMEOUT_SECONDS,
     }
 elif _db["ENGINE"] == "django.db.backends.postgresql":
     # Under ASGI each request runs on a fresh thread, so CONN_MAX_AGE gives no
     # reuse; the psycopg pool does (measured: create POST 16.6 ms -> 8.8 ms).
     _db["CONN_MAX_AGE"] = 0
+    # The pool checks a connection before lending it: after PostgreSQL restarts, every
+    # pooled connection is dead, and without the check each would fail one request.
+    _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env_int("DATABASE_POOL_MIN", 2, minimum=0),
         "max_size": env_int("DATABASE_POOL_MAX", 20, minimum=1),
-        "timeout": 10,
+        # How long a request waits for a connection (PostgreSQL restarting, the pool
+        # exhausted) before it is answered 503 (escalation_project/db_outage.py).
+        "timeout": env_int("DATABASE_POOL_TIMEOUT", 10, minimum=1),
     }
 else:
     raise ImproperlyConfigured(

@@ -30,6 +30,7 @@ from django.utils import timezone
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
 from escalation_project import metrics
 from escalation_project.redis_client import guarded
+from escalation_project.sqlite_retry import retry_if_busy
 from escalations import assignment, broadcast
 from escalations.choices import (
     DEFAULT_URGENCY_FOR_SEVERITY,
@@ -106,6 +107,7 @@ class OpenResult:
     created: bool  # False: evidence was added to the conversation's open escalation
 
 
+@retry_if_busy
 def open_escalation(
     *,
     conversation: Conversation,
@@ -274,6 +276,7 @@ def _add_evidence(
     return escalation
 
 
+@retry_if_busy
 def change_urgency(
     *, escalation_id: int, user: AbstractBaseUser, urgency: Urgency | str, reason: str = ""
 ) -> Escalation:
@@ -353,6 +356,7 @@ _URGENCY_DEPENDENT = [
 # --- Supervisors' verbs -------------------------------------------------------------
 
 
+@retry_if_busy
 def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
     """Take an open escalation. Claiming one you already hold changes nothing."""
     with transaction.atomic():
@@ -373,6 +377,7 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
     return escalation
 
 
+@retry_if_busy
 def extend_claim(*, escalation_id: int, user: AbstractBaseUser) -> Escalation:
     """The claimer renews the claim: it now lasts the urgency's full claim time from now."""
     with transaction.atomic():
@@ -412,6 +417,7 @@ def _iso(moment: dt.datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+@retry_if_busy
 def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
     """Give a claimed escalation back to the queue: the claimer, or a team owner."""
     with transaction.atomic():
@@ -470,6 +476,7 @@ _RELEASE_FIELDS = [
 ]
 
 
+@retry_if_busy
 def respond(
     *,
     escalation_id: int,
@@ -509,6 +516,7 @@ def respond(
     return escalation
 
 
+@retry_if_busy
 def dismiss(
     *, escalation_id: int, user: AbstractBaseUser, note: str = "", needed: bool | None = None
 ) -> Escalation:
@@ -531,6 +539,7 @@ def dismiss(
     return escalation
 
 
+@retry_if_busy
 def mark_needed(*, escalation_id: int, user: AbstractBaseUser, needed: bool) -> Escalation:
     """A supervisor of the team says whether this escalation needed a human, at any time.
 
@@ -574,6 +583,7 @@ def _needed_word(needed: bool) -> str:
 # --- The agent's verb ---------------------------------------------------------------
 
 
+@retry_if_busy
 def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalation:
     """The agent no longer needs a human (the user left, the issue solved itself)."""
     with transaction.atomic():
@@ -625,6 +635,7 @@ _BREACHES = {
 }
 
 
+@retry_if_busy
 def mark_breached(*, escalation_ids: list[int], target: Target | str, now: dt.datetime | None = None) -> int:
     """Record, once each, that a target passed; returns how many were recorded (0: nothing left to).
 
@@ -680,6 +691,7 @@ def _holders_or_teams(escalations: list[Escalation]) -> dict[int, list[str]]:
     }
 
 
+@retry_if_busy
 def expire_claim(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     """Claims past their lease return to the queue, as releases with the reason "claim expired"."""
     now = now or timezone.now()
@@ -699,6 +711,7 @@ def _lapsed_claim(escalation: Escalation) -> str:
     return f"{_name(escalation.claimed_by)} expired ({_when(escalation.claim_expires_at)})"
 
 
+@retry_if_busy
 def time_out(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     """Apply the timeout policy of escalations still unanswered at their resolution target.
 
@@ -757,6 +770,7 @@ _TIMEOUT_FIELDS = [
 ]
 
 
+@retry_if_busy
 def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     """Remind about escalations past their target: the claimer if claimed, else the team.
 
@@ -842,6 +856,7 @@ def _schedule_climb(escalation: Escalation, *, start: dt.datetime) -> None:
     escalation.next_level_at = start + dt.timedelta(minutes=level.after_minutes) if level else None
 
 
+@retry_if_busy
 def climb(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     """Take escalations still unclaimed at their next level's time one level up, and tell that level.
 

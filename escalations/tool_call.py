@@ -9,10 +9,12 @@ from django.db import transaction
 
 from agents.conversations import conversation_get_or_create
 from agents.models import Agent, Channel, Conversation
+from escalation_project.sqlite_retry import retry_if_busy
 from escalations import services
 from escalations.models import Origin
 
 
+@retry_if_busy
 def escalate_to_human(
     *,
     agent: Agent,

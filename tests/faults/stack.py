@@ -287,3 +287,19 @@ def run_outage(
     assert f"/console/escalations/{before.json()['id']}/" in queue.text
     assert f"/console/escalations/{claimed}/" not in queue.text  # answered during the outage
     return OutageFigures([c.seconds for c in creates], page_seconds, delivered_after)
+
+def receiver_holding_the_first(httpserver, secret: str) -> tuple[Receiver, threading.Event, threading.Event]:
+    """A Receiver at /hook that holds its first request unanswered until the returned `killed`
+    is set (set it once the worker is killed); `arrived` is set when that request comes in."""
+    receiver = Receiver(secret)
+    arrived, killed = threading.Event(), threading.Event()
+
+    def hold_the_first_until_the_worker_is_killed():
+        if not arrived.is_set():
+            arrived.set()
+            killed.wait(WAIT_SECONDS)
+
+    httpserver.expect_request("/hook", method="POST").respond_with_handler(
+        lambda request: receiver.handle(request, hold_the_first_until_the_worker_is_killed)
+    )
+    return receiver, arrived, killed

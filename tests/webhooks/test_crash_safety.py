@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 
 import pytest
@@ -26,6 +25,7 @@ from tests.faults.stack import (
     Receiver,
     celery_worker,
     escalate,
+    receiver_holding_the_first,
     wait_until_recorded,
     worker_log,
 )
@@ -34,6 +34,7 @@ from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
 
 
 @pytest.fixture
@@ -92,17 +93,7 @@ def test_a_worker_killed_mid_delivery_sends_it_again_with_the_same_webhook_id(
     tmp_path,
 ):
     endpoint, as_agent = scene
-    receiver = Receiver(endpoint.secret)
-    arrived, killed = threading.Event(), threading.Event()
-
-    def hold_the_first_until_the_worker_is_killed():
-        if not arrived.is_set():
-            arrived.set()
-            killed.wait(WAIT_SECONDS)
-
-    httpserver.expect_request("/hook", method="POST").respond_with_handler(
-        lambda request: receiver.handle(request, hold_the_first_until_the_worker_is_killed)
-    )
+    receiver, arrived, killed = receiver_holding_the_first(httpserver, endpoint.secret)
     first_worker, second_worker = tmp_path / "worker-1", tmp_path / "worker-2"
 
     with running_daphne(tmp_path, redis_url=own_redis.url) as base:
