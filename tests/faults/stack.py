@@ -288,6 +288,7 @@ def run_outage(
     assert f"/console/escalations/{claimed}/" not in queue.text  # answered during the outage
     return OutageFigures([c.seconds for c in creates], page_seconds, delivered_after)
 
+
 def receiver_holding_the_first(httpserver, secret: str) -> tuple[Receiver, threading.Event, threading.Event]:
     """A Receiver at /hook that holds its first request unanswered until the returned `killed`
     is set (set it once the worker is killed); `arrived` is set when that request comes in."""

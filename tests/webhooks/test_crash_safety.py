@@ -36,7 +36,6 @@ from webhooks.models import Attempt, Delivery, DeliveryStatus
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-
 @pytest.fixture
 def scene(transactional_db, httpserver, settings):
     """A team with an agent (and its key) and an endpoint at the local receiver."""
