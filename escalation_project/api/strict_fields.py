@@ -80,12 +80,8 @@ class StrictURLField(_JsonTyped, serializers.URLField):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.validators.append(
-            RegexValidator(
-                HTTP_URL,
-                message="Enter an http:// or https:// URL of RFC 3986's characters (percent-encode the rest).",
-            )
-        )
+        message = "Enter an http:// or https:// URL in RFC 3986's characters (percent-encode the rest)."
+        self.validators.append(RegexValidator(HTTP_URL, message=message))
 
 
 # A ModelSerializer whose generated fields are the strict ones. (A comment, not a docstring: the
