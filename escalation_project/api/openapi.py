@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.validators import RegexValidator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
@@ -93,6 +94,8 @@ class ApiAutoSchema(AutoSchema):
                 schema["maxItems"] = field.max_length
         if isinstance(field, serializers.ListField) and schema.get("type") == "array":
             schema["items"] = _with_no_nul(schema.get("items", {}))
+        if any(isinstance(validator, RegexValidator) for validator in field.validators):
+            return schema  # its own pattern (added after this, e.g. a slug's) is the grammar: no NUL in it
         if isinstance(field, serializers.CharField) and field.trim_whitespace and not field.allow_blank:
             # DRF trims before its blank check, so "  " is refused like "": say it in the pattern.
             if schema.get("type") == "string" and "pattern" not in schema and "format" not in schema:

@@ -145,7 +145,7 @@ def _endpoint(body: dict[str, Any]) -> None:
 @schemathesis.hook
 def map_headers(context, headers):
     # An Idempotency-Key stands for one request: the same generated key sent again with another
-    # body is rightly a 422. tests/escalations/test_idempotency.py covers reuse.
+    # body is rightly a 422. tests/api/test_idempotency.py covers reuse.
     key = (headers or {}).get("Idempotency-Key")
     if _is_text(key, 180) and key.strip():
         return {**headers, "Idempotency-Key": f"{key.strip()}-{next(_fresh)}"}
