@@ -67,11 +67,22 @@ class AgentUpdateSerializer(AgentSerializer):
         return attrs
 
 
+# What EscalationRule.clean() accepts, for the schema (a JSONField documents any JSON, null too).
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class _ParametersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "pattern": NOT_BLANK}})
+class _PhrasesField(serializers.JSONField):
+    pass
+
+
 class RuleSerializer(strict.StrictModelSerializer):
-    parameters = serializers.JSONField(
+    parameters = _ParametersField(
         required=False, help_text='Depends on the kind, e.g. {"phrases": ["refund"]}.'
     )
-    exception_phrases = serializers.JSONField(required=False, help_text='e.g. ["refund policy"].')
+    exception_phrases = _PhrasesField(required=False, help_text='e.g. ["refund policy"].')
 
     class Meta:
         model = EscalationRule

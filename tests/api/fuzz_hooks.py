@@ -5,13 +5,12 @@ The schema states every rule about a request's shape; what it cannot state is wh
 stored rows or on a grammar of our own: a team where the caller is a contributor, a topic among the
 team's labels, a label name not yet taken, a username, a rule's parameters for its kind, a reason
 template's placeholders, a webhook URL whose host resolves. So that "valid data is accepted"
-(positive_data_acceptance) can be checked on every operation, these hooks put real values there:
-ids of real objects, names that exist, parameters of the rule's kind. They only replace a value of
-the type and size the schema allows, so a request that is invalid on purpose (a negative case)
-stays invalid and must still be refused.
+(positive_data_acceptance) can be checked on every operation, these hooks put real values into the
+valid (positive) cases: ids of real objects, names that exist, parameters of the rule's kind. A
+request that is invalid on purpose (a negative case) is sent as generated and must be refused.
 
 WORLD holds the real values: filled by the test's fixture in process, or for `st run` from the JSON
-file named by FUZZ_WORLD (made by `python -m tests.api.fuzz_world`).
+file named by FUZZ_WORLD (tests/api/fuzz_world.py).
 """
 
 from __future__ import annotations
@@ -23,11 +22,15 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import django
 import schemathesis
-from hypothesis import strategies as st
+from django.apps import apps
 
-from agents.rule_parameters import EXAMPLES
-from escalation_project.api.strict_fields import HTTP_URL
+if not apps.ready:  # loaded by `st run` (SCHEMATHESIS_HOOKS), outside Django
+    django.setup()
+
+from agents.rule_parameters import EXAMPLES  # noqa: E402
+from escalation_project.api.strict_fields import HTTP_URL  # noqa: E402
 
 
 @dataclass
@@ -46,6 +49,9 @@ if os.environ.get("FUZZ_WORLD"):
 # Names that must be new each time (a label's name, an agent's slug): the same generated value is
 # sent again and again (shrinking, the coverage phase), and a taken name is rightly refused.
 _fresh = itertools.count(1)
+# A valid ?wait= (a long-poll on an open escalation waits that long) becomes 1 s in process, so one
+# example does not take a minute; `st run` keeps the waits, with a request timeout above them.
+SHORT_WAITS = not os.environ.get("FUZZ_WORLD")
 
 
 def _real_ids(path: str) -> dict[str, int]:
@@ -55,34 +61,40 @@ def _real_ids(path: str) -> dict[str, int]:
     return {name: WORLD.ids[key.get(name, name)] for name in names if key.get(name, name) in WORLD.ids}
 
 
-@schemathesis.hook
-def flatmap_path_parameters(context, path_parameters):
-    # Half of the time the ids of real objects, so the fuzzing reaches past the 404 into validation
-    # and the services. Only integers are swapped: a value invalid on purpose stays.
-    if not path_parameters:
-        return st.just(path_parameters)
-    real = {
-        name: value
-        for name, value in _real_ids(context.operation.path).items()
-        if isinstance(path_parameters.get(name), int)
-    }
-    return st.sampled_from([path_parameters, {**path_parameters, **real}])
+def _positive(case) -> bool:
+    # Negative cases (invalid on purpose) are sent as generated: the API must refuse them.
+    return case.meta is not None and case.meta.generation.mode.is_positive
 
 
 @schemathesis.hook
-def filter_query(context, query):
-    # A cursor is opaque: the schema states its alphabet, but only one the API handed out (a `next`
-    # link) is valid, so a made-up one is refused (400). tests/api/test_pagination.py covers those.
-    return not (query and "cursor" in query)
+def filter_case(context, case) -> bool:
+    # A cursor is opaque: the schema states its alphabet, and one outside it must be refused (a
+    # negative case, kept), but only one the API handed out (a `next` link) is valid, so a made-up
+    # one is refused too. tests/api/test_pagination.py covers those.
+    return not (_positive(case) and case.query and "cursor" in case.query)
 
 
 @schemathesis.hook
-def map_query(context, query):
-    # A long-poll on an open escalation waits ?wait= seconds (up to 60): keep a valid wait short
-    # so one example does not take a minute. An invalid one (negative, too large) stays as it is.
-    if query and isinstance(query.get("wait"), int) and 1 < query["wait"] <= 60:
-        return {**query, "wait": 1}
-    return query
+def map_case(context, case):
+    """Valid cases get real ids in their path and real values where validity depends on rows."""
+    if not _positive(case):
+        return case
+    real = _real_ids(case.operation.path)
+    if case.path_parameters:
+        case.path_parameters = {
+            name: real.get(name, value) if _is_id(value) else value
+            for name, value in case.path_parameters.items()
+        }
+    if case.query and SHORT_WAITS and _is_id(case.query.get("wait")) and case.query["wait"] > 1:
+        case.query = {**case.query, "wait": 1}
+    key = (case.headers or {}).get("Idempotency-Key")
+    if _is_text(key, 180) and key.strip():
+        # An Idempotency-Key stands for one request: the same generated key sent again with another
+        # body is rightly a 422. tests/api/test_idempotency.py covers reuse.
+        case.headers = {**case.headers, "Idempotency-Key": f"{key.strip()}-{next(_fresh)}"}
+    if isinstance(case.body, dict):
+        case.body = _real_body(case.operation.method.upper(), case.operation.path, case.body)
+    return case
 
 
 def _is_text(value: Any, max_length: int = 100) -> bool:
@@ -142,22 +154,8 @@ def _endpoint(body: dict[str, Any]) -> None:
         body["url"] = re.sub(r"^https?://[^/?#]*", "http://127.0.0.1:9", url)
 
 
-@schemathesis.hook
-def map_headers(context, headers):
-    # An Idempotency-Key stands for one request: the same generated key sent again with another
-    # body is rightly a 422. tests/api/test_idempotency.py covers reuse.
-    key = (headers or {}).get("Idempotency-Key")
-    if _is_text(key, 180) and key.strip():
-        return {**headers, "Idempotency-Key": f"{key.strip()}-{next(_fresh)}"}
-    return headers
-
-
-@schemathesis.hook
-def map_body(context, body):
-    if not isinstance(body, dict):
-        return body
+def _real_body(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     body = json.loads(json.dumps(body))  # a copy: the generated value may be reused
-    method, path = context.operation.method.upper(), context.operation.path
     if path in ("/api/v1/agents/", "/api/v1/agents/{agent_id}/"):
         _agent(body)
     if "/rules/" in path:

@@ -29,14 +29,8 @@ from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 
-from agents.keys import agent_key_create
-from agents.models import Label, RuleTestCase
-from supervisors.models import Role
-from supervisors.tokens import user_token_create
-from tests import factories
 from tests.api.fuzz_hooks import WORLD  # also registers the hooks
-from webhooks import services as webhooks
-from webhooks.models import Delivery, DeliveryStatus
+from tests.api.fuzz_world import make_world
 
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "20"))
 
@@ -87,38 +81,9 @@ def keep_connection():
 @pytest.fixture
 def world(db, settings, keep_connection):
     settings.WEBHOOKS_ALLOW_LOOPBACK = True
-    team = factories.make_team("Billing")
-    other_team = factories.make_team("Support")
-    owner = factories.make_user("olga")
-    factories.add_member(owner, team, Role.OWNER)
-    # Guidance to answer with, so the "answer" timeout policy is valid for it (a stored value).
-    agent = factories.make_agent(team, "Billing Bot", timeout_guidance="Go ahead with the standard answer.")
-    rule = factories.make_rule(agent)
-    case = RuleTestCase.objects.create(
-        agent=agent, name="refund", messages=[{"role": "user", "content": "refund please"}]
-    )
-    label = Label.objects.create(team=team, kind="topic", name="refunds")
-    endpoint = webhooks.endpoint_create(team=team, url="http://127.0.0.1:9/hook")
-    conversation = factories.make_conversation(agent, "chat-1")
-    escalation = factories.open_escalation(conversation)
-    delivery = Delivery.objects.get(endpoint=endpoint)
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED)
-    _, WORLD.agent_key = agent_key_create(agent=agent, name="fuzz")
-    _, WORLD.user_token = user_token_create(user=owner)
-    WORLD.username, WORLD.topic = owner.get_username(), label.name
-    WORLD.ids = {
-        "user_id": owner.pk,
-        "team_id": team.pk,
-        "other_team_id": other_team.pk,
-        "agent_id": agent.pk,
-        "rule_id": rule.pk,
-        "test_id": case.pk,
-        "label_id": label.pk,
-        "endpoint_id": endpoint.pk,
-        "delivery_id": delivery.pk,
-        "conversation_id": conversation.pk,
-        "escalation_id": escalation.pk,
-    }
+    world = make_world()
+    # The hooks read the module's WORLD: fill it in place.
+    WORLD.__dict__.update(world.__dict__)
     return WORLD
 
 
