@@ -53,7 +53,7 @@ class LadderLevelSerializer(serializers.Serializer):
 
 
 class LadderSerializer(serializers.Serializer):
-    levels = LadderLevelSerializer(many=True)
+    levels = LadderLevelSerializer(many=True, max_length=MAX_LEVELS)  # the schema says maxItems
 
 
 def _body(team: Team) -> dict[str, Any]:
