@@ -40,6 +40,7 @@ class World:
     ids: dict[str, int] = field(default_factory=dict)
     username: str = ""  # a member of the team, for the ladder's notify_users
     topic: str = ""  # the team's topic label
+    area: str = ""  # and its area label
 
 
 WORLD = World()
@@ -149,7 +150,7 @@ def _endpoint(body: dict[str, Any]) -> None:
     if _is_id(body.get("team")):
         body["team"] = WORLD.ids["team_id"]
     url = body.get("url")
-    if _is_text(url, 1900) and re.fullmatch(HTTP_URL, url):
+    if _is_text(url, 2000) and re.fullmatch(HTTP_URL, url):
         # Any host the schema allows, but one that resolves: the discard port of this machine.
         body["url"] = re.sub(r"^https?://[^/?#]*", "http://127.0.0.1:9", url)
 
@@ -161,16 +162,19 @@ def _real_body(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     if "/rules/" in path:
         _rule(body, method)
     if "/rule-tests/" in path and _is_id(body.get("expected_rule")):
-        body["expected_rule"] = WORLD.ids["rule_id"]
+        # A rule of the agent in the path; null (none expected) is always one, whichever agent a
+        # stateful run reached and whichever rules it deleted on the way.
+        body["expected_rule"] = None
     if path.endswith("/labels/") and _is_text(body.get("name"), 90) and body["name"].strip():
         body["name"] = f"{body['name']} {next(_fresh)}"
     if path.endswith("/ladder/"):
         _ladder(body)
     if path.startswith("/api/v1/webhook-endpoints/"):
         _endpoint(body)
-    for name in ("topic", "default_topic"):
-        if _is_text(body.get(name)) and body[name]:
-            body[name] = WORLD.topic
+    for names, label in [(("topic", "default_topic"), WORLD.topic), (("area", "default_area"), WORLD.area)]:
+        for name in names:
+            if _is_text(body.get(name)) and body[name]:
+                body[name] = label
     if _is_id(body.get("conversation_id")):
         body["conversation_id"] = WORLD.ids["conversation_id"]
     return body

@@ -33,6 +33,8 @@ def make_world() -> World:
         agent=agent, name="refund", messages=[{"role": "user", "content": "refund please"}]
     )
     label = Label.objects.create(team=team, kind="topic", name="refunds")
+    # An area too: a run that adds area labels would otherwise make every made-up area unknown.
+    area = Label.objects.create(team=team, kind="area", name="billing")
     endpoint = webhooks.endpoint_create(team=team, url="http://127.0.0.1:9/hook")
     conversation = factories.make_conversation(agent, "chat-1")
     escalation = factories.open_escalation(conversation)
@@ -45,6 +47,7 @@ def make_world() -> World:
         user_token=user_token,
         username=owner.get_username(),
         topic=label.name,
+        area=area.name,
         ids={
             "user_id": owner.pk,
             "team_id": team.pk,
