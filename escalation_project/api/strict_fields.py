@@ -102,3 +102,17 @@ class StrictModelSerializer(serializers.ModelSerializer):
     }
     serializer_related_field = StrictPrimaryKeyRelatedField
     serializer_choice_field = StrictChoiceField
+
+
+class QuerySerializer(serializers.Serializer):
+    """Query parameters. They are text by nature, so their fields are DRF's, which parse "7" as 7;
+    but DRF reads an empty value (`?after=`) as "not given", and that is more likely a client's bug
+    than a wish for the default: refused, as the schema (an integer, an enum) says."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        empty = [name for name in self.fields if self.initial_data.get(name) == ""]
+        if empty:
+            raise serializers.ValidationError(
+                {name: "Give a value, or leave the parameter out." for name in empty}
+            )
+        return attrs

@@ -173,7 +173,7 @@ class UrgencySerializer(ReasonSerializer):
     urgency = strict.StrictChoiceField(choices=Urgency.choices)
 
 
-class WaitSerializer(serializers.Serializer):
+class WaitSerializer(strict.QuerySerializer):
     wait = serializers.IntegerField(required=False, min_value=0, default=0)
 
     def __init__(self, *args: Any, max_wait: int, **kwargs: Any):
@@ -211,7 +211,7 @@ class EventPageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
-class EventFeedQuerySerializer(serializers.Serializer):
+class EventFeedQuerySerializer(strict.QuerySerializer):
     after = serializers.IntegerField(required=False, min_value=0, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
