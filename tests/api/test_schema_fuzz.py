@@ -8,9 +8,11 @@ one, invalid input refused with a 4xx, valid input not refused as invalid.
 
 Credentials are real: an agent key for the operations an agent calls, a user
 token of a team owner (who may change everything of the team) for the rest.
-Path ids are half of the time the ids of real objects, so the fuzzing reaches
-past the 404 into validation and the services; the other half is whatever
-Schemathesis makes up.
+Valid requests carry the ids of real objects in their path and real values
+where validity depends on stored rows (tests/api/fuzz_hooks.py), so the
+fuzzing reaches past the 404 into validation and the services; invalid ones
+go as Schemathesis makes them. The same hooks and schemathesis.toml serve a
+run against a live server (tests/api/fuzz_live.py).
 
 The run is deterministic (derandomized) and bounded by MAX_EXAMPLES per
 operation, so CI sees the same requests every time and stays within a couple
