@@ -169,8 +169,8 @@ def _real_body(method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
         # A rule of the agent in the path; null (none expected) is always one, whichever agent a
         # stateful run reached and whichever rules it deleted on the way.
         body["expected_rule"] = None
-    if path.endswith("/labels/") and _is_text(body.get("name"), 90) and body["name"].strip():
-        body["name"] = f"{body['name']} {next(_fresh)}"
+    if path.endswith("/labels/") and _is_text(body.get("name")) and body["name"].strip():
+        body["name"] = f"{body['name'][:90]} {next(_fresh)}"
     if path.endswith("/ladder/"):
         _ladder(body)
     if path.startswith("/api/v1/webhook-endpoints/"):
