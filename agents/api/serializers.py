@@ -12,11 +12,13 @@ from agents.engine import RuleHit
 from agents.models import Agent, EscalationRule, Label, MessageRole, RuleTestCase
 from agents.rule_bench import RuleTestResult
 from agents.services import Evaluation
+from escalation_project.api import strict_fields as strict
+from escalation_project.api.openapi import NOT_BLANK
 
 
-class AgentSerializer(serializers.ModelSerializer):
-    team = serializers.IntegerField(source="team_id", help_text="Fixed at creation.")
-    default_assignee = serializers.IntegerField(
+class AgentSerializer(strict.StrictModelSerializer):
+    team = strict.StrictIntegerField(source="team_id", help_text="Fixed at creation.")
+    default_assignee = strict.StrictIntegerField(
         source="default_assignee_id",
         allow_null=True,
         required=False,
@@ -51,6 +53,9 @@ class AgentUpdateSerializer(AgentSerializer):
     # Team and slug name the agent elsewhere (keys, filters, webhook payloads): fixed once made.
     FIXED = ("team", "slug")
 
+    # validate() refuses them, so the schema says they may not be sent at all.
+    request_schema = {"properties": {name: {"not": {}} for name in FIXED}}
+
     class Meta(AgentSerializer.Meta):
         read_only_fields = [*AgentSerializer.Meta.read_only_fields, "team", "slug"]
 
@@ -62,11 +67,22 @@ class AgentUpdateSerializer(AgentSerializer):
         return attrs
 
 
-class RuleSerializer(serializers.ModelSerializer):
-    parameters = serializers.JSONField(
+# What EscalationRule.clean() accepts, for the schema (a JSONField documents any JSON, null too).
+@extend_schema_field({"type": "object", "additionalProperties": {}})
+class _ParametersField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field({"type": "array", "items": {"type": "string", "pattern": NOT_BLANK}})
+class _PhrasesField(serializers.JSONField):
+    pass
+
+
+class RuleSerializer(strict.StrictModelSerializer):
+    parameters = _ParametersField(
         required=False, help_text='Depends on the kind, e.g. {"phrases": ["refund"]}.'
     )
-    exception_phrases = serializers.JSONField(required=False, help_text='e.g. ["refund policy"].')
+    exception_phrases = _PhrasesField(required=False, help_text='e.g. ["refund policy"].')
 
     class Meta:
         model = EscalationRule
@@ -101,7 +117,7 @@ class RuleSerializer(serializers.ModelSerializer):
             "required": ["role", "content"],
             "properties": {
                 "role": {"type": "string", "enum": list(MessageRole.values)},
-                "content": {"type": "string", "pattern": r"\S"},
+                "content": {"type": "string", "pattern": NOT_BLANK},
             },
         },
     }
@@ -110,9 +126,9 @@ class _MessagesField(serializers.JSONField):
     pass
 
 
-class RuleTestSerializer(serializers.ModelSerializer):
+class RuleTestSerializer(strict.StrictModelSerializer):
     messages = _MessagesField(help_text='Oldest first: [{"role": "user", "content": "…"}, …].')
-    expected_rule = serializers.PrimaryKeyRelatedField(
+    expected_rule = strict.StrictPrimaryKeyRelatedField(
         queryset=EscalationRule.objects.none(), allow_null=True, required=False
     )
 
@@ -138,7 +154,7 @@ class RuleTestSerializer(serializers.ModelSerializer):
             self.fields["expected_rule"].queryset = agent.rules.all()
 
 
-class LabelSerializer(serializers.ModelSerializer):
+class LabelSerializer(strict.StrictModelSerializer):
     class Meta:
         model = Label
         fields = ["id", "team", "kind", "name", "description"]
@@ -147,8 +163,8 @@ class LabelSerializer(serializers.ModelSerializer):
 
 
 class _MessageIn(serializers.Serializer):
-    role = serializers.ChoiceField(choices=MessageRole.choices)
-    content = serializers.CharField(max_length=50_000, trim_whitespace=False)
+    role = strict.StrictChoiceField(choices=MessageRole.choices)
+    content = strict.StrictCharField(max_length=50_000, trim_whitespace=False)
 
 
 class EvaluateSerializer(serializers.Serializer):

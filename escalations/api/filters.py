@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
 from rest_framework.filters import OrderingFilter
 
@@ -34,6 +36,14 @@ class EscalationFilter(django_filters.FilterSet):
             if name in self.data and not self.data[name].strip():
                 self.form.add_error(name, "Enter a date and time (ISO 8601), or leave the parameter out.")
                 valid = False
+            elif valid and self.form.cleaned_data.get(name) is not None:
+                # ISO 8601 allows offsets up to ±23:59, PostgreSQL up to ±15:59 (a 500 there):
+                # compare in UTC, which also keeps SQLite's text comparison right.
+                try:
+                    self.form.cleaned_data[name] = self.form.cleaned_data[name].astimezone(dt.UTC)
+                except OverflowError:
+                    self.form.add_error(name, "This date and time is out of range.")
+                    valid = False
         return valid
 
 

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from escalation_project.api import strict_fields as strict
 from escalation_project.api.permissions import IsPerson
 from escalations import services
 from escalations.api.targets import MAX_MINUTES, TEAM_ID, _team
@@ -29,30 +30,30 @@ MAX_LEVELS = 10
 
 
 class LadderLevelSerializer(serializers.Serializer):
-    number = serializers.IntegerField(read_only=True, help_text="1 is the first level; given by the order.")
-    after_minutes = serializers.IntegerField(
+    number = strict.StrictIntegerField(read_only=True, help_text="1 is the first level; given by the order.")
+    after_minutes = strict.StrictIntegerField(
         min_value=0,
         max_value=MAX_MINUTES,
         help_text="Minutes unclaimed after the previous level (level 1: after opening or a release; 0 there "
         "means at once). Later levels wait at least a minute.",
     )
-    min_urgency = serializers.ChoiceField(
+    min_urgency = strict.StrictChoiceField(
         choices=Urgency.choices,
         default=Urgency.LOW,
         help_text="Escalations of a lower urgency stop at the level before this one.",
     )
-    notify_supervisors = serializers.BooleanField(default=True, help_text="The team's supervisors on duty.")
-    notify_owners = serializers.BooleanField(default=False, help_text="The team's owners.")
+    notify_supervisors = strict.StrictBooleanField(default=True, help_text="The team's supervisors on duty.")
+    notify_owners = strict.StrictBooleanField(default=False, help_text="The team's owners.")
     notify_users = serializers.ListField(
-        child=serializers.CharField(), default=list, help_text="These members of the team, by username."
+        child=strict.StrictCharField(), default=list, help_text="These members of the team, by username."
     )
-    notify_team = serializers.IntegerField(
+    notify_team = strict.StrictIntegerField(
         allow_null=True, default=None, help_text="Another team (id) whose supervisors on duty are told too."
     )
 
 
 class LadderSerializer(serializers.Serializer):
-    levels = LadderLevelSerializer(many=True)
+    levels = LadderLevelSerializer(many=True, max_length=MAX_LEVELS)  # the schema says maxItems
 
 
 def _body(team: Team) -> dict[str, Any]:

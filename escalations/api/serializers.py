@@ -8,6 +8,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents.models import Channel, Conversation, MessageRole
+from escalation_project.api import strict_fields as strict
 from escalations.choices import Severity, TimeoutPolicy, Urgency
 from escalations.models import Escalation, Event, Status
 from escalations.payloads import escalation_payload
@@ -96,41 +97,34 @@ class EscalationSerializer(serializers.Serializer):
         return escalation_body(instance)
 
 
-class _StringField(serializers.CharField):
-    """Text that must arrive as a JSON string: DRF's CharField turns 42 into "42", and an external id
-    sent as a number is then a different conversation than the one meant (found by the fuzzing)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
-
-
 class EscalateSerializer(serializers.Serializer):
     """The escalate_to_human tool call."""
 
-    conversation = _StringField(
+    conversation = strict.StrictCharField(
         required=False,
         max_length=200,
         help_text="The agent's own conversation id (external_id); the conversation is made if missing.",
     )
-    conversation_id = serializers.IntegerField(
+    conversation_id = strict.StrictIntegerField(
         required=False, help_text="Or our id of an existing conversation of this agent."
     )
-    channel = serializers.ChoiceField(
+    channel = strict.StrictChoiceField(
         choices=Channel.choices, default=Channel.API, help_text="Only used when the conversation is made."
     )
-    reason = serializers.CharField(max_length=500)
-    severity = serializers.ChoiceField(choices=Severity.choices)
-    urgency = serializers.ChoiceField(choices=Urgency.choices, required=False)
-    topic = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    area = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
-    blocking = serializers.BooleanField(default=True)
-    timeout_policy = serializers.ChoiceField(
+    reason = strict.StrictCharField(max_length=500)
+    severity = strict.StrictChoiceField(choices=Severity.choices)
+    urgency = strict.StrictChoiceField(choices=Urgency.choices, required=False)
+    topic = strict.StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    area = strict.StrictCharField(max_length=100, required=False, allow_blank=True, default="")
+    blocking = strict.StrictBooleanField(default=True)
+    timeout_policy = strict.StrictChoiceField(
         choices=TimeoutPolicy.choices,
         required=False,
         help_text="If still unanswered at the resolution target; default: the agent's policy.",
     )
+
+    # What validate() says, in the schema: exactly one of the two.
+    request_schema = {"oneOf": [{"required": ["conversation"]}, {"required": ["conversation_id"]}]}
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("conversation" in attrs) == ("conversation_id" in attrs):
@@ -141,7 +135,7 @@ class EscalateSerializer(serializers.Serializer):
 
 
 class WithdrawSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    reason = strict.StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
 class NoInputSerializer(serializers.Serializer):
@@ -149,11 +143,11 @@ class NoInputSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    reason = strict.StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
 
 
-def _needed_field(required: bool) -> serializers.BooleanField:
-    return serializers.BooleanField(
+def _needed_field(required: bool) -> strict.StrictBooleanField:
+    return strict.StrictBooleanField(
         required=required,
         allow_null=not required,
         default=None if not required else serializers.empty,
@@ -162,12 +156,12 @@ def _needed_field(required: bool) -> serializers.BooleanField:
 
 
 class RespondSerializer(serializers.Serializer):
-    guidance = serializers.CharField(max_length=10_000)
+    guidance = strict.StrictCharField(max_length=10_000)
     needed = _needed_field(required=False)
 
 
 class DismissSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=1000)
+    note = strict.StrictCharField(required=False, allow_blank=True, default="", max_length=1000)
     needed = _needed_field(required=False)
 
 
@@ -176,10 +170,10 @@ class FeedbackSerializer(serializers.Serializer):
 
 
 class UrgencySerializer(ReasonSerializer):
-    urgency = serializers.ChoiceField(choices=Urgency.choices)
+    urgency = strict.StrictChoiceField(choices=Urgency.choices)
 
 
-class WaitSerializer(serializers.Serializer):
+class WaitSerializer(strict.QuerySerializer):
     wait = serializers.IntegerField(required=False, min_value=0, default=0)
 
     def __init__(self, *args: Any, max_wait: int, **kwargs: Any):
@@ -217,15 +211,15 @@ class EventPageSerializer(serializers.Serializer):
     has_more = serializers.BooleanField()
 
 
-class EventFeedQuerySerializer(serializers.Serializer):
+class EventFeedQuerySerializer(strict.QuerySerializer):
     after = serializers.IntegerField(required=False, min_value=0, default=0)
     limit = serializers.IntegerField(required=False, min_value=1, max_value=500, default=100)
 
 
 class ConversationCreateSerializer(serializers.Serializer):
-    external_id = serializers.CharField(max_length=200)
-    channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
-    subject = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    external_id = strict.StrictCharField(max_length=200)
+    channel = strict.StrictChoiceField(choices=Channel.choices, default=Channel.API)
+    subject = strict.StrictCharField(max_length=200, required=False, allow_blank=True, default="")
     metadata = serializers.DictField(required=False, default=dict)
 
 
@@ -258,8 +252,8 @@ def conversation_body(conversation: Conversation, open_escalation: Escalation | 
 
 
 class MessageCreateSerializer(serializers.Serializer):
-    role = serializers.ChoiceField(choices=MessageRole.choices)
-    content = serializers.CharField(max_length=50_000, trim_whitespace=False)
+    role = strict.StrictChoiceField(choices=MessageRole.choices)
+    content = strict.StrictCharField(max_length=50_000, trim_whitespace=False)
     metadata = serializers.DictField(required=False, default=dict)
 
 

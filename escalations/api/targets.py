@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.selectors import teams_visible_to
+from escalation_project.api import strict_fields as strict
 from escalation_project.api.permissions import IsPerson
 from escalations import services
 from escalations.choices import Urgency
@@ -27,8 +28,8 @@ URGENCY = OpenApiParameter("urgency", str, OpenApiParameter.PATH, enum=Urgency.v
 MAX_MINUTES = 366 * 24 * 60
 
 
-def _minutes(help_text: str) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=MAX_MINUTES, help_text=help_text)
+def _minutes(help_text: str) -> strict.StrictIntegerField:
+    return strict.StrictIntegerField(min_value=1, max_value=MAX_MINUTES, help_text=help_text)
 
 
 class TargetInputSerializer(serializers.Serializer):

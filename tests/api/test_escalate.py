@@ -102,4 +102,4 @@ def test_an_external_conversation_id_sent_as_a_number_is_refused(agent_api, ours
     # Found by the schema fuzzing (PostgreSQL run): DRF made 42 into "42" and opened a conversation.
     response = agent_api.post(URL, {"conversation": 42, "reason": "a", "severity": "info"}, format="json")
     assert response.status_code == 400
-    assert response.json()["error"]["fields"] == {"conversation": ["Not a valid string."]}
+    assert response.json()["error"]["fields"] == {"conversation": ["Must be text (a JSON string)."]}

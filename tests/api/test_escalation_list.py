@@ -117,3 +117,20 @@ def test_a_made_up_cursor_is_a_400_naming_the_cursor(supervisor_api, ours):
     response = supervisor_api.get(URL, {"cursor": "not-a-cursor"})
     assert response.status_code == 400
     assert list(response.json()["error"]["fields"]) == ["cursor"]
+
+
+def test_a_time_filter_with_any_iso_offset_compares_in_utc(supervisor_api, ours):
+    # Found by the schema fuzzing on PostgreSQL: ISO 8601 allows offsets up to ±23:59, PostgreSQL
+    # only ±15:59, so `created_after=…+23:44` was a 500 there.
+    escalation = factories.open_escalation(ours.conversation)
+    offset = dt.timezone(dt.timedelta(hours=23, minutes=44))
+    an_hour_ago = (timezone.now() - dt.timedelta(hours=1)).astimezone(offset).isoformat()
+    response = supervisor_api.get(URL, {"created_after": an_hour_ago})
+    assert response.status_code == 200
+    assert ids(response) == [escalation.pk]
+    assert ids(supervisor_api.get(URL, {"created_before": an_hour_ago})) == []
+    out_of_range = supervisor_api.get(URL, {"created_after": "9999-12-31T23:59:00-23:59"})
+    assert out_of_range.status_code == 400
+    assert out_of_range.json()["error"]["fields"] == {
+        "created_after": ["This date and time is out of range."]
+    }

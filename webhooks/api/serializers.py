@@ -2,19 +2,20 @@ from typing import Any
 
 from rest_framework import serializers
 
+from escalation_project.api import strict_fields as strict
 from escalations.models import EventType
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(strict.StrictModelSerializer):
     """Reads never include the secret: it is in the create and rotate-secret responses only."""
 
     event_types = serializers.ListField(
-        child=serializers.ChoiceField(choices=EventType.choices),
+        child=strict.StrictChoiceField(choices=EventType.choices),
         required=False,
         help_text="Event types to receive; empty means all, including types added later.",
     )
-    url = serializers.URLField(max_length=2000)
+    url = strict.StrictURLField(max_length=2000)
     secret_rotation_ends_at = serializers.DateTimeField(
         source="previous_secret_expires_at", read_only=True, allow_null=True
     )
@@ -95,7 +96,7 @@ class DeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryListQuerySerializer(serializers.Serializer):
+class DeliveryListQuerySerializer(strict.QuerySerializer):
     status = serializers.ChoiceField(choices=DeliveryStatus.choices, required=False)
 
 
