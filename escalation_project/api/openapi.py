@@ -36,9 +36,10 @@ ALWAYS = (401, 403, 429)
 NO_NUL = "^[^\\u0000]*$"
 # Text that may not be blank either: one character that is neither space nor NUL.
 NOT_BLANK = "^[^\\u0000]*[^\\s\\u0000][^\\u0000]*$"
-# A cursor is DRF's: standard base64 of the position it encodes. Only one the API handed out in a
-# `next` or `previous` link is valid (any other is a 400, as the README says).
-CURSOR_PATTERN = "^[A-Za-z0-9+/]*={0,2}$"
+# A cursor is DRF's standard base64 of the position it encodes, signed (":" and the signature in
+# URL-safe base64; api/pagination.py). Only one the API handed out in a `next` or `previous` link
+# is valid (any other is a 400, as the README says).
+CURSOR_PATTERN = "^[A-Za-z0-9+/]*={0,2}:[A-Za-z0-9_-]+$"
 
 
 class _ErrorDetailSerializer(serializers.Serializer):

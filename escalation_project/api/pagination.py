@@ -25,8 +25,8 @@ class ApiCursorPagination(CursorPagination):
 
     def get_page_size(self, request) -> int:
         # DRF quietly serves the default page for a limit it cannot use; say what is wrong instead.
-        raw = request.query_params.get(self.page_size_query_param, "")
-        if raw == "":
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
             return self.page_size
         try:
             size = int(raw)
