@@ -119,6 +119,10 @@ def _agent(body: dict[str, Any]) -> None:
     # assignee with an assignment policy, and the "answer" policy needs the guidance to answer with.
     if body.get("assignment") and _is_id(body.get("default_assignee")):
         body["default_assignee"] = None
+    elif _is_id(body.get("default_assignee")):
+        # A PATCH that names an assignee without the policy meets the stored one, which an earlier
+        # case may have set: leave the policy empty ("the default assignee") in the same body.
+        body["assignment"] = ""
     if body.get("timeout_policy") == "answer" and not str(body.get("timeout_guidance", "")).strip():
         body["timeout_guidance"] = "Go ahead with the standard answer."
 
