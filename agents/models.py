@@ -98,6 +98,8 @@ class RuleKind(models.TextChoices):
     ASKS_FOR_HUMAN = "asks_for_human", "Asks for a human"
     SENTIMENT = "sentiment", "Anger or frustration"
     LOOP = "loop", "Going in circles"
+    INTENT = "intent", "Intent (from examples)"
+    POLICY = "policy", "Policy (asks a language model)"
 
 
 class AppliesTo(models.TextChoices):
