@@ -3,7 +3,12 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from simple_history.models import HistoricalRecords
 
-from agents.rule_parameters import validate_parameters, validate_phrases, validate_reason_template
+from agents.rule_parameters import (
+    validate_judge_configured,
+    validate_parameters,
+    validate_phrases,
+    validate_reason_template,
+)
 from escalations.choices import Assignment, Severity, TimeoutPolicy, Urgency
 from supervisors.models import ApiCredential, Team
 
@@ -155,6 +160,7 @@ class EscalationRule(models.Model):
             raise ValidationError({"exception_phrases": "A list of non-empty strings."})
         validate_phrases("exception_phrases", self.exception_phrases)
         validate_reason_template(self.kind, self.reason_template)
+        validate_judge_configured(self.kind, self.enabled)
         if self.agent_id:
             Label.check_names(
                 self.agent.team_id,

@@ -7,10 +7,17 @@
   N days one rule (saved or being edited) would have escalated, with examples.
 - parse_script(text): the paste box's "user: …" / "agent: …" lines as messages.
 Everything here reads; nothing writes.
+
+Policy rules: rule tests ask the judge, as a post would (cached per message, so a
+second run asks nothing new); a test whose outcome could hang on a policy rule
+that was not checked (no judge configured, a timeout…) does not pass and says
+why. What-if does not run them: it would send thousands of conversations to
+the model.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,6 +25,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from agents import policy_judge
+from agents.engine import policy
 from agents.engine.cache import matcher_for, spec_of
 from agents.engine.matcher import Matcher, MessageView, RuleHit, compile_rules
 from agents.models import Agent, Conversation, EscalationRule, MessageRole, RuleTestCase
@@ -28,13 +37,71 @@ WHAT_IF_MAX_CONVERSATIONS = 2000
 WHAT_IF_EXAMPLES = 5
 
 
-def replay(matcher: Matcher, messages: list[MessageView]) -> tuple[int, list[RuleHit]] | None:
-    """The first message (index) at which the matcher fires, with its hits; None if it never does."""
+def replay(
+    matcher: Matcher, messages: list[MessageView], *, policies: _PolicyBench | None = None
+) -> tuple[int, list[RuleHit]] | None:
+    """The first message (index) at which the matcher (and the policy rules, if given) fires,
+    with its hits; None if it never does."""
     for index in range(len(messages)):
-        hits = matcher.evaluate(messages[: index + 1])
+        history = messages[: index + 1]
+        hits = matcher.evaluate(history)
+        if policies is not None:
+            hits = policies.judge(history, hits)
         if hits:
             return index, hits
     return None
+
+
+# Outcomes after which the rest of a run does not ask the judge: it is down or overloaded,
+# and each further call could cost the whole budget again.
+_GIVE_UP_AFTER = (
+    policy.SKIPPED_TIMEOUT,
+    policy.SKIPPED_ERROR,
+    policy.SKIPPED_RATE_LIMITED,
+    policy.SKIPPED_BUSY,
+)
+
+
+class _PolicyBench:
+    """The agent's policy rules judged during one rule-test run, and what could not be checked."""
+
+    def __init__(self, agent: Agent, rules: tuple) -> None:
+        self.agent, self.rules = agent, rules
+        self.gave_up = ""  # why the rest of the run does not ask
+        self.unchecked: dict[tuple[str, str], list[int]] = {}  # (rule, why) -> message numbers
+
+    def judge(self, history: list[MessageView], hits: list[RuleHit]) -> list[RuleHit]:
+        rules = [spec for spec in self.rules if policy.applies_to(spec, history[-1].role)]
+        if not rules:
+            return hits
+        if self.gave_up:
+            judgements = [
+                policy.Judgement(spec, policy.SKIPPED_NOT_RUN, detail=self.gave_up) for spec in rules
+            ]
+        else:
+            judgements = policy_judge.judge(
+                description=self.agent.description,
+                rules_version=self.agent.rules_version,
+                rules=rules,
+                history=history,
+            )
+            failed = next((j for j in judgements if j.outcome in _GIVE_UP_AFTER), None)
+            if failed is not None:
+                self.gave_up = f"not asked after the judge failed earlier in this run ({failed.detail})"
+        hits, skipped = policy.combine(hits, judgements, history)
+        for item in skipped:
+            why = item["text"].removeprefix("Not checked: ")
+            self.unchecked.setdefault((item["rule_name"], why), []).append(len(history))
+        return hits
+
+    def take_notes(self) -> tuple[str, ...]:
+        """What was not checked in the case just replayed (and forget it, for the next case)."""
+        notes = tuple(
+            f"the policy rule {name} was not checked on message {', '.join(map(str, numbers))}: {why}"
+            for (name, why), numbers in self.unchecked.items()
+        )
+        self.unchecked = {}
+        return notes
 
 
 @dataclass(frozen=True)
@@ -44,6 +111,7 @@ class RuleTestResult:
     fired_at: int | None  # index of the message that fired, None if nothing fired
     hits: list[RuleHit] = field(default_factory=list)
     problem: str = ""  # why it failed, in words
+    notes: tuple[str, ...] = ()  # policy rules that could not be checked, and why
 
     @property
     def fired_rules(self) -> list[str]:
@@ -53,13 +121,32 @@ class RuleTestResult:
 def run_rule_tests(agent: Agent) -> list[RuleTestResult]:
     agent = Agent.objects.get(pk=agent.pk)  # a fresh rules_version for the matcher cache
     matcher = matcher_for(agent)
+    policies = _PolicyBench(agent, matcher.policy_rules) if matcher.policy_rules else None
     results = []
     for case in agent.rule_tests.select_related("expected_rule").order_by("name"):
         views = [MessageView(role=m["role"], content=m["content"]) for m in case.messages]
-        fired = replay(matcher, views)
+        fired = replay(matcher, views, policies=policies)
         index, hits = fired if fired else (None, [])
-        results.append(_result(case, index, hits))
+        result = _result(case, index, hits)
+        notes = policies.take_notes() if policies is not None else ()
+        results.append(_with_notes(result, notes) if notes else result)
     return results
+
+
+def _with_notes(result: RuleTestResult, notes: tuple[str, ...]) -> RuleTestResult:
+    """A result that may hang on an unchecked policy rule does not pass, and says why.
+
+    Only a test that should escalate and did, by the expected rule, stands: the
+    unchecked rule could have added a hit, not taken one away.
+    """
+    said = "; ".join(notes)
+    if result.passed and result.case.should_escalate:
+        return dataclasses.replace(result, notes=notes)
+    if result.passed:
+        problem = f"Not conclusive: {said}."
+    else:
+        problem = f"{result.problem} (Not conclusive: {said}.)"
+    return dataclasses.replace(result, passed=False, problem=problem, notes=notes)
 
 
 def _result(case: RuleTestCase, index: int | None, hits: list[RuleHit]) -> RuleTestResult:
@@ -92,10 +179,22 @@ class WhatIf:
     would_escalate: int
     examples: list[WhatIfExample]
     truncated: bool  # more conversations in the period than were read
+    note: str = ""  # why nothing was replayed (a policy rule)
 
 
 def what_if(rule: EscalationRule, *, days: int) -> WhatIf:
     """Replay the agent's recent conversations against this one rule, saved or not (it is not stored)."""
+    if rule.kind == policy.KIND:
+        return WhatIf(
+            days,
+            0,
+            0,
+            [],
+            False,
+            note="What-if does not replay policy rules: it would send up to "
+            f"{WHAT_IF_MAX_CONVERSATIONS} conversations to the model, message by message. "
+            "Try it on a pasted conversation in the agent's rule bench, or with rule tests.",
+        )
     matcher = compile_rules([spec_of(rule)])
     since = timezone.now() - dt.timedelta(days=days)
     conversations = list(

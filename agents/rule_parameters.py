@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import re2
+from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from agents.engine import reasons
@@ -82,6 +83,23 @@ def _loop(params: dict) -> None:
     _number(params, "similarity", low=0.5, high=1, default=0.9)
 
 
+# A policy is a paragraph or two; its text goes to the judge with every message it checks.
+POLICY_MAX_CHARS = 4000
+
+
+def _policy(params: dict) -> None:
+    text = params.get("policy")
+    if not isinstance(text, str) or not text.strip():
+        raise ValidationError('"policy" must say in words when to escalate.')
+    if len(text) > POLICY_MAX_CHARS:
+        raise ValidationError(f'"policy" must be at most {POLICY_MAX_CHARS} characters, not {len(text)}.')
+    last_n = params.get("last_n", 6)
+    if isinstance(last_n, bool) or not isinstance(last_n, int) or not 1 <= last_n <= 50:
+        raise ValidationError(
+            f'"last_n" (messages sent to the judge) must be a whole number 1..50, not {last_n!r}.'
+        )
+
+
 VALIDATORS: dict[str, Callable[[dict], None]] = {
     "phrases": _phrases,
     "regex": _regex,
@@ -89,6 +107,7 @@ VALIDATORS: dict[str, Callable[[dict], None]] = {
     "asks_for_human": _asks_for_human,
     "sentiment": _sentiment,
     "loop": _loop,
+    "policy": _policy,
 }
 
 EXAMPLES: dict[str, dict] = {
@@ -98,6 +117,7 @@ EXAMPLES: dict[str, dict] = {
     "asks_for_human": {"extra_phrases": []},
     "sentiment": {"threshold": 0.6, "last_n": 2},
     "loop": {"repeats": 3, "similarity": 0.9},
+    "policy": {"policy": "Escalate refund requests over $100 and any legal threat.", "last_n": 6},
 }
 
 
@@ -116,6 +136,18 @@ def validate_reason_template(kind: str, template: Any) -> None:
     problem = reasons.template_problem(kind, template)
     if problem:
         raise ValidationError({"reason_template": problem})
+
+
+def validate_judge_configured(kind: str, enabled: bool) -> None:
+    """An enabled policy rule needs a judge: refused on a server without one, rather than saved
+    to be skipped on every message. Disabled, it saves (drafted before the judge is set up)."""
+    if kind == "policy" and enabled and not (settings.POLICY_JUDGE_BASE_URL and settings.POLICY_JUDGE_MODEL):
+        raise ValidationError(
+            {
+                "enabled": "No policy judge is configured on this server (POLICY_JUDGE_BASE_URL and "
+                "POLICY_JUDGE_MODEL), so this rule could never fire: save it disabled until one is."
+            }
+        )
 
 
 def validate_parameters(kind: str, params: Any) -> None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from agents import policy_judge
 from agents.engine import MessageView, RuleHit
+from agents.engine import policy as policy_rules
 from agents.engine.cache import matcher_for
 from agents.models import (
     Agent,
@@ -62,12 +64,15 @@ class PostedMessage:
     message: Message
     escalation: Escalation | None  # opened, or added to, by this message
     hits: list[RuleHit]
+    # Policy rules not checked on this message (the judge timed out, failed…), as evidence items.
+    skipped: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     hits: list[RuleHit]
     would_open: dict[str, Any] | None  # what open_escalation would be called with; None: nothing fires
+    skipped: list[dict[str, Any]] = field(default_factory=list)  # policy rules not checked, and why
 
 
 @retry_if_busy
@@ -79,6 +84,9 @@ def post_message(
     All in one transaction: if opening the escalation fails, the message is not kept either.
     """
     _check_message(role, content, field="role")
+    # Before the transaction: the judge may take seconds, and holding the conversation's row
+    # lock (or SQLite's one write lock) that long would stall every other post meanwhile.
+    judgements = _judge_before_posting(conversation=conversation, role=role, content=content)
     with transaction.atomic():
         # Locked so a supervisor's answer and this check cannot interleave, and
         # two posts to one conversation evaluate their histories in order. The
@@ -115,9 +123,13 @@ def post_message(
             Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[:HISTORY_WINDOW]
         )
         history = [MessageView(role=m.role, content=m.content, id=m.pk) for m in reversed(recent)]
-        hits = matcher_for(agent).evaluate(history)
+        matcher = matcher_for(agent)
+        hits = matcher.evaluate(history)
+        skipped: list[dict[str, Any]] = []
+        if judgements:
+            hits, skipped = policy_rules.combine(hits, judgements, history, current=matcher.policy_rules)
         if not hits:
-            return PostedMessage(message, None, [])
+            return PostedMessage(message, None, [], skipped)
         headline = hits[0]
         result = open_escalation(
             conversation=conversation,
@@ -129,9 +141,39 @@ def post_message(
             topic=headline.topic,
             area=headline.area,
             blocking=True,
-            evidence=[item for hit in hits for item in hit.evidence],
+            evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
         )
-    return PostedMessage(message, result.escalation, hits)
+    return PostedMessage(message, result.escalation, hits, skipped)
+
+
+def _judge_before_posting(
+    *, conversation: Conversation, role: str, content: str
+) -> list[policy_rules.Judgement]:
+    """The agent's policy rules judged on the history plus the message about to be posted.
+
+    Outside any lock, so the history read here may miss a message posted at the same
+    moment; the verdicts are combined with the matcher's hits inside the transaction.
+    An agent with no policy rules for this role costs nothing here: its matcher is cached.
+    """
+    agent = conversation.agent  # read in this request, as matcher_for asks
+    rules = [spec for spec in matcher_for(agent).policy_rules if policy_rules.applies_to(spec, role)]
+    if not rules or not agent.escalation_enabled:
+        return []
+    if (
+        role == MessageRole.AGENT
+        and Escalation.objects.filter(
+            conversation=conversation, status__in=ACTIVE_STATUSES, blocking=True
+        ).exists()
+    ):
+        return []  # the post will be refused as paused: no call for it
+    recent = list(
+        Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[: HISTORY_WINDOW - 1]
+    )
+    history = [MessageView(role=m.role, content=m.content, id=m.pk) for m in reversed(recent)]
+    history.append(MessageView(role=role, content=content, id=None))
+    return policy_judge.judge(
+        description=agent.description, rules_version=agent.rules_version, rules=rules, history=history
+    )
 
 
 def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Evaluation:
@@ -146,13 +188,23 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
         history.append(MessageView(role=item["role"], content=item["content"], id=None))
     # Re-read: the caller's Agent may predate a rule edit, and the stamp decides the cache.
     agent = Agent.objects.get(pk=agent.pk)
-    hits = matcher_for(agent).evaluate(history)
+    matcher = matcher_for(agent)
+    hits = matcher.evaluate(history)
+    # Policy rules are judged here too (a dry run shows what a post would do): the verdict
+    # cache means a post of the same messages afterwards asks the judge no second time.
+    rules = [spec for spec in matcher.policy_rules if policy_rules.applies_to(spec, history[-1].role)]
+    not_checked: list[dict[str, Any]] = []
+    if rules:
+        judgements = policy_judge.judge(
+            description=agent.description, rules_version=agent.rules_version, rules=rules, history=history
+        )
+        hits, not_checked = policy_rules.combine(hits, judgements, history)
     skipped = len(messages) - len(history)
-    for item in (item for hit in hits for item in hit.evidence):
+    for item in [*(item for hit in hits for item in hit.evidence), *not_checked]:
         # Indexes into the caller's list, not into the window the matcher saw.
         item["message_index"] += skipped
     if not hits or not agent.escalation_enabled:
-        return Evaluation(hits, None)
+        return Evaluation(hits, None, not_checked)
     headline = hits[0]
     severity = Severity(headline.severity)
     return Evaluation(
@@ -169,8 +221,9 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
             "topic": headline.topic or agent.default_topic,
             "area": headline.area or agent.default_area,
             "blocking": True,
-            "evidence": [item for hit in hits for item in hit.evidence],
+            "evidence": [*(item for hit in hits for item in hit.evidence), *not_checked],
         },
+        not_checked,
     )
 
 

@@ -154,6 +154,21 @@ WEBHOOK_DURATION = StoredHistogram(
     ["outcome"],
     WEBHOOK_BUCKETS,
 )
+# Policy rules' judge (agents/policy_judge.py): a local model answers in ~0.1-2 s; the budget is ~3 s.
+POLICY_JUDGE_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0)
+POLICY_JUDGEMENTS = StoredCounter(
+    "policy_judgements",
+    "Policy rules judged, by outcome (escalate, no, skipped_timeout, skipped_error, "
+    "skipped_rate_limited, skipped_malformed, skipped_busy, skipped_unconfigured); "
+    "cached: answered from the verdict cache without a call.",
+    ["outcome", "cached"],
+)
+POLICY_JUDGE_DURATION = StoredHistogram(
+    "policy_judge_duration_seconds",
+    "Time from sending a policy rule to the judge to its verdict (or the skip), calls only.",
+    ["outcome"],
+    POLICY_JUDGE_BUCKETS,
+)
 STORED = (
     ESCALATIONS_OPENED,
     ESCALATIONS_CLOSED,
@@ -162,6 +177,8 @@ STORED = (
     TIME_TO_ANSWER,
     WEBHOOK_ATTEMPTS,
     WEBHOOK_DURATION,
+    POLICY_JUDGEMENTS,
+    POLICY_JUDGE_DURATION,
 )
 
 
@@ -235,6 +252,19 @@ def webhook_attempts(attempts: list[tuple[str, int]]) -> None:
         for outcome, duration_ms in attempts:
             WEBHOOK_ATTEMPTS.inc(pipe, outcome=outcome)
             WEBHOOK_DURATION.observe(pipe, duration_ms / 1000, outcome=outcome)
+
+    _write(record)
+
+
+def policy_judgements(judgements: list[tuple[str, bool, float | None]]) -> None:
+    """(outcome, cached, seconds or None when no call was made) of one evaluation's policy
+    rules, in one write. Not tied to a transaction: the call happened whatever is committed."""
+
+    def record(pipe: Pipeline) -> None:
+        for outcome, cached, seconds in judgements:
+            POLICY_JUDGEMENTS.inc(pipe, outcome=outcome, cached="true" if cached else "false")
+            if seconds is not None:
+                POLICY_JUDGE_DURATION.observe(pipe, seconds, outcome=outcome)
 
     _write(record)
 

@@ -16,6 +16,7 @@ from kombu import Exchange, Queue
 from escalation_project.env import (
     env_bool,
     env_choice,
+    env_float,
     env_int,
     env_list,
     env_networks,
@@ -262,6 +263,32 @@ WEBHOOKS_ALLOW_LOOPBACK = env_bool("WEBHOOKS_ALLOW_LOOPBACK", False)
 WEBHOOKS_ROTATION_GRACE_HOURS = env_int("WEBHOOKS_ROTATION_GRACE_HOURS", 24, minimum=0)
 # An endpoint whose every attempt failed for this many days is disabled.
 WEBHOOKS_AUTO_DISABLE_DAYS = env_int("WEBHOOKS_AUTO_DISABLE_DAYS", 5, minimum=1)
+
+# --- Policy rules: a language model as judge (agents/policy_judge.py, docs/admins/policy-rules.md)
+# An OpenAI-compatible chat-completions endpoint: the base URL up to /v1 (…/chat/completions is
+# added), e.g. https://api.openai.com/v1 or Ollama's http://127.0.0.1:11434/v1. Set by whoever
+# runs the server, so it may be on loopback or a private network (no webhook-style address
+# filter). Empty: policy rules cannot be enabled, and are skipped if already enabled.
+POLICY_JUDGE_BASE_URL = env_str("POLICY_JUDGE_BASE_URL").strip().rstrip("/")
+POLICY_JUDGE_MODEL = env_str("POLICY_JUDGE_MODEL").strip()
+# Sent as "Authorization: Bearer <key>"; from the environment (or POLICY_JUDGE_API_KEY_FILE)
+# only, never stored, shown or logged. Empty: no Authorization header (a local Ollama needs none).
+POLICY_JUDGE_API_KEY = env_str("POLICY_JUDGE_API_KEY").strip()
+# The whole judging of one message (all its policy rules together) ends within this: a
+# verdict not back by then is skipped, and the message is kept and answered anyway.
+POLICY_JUDGE_TIMEOUT_SECONDS = env_float("POLICY_JUDGE_TIMEOUT_SECONDS", 3.0, minimum=0.1, maximum=60)
+# Calls in flight per process; a message that finds them all taken waits within its budget,
+# then skips the rule.
+POLICY_JUDGE_MAX_CONCURRENCY = env_int("POLICY_JUDGE_MAX_CONCURRENCY", 4, minimum=1, maximum=64)
+# A verdict is kept this long per exact question (rule, rules version, messages sent), so a
+# retried post or a dry run of the same messages asks once.
+POLICY_JUDGE_CACHE_SECONDS = env_int("POLICY_JUDGE_CACHE_SECONDS", 3600, minimum=0)
+if POLICY_JUDGE_BASE_URL and not POLICY_JUDGE_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(
+        f"POLICY_JUDGE_BASE_URL={POLICY_JUDGE_BASE_URL!r} must start with http:// or https://."
+    )
+if POLICY_JUDGE_BASE_URL and not POLICY_JUDGE_MODEL:
+    raise ImproperlyConfigured("POLICY_JUDGE_MODEL must name the model when POLICY_JUDGE_BASE_URL is set.")
 
 # --- Email: new critical escalations, assignments, reminders, breaches, ladder levels,
 # and team owners told when a webhook endpoint is disabled ------------------------------

@@ -209,6 +209,11 @@ class EvaluationSerializer(serializers.Serializer):
         help_text="What the escalation would carry: origin, rule_id, rule_name, reason, severity, "
         "urgency, topic, area, blocking, evidence. Null when nothing fires or escalation is off.",
     )
+    skipped = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Policy rules not checked on the newest message (no judge, a timeout, an error…): "
+        "rule_id, rule_name, skipped (the outcome), text (why). Empty when every rule ran.",
+    )
 
 
 def evaluation_body(agent: Agent, evaluation: Evaluation) -> dict[str, Any]:
@@ -216,6 +221,7 @@ def evaluation_body(agent: Agent, evaluation: Evaluation) -> dict[str, Any]:
         "escalation_enabled": agent.escalation_enabled,
         "hits": [hit_body(hit) for hit in evaluation.hits],
         "would_open": evaluation.would_open,
+        "skipped": evaluation.skipped,
     }
 
 

@@ -159,6 +159,10 @@ class _Message:
 
 
 class Matcher:
+    # Policy rules, in their order: judged outside the matcher (agents.policy_judge), which
+    # must stay pure; compile_rules keeps them here so they ride the matcher cache.
+    policy_rules: tuple[RuleSpec, ...] = ()
+
     def __init__(self, rules: list[_Compiled], phrases: _Patterns, regexes: _Patterns) -> None:
         self._rules = rules
         self._phrases = phrases
@@ -435,7 +439,11 @@ def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
     if any(spec.kind == "asks_for_human" for spec in rules):  # else they would only slow the Set down
         builtin_human = [(phrases.add(exact, candidate), "") for candidate, exact in human.PATTERNS]
     compiled_rules: list[_Compiled] = []
+    policy_rules: list[RuleSpec] = []
     for position, spec in enumerate(rules):
+        if spec.kind == "policy":  # it asks a model over the network: not the matcher's to run
+            policy_rules.append(spec)
+            continue
         if spec.kind not in _EVALUATORS:
             logger.warning("Rule %s has an unknown kind %r; skipped", spec.id, spec.kind)
             continue
@@ -452,7 +460,9 @@ def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
         compiled_rules.append(rule)
     phrases.compile()
     regexes.compile()
-    return Matcher(compiled_rules, phrases, regexes)
+    matcher = Matcher(compiled_rules, phrases, regexes)
+    matcher.policy_rules = tuple(policy_rules)
+    return matcher
 
 
 def _compile_one(

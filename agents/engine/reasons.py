@@ -19,6 +19,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "asks_for_human": (*COMMON, "phrase"),
     "sentiment": (*COMMON, "score", "threshold", "count"),
     "loop": (*COMMON, "count"),
+    "policy": (*COMMON, "verdict"),  # verdict: the judge's reason
 }
 _formatter = string.Formatter()
 

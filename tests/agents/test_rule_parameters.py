@@ -20,7 +20,9 @@ def rule(agent, kind, parameters, **extra):
 
 
 @pytest.mark.parametrize("kind", [choice.value for choice in RuleKind])
-def test_the_documented_example_of_every_kind_is_valid(agent, kind):
+def test_the_documented_example_of_every_kind_is_valid(agent, kind, settings):
+    # An enabled policy rule needs a judge configured (tests/agents/test_policy_rules.py).
+    settings.POLICY_JUDGE_BASE_URL, settings.POLICY_JUDGE_MODEL = "http://127.0.0.1:9/v1", "judge"
     rule(agent, kind, EXAMPLES[kind]).full_clean()
 
 

@@ -131,6 +131,8 @@ def _rule(body: dict[str, Any], method: str) -> None:
     kind = body.get("kind") if body.get("kind") in EXAMPLES else "phrases"
     if method == "POST" or "kind" in body or "parameters" in body:
         body["parameters"] = json.loads(json.dumps(EXAMPLES[kind]))
+    if kind == "policy":
+        body["enabled"] = False  # enabled only where a judge is configured, and the tests have none
     if "exception_phrases" in body:
         body["exception_phrases"] = ["refund policy"]
     if _is_text(body.get("reason_template"), 300) and body["reason_template"].strip():
