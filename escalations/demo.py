@@ -35,6 +35,7 @@ from agents.models import (
     RuleKind,
     RuleTestCase,
 )
+from agents.policy_judge import configured as policy_judge_configured
 from escalations import services
 from escalations.choices import Assignment, Severity, Urgency
 from escalations.models import (
@@ -316,6 +317,25 @@ def _build() -> list[Login]:
         topic="Handover",
         area="Refunds mailbox",
         reason_template="Customer asked for a person to handle their refund",
+    )
+    _rule(
+        admin,
+        refund_bot,
+        name="Refund policy (asks the model)",
+        order=40,
+        kind=RuleKind.POLICY,
+        parameters={
+            "policy": "Escalate when the customer disputes a refund decision, mentions a bank "
+            "dispute or chargeback, or asks for an exception to the refund policy.",
+            "last_n": 6,
+        },
+        # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
+        # default has none, and an enabled policy rule without one is refused.
+        enabled=policy_judge_configured(),
+        severity=Severity.WARNING,
+        topic="Refunds",
+        area="Refunds mailbox",
+        reason_template="{verdict}",
     )
     mismatch = _rule(
         admin,
