@@ -40,6 +40,7 @@ class FakeJudge:
         self.requests: list[dict[str, Any]] = []
         self.hold = False
         self.arrived = threading.Event()  # set when a request comes in
+        self._counted = threading.Condition()
         self._released = threading.Event()
         judge = self
 
@@ -47,9 +48,11 @@ class FakeJudge:
             def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                judge.requests.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": json.loads(raw or b"null")}
-                )
+                with judge._counted:
+                    judge.requests.append(
+                        {"path": self.path, "headers": dict(self.headers), "body": json.loads(raw or b"null")}
+                    )
+                    judge._counted.notify_all()
                 judge.arrived.set()
                 if judge.hold:
                     judge._released.wait(HOLD_AT_MOST_SECONDS)
@@ -78,6 +81,16 @@ class FakeJudge:
     def start(self) -> FakeJudge:
         self._thread.start()
         return self
+
+    def wait_for_requests(self, count: int, timeout: float = 10) -> bool:
+        """Whether `count` requests have come in within timeout (a request the client sent
+        may reach the server's thread after the client has given up on it)."""
+        with self._counted:
+            return self._counted.wait_for(lambda: len(self.requests) >= count, timeout)
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()
 
     def release(self) -> None:
         self._released.set()

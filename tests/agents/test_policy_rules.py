@@ -190,7 +190,7 @@ def test_a_failing_judge_skips_the_rule_and_the_message_is_kept(
     assert judged(settings) == {f"{outcome}|false": 1}
     assert f"Policy rule {policy_rule.pk} (Legal or big refunds) skipped: {outcome}" in caplog.text
     # The answer to a held request: the post was answered while the judge still held it.
-    assert not judge._released.is_set()
+    assert not judge.released
 
 
 def test_a_skip_is_in_the_evidence_of_the_rule_that_fires(judge, agent, conversation, policy_rule):
@@ -270,9 +270,9 @@ def test_two_policy_rules_share_one_budget_and_are_asked_at_once(judge, settings
     results = policy_judge.judge(
         description="d", rules_version=1, rules=[_spec(1), _spec(2)], history=history
     )
-    # Both reached the judge: asked side by side, not one after the other's timeout.
     assert [j.outcome for j in results] == ["skipped_timeout", "skipped_timeout"]
-    assert len(judge.requests) == 2
+    # Both held by the judge at once (none is answered before release): asked side by side.
+    assert judge.wait_for_requests(2) and not judge.released
 
 
 def test_a_dry_run_then_the_post_of_the_same_messages_asks_once(
@@ -412,6 +412,7 @@ def test_a_run_stops_asking_a_judge_that_timed_out(judge, agent, policy_rule, se
     _case(agent, policy_rule, should_escalate=False, name="A")
     _case(agent, policy_rule, should_escalate=False, name="B")
     results = run_rule_tests(agent)
+    assert judge.wait_for_requests(1)
     assert len(judge.requests) == 1  # the first message of the first case; the rest not asked
     assert all(not r.passed for r in results)
     assert "not asked after the judge failed earlier in this run" in results[1].problem
