@@ -356,8 +356,27 @@ _EVALUATORS = {
 
 
 def _hit(rule: _Compiled, message: _Message, start: int, end: int, **fields: Any) -> RuleHit:
-    spec = rule.spec
-    text = excerpt(message.view.content, start, end)
+    return rule_hit(rule.spec, message.view, message.index, start, end, **fields)
+
+
+def rule_hit(
+    spec: RuleSpec,
+    view: MessageView,
+    index: int,
+    start: int,
+    end: int,
+    *,
+    severity: str = "",
+    placeholders: Mapping[str, str] | None = None,
+    **fields: Any,
+) -> RuleHit:
+    """A hit on `view` (at `index` in the history) with the one evidence shape of every kind.
+
+    fields go into the evidence, and the text ones fill the reason's placeholders too;
+    `placeholders` adds values for the reason only. severity: the rule's when empty.
+    Public for the kinds judged outside the matcher (agents.engine.policy).
+    """
+    text = excerpt(view.content, start, end)
     evidence: dict[str, Any] = {
         "source": "rule",
         "rule_id": spec.id,
@@ -366,18 +385,23 @@ def _hit(rule: _Compiled, message: _Message, start: int, end: int, **fields: Any
         "text": text,
         "start": start,
         "end": end,
-        "message_index": message.index,
-        "role": message.view.role,
+        "message_index": index,
+        "role": view.role,
     }
-    if message.view.id is not None:
-        evidence["message_id"] = message.view.id
+    if view.id is not None:
+        evidence["message_id"] = view.id
     evidence.update(fields)
-    values = {"rule": spec.name, "text": text, **{k: v for k, v in fields.items() if isinstance(v, str)}}
+    values = {
+        "rule": spec.name,
+        "text": text,
+        **{k: v for k, v in fields.items() if isinstance(v, str)},
+        **(placeholders or {}),
+    }
     return RuleHit(
         rule_id=spec.id,
         rule_name=spec.name,
         kind=spec.kind,
-        severity=spec.severity,
+        severity=severity or spec.severity,
         urgency=spec.urgency,
         topic=spec.topic,
         area=spec.area,

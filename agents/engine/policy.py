@@ -14,9 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agents.engine import reasons
-from agents.engine.matcher import ROLES_FOR, SEVERITY_RANK, MessageView, RuleHit, RuleSpec
-from agents.engine.text import excerpt
+from agents.engine.matcher import ROLES_FOR, SEVERITY_RANK, MessageView, RuleHit, RuleSpec, rule_hit
 
 KIND = "policy"
 DEFAULT_LAST_N = 6
@@ -198,40 +196,23 @@ def parse_verdict(content: str) -> Verdict:
 
 
 def hit(spec: RuleSpec, verdict: Verdict, history: Sequence[MessageView], *, judged: dict) -> RuleHit:
-    """The hit of a yes verdict on the newest message of history, with the matcher's evidence shape.
+    """The hit of a yes verdict on the newest message of history (the whole message is the span).
 
     The verdict's severity is the hit's (the model weighed this conversation); the rule's
     urgency, topic and area still apply. `judged` is what the judge recorded (model,
-    cached, duration), kept in the evidence.
+    cached, duration), kept in the evidence; {verdict} in the reason is the model's reason.
     """
     newest = history[-1]
-    text = excerpt(newest.content, 0, len(newest.content))
-    evidence: dict[str, Any] = {
-        "source": "rule",
-        "rule_id": spec.id,
-        "rule_name": spec.name,
-        "kind": spec.kind,
-        "text": text,
-        "start": 0,
-        "end": len(newest.content),
-        "message_index": len(history) - 1,
-        "role": newest.role,
-    }
-    if newest.id is not None:
-        evidence["message_id"] = newest.id
-    evidence["verdict"] = verdict.as_dict()
-    evidence.update(judged)
-    values = {"rule": spec.name, "text": text, "verdict": verdict.reason}
-    return RuleHit(
-        rule_id=spec.id,
-        rule_name=spec.name,
-        kind=spec.kind,
+    return rule_hit(
+        spec,
+        newest,
+        len(history) - 1,
+        0,
+        len(newest.content),
         severity=verdict.severity,
-        urgency=spec.urgency,
-        topic=spec.topic,
-        area=spec.area,
-        reason=reasons.render(spec.reason_template, values).strip() or verdict.reason or spec.name,
-        evidence=[evidence],
+        placeholders={"verdict": verdict.reason},
+        verdict=verdict.as_dict(),
+        **judged,
     )
 
 

@@ -14,8 +14,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import pytest
+
 # A request held longer than this is answered anyway, so a broken test cannot hang the run.
 HOLD_AT_MOST_SECONDS = 30
+KEY = "sk-test-policy-judge-KEY-4242"
 
 
 def chat_body(content: str) -> bytes:
@@ -99,3 +102,17 @@ class FakeJudge:
         self.release()
         self.server.shutdown()
         self.server.server_close()
+
+
+@pytest.fixture
+def judge(settings):
+    """A fake judge, and the settings that point policy rules at it (with KEY as the key)."""
+    fake = FakeJudge().start()
+    settings.POLICY_JUDGE_BASE_URL = fake.base_url
+    settings.POLICY_JUDGE_MODEL = "test-model"
+    settings.POLICY_JUDGE_API_KEY = KEY
+    # Short, so a test of the budget is quick; a local answer takes milliseconds.
+    settings.POLICY_JUDGE_TIMEOUT_SECONDS = 0.5
+    settings.POLICY_JUDGE_MAX_CONCURRENCY = 4
+    yield fake
+    fake.stop()

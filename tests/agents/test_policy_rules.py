@@ -24,23 +24,12 @@ from agents.services import evaluate_conversation, post_message, rule_update
 from escalation_project.redis_client import shared_redis
 from escalations.models import Escalation
 from tests import factories
-from tests.agents.fake_judge import FakeJudge, chat_body, verdict_body
+from tests.agents import fake_judge
+from tests.agents.fake_judge import KEY, chat_body, verdict_body
 
-KEY = "sk-test-policy-judge-KEY-4242"
+judge = fake_judge.judge  # the fixture, used here by name
+
 POLICY_TEXT = "Escalate when the customer threatens legal action or asks for a refund over $100."
-
-
-@pytest.fixture
-def judge(settings):
-    fake = FakeJudge().start()
-    settings.POLICY_JUDGE_BASE_URL = fake.base_url
-    settings.POLICY_JUDGE_MODEL = "test-model"
-    settings.POLICY_JUDGE_API_KEY = KEY
-    # Short, so a test of the budget is quick; a local answer takes milliseconds.
-    settings.POLICY_JUDGE_TIMEOUT_SECONDS = 0.5
-    settings.POLICY_JUDGE_MAX_CONCURRENCY = 4
-    yield fake
-    fake.stop()
 
 
 @pytest.fixture(autouse=True)

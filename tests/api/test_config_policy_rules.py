@@ -3,9 +3,10 @@
 import pytest
 
 from agents.models import EscalationRule
-from tests.agents.fake_judge import FakeJudge, verdict_body
+from tests.agents import fake_judge
+from tests.agents.fake_judge import KEY, verdict_body
 
-KEY = "sk-api-test-KEY-9191"
+judge = fake_judge.judge  # the fixture, used here by name
 
 POLICY_RULE = {
     "name": "Legal threats",
@@ -13,17 +14,6 @@ POLICY_RULE = {
     "parameters": {"policy": "Escalate any threat of legal action.", "last_n": 4},
     "reason_template": "{verdict}",
 }
-
-
-@pytest.fixture
-def judge(settings):
-    fake = FakeJudge().start()
-    settings.POLICY_JUDGE_BASE_URL = fake.base_url
-    settings.POLICY_JUDGE_MODEL = "test-model"
-    settings.POLICY_JUDGE_API_KEY = KEY
-    settings.POLICY_JUDGE_TIMEOUT_SECONDS = 0.5
-    yield fake
-    fake.stop()
 
 
 def create(client, agent, **changes):
