@@ -64,7 +64,7 @@ def main() -> None:
             rows.append(("1. no policy rule", _posts(plain, args.n, "a")))
             rows.append(("2. policy rule, judge answers at once", _posts(policy, args.n, "b")))
             asked = len(judge.requests)
-            rows.append(("3. policy rule, same messages (cached)", _posts(policy, args.n, "b", again=True)))
+            rows.append(("3. policy rule, same messages (cached)", _posts(policy, args.n, "c")))
             cached_calls = len(judge.requests) - asked
             settings.POLICY_JUDGE_TIMEOUT_SECONDS = args.budget
             judge.hold = True
@@ -113,21 +113,18 @@ def _agents():
     return plain, policy
 
 
-def _posts(agent, n: int, tag: str, *, again: bool = False) -> list[float]:
-    """n posts, each the first user message of conversation <tag>-<i> (made untimed, or reused)."""
+def _posts(agent, n: int, tag: str) -> list[float]:
+    """n posts, each the first user message of a new conversation <tag>-<i> (made untimed).
+
+    The i-th message reads the same whatever the tag: another tag asks the judge the
+    same questions again (row 3)."""
     from agents.models import Agent, Conversation
     from agents.services import post_message
 
     latencies = []
     for i in range(n):
         external_id = f"{tag}-{i}"
-        if again:
-            conversation = Conversation.objects.select_related("agent").get(
-                agent=agent, external_id=external_id
-            )
-            conversation.messages.all().delete()  # the same history again: the same question to the judge
-        else:
-            conversation = Conversation.objects.create(agent=agent, external_id=external_id)
+        conversation = Conversation.objects.create(agent=agent, external_id=external_id)
         conversation.agent = Agent.objects.get(pk=agent.pk)  # as the API view has it: read in this request
         started = time.perf_counter()
         post_message(conversation=conversation, role="user", content=f"Where is my order number {i}?")
