@@ -13,7 +13,6 @@ import uuid
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from agents import policy_judge
@@ -194,12 +193,17 @@ def test_a_skip_is_in_the_evidence_of_the_rule_that_fires(judge, agent, conversa
     assert skip["text"] == "Not checked: the judge failed (HTTP 500)"
 
 
-def test_the_console_card_shows_a_skip_as_a_note_not_a_quote(judge, agent, conversation, policy_rule):
+def test_the_console_shows_a_skip_as_a_note_and_highlights_only_what_fired(
+    judge, agent, conversation, policy_rule, client, ana
+):
     judge.answer = (500, b"{}")
     factories.make_rule(agent, name="Court", order=0, parameters={"phrases": ["court"]})
     escalation = say(conversation, "I'll see you in court").escalation
-    card = render_to_string("console/_card.html", {"escalation": escalation, "evidence": escalation.evidence})
-    assert "<em>Not checked: the judge failed (HTTP 500)</em>" in card
+    client.force_login(ana)
+    page = client.get(reverse("console:detail", args=[escalation.pk])).content.decode()
+    assert "<em>Not checked: the judge failed (HTTP 500)</em>" in page
+    assert page.count('<mark class="evidence">') == 1
+    assert '<mark class="evidence">court</mark>' in page
 
 
 def test_an_agent_message_to_a_paused_conversation_asks_no_judge(judge, agent, conversation, settings):
