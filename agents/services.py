@@ -11,6 +11,7 @@ from django.db.models import F
 
 from agents.engine import MessageView, RuleHit
 from agents.engine.cache import matcher_for
+from agents.errors import ConversationPaused, LabelInUse
 from agents.models import (
     Agent,
     Conversation,
@@ -44,17 +45,6 @@ def bump_rules_version(*, agent_id: int) -> None:
 # (at most 50 of one role is allowed, but 20 messages cover any sane setting)
 # and for loop's repeats, without reading a long conversation on every post.
 HISTORY_WINDOW = 20
-
-
-class ConversationPaused(Exception):
-    """An agent message was refused because a blocking escalation waits for a human (HTTP 409)."""
-
-    code = "conversation_paused"
-
-    def __init__(self, message: str, *, escalation_id: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.escalation_id = escalation_id
 
 
 @dataclass(frozen=True)
@@ -308,17 +298,6 @@ def label_create(*, team: Team, kind: str, name: str, description: str = "") -> 
     except IntegrityError:
         raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."}) from None
     return label
-
-
-class LabelInUse(Exception):
-    """A label still named by an agent or a rule (HTTP 409): deleting it would leave them
-    with a value their own clean() refuses, so their next save would fail for no visible reason."""
-
-    code = "label_in_use"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def label_delete(*, label: Label) -> None:
