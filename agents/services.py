@@ -24,7 +24,7 @@ from agents.models import (
     RuleTestCase,
 )
 from escalation_project.sqlite_retry import retry_if_busy
-from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
+from escalations.choices import classify
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
 from supervisors.models import Membership, Role, Team
@@ -144,7 +144,14 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
     if not hits or not agent.escalation_enabled:
         return Evaluation(hits, None)
     headline = hits[0]
-    severity = Severity(headline.severity)
+    # What post_message passes to open_escalation, with the same fallbacks.
+    labels = classify(
+        agent=agent,
+        severity=headline.severity,
+        urgency=headline.urgency or None,
+        topic=headline.topic,
+        area=headline.area,
+    )
     return Evaluation(
         hits,
         {
@@ -152,12 +159,10 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
             "rule_id": headline.rule_id,
             "rule_name": headline.rule_name,
             "reason": headline.reason,
-            "severity": severity.value,
-            "urgency": headline.urgency
-            or agent.default_urgency
-            or DEFAULT_URGENCY_FOR_SEVERITY[severity].value,
-            "topic": headline.topic or agent.default_topic,
-            "area": headline.area or agent.default_area,
+            "severity": labels.severity.value,
+            "urgency": labels.urgency.value,
+            "topic": labels.topic,
+            "area": labels.area,
             "blocking": True,
             "evidence": [item for hit in hits for item in hit.evidence],
         },

@@ -43,7 +43,8 @@ class Verb(models.TextChoices):
 
 
 # The state machine, written once: verb -> (statuses it may start from, status it leads to).
-# Only escalations/services.py reads this to change `status`.
+# Only escalations/transitions.py reads this to change `status` (the verbs call it), and to
+# answer `escalations.selectors.allowed_verbs`.
 TRANSITIONS: dict[Verb, tuple[frozenset[Status], Status]] = {
     Verb.CLAIM: (frozenset({Status.OPEN}), Status.CLAIMED),
     Verb.RELEASE: (frozenset({Status.CLAIMED}), Status.OPEN),
@@ -332,7 +333,7 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """The outbox: one row per state change, its id the cursor for replay.
 
-    Ids are handed out in commit order (see services._append_event), so a
+    Ids are handed out in commit order (see escalations.outbox.write_events), so a
     reader that has seen id N has seen every event up to N.
     """
 
