@@ -18,6 +18,7 @@ from escalations.choices import (
     TimeoutPolicy,
     Urgency,
 )
+from escalations.team_config import team_config
 from supervisors.models import Team
 
 
@@ -459,8 +460,6 @@ class TeamPolicy(models.Model):
     def of(cls, team_id: int) -> TeamPolicy:
         """The team's policy, or the defaults (unsaved) when it has none; kept a few seconds
         (escalations.team_config): read it, don't change it."""
-        from escalations.team_config import team_config
-
         return team_config(
             ("policy", team_id),
             lambda: (

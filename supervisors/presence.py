@@ -22,10 +22,12 @@ from typing import NamedTuple
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from prometheus_client.metrics_core import GaugeMetricFamily
 from redis.client import Pipeline
 
 from escalation_project.redis_client import shared_redis
 from escalations.broadcast import team_group
+from supervisors.models import Team
 
 
 def _key(team_id: int) -> str:
@@ -169,3 +171,33 @@ def announce(snapshots: dict[int, Snapshot]) -> None:
     """Tell each team's pages its count after a join or leave (call from the event loop)."""
     for team_id, snapshot in snapshots.items():
         presence_announcer.offer(get_channel_layer(), team_id, snapshot)
+
+
+# --- Gauges for /metrics (registered by supervisors.apps; escalation_project/metrics.py asks) ---
+
+
+def presence_gauges() -> Iterable[GaugeMetricFamily]:
+    """Open console sockets, in all and per team, and the people behind them, per team."""
+    slugs = dict(Team.objects.values_list("id", "slug"))
+    members = online_members_by_team(list(slugs))
+    per_team = GaugeMetricFamily(
+        "console_websocket_connections_by_team",
+        "Open console sockets per team (a socket counts in each of its user's teams).",
+        labels=["team"],
+    )
+    users = GaugeMetricFamily(
+        "console_supervisors_online", "People with a console open, per team.", labels=["team"]
+    )
+    every_socket: set[bytes] = set()
+    for team_id, team_members in sorted(members.items(), key=lambda item: slugs[item[0]]):
+        per_team.add_metric([slugs[team_id]], len(team_members))
+        users.add_metric([slugs[team_id]], len({member.split(b":", 1)[0] for member in team_members}))
+        every_socket.update(team_members)
+    yield GaugeMetricFamily(
+        "console_websocket_connections",
+        "Open console sockets, every daphne process together (from presence; heartbeat "
+        "within PRESENCE_TTL_SECONDS).",
+        value=len(every_socket),
+    )
+    yield per_team
+    yield users

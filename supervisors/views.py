@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,7 +22,7 @@ from agents.models import Agent, Message
 from escalation_project.keyset import paginate
 from escalations import services
 from escalations.choices import Severity
-from escalations.models import NO_DUE, Escalation, Verb
+from escalations.models import NO_DUE, Escalation, Status, Verb
 from escalations.selectors import (
     HISTORY_KEYS,
     QUEUE_SORTS,
@@ -34,7 +35,7 @@ from escalations.selectors import (
 )
 from supervisors.context_processors import live_context
 from supervisors.forms import DismissForm, HistoryFilters, OnDutyForm, QueueFilters, RespondForm
-from supervisors.models import Role
+from supervisors.models import Membership, Role
 from supervisors.selectors import team_ids_with_role
 from supervisors.services import membership_set_on_duty
 from supervisors.templatetags.console import age, local_minute, severity_icon
@@ -401,3 +402,28 @@ def on_duty(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("console:queue")
     return redirect(target)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The front door: what the product is, and the user's teams with their open work."""
+    teams = []
+    if request.user.is_authenticated:
+        memberships = (
+            Membership.objects.filter(user=request.user)
+            .select_related("team")
+            .annotate(
+                open_count=Count("team__escalations", filter=Q(team__escalations__status=Status.OPEN)),
+                claimed_count=Count("team__escalations", filter=Q(team__escalations__status=Status.CLAIMED)),
+            )
+            .order_by("team__name")
+        )
+        teams = [
+            {
+                "name": m.team.name,
+                "role": m.get_role_display(),
+                "open_count": m.open_count,
+                "claimed_count": m.claimed_count,
+            }
+            for m in memberships
+        ]
+    return render(request, "home.html", {"teams": teams})

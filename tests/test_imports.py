@@ -15,9 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("escalation_project", "agents", "escalations", "supervisors", "webhooks")
 APPS = ("agents", "escalations", "supervisors", "webhooks")
 
-# Imports inside a function that run once Django is set up and belong where they are: an
-# AppConfig.ready() wiring things at start (Django's documented place for it), and the
-# metrics' gauges, read at scrape time, which is plumbing reading the apps (see below).
+# Imports inside a function that belong there: an AppConfig.ready() wiring things once every
+# model is loaded (Django's documented place for it).
 DEFERRED_ON_PURPOSE = {"escalation_project.apps", "escalations.apps", "supervisors.apps", "agents.apps"}
 
 # The project package's modules that may import an app, and why; anything else in it is
@@ -26,8 +25,6 @@ COMPOSITION_ROOT = {
     "escalation_project.urls": "routes to every app's views",
     "escalation_project.asgi": "routes websockets to the console's consumer",
     "escalation_project.apps": "registers every app's Celery tasks at start",
-    "escalation_project.views": "the home page counts the queue",
-    "escalation_project.metrics": "the gauges read the queue and presence at scrape time",
     "escalation_project.api.auth": "API keys are agents', user tokens supervisors'",
     "escalation_project.api.throttling": "throttles per agent API key",
 }
