@@ -13,6 +13,7 @@ from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import bump_rules_version, evaluate_conversation
 from escalation_project.text_checks import loads_checked
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
+from supervisors.insights import rule_precision
 from supervisors.models import Role
 
 
@@ -130,8 +131,6 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         # How often the people who answered its escalations said a human was needed.
-        from supervisors.insights import rule_precision  # supervisors imports agents' models
-
         if str(object_id).isdigit():  # anything else is the admin's own "does not exist" redirect
             extra_context = {**(extra_context or {}), "precision": rule_precision(int(object_id))}
         return super().change_view(request, object_id, form_url, extra_context)

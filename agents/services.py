@@ -13,6 +13,7 @@ from agents import policy_judge
 from agents.engine import MessageView, RuleHit
 from agents.engine import policy as policy_rules
 from agents.engine.cache import matcher_for
+from agents.errors import ConversationPaused, LabelInUse
 from agents.models import (
     Agent,
     Conversation,
@@ -25,7 +26,7 @@ from agents.models import (
     RuleTestCase,
 )
 from escalation_project.sqlite_retry import retry_if_busy
-from escalations.choices import DEFAULT_URGENCY_FOR_SEVERITY, Severity
+from escalations.choices import classify
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
 from supervisors.models import Membership, Role, Team
@@ -46,17 +47,6 @@ def bump_rules_version(*, agent_id: int) -> None:
 # (at most 50 of one role is allowed, but 20 messages cover any sane setting)
 # and for loop's repeats, without reading a long conversation on every post.
 HISTORY_WINDOW = 20
-
-
-class ConversationPaused(Exception):
-    """An agent message was refused because a blocking escalation waits for a human (HTTP 409)."""
-
-    code = "conversation_paused"
-
-    def __init__(self, message: str, *, escalation_id: int | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.escalation_id = escalation_id
 
 
 @dataclass(frozen=True)
@@ -206,7 +196,14 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
     if not hits or not agent.escalation_enabled:
         return Evaluation(hits, None, not_checked)
     headline = hits[0]
-    severity = Severity(headline.severity)
+    # What post_message passes to open_escalation, with the same fallbacks.
+    labels = classify(
+        agent=agent,
+        severity=headline.severity,
+        urgency=headline.urgency or None,
+        topic=headline.topic,
+        area=headline.area,
+    )
     return Evaluation(
         hits,
         {
@@ -214,12 +211,10 @@ def evaluate_conversation(*, agent: Agent, messages: list[dict[str, Any]]) -> Ev
             "rule_id": headline.rule_id,
             "rule_name": headline.rule_name,
             "reason": headline.reason,
-            "severity": severity.value,
-            "urgency": headline.urgency
-            or agent.default_urgency
-            or DEFAULT_URGENCY_FOR_SEVERITY[severity].value,
-            "topic": headline.topic or agent.default_topic,
-            "area": headline.area or agent.default_area,
+            "severity": labels.severity.value,
+            "urgency": labels.urgency.value,
+            "topic": labels.topic,
+            "area": labels.area,
             "blocking": True,
             "evidence": [*(item for hit in hits for item in hit.evidence), *not_checked],
         },
@@ -361,17 +356,6 @@ def label_create(*, team: Team, kind: str, name: str, description: str = "") -> 
     except IntegrityError:
         raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."}) from None
     return label
-
-
-class LabelInUse(Exception):
-    """A label still named by an agent or a rule (HTTP 409): deleting it would leave them
-    with a value their own clean() refuses, so their next save would fail for no visible reason."""
-
-    code = "label_in_use"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def label_delete(*, label: Label) -> None:

@@ -212,7 +212,7 @@ def _prepare(supervisors: int, var: Path) -> dict:
     from agents.keys import agent_key_create
     from agents.models import Agent, EscalationRule, RuleKind
     from escalations.models import LadderLevel
-    from escalations.services import urgency_target_set
+    from escalations.team_settings import urgency_target_set
     from supervisors.models import Membership, Role, Team
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -758,7 +758,7 @@ def _check(world: dict, stats: Stats, result: dict, var: Path, logs: Path) -> li
     from agents.models import Conversation, ConversationStatus
     from escalations.models import Escalation, Event
     from webhooks.models import Delivery
-    from webhooks.services import MAX_ATTEMPTS
+    from webhooks.policy import MAX_ATTEMPTS
 
     failures = list(stats.violations)
     if not stats.times.get("post message"):

@@ -19,3 +19,9 @@ class ProjectConfig(AppConfig):
         from escalation_project.forms import CheckedJSONField
 
         options.FORMFIELD_FOR_DBFIELD_DEFAULTS[models.JSONField] = {"form_class": CheckedJSONField}
+
+        # Every app's tasks registered in every process (not only in a worker), so a task can
+        # be sent by its name (escalation_project.celery.delay_by_name). All models are loaded here.
+        from escalation_project.celery import app
+
+        app.autodiscover_tasks(force=True)

@@ -1,5 +1,6 @@
 import logging.config
 import os
+from typing import Any
 
 from celery import Celery
 from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun
@@ -11,6 +12,15 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "escalation_project.settings")
 app = Celery("escalation_project")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+def delay_by_name(task_name: str, *args: Any) -> None:
+    """Send the task registered under this name (ProjectConfig.ready registers every app's tasks).
+
+    For the outboxes: a task calls the services that call the outbox, so the outbox names
+    its task rather than importing its module, and the imports go one way.
+    """
+    app.tasks[task_name].delay(*args)
 
 
 @setup_logging.connect

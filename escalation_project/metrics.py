@@ -29,7 +29,7 @@ import bisect
 import hmac
 import ipaddress
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.conf import settings
 from django.db import transaction
@@ -278,6 +278,16 @@ KOMBU_SEPARATOR = "\x06\x16"
 KOMBU_UNACKED = "unacked"
 
 
+# The gauges the apps read at scrape time, by source: the queue ("database", escalations) and
+# the open consoles ("presence", supervisors). Each app registers its own in its AppConfig.ready,
+# so this module counts what they give it and imports no app.
+APP_SOURCES: dict[str, Callable[[], Iterable]] = {}
+
+
+def register_source(name: str, read: Callable[[], Iterable]) -> None:
+    APP_SOURCES[name] = read
+
+
 class SharedStateCollector:
     """Yields every metric above from Redis and the database; a source that fails is left out
     and its `escalation_console_source_up` reads 0, so a scrape never fails as a whole."""
@@ -288,12 +298,7 @@ class SharedStateCollector:
             "1 if the source of these metrics answered this scrape, 0 if it did not.",
             labels=["source"],
         )
-        for source, read in (
-            ("redis", self._stored),
-            ("database", self._queue),
-            ("presence", self._sockets),
-            ("broker", self._celery),
-        ):
+        for source, read in (("redis", self._stored), *APP_SOURCES.items(), ("broker", self._celery)):
             try:
                 families = list(read())
             except Exception:  # any failure of the source: reported, not raised
@@ -310,53 +315,6 @@ class SharedStateCollector:
             pipe.hgetall(metric.key)
         for metric, stored in zip(STORED, pipe.execute(), strict=True):
             yield metric.family(stored)
-
-    def _queue(self) -> Iterable:
-        from escalations.choices import Severity
-        from escalations.models import Status
-        from escalations.selectors import active_counts_every_team
-        from supervisors.models import Team
-
-        counts = active_counts_every_team()
-        gauge = GaugeMetricFamily(
-            "escalations_queue",
-            "Escalations waiting (open) or being handled (claimed), per team and severity.",
-            labels=["team", "severity", "status"],
-        )
-        # Every combination, zeros included: a series that vanishes at 0 would read as "no data".
-        for team_id, slug in Team.objects.order_by("slug").values_list("id", "slug"):
-            for severity in Severity.values:
-                for status in (Status.OPEN, Status.CLAIMED):
-                    gauge.add_metric([slug, severity, status], counts.get((team_id, status, severity), 0))
-        yield gauge
-
-    def _sockets(self) -> Iterable:
-        from supervisors.models import Team
-        from supervisors.presence import online_members_by_team
-
-        slugs = dict(Team.objects.values_list("id", "slug"))
-        members = online_members_by_team(list(slugs))
-        per_team = GaugeMetricFamily(
-            "console_websocket_connections_by_team",
-            "Open console sockets per team (a socket counts in each of its user's teams).",
-            labels=["team"],
-        )
-        users = GaugeMetricFamily(
-            "console_supervisors_online", "People with a console open, per team.", labels=["team"]
-        )
-        every_socket: set[bytes] = set()
-        for team_id, team_members in sorted(members.items(), key=lambda item: slugs[item[0]]):
-            per_team.add_metric([slugs[team_id]], len(team_members))
-            users.add_metric([slugs[team_id]], len({member.split(b":", 1)[0] for member in team_members}))
-            every_socket.update(team_members)
-        yield GaugeMetricFamily(
-            "console_websocket_connections",
-            "Open console sockets, every daphne process together (from presence; heartbeat "
-            "within PRESENCE_TTL_SECONDS).",
-            value=len(every_socket),
-        )
-        yield per_team
-        yield users
 
     def _celery(self) -> Iterable:
         from escalation_project import heartbeats

@@ -187,7 +187,7 @@ CHANNEL_LAYERS = {
 
 CELERY_BROKER_URL = REDIS_URL
 # A publish (a request's webhook enqueue) waits at most one Redis timeout, and is not
-# retried: one that fails leaves its Delivery rows to the 5 s sweep (webhooks/services.py).
+# retried: one that fails leaves its Delivery rows to the 5 s sweep (webhooks/outbox.py).
 # max_retries 0: kombu would otherwise sleep 2 s and connect again before giving up
 # (measured: 2.0 s per create with Redis stopped). A worker reconnects by its own policy
 # (broker_connection_max_retries), which this leaves alone.

@@ -4,7 +4,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 
 from escalation_project.metrics import metrics_view
 from escalation_project.readiness import readyz
-from escalation_project.views import healthz, home
+from escalation_project.views import healthz
+from supervisors.views import home
 
 admin.site.site_header = "Escalation Console"
 admin.site.site_title = "Escalation Console admin"

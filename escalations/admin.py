@@ -10,6 +10,7 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from escalations import services
 from escalations.models import BusinessHours, Escalation, Event, Holiday, UrgencyTarget, WorkingPeriod
+from escalations.selectors import allowed_verbs
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
 from supervisors.models import Role
 
@@ -58,6 +59,15 @@ class EscalationAdmin(ReadOnlyAdmin, TeamScopedAdmin, SimpleHistoryAdmin):
     ]
     list_filter = ["status", "severity", "urgency", "channel", "origin", "team"]
     search_fields = ["reason", "topic", "area", "conversation__external_id", "agent__name"]
+
+    def get_list_display(self, request):
+        def allowed_now(escalation: Escalation) -> str:
+            # The same rules as the actions' services and the console's buttons.
+            return ", ".join(allowed_verbs(escalation, request.user)) or "—"
+
+        allowed_now.short_description = "You may"
+        return [*super().get_list_display(request), allowed_now]
+
     list_select_related = ["agent", "team", "claimed_by"]
     date_hierarchy = "created_at"
 

@@ -1,6 +1,6 @@
 """Pushes committed events to the team's channel group (the live console listens there).
 
-Called only from transaction.on_commit in services. A failed broadcast is
+Called only from transaction.on_commit in escalations/outbox.py. A failed broadcast is
 logged, never raised: the Event row is already committed, and a console that
 missed it catches up by replaying events after the last id it saw.
 

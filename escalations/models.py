@@ -18,6 +18,7 @@ from escalations.choices import (
     TimeoutPolicy,
     Urgency,
 )
+from escalations.team_config import team_config
 from supervisors.models import Team
 
 
@@ -43,7 +44,8 @@ class Verb(models.TextChoices):
 
 
 # The state machine, written once: verb -> (statuses it may start from, status it leads to).
-# Only escalations/services.py reads this to change `status`.
+# Only escalations/transitions.py reads this to change `status` (the verbs call it), and to
+# answer `escalations.selectors.allowed_verbs`.
 TRANSITIONS: dict[Verb, tuple[frozenset[Status], Status]] = {
     Verb.CLAIM: (frozenset({Status.OPEN}), Status.CLAIMED),
     Verb.RELEASE: (frozenset({Status.CLAIMED}), Status.OPEN),
@@ -332,7 +334,7 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """The outbox: one row per state change, its id the cursor for replay.
 
-    Ids are handed out in commit order (see services._append_event), so a
+    Ids are handed out in commit order (see escalations.outbox.write_events), so a
     reader that has seen id N has seen every event up to N.
     """
 
@@ -458,8 +460,6 @@ class TeamPolicy(models.Model):
     def of(cls, team_id: int) -> TeamPolicy:
         """The team's policy, or the defaults (unsaved) when it has none; kept a few seconds
         (escalations.team_config): read it, don't change it."""
-        from escalations.team_config import team_config
-
         return team_config(
             ("policy", team_id),
             lambda: (

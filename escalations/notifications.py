@@ -1,4 +1,5 @@
-"""Emails the timers send. Built from the Event row, so a retried task sends the same message."""
+"""Emails about events (the timers', a new escalation's, a webhook endpoint disabled). Built from
+the Event row, so a retried task sends the same message."""
 
 from __future__ import annotations
 
@@ -73,6 +74,22 @@ _MESSAGES = {
 }
 
 
+def _endpoint_disabled(event: Event) -> tuple[str, str]:
+    """A team's event, not an escalation's: the whole message is its own."""
+    endpoint = event.payload["endpoint"]
+    disabled_at = dt.datetime.fromisoformat(event.payload["disabled_at"]).astimezone(dt.UTC)
+    admin_path = reverse("admin:webhooks_endpoint_change", args=[endpoint["id"]])
+    subject = f"Webhook endpoint disabled: {endpoint['url']}"
+    body = (
+        f"The webhook endpoint {endpoint['url']} of team {event.team.name} was disabled "
+        f"on {disabled_at:%Y-%m-%d %H:%M} UTC.\n\n"
+        f"Reason: {event.payload['reason']}\n\n"
+        "No events are sent to it until it is re-enabled. Fix the receiver, then re-enable "
+        f"it in the admin ({admin_path}) and replay the deliveries that failed meanwhile.\n"
+    )
+    return subject, body
+
+
 def send_event_email(*, event_id: int, usernames: list[str]) -> int:
     """Email one event to these users (those active with an address); returns how many."""
     return _send(Event.objects.get(pk=event_id), usernames)
@@ -87,6 +104,9 @@ def _send(event: Event, usernames: list[str]) -> int:
     )
     if not addresses:
         return 0
+    if event.type == EventType.WEBHOOK_ENDPOINT_DISABLED:
+        send_mail(*_endpoint_disabled(event), None, addresses)
+        return len(addresses)
     escalation = event.payload["escalation"]
     subject, lines = _MESSAGES[EventType(event.type)](event)
     body = "\n".join(

@@ -8,8 +8,9 @@ from django.db.models import Count, QuerySet
 
 from agents.models import Agent, Conversation
 from escalation_project.request_memo import memoized
+from escalations import transitions
 from escalations.choices import Severity
-from escalations.models import FINAL_STATUSES, Escalation, Event, Status
+from escalations.models import FINAL_STATUSES, Escalation, Event, Status, Verb
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
 
@@ -28,6 +29,15 @@ def escalations_visible_to(*, agent: Agent | None, user: AbstractBaseUser | None
         return queryset.filter(agent=agent)
     team_ids = team_ids_with_role(user, Role.SUPERVISOR) if user is not None else set()
     return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)
+
+
+def allowed_verbs(
+    escalation: Escalation, user: AbstractBaseUser | None = None, *, agent: Agent | None = None
+) -> list[Verb]:
+    """The verbs this person (or agent) may apply to the escalation now: the buttons the console
+    shows, the admin's actions and the API's `allowed_verbs`. The rules are the verbs' own
+    (escalations.transitions.refusal), so what is offered is what the services accept."""
+    return [verb for verb in Verb if transitions.refusal(escalation, verb, user=user, agent=agent) is None]
 
 
 def events_visible_to(*, agent: Agent | None, user: AbstractBaseUser | None) -> QuerySet[Event]:

@@ -1,102 +1,71 @@
-"""The escalation state machine: the only code that writes Escalation.status.
+"""The escalation verbs: the only code that changes an escalation (its status through
+escalations/transitions.py).
 
 Every verb runs in one transaction:
-1. lock the row (select_for_update; on SQLite the IMMEDIATE transaction
-   already holds the database's write lock) and check the transition against
-   TRANSITIONS, so of two racing supervisors exactly one wins;
+1. lock the row (escalations/rows.py: select_for_update; on SQLite the IMMEDIATE
+   transaction already holds the database's write lock) and check the verb against
+   TRANSITIONS and who may act (escalations/transitions.py), so of two racing
+   supervisors exactly one wins;
 2. save the row with the acting user and a reason set, which writes exactly
    one django-simple-history row (the audit);
-3. append an Event (the outbox), last, under a lock that makes event ids
-   commit in order;
-4. transaction.on_commit -> broadcast to the team's channel group, and one
-   webhook Delivery row per subscribed endpoint, enqueued on commit;
+3. append an Event (escalations/outbox.py), last, under a lock that makes event
+   ids commit in order, with its webhook Delivery rows;
+4. transaction.on_commit -> broadcast to the team's channel group, the deliveries
+   and emails enqueued;
 5. the metrics it moves (escalation_project/metrics.py), counted on commit.
-A refused action raises a domain error whose message a person can read.
+A refused action raises a domain error (escalations/errors.py) whose message a person can read.
+A team's targets and ladder are written by escalations/team_settings.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, ConversationStatus, EscalationRule, Label, LabelKind
 from escalation_project import metrics
-from escalation_project.redis_client import guarded
 from escalation_project.sqlite_retry import retry_if_busy
-from escalations import assignment, broadcast
+from escalations import assignment, outbox, rows, transitions
 from escalations.choices import (
-    DEFAULT_URGENCY_FOR_SEVERITY,
     SEVERITY_RANK,
     URGENCY_RANK,
     Severity,
     TimeoutPolicy,
     Urgency,
+    choice,
+    classify,
+)
+
+# The refusals the verbs raise; callers catch them as services.EscalationError and the like.
+from escalations.errors import (  # noqa: F401
+    EscalationDisabled,
+    EscalationError,
+    NotAllowed,
+    TransitionRefused,
 )
 from escalations.models import (
     ACTIVE_STATUSES,
-    TRANSITIONS,
     Escalation,
-    Event,
     EventType,
     LadderLevel,
     Origin,
     Status,
     TeamPolicy,
-    UrgencyTarget,
     Verb,
 )
-from escalations.payloads import escalation_payload
+from escalations.outbox import EVENT_ORDER_LOCK  # noqa: F401  (named by tests of the lock order)
 from escalations.targets import due_times, targets_for
 from escalations.team_config import team_config
-from supervisors.models import Membership, Role
-from supervisors.selectors import has_team_role, supervisors_on_duty
-from webhooks.services import deliveries_for_events
-
-logger = logging.getLogger(__name__)
-
-# --- Errors ---------------------------------------------------------------------
-
-
-class EscalationError(Exception):
-    """A refused action. `code` is for machines, the message for people."""
-
-    code = "refused"
-
-    def __init__(self, message: str, *, escalation: Escalation | None = None, code: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.escalation = escalation
-        if code:
-            self.code = code
-
-
-class TransitionRefused(EscalationError):
-    """The escalation is not in a state that allows this (HTTP 409).
-
-    `code` says why: already_resolved, already_dismissed, already_withdrawn,
-    already_claimed, claimed_by_another or not_claimed.
-    """
-
-    code = "conflict"
-
-
-class NotAllowed(EscalationError):
-    """This user or agent may not do this to this escalation (HTTP 403)."""
-
-    code = "forbidden"
-
-
-class EscalationDisabled(EscalationError):
-    code = "escalation_disabled"
-
+from escalations.wording import iso, name_of, when
+from supervisors.models import Role
+from supervisors.selectors import supervisors_on_duty
 
 # --- Opening ----------------------------------------------------------------------
 
@@ -135,24 +104,16 @@ def open_escalation(
     if not agent.escalation_enabled:
         raise EscalationDisabled(f"Escalation is turned off for the agent {agent.name}.")
 
-    severity = _choice(Severity, "severity", severity or (rule.severity if rule else agent.default_severity))
-    urgency = _choice(
-        Urgency,
-        "urgency",
-        urgency
-        or (rule.urgency if rule else "")
-        or agent.default_urgency
-        or DEFAULT_URGENCY_FOR_SEVERITY[severity],
-    )
+    labels = classify(agent=agent, rule=rule, severity=severity, urgency=urgency, topic=topic, area=area)
+    severity, urgency = labels.severity, labels.urgency
     # Rule and agent labels were checked when they were saved; a caller's are checked here.
     Label.check_names(agent.team_id, {"topic": (LabelKind.TOPIC, topic), "area": (LabelKind.AREA, area)})
-    timeout_policy = _choice(TimeoutPolicy, "timeout_policy", timeout_policy or agent.timeout_policy)
+    timeout_policy = choice(TimeoutPolicy, "timeout_policy", timeout_policy or agent.timeout_policy)
     if timeout_policy == TimeoutPolicy.ANSWER and not agent.timeout_guidance.strip():
         raise ValidationError(
             {"timeout_policy": f"The agent {agent.name} has no default guidance to answer with."}
         )
-    topic = topic or (rule.topic if rule else "") or agent.default_topic
-    area = area or (rule.area if rule else "") or agent.default_area
+    topic, area = labels.topic, labels.area
     now = timezone.now()
     evidence_items = [{**item, "at": item.get("at", now.isoformat())} for item in (evidence or [])]
     actor_label = user.get_username() if user else f"agent {agent.slug}"
@@ -164,7 +125,7 @@ def open_escalation(
         # Serialises openers on one conversation, so two triggers at once still
         # make one card (the partial unique constraint backs this up).
         conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        current = _lock_active_escalation_of(conversation)
+        current = rows.lock_active_escalation_of(conversation)
         if current is not None:
             return OpenResult(
                 _add_evidence(
@@ -210,13 +171,13 @@ def open_escalation(
         _schedule_climb(escalation, start=now)
         audit = f"Opened by {actor_label}: {reason}"
         if assigned.user is not None:
-            audit += f" (assigned to {_name(assigned.user)}: {assigned.how})"
-        _insert_with_history(escalation, user=user, reason=audit)
+            audit += f" (assigned to {name_of(assigned.user)}: {assigned.how})"
+        rows.insert_with_history(escalation, user=user, reason=audit)
         if blocking:
-            _set_conversation_status([conversation], ConversationStatus.AWAITING_HUMAN)
-        event = _append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
+            rows.set_conversation_status([conversation], ConversationStatus.AWAITING_HUMAN)
+        event = outbox.append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
         metrics.escalation_opened(escalation)
-        _email_on_commit([(event.pk, _told_of_new(escalation))])
+        outbox.email_on_commit([(event.pk, _told_of_new(escalation))])
     return OpenResult(escalation, created=True)
 
 
@@ -226,18 +187,10 @@ def _told_of_new(escalation: Escalation) -> list[str]:
     policy = TeamPolicy.of(escalation.team_id)
     told = set()
     if escalation.assigned_to and policy.email_assigned:
-        told.add(_name(escalation.assigned_to))
+        told.add(name_of(escalation.assigned_to))
     if escalation.severity == Severity.CRITICAL and policy.email_new_critical:
         told.update(supervisors_on_duty([escalation.team_id])[escalation.team_id])
     return sorted(told)
-
-
-def _choice(choices, field: str, value: str):
-    try:
-        return choices(value)
-    except ValueError:
-        allowed = ", ".join(choices.values)
-        raise ValidationError({field: f"{value!r} is not one of {allowed}."}) from None
 
 
 def _add_evidence(
@@ -265,8 +218,8 @@ def _add_evidence(
     if URGENCY_RANK[urgency] > URGENCY_RANK[Urgency(escalation.urgency)]:
         changes.update(_set_urgency(escalation, urgency, now=timezone.now()))
     escalation.evidence = [*escalation.evidence, *evidence]
-    _save_with_history([(escalation, f"Evidence added by {actor_label}: {reason}")], user=user)
-    _append_event(
+    rows.save_with_history([(escalation, f"Evidence added by {actor_label}: {reason}")], user=user)
+    outbox.append_event(
         escalation,
         EventType.UPDATED,
         user=user,
@@ -284,19 +237,19 @@ def change_urgency(
 
     Setting the urgency it already has changes nothing (no row saying nothing happened).
     """
-    urgency = _choice(Urgency, "urgency", urgency)
+    urgency = choice(Urgency, "urgency", urgency)
     reason = reason.strip()
     with transaction.atomic():
-        escalation = _lock(escalation_id)
-        _require_team_member(user, escalation)
-        _require_active(escalation)
+        escalation = rows.lock(escalation_id)
+        transitions.require_team_member(user, escalation)
+        transitions.require_active(escalation)
         if escalation.urgency == urgency:
             return escalation
         previous = escalation.urgency
         changes = _set_urgency(escalation, urgency, now=timezone.now())
         audit = f"Urgency {previous} → {urgency}" + (f": {reason}" if reason else "")
-        _save_with_history([(escalation, audit)], user=user)
-        _append_event(
+        rows.save_with_history([(escalation, audit)], user=user)
+        outbox.append_event(
             escalation,
             EventType.UPDATED,
             user=user,
@@ -338,7 +291,7 @@ def _set_urgency(escalation: Escalation, urgency: Urgency, *, now: dt.datetime) 
     for field, old in before.items():
         new = getattr(escalation, field)
         if old != new:
-            changes[field] = [_iso(old), _iso(new)] if field != "urgency" else [old, new]
+            changes[field] = [iso(old), iso(new)] if field != "urgency" else [old, new]
     return changes
 
 
@@ -360,19 +313,19 @@ _URGENCY_DEPENDENT = [
 def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
     """Take an open escalation. Claiming one you already hold changes nothing."""
     with transaction.atomic():
-        escalation = _lock(escalation_id)
-        _require_team_member(user, escalation)
+        escalation = rows.lock(escalation_id)
         if escalation.status == Status.CLAIMED and escalation.claimed_by_id == user.pk:
+            transitions.require_team_member(user, escalation)
             return escalation
-        _require_transition(escalation, Verb.CLAIM)
-        escalation.status = Status.CLAIMED
+        transitions.require(escalation, Verb.CLAIM, user=user)
+        transitions.move(escalation, Verb.CLAIM)
         escalation.claimed_by = user
         escalation.claimed_at = timezone.now()
         escalation.claim_expires_at = escalation.claimed_at + _lease(escalation)
         escalation.next_level_at = None  # someone has it: the ladder stops climbing
         _schedule_reminder(escalation, escalation.resolution_due_at)
-        _save_with_history([(escalation, reason or "Claimed")], user=user)
-        _append_event(escalation, EventType.CLAIMED, user=user)
+        rows.save_with_history([(escalation, reason or "Claimed")], user=user)
+        outbox.append_event(escalation, EventType.CLAIMED, user=user)
         metrics.escalation_claimed(escalation)
     return escalation
 
@@ -381,25 +334,20 @@ def claim(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Es
 def extend_claim(*, escalation_id: int, user: AbstractBaseUser) -> Escalation:
     """The claimer renews the claim: it now lasts the urgency's full claim time from now."""
     with transaction.atomic():
-        escalation = _lock(escalation_id)
-        _require_team_member(user, escalation)
-        _require_transition(escalation, Verb.EXTEND)
-        if escalation.claimed_by_id != user.pk:
-            raise NotAllowed(
-                f"Only {_name(escalation.claimed_by)}, who claimed it, can extend the claim.",
-                escalation=escalation,
-            )
+        escalation = rows.lock(escalation_id)
+        transitions.require(escalation, Verb.EXTEND, user=user)
+        transitions.move(escalation, Verb.EXTEND)
         previous = escalation.claim_expires_at
         escalation.claim_expires_at = timezone.now() + _lease(escalation)
-        _save_with_history(
-            [(escalation, f"Claim extended to {_when(escalation.claim_expires_at)}")], user=user
+        rows.save_with_history(
+            [(escalation, f"Claim extended to {when(escalation.claim_expires_at)}")], user=user
         )
-        _append_event(
+        outbox.append_event(
             escalation,
             EventType.UPDATED,
             user=user,
             extra={
-                "changes": {"claim_expires_at": [_iso(previous), _iso(escalation.claim_expires_at)]},
+                "changes": {"claim_expires_at": [iso(previous), iso(escalation.claim_expires_at)]},
                 "reason": "claim extended",
             },
         )
@@ -413,22 +361,12 @@ def _lease(escalation: Escalation) -> dt.timedelta:
     )
 
 
-def _iso(moment: dt.datetime | None) -> str | None:
-    return moment.isoformat() if moment else None
-
-
 @retry_if_busy
 def release(*, escalation_id: int, user: AbstractBaseUser, reason: str = "") -> Escalation:
     """Give a claimed escalation back to the queue: the claimer, or a team owner."""
     with transaction.atomic():
-        escalation = _lock(escalation_id)
-        _require_team_member(user, escalation)
-        _require_transition(escalation, Verb.RELEASE)
-        if escalation.claimed_by_id != user.pk and not has_team_role(user, escalation.team_id, Role.OWNER):
-            raise NotAllowed(
-                f"Only {_name(escalation.claimed_by)}, who claimed it, or a team owner can release it.",
-                escalation=escalation,
-            )
+        escalation = rows.lock(escalation_id)
+        transitions.require(escalation, Verb.RELEASE, user=user)
         _release([(escalation, reason or "Released to the queue")], user=user, reason=reason or "released")
     return escalation
 
@@ -445,20 +383,20 @@ def _release(
     previous = {}
     for escalation, _ in changes:
         previous[escalation.pk] = escalation.claimed_by
-        escalation.status = Status.OPEN
+        transitions.move(escalation, Verb.RELEASE)
         escalation.claimed_by = None
         escalation.claimed_at = None
         escalation.claim_expires_at = None
         _schedule_reminder(escalation, escalation.response_due_at)
         # Unclaimed again: the climb goes on from the level reached, its clock restarted.
         _schedule_climb(escalation, start=now or timezone.now())
-    _save_with_history(changes, user=user, fields=_RELEASE_FIELDS)
-    _append_events(
+    rows.save_with_history(changes, user=user, fields=_RELEASE_FIELDS)
+    outbox.append_events(
         [
             (
                 escalation,
                 EventType.RELEASED,
-                {"previous_claimer": _name(previous[escalation.pk]), "reason": reason},
+                {"previous_claimer": name_of(previous[escalation.pk]), "reason": reason},
             )
             for escalation, _ in changes
         ],
@@ -494,24 +432,22 @@ def respond(
     if not guidance:
         raise ValidationError({"guidance": "Write the guidance the agent should continue with."})
     with transaction.atomic():
-        escalation = _lock(escalation_id, conversation_first=True)
-        _require_team_member(user, escalation)
-        _require_transition(escalation, Verb.RESPOND)
-        _require_not_held_by_another(escalation, user)
+        escalation = rows.lock(escalation_id, conversation_first=True)
+        transitions.require(escalation, Verb.RESPOND, user=user)
         now = timezone.now()
         if escalation.status == Status.OPEN:
             escalation.claimed_by = user
             escalation.claimed_at = now
             metrics.escalation_claimed(escalation)
-        escalation.status = Status.RESOLVED
+        transitions.move(escalation, Verb.RESPOND)
         escalation.responder = user
         escalation.guidance = guidance
         escalation.closed_at = now
         _set_needed(escalation, needed, user=user, now=now)
         _stop_timers(escalation)
-        _save_with_history([(escalation, reason or "Responded with guidance")], user=user)
-        _resume_conversations([escalation])
-        _append_event(escalation, EventType.RESOLVED, user=user)
+        rows.save_with_history([(escalation, reason or "Responded with guidance")], user=user)
+        rows.resume_conversations([escalation])
+        outbox.append_event(escalation, EventType.RESOLVED, user=user)
         metrics.escalation_closed(escalation)
     return escalation
 
@@ -522,19 +458,17 @@ def dismiss(
 ) -> Escalation:
     """Close without guidance: the agent proceeds alone. `needed`: as for respond."""
     with transaction.atomic():
-        escalation = _lock(escalation_id, conversation_first=True)
-        _require_team_member(user, escalation)
-        _require_transition(escalation, Verb.DISMISS)
-        _require_not_held_by_another(escalation, user)
-        escalation.status = Status.DISMISSED
+        escalation = rows.lock(escalation_id, conversation_first=True)
+        transitions.require(escalation, Verb.DISMISS, user=user)
+        transitions.move(escalation, Verb.DISMISS)
         escalation.responder = user
         escalation.closing_note = note.strip()
         escalation.closed_at = timezone.now()
         _set_needed(escalation, needed, user=user, now=escalation.closed_at)
         _stop_timers(escalation)
-        _save_with_history([(escalation, note.strip() or "Dismissed")], user=user)
-        _resume_conversations([escalation])
-        _append_event(escalation, EventType.DISMISSED, user=user)
+        rows.save_with_history([(escalation, note.strip() or "Dismissed")], user=user)
+        rows.resume_conversations([escalation])
+        outbox.append_event(escalation, EventType.DISMISSED, user=user)
         metrics.escalation_closed(escalation)
     return escalation
 
@@ -549,14 +483,14 @@ def mark_needed(*, escalation_id: int, user: AbstractBaseUser, needed: bool) -> 
     if not isinstance(needed, bool):
         raise ValidationError({"needed": "Say true (a human was needed) or false (it was not)."})
     with transaction.atomic():
-        escalation = _lock(escalation_id)
-        _require_team_member(user, escalation)
+        escalation = rows.lock(escalation_id)
+        transitions.require_team_member(user, escalation)
         previous = escalation.needed
         if previous is needed:
             return escalation
         _set_needed(escalation, needed, user=user, now=timezone.now())
-        _save_with_history([(escalation, f"Marked {_needed_word(needed)}")], user=user)
-        _append_event(
+        rows.save_with_history([(escalation, f"Marked {_needed_word(needed)}")], user=user)
+        outbox.append_event(
             escalation,
             EventType.UPDATED,
             user=user,
@@ -587,19 +521,17 @@ def _needed_word(needed: bool) -> str:
 def withdraw(*, escalation_id: int, agent: Agent, reason: str = "") -> Escalation:
     """The agent no longer needs a human (the user left, the issue solved itself)."""
     with transaction.atomic():
-        escalation = _lock(escalation_id, conversation_first=True)
-        if escalation.agent_id != agent.pk:
-            raise NotAllowed("An agent can only withdraw its own escalations.", escalation=escalation)
-        _require_transition(escalation, Verb.WITHDRAW)
-        escalation.status = Status.WITHDRAWN
+        escalation = rows.lock(escalation_id, conversation_first=True)
+        transitions.require(escalation, Verb.WITHDRAW, agent=agent)
+        transitions.move(escalation, Verb.WITHDRAW)
         escalation.closing_note = reason.strip()
         escalation.closed_at = timezone.now()
         _stop_timers(escalation)
-        _save_with_history(
+        rows.save_with_history(
             [(escalation, f"Withdrawn by agent {agent.slug}: {reason or 'no reason given'}")], user=None
         )
-        _resume_conversations([escalation])
-        _append_event(escalation, EventType.WITHDRAWN, agent=agent)
+        rows.resume_conversations([escalation])
+        outbox.append_event(escalation, EventType.WITHDRAWN, agent=agent)
         metrics.escalation_closed(escalation)
     return escalation
 
@@ -649,21 +581,21 @@ def mark_breached(*, escalation_ids: list[int], target: Target | str, now: dt.da
         status__in=statuses, **{f"{due_field}__lte": now, f"{breached_field}__isnull": True}
     )
     with transaction.atomic():
-        escalations = _lock_due(due, escalation_ids)
+        escalations = rows.lock_due(due, escalation_ids)
         if not escalations:
             return 0
         for escalation in escalations:
             setattr(escalation, breached_field, now)
-        _save_with_history(
+        rows.save_with_history(
             [
-                (e, f"{TIMER_REASON_PREFIX}{target} target passed (due {_when(getattr(e, due_field))})")
+                (e, f"{TIMER_REASON_PREFIX}{target} target passed (due {when(getattr(e, due_field))})")
                 for e in escalations
             ],
             user=None,
             fields=[breached_field],
             guard=due,
         )
-        events = _append_events(
+        events = outbox.append_events(
             [
                 (
                     e,
@@ -675,7 +607,7 @@ def mark_breached(*, escalation_ids: list[int], target: Target | str, now: dt.da
         )
         metrics.escalations_breached(target.value, len(escalations))
         told = _holders_or_teams([e for e in escalations if TeamPolicy.of(e.team_id).email_breaches])
-        _email_on_commit(
+        outbox.email_on_commit(
             [(event.pk, told[event.escalation_id]) for event in events if event.escalation_id in told]
         )
     return len(escalations)
@@ -687,7 +619,8 @@ def _holders_or_teams(escalations: list[Escalation]) -> dict[int, list[str]]:
     unclaimed_teams = {e.team_id for e in escalations if e.status != Status.CLAIMED}
     on_duty = supervisors_on_duty(unclaimed_teams) if unclaimed_teams else {}
     return {
-        e.pk: [_name(e.claimed_by)] if e.status == Status.CLAIMED else on_duty[e.team_id] for e in escalations
+        e.pk: [name_of(e.claimed_by)] if e.status == Status.CLAIMED else on_duty[e.team_id]
+        for e in escalations
     }
 
 
@@ -697,7 +630,7 @@ def expire_claim(*, escalation_ids: list[int], now: dt.datetime | None = None) -
     now = now or timezone.now()
     due = Escalation.objects.filter(status=Status.CLAIMED, claim_expires_at__lte=now)
     with transaction.atomic():
-        escalations = _lock_due(due, escalation_ids)
+        escalations = rows.lock_due(due, escalation_ids)
         _release(
             [(e, f"{TIMER_REASON_PREFIX}claim by {_lapsed_claim(e)}") for e in escalations],
             user=None,
@@ -708,7 +641,7 @@ def expire_claim(*, escalation_ids: list[int], now: dt.datetime | None = None) -
 
 
 def _lapsed_claim(escalation: Escalation) -> str:
-    return f"{_name(escalation.claimed_by)} expired ({_when(escalation.claim_expires_at)})"
+    return f"{name_of(escalation.claimed_by)} expired ({when(escalation.claim_expires_at)})"
 
 
 @retry_if_busy
@@ -722,36 +655,37 @@ def time_out(*, escalation_ids: list[int], now: dt.datetime | None = None) -> in
     due = Escalation.objects.filter(status__in=ACTIVE_STATUSES, timeout_at__lte=now)
     with transaction.atomic():
         # A conversation someone holds (a message being posted) is left to the next sweep.
-        escalations = _lock_due(due, _with_conversation_locked(due, escalation_ids))
+        escalations = rows.lock_due(due, rows.with_conversation_locked(due, escalation_ids))
         if not escalations:
             return 0
         changes, events = [], []
         for escalation in escalations:
-            when = _when(escalation.resolution_due_at)
+            due_text = when(escalation.resolution_due_at)
             guidance = escalation.agent.timeout_guidance.strip()
             # The agent's guidance may have been emptied since: dismissing then beats an empty answer.
             answer = escalation.timeout_policy == TimeoutPolicy.ANSWER and guidance
             escalation.closed_at = now
             escalation.closed_automatically = True
+            # The timeout answers or dismisses as a person would: the same transitions.
+            transitions.move(escalation, Verb.RESPOND if answer else Verb.DISMISS)
             if answer:
-                escalation.status = Status.RESOLVED
                 escalation.guidance = guidance
                 audit = (
-                    f"{TIMER_REASON_PREFIX}no answer by {when}: answered with the agent's default guidance"
+                    f"{TIMER_REASON_PREFIX}no answer by {due_text}: "
+                    "answered with the agent's default guidance"
                 )
             else:
-                escalation.status = Status.DISMISSED
                 escalation.closing_note = (
-                    f"No answer by the resolution target ({when}): dismissed by the timeout policy."
+                    f"No answer by the resolution target ({due_text}): dismissed by the timeout policy."
                 )
-                audit = f"{TIMER_REASON_PREFIX}no answer by {when}: dismissed"
+                audit = f"{TIMER_REASON_PREFIX}no answer by {due_text}: dismissed"
             _stop_timers(escalation)
             changes.append((escalation, audit))
             event_type = EventType.RESOLVED if answer else EventType.DISMISSED
             events.append((escalation, event_type, {"automatic": True, "reason": "timeout"}))
-        _save_with_history(changes, user=None, fields=_TIMEOUT_FIELDS, guard=due)
-        _resume_conversations(escalations)
-        _append_events(events)
+        rows.save_with_history(changes, user=None, fields=_TIMEOUT_FIELDS, guard=due)
+        rows.resume_conversations(escalations)
+        outbox.append_events(events)
         metrics.escalations_closed(escalations)
     return len(escalations)
 
@@ -781,7 +715,7 @@ def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     due = Escalation.objects.filter(status__in=ACTIVE_STATUSES, next_reminder_at__lte=now)
     with transaction.atomic():
-        escalations = _lock_due(due, escalation_ids)
+        escalations = rows.lock_due(due, escalation_ids)
         reminded = []
         for escalation in escalations:
             claimed = escalation.status == Status.CLAIMED
@@ -800,9 +734,9 @@ def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
         if not escalations:
             return 0
         # Bookkeeping, not a change of the escalation: no audit row (the event records it).
-        _update_guarded(due, escalations, ["reminded_at", "next_reminder_at"])
+        rows.update_guarded(due, escalations, ["reminded_at", "next_reminder_at"])
         recipients = _holders_or_teams([e for e, _, _ in reminded])
-        events = _append_events(
+        events = outbox.append_events(
             [
                 (
                     e,
@@ -812,7 +746,7 @@ def remind(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
                 for e, target, due_at in reminded
             ]
         )
-        _email_on_commit(
+        outbox.email_on_commit(
             [
                 (event.pk, event.payload["recipients"])
                 for event in events
@@ -868,7 +802,7 @@ def climb(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     due = Escalation.objects.filter(status=Status.OPEN, next_level_at__lte=now)
     with transaction.atomic():
-        escalations = _lock_due(due, escalation_ids)
+        escalations = rows.lock_due(due, escalation_ids)
         if not escalations:
             return 0
         stopped, climbing = [], []
@@ -879,10 +813,10 @@ def climb(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
                 stopped.append(escalation)
             else:
                 climbing.append((escalation, level))
-        _update_guarded(due, stopped, ["next_level_at"])
+        rows.update_guarded(due, stopped, ["next_level_at"])
         # One query per level reached in this batch (a team's ladder has a few), not per escalation.
         levels = {level.pk: level for _, level in climbing}
-        notified = {pk: sorted(_name(u) for u in ladder_recipients(level)) for pk, level in levels.items()}
+        notified = {pk: sorted(name_of(u) for u in ladder_recipients(level)) for pk, level in levels.items()}
         changes, events = [], []
         for escalation, level in climbing:
             told = notified[level.pk]
@@ -896,9 +830,9 @@ def climb(*, escalation_ids: list[int], now: dt.datetime | None = None) -> int:
                 )
             )
             events.append((escalation, EventType.ESCALATED, {"level": level.number, "notified": told}))
-        _save_with_history(changes, user=None, fields=["level", "next_level_at"], guard=due)
-        written = _append_events(events)
-        _email_on_commit(
+        rows.save_with_history(changes, user=None, fields=["level", "next_level_at"], guard=due)
+        written = outbox.append_events(events)
+        outbox.email_on_commit(
             [
                 (event.pk, event.payload["notified"])
                 for event in written
@@ -919,452 +853,3 @@ def ladder_recipients(level: LadderLevel) -> list[AbstractBaseUser]:
     if level.notify_team_id:
         wanted |= models.Q(memberships__team_id=level.notify_team_id, memberships__on_duty=True)
     return list(get_user_model().objects.filter(wanted, is_active=True).distinct().order_by("username"))
-
-
-def _email_on_commit(items: list[tuple[int, list[str]]]) -> None:
-    """After the commit, email each (event id, usernames) with anyone to tell: one task for the lot.
-    Call inside atomic."""
-    items = [(event_id, usernames) for event_id, usernames in items if usernames]
-    if items:
-        transaction.on_commit(lambda: _enqueue_emails(items))
-
-
-def _enqueue_emails(items: list[tuple[int, list[str]]]) -> None:
-    from escalations.tasks import send_event_emails  # the tasks module imports the timers, which import this
-
-    try:
-        # Through the breaker: a Redis that timed out a moment ago is not waited on again.
-        with guarded():
-            send_event_emails.delay(items)
-    except Exception as error:  # the broker's errors vary by transport; the console has the events anyway
-        events = [event_id for event_id, _ in items]
-        logger.warning("Broker unavailable; no email for events %s (%s).", events, error)
-
-
-def _lock_due(due, escalation_ids: list[int]) -> list[Escalation]:
-    """Those of `escalation_ids` still in `due`, locked (skipping rows another transaction holds), then
-    read with everything their events show. Two queries for the lot. Call inside atomic.
-
-    Lock, then read: see _lock_then_read. The user columns are joined here, unlike in a
-    person's transition, because a batch would otherwise load them one query per row.
-    """
-    pks = list(
-        due.filter(pk__in=escalation_ids).select_for_update(skip_locked=True).values_list("pk", flat=True)
-    )
-    if not pks:
-        return []
-    rows = _with_relations(Escalation.objects).select_related("assigned_to", "claimed_by", "responder")
-    return list(rows.filter(pk__in=pks).order_by("pk"))
-
-
-# --- Refusals, in words a person understands ---------------------------------------
-
-
-def _require_active(escalation: Escalation) -> None:
-    if escalation.is_final:
-        raise TransitionRefused(
-            f"This escalation is already {_closed_by_phrase(escalation)}.",
-            escalation=escalation,
-            code=f"already_{escalation.status}",
-        )
-
-
-def _require_transition(escalation: Escalation, verb: Verb) -> None:
-    allowed_from, _ = TRANSITIONS[verb]
-    if escalation.status in allowed_from:
-        return
-    _require_active(escalation)
-    if escalation.status == Status.CLAIMED:  # only CLAIM refuses a claimed escalation
-        raise TransitionRefused(
-            f"Already claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}.",
-            escalation=escalation,
-            code="already_claimed",
-        )
-    raise TransitionRefused(  # RELEASE or EXTEND of an open escalation
-        f"This escalation is not claimed, so there is nothing to {verb.value}.",
-        escalation=escalation,
-        code="not_claimed",
-    )
-
-
-def _require_not_held_by_another(escalation: Escalation, user: AbstractBaseUser) -> None:
-    if (
-        escalation.status == Status.CLAIMED
-        and escalation.claimed_by_id != user.pk
-        and not has_team_role(user, escalation.team_id, Role.OWNER)
-    ):
-        raise TransitionRefused(
-            f"Claimed by {_name(escalation.claimed_by)} at {_when(escalation.claimed_at)}: "
-            "only they or a team owner can answer it.",
-            escalation=escalation,
-            code="claimed_by_another",
-        )
-
-
-def _require_team_member(user: AbstractBaseUser, escalation: Escalation) -> None:
-    if not has_team_role(user, escalation.team_id, Role.SUPERVISOR):
-        raise NotAllowed(f"You are not a member of the team {escalation.team.name}.", escalation=escalation)
-
-
-def _closed_by_phrase(escalation: Escalation) -> str:
-    status = escalation.get_status_display().lower()
-    if escalation.closed_automatically:
-        return f"{status} automatically (no answer in time) at {_when(escalation.closed_at)}"
-    who = (
-        f"the agent {escalation.agent.name}"
-        if escalation.status == Status.WITHDRAWN
-        else _name(escalation.responder)
-    )
-    return f"{status} by {who} at {_when(escalation.closed_at)}"
-
-
-def _name(user: AbstractBaseUser | None) -> str:
-    return user.get_username() if user else "someone"
-
-
-def _when(moment: dt.datetime | None) -> str:
-    if moment is None:
-        return "an unknown time"
-    moment = moment.astimezone(dt.UTC)
-    if moment.date() == timezone.now().astimezone(dt.UTC).date():
-        return moment.strftime("%H:%M UTC")
-    return moment.strftime("%Y-%m-%d %H:%M UTC")
-
-
-# --- The shared steps of every transition -------------------------------------------
-
-
-def _with_relations(queryset):
-    # Only what every transition reads. The user columns are mostly empty and
-    # load on first use: joining all seven relations cost PostgreSQL ~4 ms of
-    # planning per transition.
-    return queryset.select_related("agent", "team", "conversation", "rule")
-
-
-def _lock_then_read(queryset) -> Escalation | None:
-    """Lock the first matching row, then read it with its relations. Call inside atomic.
-
-    Two steps on purpose: on PostgreSQL a locked read that waited for another
-    transaction re-checks the locked row but not rows joined to it, so a
-    select_related done in the same query can return the winner's claimed_by
-    as None ("claimed by someone").
-    """
-    pk = queryset.select_for_update().values_list("pk", flat=True).first()
-    return None if pk is None else _with_relations(Escalation.objects).get(pk=pk)
-
-
-def _lock_active_escalation_of(conversation: Conversation) -> Escalation | None:
-    return _lock_then_read(Escalation.objects.filter(conversation=conversation, status__in=ACTIVE_STATUSES))
-
-
-def _lock(escalation_id: int, *, conversation_first: bool = False) -> Escalation:
-    """Call inside atomic. `conversation_first`: for a verb that may resume the conversation."""
-    if conversation_first:
-        _with_conversation_locked(Escalation.objects.all(), [escalation_id], skip_locked=False)
-    escalation = _lock_then_read(Escalation.objects.filter(pk=escalation_id))
-    if escalation is None:
-        raise EscalationError(f"There is no escalation #{escalation_id}.")
-    return escalation
-
-
-def _with_conversation_locked(queryset, escalation_ids: list[int], *, skip_locked: bool = True) -> list[int]:
-    """Lock the conversations the blocking ones of `escalation_ids` pause, before the escalations;
-    returns the ids whose conversation is now ours (or that pause none). Call inside atomic.
-
-    The order open_escalation and post_message take them in (the conversation, then its active
-    escalation): in the other order an answer holding the escalation and a user's message holding
-    the conversation deadlock on PostgreSQL (bench/soak.py). With `skip_locked`, one that another
-    transaction holds is left out, for the next sweep. Two queries for the lot.
-    """
-    rows = list(queryset.filter(pk__in=escalation_ids).values_list("pk", "conversation_id", "blocking"))
-    paused = {conversation_id for _, conversation_id, blocking in rows if blocking}
-    locked = set(
-        Conversation.objects.filter(pk__in=paused)
-        .select_for_update(skip_locked=skip_locked)
-        .values_list("pk", flat=True)
-    )
-    return [pk for pk, conversation_id, blocking in rows if not blocking or conversation_id in locked]
-
-
-def _insert_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:
-    """Insert a new escalation, with the history row that names who opened it and why. Call inside atomic."""
-    escalation._history_user = user
-    escalation._change_reason = reason
-    escalation.save(force_insert=True)
-    del escalation._history_user, escalation._change_reason
-
-
-# Every column a transition may change: what _save_with_history writes unless told fewer.
-_SAVED_FIELDS = [
-    field.name
-    for field in Escalation._meta.concrete_fields
-    if not field.primary_key and not field.generated and field.name not in ("created_at", "updated_at")
-]
-
-
-def _save_with_history(
-    changes: list[tuple[Escalation, str]],
-    *,
-    user: AbstractBaseUser | None,
-    fields: list[str] | None = None,
-    guard=None,
-) -> None:
-    """Save changed escalations, one history row each naming who acted and why. Call inside atomic.
-
-    The one way an escalation's change is saved: a person's verb saves a list of one,
-    a timer its batch; one UPDATE and one history INSERT either way. `fields`: the
-    columns that changed (default: all). `guard`: see _update_guarded.
-    """
-    if not changes:
-        return
-    now = timezone.now()
-    escalations = [escalation for escalation, _ in changes]
-    for escalation, reason in changes:
-        escalation.updated_at = now  # bulk_update does not apply auto_now
-        # Set even when None: unset, simple-history would take the request's user instead.
-        escalation._history_user = user
-        escalation._change_reason = reason
-    _update_guarded(guard, escalations, [*(fields or _SAVED_FIELDS), "updated_at"])
-    Escalation.history.bulk_history_create(escalations, update=True, default_date=now)
-    for escalation in escalations:
-        del escalation._history_user, escalation._change_reason
-
-
-def _update_guarded(guard, escalations: list[Escalation], fields: list[str]) -> None:
-    """One UPDATE of these columns of these escalations. Call inside atomic.
-
-    A column every row sets to the same value (a batch's breach time, its status) is set
-    as that value; only a column whose values differ gets a CASE on the id. Django's
-    bulk_update builds a CASE for every column, and compiling those was most of a
-    timer batch's CPU time (bench/README.md).
-
-    `guard` (a queryset: a timer's due condition) is repeated in the UPDATE's WHERE:
-    the rows are locked and re-checked, so it always matches; should a row have
-    changed anyway, the batch is rolled back rather than half-written.
-    """
-    if not escalations:
-        return
-    values = {}
-    for name in fields:
-        field = Escalation._meta.get_field(name)
-        column = [(escalation.pk, getattr(escalation, field.attname)) for escalation in escalations]
-        first = column[0][1]
-        if all(value == first for _, value in column):
-            values[field.attname] = first
-        else:
-            whens = [models.When(pk=pk, then=models.Value(value, output_field=field)) for pk, value in column]
-            values[field.attname] = models.Case(*whens, output_field=field)
-    rows = Escalation.objects if guard is None else guard
-    updated = rows.filter(pk__in=[escalation.pk for escalation in escalations]).update(**values)
-    if updated != len(escalations):
-        raise EscalationError(
-            f"{len(escalations) - updated} of {len(escalations)} escalations changed under the lock; "
-            "nothing was written."
-        )
-
-
-def _set_conversation_status(conversations: list[Conversation], status: ConversationStatus) -> None:
-    if not conversations:
-        return
-    Conversation.objects.filter(pk__in=[c.pk for c in conversations]).update(
-        status=status, updated_at=timezone.now()
-    )
-    for conversation in conversations:
-        conversation.status = status
-
-
-def _resume_conversations(escalations: list[Escalation]) -> None:
-    """A blocking escalation's answer un-pauses its conversation (unless it was closed meanwhile)."""
-    waiting = [
-        e.conversation
-        for e in escalations
-        if e.blocking and e.conversation.status == ConversationStatus.AWAITING_HUMAN
-    ]
-    _set_conversation_status(waiting, ConversationStatus.ACTIVE)
-
-
-def _append_event(
-    escalation: Escalation,
-    event_type: EventType,
-    *,
-    user: AbstractBaseUser | None = None,
-    agent: Agent | None = None,
-    extra: dict[str, Any] | None = None,
-) -> Event:
-    """One escalation's event: _append_events with a list of one."""
-    (event,) = _append_events([(escalation, event_type, extra)], user=user, agent=agent)
-    return event
-
-
-def _append_events(
-    items: list[tuple[Escalation, EventType, dict[str, Any] | None]],
-    *,
-    user: AbstractBaseUser | None = None,
-    agent: Agent | None = None,
-) -> list[Event]:
-    """Write the outbox rows, (escalation, type, extra payload) each, and schedule their broadcast.
-
-    Call last inside atomic.
-    """
-    return _write_events(
-        [
-            Event(
-                type=event_type,
-                escalation=escalation,
-                team_id=escalation.team_id,
-                actor=user,
-                actor_agent=agent,
-                payload={
-                    "escalation": escalation_payload(escalation),
-                    "actor": {"user": _name(user) if user else None, "agent": agent.slug if agent else None},
-                    **(extra or {}),
-                },
-            )
-            for escalation, event_type, extra in items
-        ]
-    )
-
-
-def team_event_append(*, team_id: int, event_type: EventType, payload: dict[str, Any]) -> Event:
-    """An event about the team rather than one escalation (e.g. a webhook endpoint disabled).
-
-    Call last inside atomic. It is broadcast, in the event feed and sent to webhooks like the rest.
-    """
-    (event,) = _write_events([Event(type=event_type, team_id=team_id, payload=payload)])
-    return event
-
-
-def _write_events(events: list[Event]) -> list[Event]:
-    if not events:
-        return []
-    if connection.vendor == "postgresql":
-        # Sequence values are taken at insert but become visible at commit, so
-        # without this a reader could see event 12 before 11 commits and skip
-        # 11 forever. Held to commit; every transition takes it last, so no
-        # lock-order cycle. (SQLite's IMMEDIATE transactions already serialise.)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [EVENT_ORDER_LOCK])
-    # One INSERT: ids are taken in list order, so a batch's events keep their order.
-    Event.objects.bulk_create(events)
-    messages = [broadcast.event_message(event) for event in events]
-    transaction.on_commit(lambda: _publish(messages))
-    transaction.on_commit(lambda: _log_events(events))
-    # Delivery rows in this same transaction; they are enqueued on commit.
-    deliveries_for_events(events)
-    return events
-
-
-def _publish(messages: list[dict[str, Any]]) -> None:
-    for message in messages:  # in event order, one broadcast per event
-        broadcast.publish_event(message)
-
-
-def _log_events(events: list[Event]) -> None:
-    """After the commit: the lines that tie a request id (on every line) to the changes it made."""
-    for event in events:
-        logger.info(
-            "Event %s %s",
-            event.pk,
-            event.type,
-            extra={
-                "event_id": event.pk,
-                "event_type": event.type,
-                "escalation_id": event.escalation_id,
-                "team_id": event.team_id,
-            },
-        )
-
-
-# An arbitrary constant naming the advisory lock that orders event commits.
-EVENT_ORDER_LOCK = 7_240_001
-
-
-# --- Urgency targets (a team's configuration) -----------------------------------------
-
-
-def urgency_target_set(
-    *,
-    team_id: int,
-    urgency: Urgency | str,
-    response_minutes: int,
-    resolution_minutes: int,
-    claim_minutes: int,
-    reminder_minutes: int,
-) -> UrgencyTarget:
-    """The team's own targets for this urgency, replacing the default for it.
-
-    Applies to escalations opened (due times) and claimed (lease) from now on.
-    """
-    target, _ = UrgencyTarget.objects.update_or_create(
-        team_id=team_id,
-        urgency=_choice(Urgency, "urgency", urgency),
-        defaults={
-            "response_minutes": response_minutes,
-            "resolution_minutes": resolution_minutes,
-            "claim_minutes": claim_minutes,
-            "reminder_minutes": reminder_minutes,
-        },
-    )
-    return target
-
-
-def ladder_set(*, team_id: int, levels: list[dict[str, Any]]) -> list[LadderLevel]:
-    """Replace the team's escalation ladder: level 1 first, each as LadderLevel's fields with
-    `notify_users` a list of users and `notify_team` a team id or None.
-
-    Escalations already climbing go on by the new levels: a climb re-reads the level it is
-    due for (escalations.timers), and one the ladder no longer has stops there; one that
-    had stopped, or never started, climbs again if the new ladder goes higher (ladder_changed).
-    Named people must be members of the team.
-    """
-    _refuse_outsiders(team_id, [user for level in levels for user in level.get("notify_users", [])])
-    with transaction.atomic():
-        LadderLevel.objects.filter(team_id=team_id).delete()
-        rows = []
-        for number, level in enumerate(levels, start=1):
-            row = LadderLevel(
-                team_id=team_id,
-                number=number,
-                after_minutes=level["after_minutes"],
-                min_urgency=_choice(Urgency, "min_urgency", level.get("min_urgency", Urgency.LOW)),
-                notify_supervisors=level.get("notify_supervisors", True),
-                notify_owners=level.get("notify_owners", False),
-                notify_team_id=level.get("notify_team"),
-            )
-            row.clean()
-            row.save()
-            row.notify_users.set(level.get("notify_users", []))
-            rows.append(row)
-        ladder_changed(team_id=team_id)
-    return rows
-
-
-def _refuse_outsiders(team_id: int, users: list[AbstractBaseUser]) -> None:
-    """A ladder names only its team's people: anyone else would let an owner probe for the
-    instance's users and send the team's news outside it. Worded as for a user who does not
-    exist, so the answer does not tell which."""
-    members = set(Membership.objects.filter(team_id=team_id).values_list("user_id", flat=True))
-    outsiders = sorted({_name(user) for user in users if user.pk not in members})
-    if outsiders:
-        raise ValidationError({"notify_users": f"No active user named {', '.join(outsiders)}."})
-
-
-def ladder_changed(*, team_id: int) -> None:
-    """After the team's ladder changed (ladder_set, the admin's team page): each open escalation
-    with no next level scheduled that the new ladder has one for climbs again, from now.
-
-    A schedule only, like _schedule_climb at opening: the climb itself writes the audit row
-    and the event. One guarded UPDATE per level: one claimed meanwhile no longer matches.
-    """
-    now = timezone.now()
-    stopped = Escalation.objects.filter(team_id=team_id, status=Status.OPEN, next_level_at__isnull=True)
-    for level in LadderLevel.objects.filter(team_id=team_id):
-        urgencies = [urgency for urgency in Urgency if level.applies_to(urgency)]
-        stopped.filter(level=level.number - 1, urgency__in=urgencies).update(
-            next_level_at=now + dt.timedelta(minutes=level.after_minutes)
-        )
-
-
-def urgency_target_reset(*, team_id: int, urgency: Urgency | str) -> None:
-    """Back to the default targets for this urgency."""
-    UrgencyTarget.objects.filter(team_id=team_id, urgency=_choice(Urgency, "urgency", urgency)).delete()

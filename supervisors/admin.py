@@ -7,7 +7,7 @@ from django.forms import BaseFormSet
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
-from escalations import services as escalation_services
+from escalations import team_settings
 from escalations.models import LadderLevel, TeamPolicy
 from supervisors.access import access_changed
 from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
@@ -134,7 +134,7 @@ class TeamAdmin(TellsSocketsOnDelete, TeamScopedAdmin):
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         if any(formset.model is LadderLevel and formset.has_changed() for formset in formsets):
-            escalation_services.ladder_changed(team_id=form.instance.pk)
+            team_settings.ladder_changed(team_id=form.instance.pk)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)

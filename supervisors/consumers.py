@@ -38,12 +38,10 @@ from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from channels.layers import get_channel_layer
-from django.conf import settings
 
 from escalation_project.text_checks import loads_checked
 from escalations import selectors as escalation_selectors
-from escalations.broadcast import event_frame, team_group
+from escalations.broadcast import event_frame
 from escalations.fanout import team_fan_out
 from supervisors import presence
 from supervisors.access import ACCESS_CHANGED, session_digest, socket_access, user_fan_out
@@ -69,44 +67,6 @@ def _run_blocking(function):
     # Redis calls are quick but blocking; thread_sensitive=False keeps them off
     # the single thread that database_sync_to_async shares.
     return sync_to_async(function, thread_sensitive=False)
-
-
-class PresenceAnnouncer:
-    """Tells a team's pages its online count, at most once per PRESENCE_ANNOUNCE_MS per process.
-
-    Every arrival and departure changes the count, and each announcement goes to
-    every socket of the team: 500 supervisors opening the console at a shift
-    change would be 500 × 500 frames, enough to stall daphne past its handshake
-    timeout. Only the newest count matters (snapshots carry a version), so the
-    first change in a window schedules one announcement at its end, which sends
-    the newest snapshot seen by then.
-    """
-
-    def __init__(self) -> None:
-        self._newest: dict[int, presence.Snapshot] = {}
-        self._scheduled: dict[int, asyncio.Task] = {}
-
-    def offer(self, channel_layer, team_id: int, snapshot: presence.Snapshot) -> None:
-        newest = self._newest.get(team_id)
-        if newest is None or snapshot.version > newest.version:
-            self._newest[team_id] = snapshot
-        scheduled = self._scheduled.get(team_id)
-        # A task of another event loop (each test runs its own) will never run here.
-        loop = asyncio.get_running_loop()
-        if scheduled is not None and not scheduled.done() and scheduled.get_loop() is loop:
-            return
-        self._scheduled[team_id] = asyncio.create_task(self._announce_later(channel_layer, team_id))
-
-    async def _announce_later(self, channel_layer, team_id: int) -> None:
-        await asyncio.sleep(settings.PRESENCE_ANNOUNCE_MS / 1000)
-        # Taken before the send, so a change during it schedules the next announcement.
-        snapshot = self._newest.pop(team_id)
-        del self._scheduled[team_id]
-        message = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
-        await channel_layer.group_send(team_group(team_id), {**message, "version": snapshot.version})
-
-
-presence_announcer = PresenceAnnouncer()
 
 
 class ConsoleConsumer(AsyncJsonWebsocketConsumer):
@@ -354,8 +314,7 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         return True
 
     def _announce_presence(self, snapshots: dict[int, presence.Snapshot]) -> None:
-        for team_id, snapshot in snapshots.items():
-            presence_announcer.offer(get_channel_layer(), team_id, snapshot)
+        presence.announce(snapshots)
 
     async def _error(self, message: str) -> None:
         await self.send_json({"type": "error", "message": message})

@@ -9,19 +9,25 @@ connection, not per user, so closing one of two tabs keeps the user online.
 
 Redis, not the database: every process of every daphne writes here, and the
 writes are per heartbeat. Calls are blocking (the shared sync client); the
-consumer runs them in a worker thread.
+consumer runs them in a worker thread. The counts they return are announced to
+the team's pages from here too (`announce`), throttled per process.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from channels.layers import get_channel_layer
 from django.conf import settings
+from prometheus_client.metrics_core import GaugeMetricFamily
 from redis.client import Pipeline
 
 from escalation_project.redis_client import shared_redis
+from escalations.broadcast import team_group
+from supervisors.models import Team
 
 
 def _key(team_id: int) -> str:
@@ -118,3 +124,80 @@ def online_user_ids_by_team(team_ids: Iterable[int]) -> dict[int, set[int]]:
 def online_counts(team_ids: Iterable[int]) -> dict[int, int]:
     """Distinct online users per team, in one round trip (the console header asks for all its teams)."""
     return {team_id: len(users) for team_id, users in online_user_ids_by_team(team_ids).items()}
+
+
+# --- Announcements: a team's pages hear its online count ---------------------------
+
+
+class PresenceAnnouncer:
+    """Tells a team's pages its online count, at most once per PRESENCE_ANNOUNCE_MS per process.
+
+    Every arrival and departure changes the count, and each announcement goes to
+    every socket of the team: 500 supervisors opening the console at a shift
+    change would be 500 × 500 frames, enough to stall daphne past its handshake
+    timeout. Only the newest count matters (snapshots carry a version), so the
+    first change in a window schedules one announcement at its end, which sends
+    the newest snapshot seen by then.
+    """
+
+    def __init__(self) -> None:
+        self._newest: dict[int, Snapshot] = {}
+        self._scheduled: dict[int, asyncio.Task] = {}
+
+    def offer(self, channel_layer, team_id: int, snapshot: Snapshot) -> None:
+        newest = self._newest.get(team_id)
+        if newest is None or snapshot.version > newest.version:
+            self._newest[team_id] = snapshot
+        scheduled = self._scheduled.get(team_id)
+        # A task of another event loop (each test runs its own) will never run here.
+        loop = asyncio.get_running_loop()
+        if scheduled is not None and not scheduled.done() and scheduled.get_loop() is loop:
+            return
+        self._scheduled[team_id] = asyncio.create_task(self._announce_later(channel_layer, team_id))
+
+    async def _announce_later(self, channel_layer, team_id: int) -> None:
+        await asyncio.sleep(settings.PRESENCE_ANNOUNCE_MS / 1000)
+        # Taken before the send, so a change during it schedules the next announcement.
+        snapshot = self._newest.pop(team_id)
+        del self._scheduled[team_id]
+        message = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
+        await channel_layer.group_send(team_group(team_id), {**message, "version": snapshot.version})
+
+
+presence_announcer = PresenceAnnouncer()
+
+
+def announce(snapshots: dict[int, Snapshot]) -> None:
+    """Tell each team's pages its count after a join or leave (call from the event loop)."""
+    for team_id, snapshot in snapshots.items():
+        presence_announcer.offer(get_channel_layer(), team_id, snapshot)
+
+
+# --- Gauges for /metrics (registered by supervisors.apps; escalation_project/metrics.py asks) ---
+
+
+def presence_gauges() -> Iterable[GaugeMetricFamily]:
+    """Open console sockets, in all and per team, and the people behind them, per team."""
+    slugs = dict(Team.objects.values_list("id", "slug"))
+    members = online_members_by_team(list(slugs))
+    per_team = GaugeMetricFamily(
+        "console_websocket_connections_by_team",
+        "Open console sockets per team (a socket counts in each of its user's teams).",
+        labels=["team"],
+    )
+    users = GaugeMetricFamily(
+        "console_supervisors_online", "People with a console open, per team.", labels=["team"]
+    )
+    every_socket: set[bytes] = set()
+    for team_id, team_members in sorted(members.items(), key=lambda item: slugs[item[0]]):
+        per_team.add_metric([slugs[team_id]], len(team_members))
+        users.add_metric([slugs[team_id]], len({member.split(b":", 1)[0] for member in team_members}))
+        every_socket.update(team_members)
+    yield GaugeMetricFamily(
+        "console_websocket_connections",
+        "Open console sockets, every daphne process together (from presence; heartbeat "
+        "within PRESENCE_TTL_SECONDS).",
+        value=len(every_socket),
+    )
+    yield per_team
+    yield users

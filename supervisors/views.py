@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -21,11 +22,12 @@ from agents.models import Agent, Message
 from escalation_project.keyset import paginate
 from escalations import services
 from escalations.choices import Severity
-from escalations.models import NO_DUE, Escalation, Status
+from escalations.models import NO_DUE, Escalation, Status, Verb
 from escalations.selectors import (
     HISTORY_KEYS,
     QUEUE_SORTS,
     active_counts_by_severity,
+    allowed_verbs,
     console_history,
     console_queue,
     escalations_visible_to,
@@ -33,8 +35,8 @@ from escalations.selectors import (
 )
 from supervisors.context_processors import live_context
 from supervisors.forms import DismissForm, HistoryFilters, OnDutyForm, QueueFilters, RespondForm
-from supervisors.models import Role
-from supervisors.selectors import has_team_role, team_ids_with_role
+from supervisors.models import Membership, Role
+from supervisors.selectors import team_ids_with_role
 from supervisors.services import membership_set_on_duty
 from supervisors.templatetags.console import age, local_minute, severity_icon
 
@@ -243,11 +245,7 @@ def _render_detail(
     status: int = 200,
     live: dict[str, Any] | None = None,
 ) -> HttpResponse:
-    user = request.user
-    active = not escalation.is_final
-    is_owner = active and has_team_role(user, escalation.team_id, Role.OWNER)
-    held_by_another = escalation.status == Status.CLAIMED and escalation.claimed_by_id != user.pk
-    can_answer = active and (not held_by_another or is_owner)
+    allowed = allowed_verbs(escalation, request.user)
     thread, truncated = _thread(escalation)
     return render(
         request,
@@ -258,10 +256,11 @@ def _render_detail(
             "thread_truncated": truncated,
             "timeline": _timeline(escalation),
             "evidence": [item for item in escalation.evidence or [] if isinstance(item, dict)],
-            "can_claim": escalation.status == Status.OPEN,
-            "can_release": escalation.status == Status.CLAIMED and (not held_by_another or is_owner),
-            "can_extend": escalation.status == Status.CLAIMED and not held_by_another,
-            "can_answer": can_answer,
+            "can_claim": Verb.CLAIM in allowed,
+            "can_release": Verb.RELEASE in allowed,
+            "can_extend": Verb.EXTEND in allowed,
+            # One form answers or dismisses: the two verbs are allowed alike.
+            "can_answer": Verb.RESPOND in allowed,
             "respond_form": respond_form or RespondForm(),
             "dismiss_form": dismiss_form or DismissForm(),
             "live": live or live_context(escalation_id=escalation.pk),
@@ -403,3 +402,28 @@ def on_duty(request: HttpRequest) -> HttpResponse:
     if not url_has_allowed_host_and_scheme(target, {request.get_host()}, request.is_secure()):
         target = reverse("console:queue")
     return redirect(target)
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    """The front door: what the product is, and the user's teams with their open work."""
+    teams = []
+    if request.user.is_authenticated:
+        memberships = (
+            Membership.objects.filter(user=request.user)
+            .select_related("team")
+            .annotate(
+                open_count=Count("team__escalations", filter=Q(team__escalations__status=Status.OPEN)),
+                claimed_count=Count("team__escalations", filter=Q(team__escalations__status=Status.CLAIMED)),
+            )
+            .order_by("team__name")
+        )
+        teams = [
+            {
+                "name": m.team.name,
+                "role": m.get_role_display(),
+                "open_count": m.open_count,
+                "claimed_count": m.claimed_count,
+            }
+            for m in memberships
+        ]
+    return render(request, "home.html", {"teams": teams})

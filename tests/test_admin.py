@@ -255,6 +255,20 @@ def test_an_action_on_a_closed_escalation_names_who_closed_it(client, world):
     assert "already dismissed by root at" in page
 
 
+def test_the_escalation_list_shows_what_the_viewer_may_do_now(client, world):
+    escalation = world["escalation"]
+    services.claim(escalation_id=escalation.pk, user=world["root"])
+    client.force_login(world["sid"])
+
+    page = client.get(reverse("admin:escalations_escalation_changelist")).content.decode()
+
+    # Claimed by someone else: a supervisor may not release, extend or answer it (an owner could answer).
+    assert '<td class="field-allowed_now">—</td>' in page
+    services.release(escalation_id=escalation.pk, user=world["root"])
+    page = client.get(reverse("admin:escalations_escalation_changelist")).content.decode()
+    assert '<td class="field-allowed_now">claim, respond, dismiss</td>' in page
+
+
 def test_escalation_rows_cannot_be_edited_or_deleted_in_the_admin(client, world):
     client.force_login(world["root"])
     escalation = world["escalation"]

@@ -1,7 +1,7 @@
 """Webhook endpoints, one Delivery per (event, endpoint) and one Attempt per try.
 
 The Delivery row is the work queue (written in the Event's transaction, see
-webhooks.services.deliveries_for_events); its next_attempt_at is the only
+webhooks.outbox.deliveries_for_events); its next_attempt_at is the only
 schedule, so a lost Celery message or a broker outage delays a delivery but
 never loses it.
 """

@@ -1,4 +1,5 @@
-"""All writes to webhook endpoints and deliveries, and the retry policy.
+"""All writes to webhook endpoints, and the sending of deliveries (the outbox that makes them is
+webhooks/outbox.py, the retry policy webhooks/policy.py).
 
 A delivery is claimed with one conditional UPDATE that pushes its
 next_attempt_at a lease ahead (the design's "one conditional write"), rather
@@ -12,9 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import email.utils
 import logging
-import random
 import secrets as random_secrets
 import time
 from collections.abc import Iterable
@@ -23,15 +22,13 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Max, Min, Q
-from django.urls import reverse
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from escalation_project import metrics, request_id
-from escalation_project.redis_client import guarded
-from escalations.models import Event, EventType
+from escalation_project import metrics
+from escalations.models import EventType
+from escalations.outbox import email_on_commit, team_event_append
 from supervisors.models import Role, Team
 from webhooks import sender
 from webhooks.models import (
@@ -42,33 +39,13 @@ from webhooks.models import (
     DeliveryStatus,
     Endpoint,
 )
+from webhooks.outbox import ENQUEUE_LEASE, enqueue
+from webhooks.policy import Decision, decide
 
 logger = logging.getLogger(__name__)
 
-# The Standard Webhooks schedule: the wait before retry n (after attempt n), about three days in all.
-RETRY_SCHEDULE = [
-    dt.timedelta(seconds=5),
-    dt.timedelta(minutes=5),
-    dt.timedelta(minutes=30),
-    dt.timedelta(hours=2),
-    dt.timedelta(hours=5),
-    dt.timedelta(hours=10),
-    dt.timedelta(hours=14),
-    dt.timedelta(hours=20),
-    dt.timedelta(hours=24),
-]
-# The first try plus one per retry; the attempt count in the database stops here, whatever the queue does.
-MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
-# Jitter spreads a burst of retries (an endpoint back after an outage) over 10% of each wait.
-JITTER = 0.1
 # Longer than the sender's connect + read timeouts, so a live attempt keeps its claim.
 SEND_LEASE = dt.timedelta(seconds=60)
-# How long the sweep trusts that an enqueued message will reach a worker: longer than a
-# busy queue's wait, short enough that a message lost with the broker is sent soon after.
-ENQUEUE_LEASE = dt.timedelta(seconds=60)
-# Deliveries per task message. An event's deliveries travel together (one message, one
-# claim, one write of their attempts: per delivery those were most of a worker's CPU).
-DELIVERY_BATCH = 20
 # A batch sends one delivery after another and starts no new send after this long (the
 # rest are queued again at once), so its last attempt, at most the sender's 15 s more,
 # ends within the task's soft time limit and well within the claim's SEND_LEASE.
@@ -80,8 +57,6 @@ ENDPOINT_REST_FIRST = dt.timedelta(seconds=5)
 ENDPOINT_REST_MAX = dt.timedelta(minutes=5)
 # A probe's hold on a rest that is over: longer than one send (sender.TIMEOUT, 15 s).
 ENDPOINT_PROBE_HOLD = dt.timedelta(seconds=20)
-# Rows enqueued per sweep (every few seconds): a backlog drains over several sweeps.
-SWEEP_BATCH = 500
 SECRET_BYTES = 32
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -171,12 +146,9 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
     """Call inside atomic. False if it was already off. Pending deliveries fail when their turn comes.
 
     The team hears of it once: an Event (feed, console, the team's other
-    endpoints), an email to its owners after commit, and a console banner
-    for owners while disabled_at is set (webhooks.selectors).
+    endpoints), an email to its owners after commit (the retrying email task),
+    and a console banner for owners while disabled_at is set (webhooks.selectors).
     """
-    # escalations.services imports this module for deliveries_for_events.
-    from escalations.services import team_event_append
-
     now = timezone.now()
     disabled = Endpoint.objects.filter(pk=endpoint_id, active=True).update(
         active=False, disabled_at=now, disabled_reason=reason[:300], updated_at=now
@@ -186,7 +158,7 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
     endpoint = Endpoint.objects.select_related("team").get(pk=endpoint_id)
     # QuerySet.update() writes no history row: the audit gets its own.
     Endpoint.history.bulk_history_create([endpoint], update=True, default_change_reason=f"Disabled: {reason}")
-    team_event_append(
+    event = team_event_append(
         team_id=endpoint.team_id,
         event_type=EventType.WEBHOOK_ENDPOINT_DISABLED,
         payload={
@@ -201,120 +173,12 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
             "actor": {"user": None, "agent": None},
         },
     )
-    transaction.on_commit(lambda: _email_owners_about_disabled(endpoint))
-    logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
-    return True
-
-
-def _email_owners_about_disabled(endpoint: Endpoint) -> None:
     owners = get_user_model().objects.filter(
         memberships__team_id=endpoint.team_id, memberships__role=Role.OWNER, is_active=True
     )
-    recipients = sorted(set(owners.exclude(email="").values_list("email", flat=True)))
-    if not recipients:
-        return
-    admin_path = reverse("admin:webhooks_endpoint_change", args=[endpoint.pk])
-    try:
-        send_mail(
-            subject=f"Webhook endpoint disabled: {endpoint.url}",
-            message=(
-                f"The webhook endpoint {endpoint.url} of team {endpoint.team.name} was disabled "
-                f"on {endpoint.disabled_at:%Y-%m-%d %H:%M} UTC.\n\n"
-                f"Reason: {endpoint.disabled_reason}\n\n"
-                "No events are sent to it until it is re-enabled. Fix the receiver, then re-enable "
-                f"it in the admin ({admin_path}) and replay the deliveries that failed meanwhile.\n"
-            ),
-            from_email=None,
-            recipient_list=recipients,
-        )
-    except Exception:  # after commit, inside a worker: the Event and the banner still tell them
-        logger.exception("Could not email the owners of webhook endpoint %s.", endpoint.pk)
-
-
-# --- The outbox -----------------------------------------------------------------
-
-
-def deliveries_for_events(events: list[Event]) -> list[Delivery]:
-    """One Delivery per event and active endpoint of the event's team that wants its type.
-
-    Call inside the events' transaction: a rolled-back change sends nothing, and
-    a committed one is delivered even if the broker is down at this moment (the
-    sweep finds the rows). One endpoints query and one insert for the lot, so a
-    timer's batch of events costs what one event does.
-    """
-    endpoints = list(Endpoint.objects.filter(team_id__in={event.team_id for event in events}, active=True))
-    if not endpoints:
-        return []
-    now = timezone.now()
-    deliveries = Delivery.objects.bulk_create(
-        [
-            # Enqueued on commit: the sweep must not send a second message meanwhile.
-            Delivery(
-                event=event,
-                endpoint=endpoint,
-                next_attempt_at=now,
-                enqueued_until=now + ENQUEUE_LEASE,
-                request_id=request_id.current() or "",
-            )
-            for event in events
-            for endpoint in endpoints
-            if endpoint.team_id == event.team_id and endpoint.wants(event.type)
-        ]
-    )
-    if not deliveries:
-        return []
-    ids = [delivery.pk for delivery in deliveries]
-    transaction.on_commit(lambda: enqueue(ids))
-    return deliveries
-
-
-def enqueue(delivery_ids: list[int]) -> None:
-    """Hand deliveries to Celery, DELIVERY_BATCH per message; if the broker is down, the sweep sends them.
-
-    The rows must carry an enqueue lease (deliveries_claim_due and the writers
-    above set it); a row whose message could not be sent gets its lease back.
-    """
-    from webhooks.tasks import deliver  # the tasks module imports this one
-
-    for start in range(0, len(delivery_ids), DELIVERY_BATCH):
-        try:
-            # Through the breaker: a Redis that timed out a moment ago is not waited on again.
-            with guarded():
-                deliver.delay(delivery_ids[start : start + DELIVERY_BATCH])
-        except Exception as error:  # broker errors vary by transport; none may fail the request
-            logger.warning(
-                "Broker unavailable; deliveries %s wait for the sweep (%s).", delivery_ids[start:], error
-            )
-            # No message is waiting for these: the next sweep may take them at once.
-            Delivery.objects.filter(pk__in=delivery_ids[start:]).update(enqueued_until=None)
-            return
-
-
-def deliveries_claim_due(*, now: dt.datetime | None = None, limit: int = SWEEP_BATCH) -> list[int]:
-    """Due deliveries with no message waiting in the broker, each leased for ENQUEUE_LEASE: enqueue them.
-
-    Without the lease, every sweep (every 5 s) would enqueue again each due row
-    that the workers have not reached yet, and a lagging queue would snowball.
-    """
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = (
-            Delivery.objects.filter(status__in=DUE_STATUSES, next_attempt_at__lte=now)
-            .filter(Q(enqueued_until__isnull=True) | Q(enqueued_until__lte=now))
-            # A resting endpoint's rows wait for its rest (a probe holds it, too): thousands of
-            # them must not fill each sweep's batch ahead of the other endpoints' due retries.
-            .filter(Q(endpoint__resting_until__isnull=True) | Q(endpoint__resting_until__lte=now))
-            .order_by("next_attempt_at")
-            # PostgreSQL: two sweeps (a beat restarted twice) take disjoint rows. SQLite
-            # ignores it; its IMMEDIATE transaction already serialises the two. of=self: not
-            # the endpoint rows the rest filter joins (a worker's rest write would wait on them).
-            .select_for_update(skip_locked=True, of=("self",))
-        )
-        rows = list(due.values_list("pk", "endpoint_id")[:limit])
-        Delivery.objects.filter(pk__in=[pk for pk, _ in rows]).update(enqueued_until=now + ENQUEUE_LEASE)
-    # An endpoint's rows side by side, so enqueue's batches each go to few receivers: one
-    # receiver timing out then holds up mostly its own retries (sorted() keeps the due order).
-    return [pk for pk, _ in sorted(rows, key=lambda row: row[1])]
+    email_on_commit([(event.pk, sorted(owners.values_list("username", flat=True)))])
+    logger.warning("Webhook endpoint %s disabled: %s", endpoint_id, reason)
+    return True
 
 
 # --- Sending --------------------------------------------------------------------
@@ -578,98 +442,6 @@ def _log_attempt(attempt: Attempt, decision: Decision) -> None:
             "origin_request_id": delivery.request_id,
         },
     )
-
-
-class Decision:
-    def __init__(
-        self,
-        outcome: AttemptOutcome,
-        *,
-        error: str = "",
-        next_attempt_at: dt.datetime | None = None,
-        disable_reason: str = "",
-        rest: bool = False,
-        rest_at_least: dt.timedelta | None = None,
-    ):
-        self.outcome = outcome
-        self.error = error[:500]
-        self.next_attempt_at = next_attempt_at
-        self.disable_reason = disable_reason
-        # The endpoint rests (_EndpointRests): it did not answer (a timeout, a failed connection;
-        # not a refused address), or it answered 429, for at least its Retry-After if it gave one.
-        self.rest = rest
-        self.rest_at_least = rest_at_least
-
-    @property
-    def status(self) -> DeliveryStatus:
-        return {
-            AttemptOutcome.SUCCEEDED: DeliveryStatus.SUCCEEDED,
-            AttemptOutcome.RETRY: DeliveryStatus.RETRYING,
-            AttemptOutcome.FAILED: DeliveryStatus.FAILED,
-        }[self.outcome]
-
-
-def decide(result: sender.SendResult, *, attempt_number: int, now: dt.datetime) -> Decision:
-    """The policy: 2xx succeeds; timeouts, connection errors, 429 and 5xx retry; the rest fail."""
-    code = result.status_code
-    if code is not None and 200 <= code < 300:
-        return Decision(AttemptOutcome.SUCCEEDED)
-    no_answer = code is None and result.retryable_error
-    rest = no_answer or code == 429
-    rest_at_least = _parse_retry_after(result.retry_after, now=now) if code == 429 else None
-    if code is None:
-        if not no_answer:
-            return Decision(AttemptOutcome.FAILED, error=result.error)
-        error = result.error
-    elif 300 <= code < 400:
-        return Decision(AttemptOutcome.FAILED, error=f"HTTP {code}: redirects are not followed.")
-    elif code == 410:
-        return Decision(
-            AttemptOutcome.FAILED,
-            error="HTTP 410: the receiver says this endpoint is gone.",
-            disable_reason="The receiver answered 410 Gone.",
-        )
-    elif code == 429 or code >= 500:
-        error = f"HTTP {code}"
-    else:
-        return Decision(AttemptOutcome.FAILED, error=f"HTTP {code}: not retried.")
-
-    if attempt_number >= MAX_ATTEMPTS:
-        gave_up = f"{error} (gave up after {attempt_number} attempts)"
-        return Decision(AttemptOutcome.FAILED, error=gave_up, rest=rest, rest_at_least=rest_at_least)
-    return Decision(
-        AttemptOutcome.RETRY,
-        error=error,
-        next_attempt_at=now + retry_delay(attempt_number, retry_after=result.retry_after, now=now),
-        rest=rest,
-        rest_at_least=rest_at_least,
-    )
-
-
-def retry_delay(attempt_number: int, *, retry_after: str | None, now: dt.datetime) -> dt.timedelta:
-    """The wait after attempt n: the schedule plus jitter, or longer if Retry-After asks (capped at a day)."""
-    scheduled = RETRY_SCHEDULE[attempt_number - 1]
-    delay = scheduled + scheduled * random.uniform(0, JITTER)
-    asked = _parse_retry_after(retry_after, now=now)
-    if asked is not None:
-        delay = max(delay, min(asked, RETRY_SCHEDULE[-1]))
-    return delay
-
-
-def _parse_retry_after(value: str | None, *, now: dt.datetime) -> dt.timedelta | None:
-    """Retry-After is either whole seconds or an HTTP date (RFC 9110 10.2.3)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return dt.timedelta(seconds=int(value))
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.UTC)
-    return max(when - now, dt.timedelta(0))
 
 
 def _disable_if_failing_too_long(endpoint: Endpoint) -> None:

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from webhooks import services
+from webhooks import outbox, services
 
 
 # acks_late + reject_on_worker_lost: a worker killed mid-attempt leaves the
@@ -15,6 +15,6 @@ def deliver(delivery_ids: list[int]) -> None:
 
 @shared_task(ignore_result=True)
 def sweep_due_deliveries() -> int:
-    ids = services.deliveries_claim_due()
-    services.enqueue(ids)
+    ids = outbox.deliveries_claim_due()
+    outbox.enqueue(ids)
     return len(ids)

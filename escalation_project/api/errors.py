@@ -1,7 +1,8 @@
 """One error shape for the whole API: {"error": {"code", "message", "fields"?}}.
 
-Domain errors from escalations.services and Django's ValidationError are
-mapped here, so views just call services and let refusals propagate.
+Domain errors (escalation_project.errors.DomainError: each names its code and
+HTTP status) and Django's ValidationError are mapped here, so views just call
+services and let refusals propagate, and this module needs to know no app.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from agents.services import ConversationPaused, LabelInUse
-from escalations.services import EscalationDisabled, EscalationError, NotAllowed, TransitionRefused
+from escalation_project.errors import DomainError
 
 
 class ApiError(exceptions.APIException):
@@ -71,14 +71,8 @@ _DEFAULT_CODES = {
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    if isinstance(exc, TransitionRefused | EscalationDisabled):
-        return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, ConversationPaused | LabelInUse):
-        return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
-    if isinstance(exc, NotAllowed):
-        return Response(error_body("forbidden", exc.message), status=status.HTTP_403_FORBIDDEN)
-    if isinstance(exc, EscalationError):
-        return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, DomainError):
+        return Response(error_body(exc.code, exc.message), status=exc.http_status)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             return _validation_response({field: list(msgs) for field, msgs in exc.message_dict.items()})

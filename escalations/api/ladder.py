@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from escalation_project.api import strict_fields as strict
 from escalation_project.api.permissions import IsPerson
-from escalations import services
+from escalations import team_settings
 from escalations.api.targets import MAX_MINUTES, TEAM_ID, _team
 from escalations.choices import Urgency
 from escalations.models import LadderLevel
@@ -97,7 +97,7 @@ def _levels(team: Team, data: Any) -> list[dict[str, Any]]:
             errors[f"levels[{index}].after_minutes"] = ["Levels after the first wait at least a minute."]
         names = set(level["notify_users"])
         # Members of the team only, refused in the words used for a name nobody has: an owner
-        # must not learn who else has an account here (escalations.services.ladder_set).
+        # must not learn who else has an account here (escalations.team_settings.ladder_set).
         members = get_user_model().objects.filter(is_active=True, memberships__team=team)
         users = list(members.filter(username__in=names))
         unknown = sorted(names - {user.get_username() for user in users})
@@ -127,5 +127,5 @@ class TeamLadder(APIView):
     def put(self, request: Request, team_id: int) -> Response:
         """Replace the team's ladder (owners). Escalations climbing it go on by the new levels."""
         team = _team(request, team_id, owner=True, change="its escalation ladder")
-        services.ladder_set(team_id=team.pk, levels=_levels(team, request.data))
+        team_settings.ladder_set(team_id=team.pk, levels=_levels(team, request.data))
         return Response(_body(team))

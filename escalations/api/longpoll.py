@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
+from escalations.api.serializers import caller
 from escalations.api.views import EscalationDetail, fresh_body
 from escalations.fanout import team_fan_out
 from escalations.models import FINAL_STATUSES, EventType
@@ -49,9 +50,9 @@ def _first_read(request: HttpRequest, pk: int) -> HttpResponse:
         _give_back_connection()
 
 
-def _read(pk: int) -> dict:
+def _read(pk: int, scope: dict) -> dict:
     try:
-        return fresh_body(pk)
+        return fresh_body(pk, scope)
     finally:
         _give_back_connection()
 
@@ -81,6 +82,7 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if wait == 0 or response.status_code != 200 or response.data["status"] in FINAL_STATUSES:
         return response
     team_ids = [response.data["team"]["id"]]
+    scope = caller(request)  # the caller, as the first read authenticated it
     listener = _AnswerListener(pk)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + wait
@@ -90,7 +92,7 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
         logger.warning("Long-poll of escalation %s cannot subscribe (%r); answering at once.", pk, error)
         return response
     try:
-        body = await sync_to_async(_read)(pk)
+        body = await sync_to_async(_read)(pk, scope)
         while body["status"] not in FINAL_STATUSES:
             remaining = deadline - loop.time()
             if remaining <= 0:
@@ -100,7 +102,7 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except TimeoutError:
                 break
             listener.answered.clear()
-            body = await sync_to_async(_read)(pk)
+            body = await sync_to_async(_read)(pk, scope)
     finally:
         try:
             await team_fan_out().leave(listener, team_ids)

@@ -9,15 +9,18 @@ from rest_framework import serializers
 
 from agents.models import Channel, Conversation, MessageRole
 from escalation_project.api import strict_fields as strict
+from escalation_project.api.auth import calling_agent
 from escalations.choices import Severity, TimeoutPolicy, Urgency
-from escalations.models import Escalation, Event, Status
+from escalations.models import Escalation, Event, Status, Verb
 from escalations.payloads import escalation_payload
+from escalations.selectors import allowed_verbs
 
 # What the waiting agent does next, per final status.
 OUTCOMES = {Status.RESOLVED: "resumed", Status.DISMISSED: "dismissed", Status.WITHDRAWN: "withdrawn"}
 
 
-def escalation_body(escalation: Escalation) -> dict[str, Any]:
+def escalation_body(escalation: Escalation, *, user: Any = None, agent: Any = None) -> dict[str, Any]:
+    """The escalation as the API shows it to this person or agent (`allowed_verbs` is theirs)."""
     body = escalation_payload(escalation)
     body["resolution"] = None
     if escalation.status in OUTCOMES:
@@ -29,7 +32,15 @@ def escalation_body(escalation: Escalation) -> dict[str, Any]:
             "at": escalation.closed_at.isoformat() if escalation.closed_at else None,
             "automatic": escalation.closed_automatically,
         }
+    # The same rules as the services' and the console's buttons (escalations.transitions).
+    body["allowed_verbs"] = [verb.value for verb in allowed_verbs(escalation, user, agent=agent)]
     return body
+
+
+def caller(request: Any) -> dict[str, Any]:
+    """The keyword arguments of escalation_body for this request's caller."""
+    agent = calling_agent(request)
+    return {"agent": agent, "user": None if agent else request.user}
 
 
 class _Ref(serializers.Serializer):
@@ -92,9 +103,14 @@ class EscalationSerializer(serializers.Serializer):
     marked_at = serializers.DateTimeField(allow_null=True)
     created_at = serializers.DateTimeField()
     resolution = ResolutionSerializer(allow_null=True)
+    allowed_verbs = serializers.ListField(
+        child=serializers.ChoiceField(choices=Verb.choices),
+        help_text="What the caller may do to it now: a person's claim, release, extend, respond, "
+        "dismiss; an agent's withdraw.",
+    )
 
     def to_representation(self, instance: Escalation) -> dict[str, Any]:
-        return escalation_body(instance)
+        return escalation_body(instance, **caller(self.context["request"]))
 
 
 class EscalateSerializer(serializers.Serializer):
@@ -237,7 +253,9 @@ class ConversationSerializer(serializers.Serializer):
     open_escalation = EscalationSerializer(allow_null=True)
 
 
-def conversation_body(conversation: Conversation, open_escalation: Escalation | None) -> dict[str, Any]:
+def conversation_body(
+    conversation: Conversation, open_escalation: Escalation | None, *, user: Any = None, agent: Any = None
+) -> dict[str, Any]:
     return {
         "id": conversation.pk,
         "external_id": conversation.external_id,
@@ -247,7 +265,9 @@ def conversation_body(conversation: Conversation, open_escalation: Escalation | 
         "subject": conversation.subject,
         "metadata": conversation.metadata,
         "created_at": conversation.created_at.isoformat(),
-        "open_escalation": escalation_body(open_escalation) if open_escalation else None,
+        "open_escalation": (
+            escalation_body(open_escalation, user=user, agent=agent) if open_escalation else None
+        ),
     }
 
 
@@ -281,8 +301,8 @@ class PostedMessageSerializer(serializers.Serializer):
     hits = _HitSerializer(many=True)
 
 
-def posted_message_body(posted) -> dict[str, Any]:
-    """posted: agents.services.PostedMessage."""
+def posted_message_body(posted, *, agent: Any) -> dict[str, Any]:
+    """posted: agents.services.PostedMessage; `agent`: the agent that posted it."""
     message = posted.message
     return {
         "message": {
@@ -292,7 +312,7 @@ def posted_message_body(posted) -> dict[str, Any]:
             "metadata": message.metadata,
             "created_at": message.created_at.isoformat(),
         },
-        "escalation": escalation_body(posted.escalation) if posted.escalation else None,
+        "escalation": escalation_body(posted.escalation, agent=agent) if posted.escalation else None,
         "hits": [
             {
                 "rule_id": hit.rule_id,

@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from agents.selectors import teams_visible_to
 from escalation_project.api import strict_fields as strict
 from escalation_project.api.permissions import IsPerson
-from escalations import services
+from escalations import team_settings
 from escalations.choices import Urgency
 from escalations.targets import targets_for
 from supervisors.models import Role, Team
@@ -87,12 +87,12 @@ class TeamTarget(APIView):
         urgency = _urgency(urgency)
         serializer = TargetInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        services.urgency_target_set(team_id=team.pk, urgency=urgency, **serializer.validated_data)
+        team_settings.urgency_target_set(team_id=team.pk, urgency=urgency, **serializer.validated_data)
         return Response(_body(team, urgency))
 
     @extend_schema(parameters=[TEAM_ID, URGENCY], responses={204: None})
     def delete(self, request: Request, team_id: int, urgency: str) -> Response:
         """Back to the default targets for this urgency (owners)."""
         team = _team(request, team_id, owner=True)
-        services.urgency_target_reset(team_id=team.pk, urgency=_urgency(urgency))
+        team_settings.urgency_target_reset(team_id=team.pk, urgency=_urgency(urgency))
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -40,8 +40,7 @@ ACTION_RESPONSES = {200: s.EscalationSerializer, **error_responses(409)}
 
 
 def _scope(request: Request) -> dict[str, Any]:
-    agent = calling_agent(request)
-    return {"agent": agent, "user": None if agent else request.user}
+    return s.caller(request)
 
 
 def _visible_escalation(request: Request, pk: int) -> Escalation:
@@ -49,9 +48,9 @@ def _visible_escalation(request: Request, pk: int) -> Escalation:
     return get_object_or_404(escalations_visible_to(**_scope(request)), pk=pk)
 
 
-def fresh_body(escalation_id: int) -> dict[str, Any]:
-    """The escalation as it is now. Call only after the caller's scope was checked."""
-    return s.escalation_body(escalation_with_relations().get(pk=escalation_id))
+def fresh_body(escalation_id: int, scope: dict[str, Any]) -> dict[str, Any]:
+    """The escalation as it is now, to the caller of `scope` (_scope). Call only after it was checked."""
+    return s.escalation_body(escalation_with_relations().get(pk=escalation_id), **scope)
 
 
 class EscalationListCreate(generics.GenericAPIView):
@@ -128,7 +127,7 @@ class EscalationListCreate(generics.GenericAPIView):
         )
         # The service returns the row as it committed it, relations loaded: no re-read.
         return Response(
-            s.escalation_body(result.escalation),
+            s.escalation_body(result.escalation, agent=calling_agent(request)),
             status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )
 
@@ -157,7 +156,7 @@ class EscalationDetail(APIView):
         s.WaitSerializer(data=request.query_params, max_wait=settings.API_LONG_POLL_MAX_SECONDS).is_valid(
             raise_exception=True
         )
-        return Response(s.escalation_body(_visible_escalation(request, pk)))
+        return Response(s.escalation_body(_visible_escalation(request, pk), **_scope(request)))
 
 
 class _PersonAction(APIView):
@@ -169,7 +168,7 @@ class _PersonAction(APIView):
         serializer = self.input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         self.act(pk, request.user, **serializer.validated_data)
-        return Response(fresh_body(pk))
+        return Response(fresh_body(pk, _scope(request)))
 
     def act(self, pk: int, user, **data: Any) -> None:
         raise NotImplementedError
@@ -251,7 +250,7 @@ class WithdrawEscalation(APIView):
         serializer = s.WithdrawSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.withdraw(escalation_id=pk, agent=calling_agent(request), **serializer.validated_data)
-        return Response(fresh_body(pk))
+        return Response(fresh_body(pk, _scope(request)))
 
 
 class EventFeed(APIView):
@@ -290,7 +289,7 @@ class ConversationCreate(APIView):
             agent=calling_agent(request), **serializer.validated_data
         )
         return Response(
-            s.conversation_body(conversation, _open_escalation_of(conversation)),
+            s.conversation_body(conversation, _open_escalation_of(conversation), **_scope(request)),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
@@ -299,7 +298,9 @@ class ConversationDetail(APIView):
     @extend_schema(responses=s.ConversationSerializer)
     def get(self, request: Request, pk: int) -> Response:
         conversation = get_object_or_404(conversations_visible_to(**_scope(request)), pk=pk)
-        return Response(s.conversation_body(conversation, _open_escalation_of(conversation)))
+        return Response(
+            s.conversation_body(conversation, _open_escalation_of(conversation), **_scope(request))
+        )
 
 
 def _open_escalation_of(conversation) -> Escalation | None:
@@ -332,4 +333,6 @@ class ConversationMessages(APIView):
             posted = dataclasses.replace(
                 posted, escalation=escalation_with_relations().get(pk=posted.escalation.pk)
             )
-        return Response(s.posted_message_body(posted), status=status.HTTP_201_CREATED)
+        return Response(
+            s.posted_message_body(posted, agent=calling_agent(request)), status=status.HTTP_201_CREATED
+        )

@@ -4,7 +4,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from rest_framework.test import APIClient
 
-from escalations import services
+from escalations import team_settings
 from escalations.models import LadderLevel
 from supervisors.models import Role
 from tests import factories
@@ -153,7 +153,7 @@ def test_a_user_outside_the_team_is_refused_in_the_words_used_for_a_name_nobody_
 
 def test_the_service_refuses_a_user_outside_the_team_too(ours, theirs):
     with pytest.raises(ValidationError, match="No active user named otto"):
-        services.ladder_set(
+        team_settings.ladder_set(
             team_id=ours.team.pk, levels=[{"after_minutes": 5, "notify_users": [theirs.supervisor]}]
         )
 

@@ -14,7 +14,7 @@ import pytest
 import time_machine
 from django.db import connections
 
-from escalations import services, timers
+from escalations import outbox, services, timers
 from escalations.models import Escalation, Event, EventType
 from supervisors.models import Role
 from tests import factories
@@ -109,7 +109,7 @@ def test_a_sweep_that_died_half_way_is_finished_by_the_next_one(backlog):
 
 def test_a_batch_that_died_mid_way_wrote_nothing_and_the_next_sweep_does_it_all(backlog):
     """The batch is one transaction: rows, history and events commit together or not at all."""
-    real = services._append_events
+    real = outbox.append_events
     calls = 0
 
     def dies_writing_the_second_batch_events(items, **kwargs):
@@ -120,7 +120,7 @@ def test_a_batch_that_died_mid_way_wrote_nothing_and_the_next_sweep_does_it_all(
         return real(items, **kwargs)
 
     with (
-        mock.patch.object(services, "_append_events", dies_writing_the_second_batch_events),
+        mock.patch.object(outbox, "append_events", dies_writing_the_second_batch_events),
         pytest.raises(SystemExit),
     ):
         timers.sweep(now=at(70), batch_size=10)

@@ -6,7 +6,7 @@ import pytest
 import time_machine
 from django.core import mail
 
-from escalations import services, timers
+from escalations import services, team_settings, timers
 from escalations.models import Escalation, Event, EventType, LadderLevel
 from escalations.tasks import send_event_emails
 from supervisors.models import Membership, Role
@@ -247,7 +247,7 @@ def test_supervisors_off_duty_are_not_told_but_owners_are(ladder, conversation, 
 
 def ladder_set_at(minutes: float, team, levels: list[dict]) -> None:
     with time_machine.travel(at(minutes), tick=False):
-        services.ladder_set(team_id=team.pk, levels=levels)
+        team_settings.ladder_set(team_id=team.pk, levels=levels)
 
 
 def test_a_ladder_set_up_while_an_escalation_waits_starts_its_climb_counted_from_then(

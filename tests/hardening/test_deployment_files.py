@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 from django.conf import settings
 
-from supervisors.management.commands.runstack import Command as RunStack
+from escalation_project.management.commands.runstack import Command as RunStack
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 # Procfile process -> compose service.
@@ -81,7 +81,7 @@ def test_what_the_processes_start_exists_and_matches_make_run():
     assert webhooks[webhooks.index("-Q") + 1] == worker[worker.index("-X") + 1] == webhooks_queue
     assert settings.CELERY_WEBHOOKS_QUEUE == f"{settings.CELERY_TASK_DEFAULT_QUEUE}-webhooks"
 
-    runstack = (ROOT / "supervisors/management/commands/runstack.py").read_text()
+    runstack = (ROOT / "escalation_project/management/commands/runstack.py").read_text()
     assert RunStack.help  # the command that `make run` calls is the one read here
     assert f'"{web[-1]}"' in runstack
     assert re.search(r'"celery", "-A", "escalation_project", "worker"', runstack)

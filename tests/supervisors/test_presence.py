@@ -11,9 +11,9 @@ from django.conf import settings
 from escalation_project.redis_client import shared_redis
 from escalations.broadcast import team_group
 from supervisors import presence
-from supervisors.consumers import PresenceAnnouncer
 from supervisors.models import Role
 from supervisors.presence import (
+    PresenceAnnouncer,
     Snapshot,
     online_counts,
     online_user_ids,

@@ -9,6 +9,7 @@ from django.core import mail
 from django.test import Client
 
 from escalations.models import Event, EventType
+from escalations.tasks import send_event_emails
 from supervisors.models import Role
 from supervisors.tokens import user_token_create
 from tests import factories
@@ -19,6 +20,13 @@ from webhooks import services
 from webhooks.models import Delivery
 
 OTHER_URL = "https://93.184.216.34/other"
+
+
+@pytest.fixture(autouse=True)
+def emails_sent_at_once():
+    """The owners' email goes through the retrying email task: here it runs at once, not via the broker."""
+    with mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])):
+        yield
 
 
 def gone(receiver, hook_endpoint, team, capture) -> None:

@@ -9,7 +9,7 @@ from escalations import services as escalation_services
 from escalations.models import Event, EventType
 from tests import factories
 from tests.webhooks.conftest import open_escalation
-from webhooks import services
+from webhooks import outbox, services
 from webhooks.models import Delivery
 
 # A public address literal: no DNS lookup in tests (the network may be closed).
@@ -78,7 +78,7 @@ def test_a_broker_outage_does_not_fail_the_change_and_the_sweep_finds_the_delive
             open_escalation(team)
 
     (delivery,) = Delivery.objects.all()
-    assert services.deliveries_claim_due() == [delivery.pk]
+    assert outbox.deliveries_claim_due() == [delivery.pk]
 
 
 def test_the_sweep_task_enqueues_what_is_due(team, all_events):

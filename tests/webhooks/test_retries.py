@@ -8,7 +8,7 @@ from django.utils import timezone
 from urllib3.util import Timeout
 
 from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
-from webhooks import sender, services
+from webhooks import policy, sender, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
 
 
@@ -51,7 +51,7 @@ def test_the_waits_follow_the_standard_webhooks_schedule(receiver, delivery, clo
     attempt(delivery)
 
     assert delivery.status == DeliveryStatus.FAILED
-    assert delivery.attempt_count == services.MAX_ATTEMPTS == 10
+    assert delivery.attempt_count == policy.MAX_ATTEMPTS == 10
     assert delivery.next_attempt_at is None
     assert "gave up after 10 attempts" in delivery.last_error
 
@@ -167,7 +167,7 @@ def test_an_attempt_in_flight_is_not_sent_twice(receiver, delivery):
 
 def test_the_attempt_cap_stops_retries(receiver, delivery):
     receiver.expect_request("/hook").respond_with_data("no", status=500)
-    Delivery.objects.filter(pk=delivery.pk).update(attempt_count=services.MAX_ATTEMPTS - 1)
+    Delivery.objects.filter(pk=delivery.pk).update(attempt_count=policy.MAX_ATTEMPTS - 1)
 
     attempt(delivery)
 

@@ -8,7 +8,7 @@ import pytest
 from django.db import connection, transaction
 
 from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
-from webhooks import services
+from webhooks import outbox, services
 from webhooks.models import Delivery, DeliveryStatus, Endpoint
 from webhooks.tasks import sweep_due_deliveries
 
@@ -50,7 +50,7 @@ def test_a_row_whose_message_waits_in_the_queue_is_not_enqueued_again_while_work
     delay.assert_called_once_with([delivery.pk])
 
     # No worker picks it up: sweeps every 5 s during the lease add nothing to the queue.
-    for _ in range(int(services.ENQUEUE_LEASE.total_seconds() // 5) - 1):
+    for _ in range(int(outbox.ENQUEUE_LEASE.total_seconds() // 5) - 1):
         clock.shift(dt.timedelta(seconds=5))
         assert sweep() == []
 
@@ -113,7 +113,7 @@ def test_two_sweeps_at_once_take_disjoint_rows(team):
     assert locked.wait(10)
     try:
         # Does not wait for the other transaction, and takes none of its rows.
-        taken = services.deliveries_claim_due()
+        taken = outbox.deliveries_claim_due()
     finally:
         release.set()
         thread.join(10)
