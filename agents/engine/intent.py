@@ -1,0 +1,252 @@
+"""Intent rules: is a message close in meaning to a rule's examples? Pure: the model and the scoring.
+
+The model is WordLlama's 256-dimension static embedding, shipped in the
+`wordllama` wheel (see pyproject.toml for why this one): a message's vector is
+the mean of its tokens' vectors, ~30 µs on one core, no network, no torch.
+
+Scoring (measured in bench/trigger_accuracy.py, see bench/README.md):
+1. Every vector is centred on the mean of a fixed set of everyday support
+   messages (agents/engine/intent_background.py) and normalised. A static
+   model puts a large shared component in every sentence; removing it makes
+   cosines mean "about the same thing" rather than "also an English question".
+2. An intent is the centroid of its should examples plus its description, and
+   a boundary: the centroid of its should_not examples.
+3. A message fires the intent when its cosine to the should centroid is at
+   least the threshold AND it is closer to the should centroid than to the
+   should_not one. Centroids, not the nearest example: with ten examples the
+   nearest one is noise (one odd example fires on anything near it), and the
+   centroid measured better on every Banking77 rule.
+4. The evidence names the closest should example (the one an admin recognises).
+
+Exceptions as intents (`exception_examples` of a phrase or amount rule): the
+rule does not fire when the message is within EXCEPTION_THRESHOLD of its
+nearest exception example. Nearest, not centroid: exceptions are often a few
+unrelated carve-outs ("refund policy", "a refund I already got").
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.engine.intent_background import SENTENCES as BACKGROUND
+
+# Cosine to the should centroid (after centring) from which a message fires.
+# 0.45 sat in the middle of the flat part of the precision/recall curve on every
+# Banking77 rule (0.40..0.50 moved F1 by a few points; see bench/README.md).
+DEFAULT_THRESHOLD = 0.45
+# An exception example this close (cosine to the nearest one) blocks the rule.
+EXCEPTION_THRESHOLD = 0.6
+MIN_EXAMPLES = 3
+MAX_EXAMPLES = 200
+# Longer messages are cut before embedding: the cost stays bounded, and the
+# first 2,000 characters of a message say what it is about.
+MAX_CHARS = 2000
+MODEL_NAME = "wordllama l2_supercat 256"
+
+
+class ModelUnavailable(RuntimeError):
+    """The embedding model cannot be loaded: intent rules and exception examples cannot be evaluated.
+
+    Raised, never swallowed: a post whose agent has such rules fails loudly
+    (HTTP 503 model_unavailable) rather than going through with rules that
+    silently stop firing.
+    """
+
+    code = "model_unavailable"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class Embedder:
+    """Text -> centred, unit-length vectors. Thread-safe: it only reads its arrays."""
+
+    def __init__(self, tokenizer: Any, weights: np.ndarray) -> None:
+        self._tokenizer = tokenizer
+        self._weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.dim = int(self._weights.shape[1])
+        self._centre = np.zeros(self.dim, dtype=np.float32)  # _mean does not read it
+        self._centre = np.mean([self._mean(text) for text in BACKGROUND], axis=0).astype(np.float32)
+
+    def _mean(self, text: str) -> np.ndarray:
+        ids = self._tokenizer.encode(text[:MAX_CHARS], add_special_tokens=False).ids
+        if not ids:
+            return np.zeros(self.dim, dtype=np.float32)
+        ids = np.clip(np.asarray(ids, dtype=np.int64), 0, self._weights.shape[0] - 1)
+        return self._weights[ids].mean(axis=0)
+
+    def vector(self, text: str) -> np.ndarray:
+        """One text; a zero vector for text with no tokens (it is close to nothing)."""
+        if not text.strip():
+            return np.zeros(self.dim, dtype=np.float32)
+        return _unit(self._mean(text) - self._centre)
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return np.stack([self.vector(text) for text in texts])
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
+
+
+_embedder: Embedder | None = None
+_lock = threading.Lock()
+
+
+def embedder() -> Embedder:
+    """The process's one model, loaded on first use (~0.3 s); ModelUnavailable if it cannot be."""
+    model = _embedder  # read once: no lock on the hot path
+    if model is not None:
+        return model
+    with _lock:
+        if _embedder is None:
+            _set(_load())
+        assert _embedder is not None
+        return _embedder
+
+
+def _set(model: Embedder | None) -> None:
+    global _embedder
+    _embedder = model
+
+
+def _load() -> Embedder:
+    try:
+        import wordllama
+        from wordllama import WordLlama
+    except ImportError as exc:
+        raise ModelUnavailable(
+            f"The intent model cannot be loaded: the wordllama package is not installed ({exc}). "
+            "Install the project's dependencies (pip install -e .)."
+        ) from None
+    try:
+        # The wheel ships the weights and the tokenizer in its own folder, but 0.4.0 looks for
+        # the tokenizer elsewhere first and would then download: point it at its own folder and
+        # forbid downloads, so a missing file is an error here, never a network call.
+        model = WordLlama.load(
+            config="l2_supercat", dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True
+        )
+        return Embedder(model.tokenizer, model.embedding)
+    except Exception as exc:  # any failure of a third-party loader means the same thing here
+        raise ModelUnavailable(
+            f"The intent model ({MODEL_NAME}) cannot be loaded: {exc}. "
+            "Reinstall the wordllama package; nothing is downloaded at run time."
+        ) from None
+
+
+def reset() -> None:
+    """For tests only: forget the loaded model, so the next use loads it again."""
+    with _lock:
+        _set(None)
+
+
+# --- the compiled intents of one matcher --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One rule's examples, as the matcher compiles them."""
+
+    key: int  # the rule's position in its matcher
+    description: str
+    should: tuple[str, ...]
+    should_not: tuple[str, ...]
+    threshold: float
+
+
+@dataclass(frozen=True)
+class Score:
+    score: float  # cosine to the should centroid
+    boundary: float  # cosine to the should_not centroid
+    threshold: float
+
+    @property
+    def fires(self) -> bool:
+        return self.score >= self.threshold and self.score > self.boundary
+
+
+class IntentBank:
+    """Every intent and exception set of a matcher, as one matrix: one product per message.
+
+    Rows: per intent, its should centroid then its should_not centroid; then
+    every exception example of every rule. Built once when the matcher is
+    compiled (the examples are embedded here, never per message).
+    """
+
+    def __init__(
+        self, model: Embedder, intents: Sequence[Intent], exceptions: dict[int, Sequence[str]]
+    ) -> None:
+        self._model = model
+        self._intents = {intent.key: intent for intent in intents}
+        self._examples: dict[int, np.ndarray] = {}
+        rows: list[np.ndarray] = []
+        self._intent_row: dict[int, int] = {}
+        for intent in intents:
+            should = model.vectors([*intent.should, *([intent.description] if intent.description else [])])
+            self._examples[intent.key] = should[: len(intent.should)]
+            self._intent_row[intent.key] = len(rows)
+            rows.append(_unit(should.mean(axis=0)))
+            rows.append(_unit(model.vectors(intent.should_not).mean(axis=0)))
+        self._exception_rows: dict[int, tuple[int, int]] = {}
+        self._exception_text: dict[int, tuple[str, ...]] = {}
+        for key, examples in exceptions.items():
+            start = len(rows)
+            rows.extend(model.vectors(list(examples)))
+            self._exception_rows[key] = (start, len(rows))
+            self._exception_text[key] = tuple(examples)
+        self._matrix = np.stack(rows) if rows else np.zeros((0, model.dim), dtype=np.float32)
+
+    def __bool__(self) -> bool:
+        return bool(self._matrix.shape[0])
+
+    def scores(self, text: str) -> MessageScores:
+        vector = self._model.vector(text)
+        return MessageScores(self, vector, self._matrix @ vector)
+
+    def intent_score(self, key: int, cosines: np.ndarray) -> Score:
+        row = self._intent_row[key]
+        return Score(float(cosines[row]), float(cosines[row + 1]), self._intents[key].threshold)
+
+    def closest_example(self, key: int, vector: np.ndarray) -> tuple[str, float]:
+        similarities = self._examples[key] @ vector
+        best = int(np.argmax(similarities))
+        return self._intents[key].should[best], float(similarities[best])
+
+    def exception(self, key: int, cosines: np.ndarray) -> tuple[str, float] | None:
+        """The nearest exception example if the message is close enough to it, else None."""
+        span = self._exception_rows.get(key)
+        if span is None or span[0] == span[1]:
+            return None
+        part = cosines[span[0] : span[1]]
+        best = int(np.argmax(part))
+        if float(part[best]) < EXCEPTION_THRESHOLD:
+            return None
+        return self._exception_text[key][best], float(part[best])
+
+
+@dataclass(frozen=True)
+class MessageScores:
+    """One message against the whole bank: computed once per evaluation, read per rule."""
+
+    bank: IntentBank
+    vector: np.ndarray
+    cosines: np.ndarray
+
+    def intent(self, key: int) -> Score:
+        return self.bank.intent_score(key, self.cosines)
+
+    def closest_example(self, key: int) -> tuple[str, float]:
+        return self.bank.closest_example(key, self.vector)
+
+    def exception(self, key: int) -> tuple[str, float] | None:
+        return self.bank.exception(key, self.cosines)
