@@ -19,9 +19,15 @@ Scoring (measured in bench/trigger_accuracy.py, see bench/README.md):
 4. The evidence names the closest should example (the one an admin recognises).
 
 Exceptions as intents (`exception_examples` of a phrase or amount rule): the
-rule does not fire when the message is within EXCEPTION_THRESHOLD of its
-nearest exception example. Nearest, not centroid: exceptions are often a few
-unrelated carve-outs ("refund policy", "a refund I already got").
+rule does not fire when the message's nearest exception example is at least
+EXCEPTION_THRESHOLD close AND closer than the nearest of the rule's own
+phrases. Nearest, not centroid: exceptions are often a few unrelated
+carve-outs ("refund policy", "a refund I already got"). The comparison with
+the rule's phrases is what makes it work: on Banking77 a bare threshold
+removed true refund requests as fast as policy questions (every message with
+"refund" is near "what is your refund policy?"), while "closer to an
+exception than to what the rule is about" raised the phrase rule's precision
+from 0.38 to 0.57 for a recall of 0.65 instead of 0.75.
 """
 
 from __future__ import annotations
@@ -40,8 +46,9 @@ from agents.engine.intent_background import SENTENCES as BACKGROUND
 # 0.45 sat in the middle of the flat part of the precision/recall curve on every
 # Banking77 rule (0.40..0.50 moved F1 by a few points; see bench/README.md).
 DEFAULT_THRESHOLD = 0.45
-# An exception example this close (cosine to the nearest one) blocks the rule.
-EXCEPTION_THRESHOLD = 0.6
+# An exception example this close (cosine to the nearest one), and closer than the rule's
+# own phrases, blocks the rule (0.4..0.6 measured the same on Banking77).
+EXCEPTION_THRESHOLD = 0.5
 MIN_EXAMPLES = 3
 MAX_EXAMPLES = 200
 # Longer messages are cut before embedding: the cost stays bounded, and the
@@ -72,21 +79,25 @@ class Embedder:
         self._tokenizer = tokenizer
         self._weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.dim = int(self._weights.shape[1])
-        self._centre = np.zeros(self.dim, dtype=np.float32)  # _mean does not read it
-        self._centre = np.mean([self._mean(text) for text in BACKGROUND], axis=0).astype(np.float32)
+        self._centre = np.zeros(self.dim, dtype=np.float32)  # _plain does not read it
+        self._centre = np.mean([self._plain(text) for text in BACKGROUND], axis=0).astype(np.float32)
 
-    def _mean(self, text: str) -> np.ndarray:
+    def _plain(self, text: str) -> np.ndarray:
+        """The model's own sentence vector: the mean of the token vectors, unit length."""
         ids = self._tokenizer.encode(text[:MAX_CHARS], add_special_tokens=False).ids
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
         ids = np.clip(np.asarray(ids, dtype=np.int64), 0, self._weights.shape[0] - 1)
-        return self._weights[ids].mean(axis=0)
+        return _unit(self._weights[ids].mean(axis=0))
 
     def vector(self, text: str) -> np.ndarray:
         """One text; a zero vector for text with no tokens (it is close to nothing)."""
-        if not text.strip():
-            return np.zeros(self.dim, dtype=np.float32)
-        return _unit(self._mean(text) - self._centre)
+        plain = self._plain(text)
+        if not plain.any():
+            return plain
+        # Unit length before centring, as the model's vectors are used: a long message's
+        # mean has a smaller norm, and would otherwise be pulled towards the centre's side.
+        return _unit(plain - self._centre)
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -184,8 +195,12 @@ class IntentBank:
     """
 
     def __init__(
-        self, model: Embedder, intents: Sequence[Intent], exceptions: dict[int, Sequence[str]]
+        self,
+        model: Embedder,
+        intents: Sequence[Intent],
+        exceptions: dict[int, tuple[Sequence[str], Sequence[str]]],
     ) -> None:
+        """exceptions: rule key -> (its exception examples, its own phrases)."""
         self._model = model
         self._intents = {intent.key: intent for intent in intents}
         self._examples: dict[int, np.ndarray] = {}
@@ -197,12 +212,15 @@ class IntentBank:
             self._intent_row[intent.key] = len(rows)
             rows.append(_unit(should.mean(axis=0)))
             rows.append(_unit(model.vectors(intent.should_not).mean(axis=0)))
-        self._exception_rows: dict[int, tuple[int, int]] = {}
+        # rule key -> (first exception row, first phrase row, end)
+        self._exception_rows: dict[int, tuple[int, int, int]] = {}
         self._exception_text: dict[int, tuple[str, ...]] = {}
-        for key, examples in exceptions.items():
+        for key, (examples, phrases) in exceptions.items():
             start = len(rows)
             rows.extend(model.vectors(list(examples)))
-            self._exception_rows[key] = (start, len(rows))
+            middle = len(rows)
+            rows.extend(model.vectors(list(phrases)))
+            self._exception_rows[key] = (start, middle, len(rows))
             self._exception_text[key] = tuple(examples)
         self._matrix = np.stack(rows) if rows else np.zeros((0, model.dim), dtype=np.float32)
 
@@ -223,15 +241,19 @@ class IntentBank:
         return self._intents[key].should[best], float(similarities[best])
 
     def exception(self, key: int, cosines: np.ndarray) -> tuple[str, float] | None:
-        """The nearest exception example if the message is close enough to it, else None."""
+        """The nearest exception example if it blocks the rule (see the module's docstring), else None."""
         span = self._exception_rows.get(key)
         if span is None or span[0] == span[1]:
             return None
-        part = cosines[span[0] : span[1]]
+        start, middle, end = span
+        part = cosines[start:middle]
         best = int(np.argmax(part))
-        if float(part[best]) < EXCEPTION_THRESHOLD:
+        similarity = float(part[best])
+        if similarity < EXCEPTION_THRESHOLD:
             return None
-        return self._exception_text[key][best], float(part[best])
+        if middle < end and similarity <= float(cosines[middle:end].max()):
+            return None  # closer to what the rule is about than to the exception
+        return self._exception_text[key][best], similarity
 
 
 @dataclass(frozen=True)

@@ -501,7 +501,11 @@ def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
 def _intent_bank(rules: list[_Compiled]) -> intent.IntentBank | None:
     """Embeds every example once, here; raises ModelUnavailable if rules need the model and it is missing."""
     intents = [rule.intent_spec for rule in rules if rule.intent_spec is not None]
-    exceptions = {rule.position: rule.exception_examples for rule in rules if rule.exception_examples}
+    exceptions = {
+        rule.position: (rule.exception_examples, [w.rstrip("*") for _, w in rule.phrases if w.rstrip("*")])
+        for rule in rules
+        if rule.exception_examples
+    }
     if not intents and not exceptions:
         return None  # agents without such rules never load the model
     return intent.IntentBank(intent.embedder(), intents, exceptions)
