@@ -128,7 +128,7 @@ EXAMPLES: dict[str, dict] = {
     "intent": {
         "description": "refund requests",
         "should": ["I want my money back", "please refund my order", "can I get a refund for this"],
-        "should_not": ["what is your refund policy?", "my refund has not arrived yet", "thanks for the refund"],
+        "should_not": ["what is your refund policy?", "my refund has not arrived", "thanks for the refund"],
     },
 }
 

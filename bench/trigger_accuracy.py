@@ -189,7 +189,7 @@ def rules_for(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, s
             "card lost, stolen or compromised",
             {"lost_or_stolen_card", "compromised_card"},
             "phrases",
-            {"phrases": ["lost my card", "card stolen", "stolen card", "card was stolen", "fraud*", "hacked"]},
+            {"phrases": ["lost my card", "card stolen", "stolen card", "card was stolen", "fraud*", "hack*"]},
         ),
         (
             "close my account",
@@ -250,7 +250,8 @@ def main() -> None:
     compile_ms = (time.perf_counter() - t0) * 1000
     fired, rate = evaluate(rules, messages)
 
-    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, one thread; load {os.getloadavg()[0]:.1f}")
+    load = os.getloadavg()[0]
+    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, one thread; load {load:.1f}")
     print(
         f"{len(messages):,} messages (Banking77 test.csv {len(test):,} + {len(PERSON_HELD_OUT_YES)} + "
         f"{len(PERSON_HELD_OUT_NO)} own phrasings); {len(rules)} rules; model load {load_ms:.0f} ms, "
@@ -267,7 +268,8 @@ def main() -> None:
     for rule in rules:
         positives = {i for i, (_, label) in enumerate(messages) if label in targets[rule.name]}
         p, r, tp, fp, fn = precision_recall(fired[rule.name], positives)
-        print(f"| {rule.name} | {len(positives)} | {len(fired[rule.name])} | {p:.2f} | {r:.2f} | {fp} | {fn} |")
+        count = len(fired[rule.name])
+        print(f"| {rule.name} | {len(positives)} | {count} | {p:.2f} | {r:.2f} | {fp} | {fn} |")
         kind = per_kind["phrases" if rule.kind == "asks_for_human" else rule.kind]
         kind[0], kind[1], kind[2] = kind[0] + tp, kind[1] + fp, kind[2] + fn
     print()

@@ -239,7 +239,7 @@ class Matcher:
     def _scores(self, message: _Message) -> intent.MessageScores:
         # Embedded on first need and kept on the message: once per evaluation, whatever the rules.
         if message._scores is None:
-            assert self._bank is not None, "compile_rules builds a bank for intent rules and exception examples"
+            assert self._bank is not None, "compile_rules builds one for intents and exception examples"
             message._scores = self._bank.scores(message.view.content)
         return message._scores
 

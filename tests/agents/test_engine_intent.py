@@ -95,7 +95,8 @@ def test_the_message_is_embedded_once_per_evaluation_and_the_examples_only_at_co
 
     monkeypatch.setattr(intent.Embedder, "vector", counting)
     rules = [spec("intent", REFUNDS, rule_id=n) for n in range(1, 21)]
-    rules.append(spec("phrases", {"phrases": ["refund"], "exception_examples": REFUNDS["should_not"]}, rule_id=99))
+    exceptions = {"phrases": ["refund"], "exception_examples": REFUNDS["should_not"]}
+    rules.append(spec("phrases", exceptions, rule_id=99))
     matcher = compile_rules(rules)
     assert len(calls) == 20 * (4 + 1 + 3) + 3 + 1  # examples, descriptions, exceptions, the phrase
     calls.clear()
@@ -111,17 +112,12 @@ def test_agents_without_intent_rules_never_load_the_model(monkeypatch):
 
 # --- exception examples (boundaries as intents) -------------------------------------------
 
-REFUND_PHRASE = spec(
-    "phrases",
-    {
-        "phrases": ["refund*"],
-        "exception_examples": [
-            "What is your refund policy?",
-            "Can you explain the refund policy to me?",
-            "Do you have a return policy?",
-        ],
-    },
-)
+EXCEPTIONS = [
+    "What is your refund policy?",
+    "Can you explain the refund policy to me?",
+    "Do you have a return policy?",
+]
+REFUND_PHRASE = spec("phrases", {"phrases": ["refund*"], "exception_examples": EXCEPTIONS})
 
 
 def test_exception_examples_stop_a_phrase_rule_on_messages_like_them():
@@ -135,7 +131,7 @@ def test_exception_examples_leave_the_messages_the_rule_is_about():
 def test_exception_examples_apply_to_amount_rules_too():
     amount = spec(
         "amount",
-        {"phrases": ["refund"], "limit": 100, "exception_examples": REFUND_PHRASE.parameters["exception_examples"]},
+        {"phrases": ["refund"], "limit": 100, "exception_examples": EXCEPTIONS},
     )
     assert len(fires(amount, "I want a refund of $150 for my order")) == 1
     assert fires(amount, "What is your refund policy on items over $150?") == []
