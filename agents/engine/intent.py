@@ -223,6 +223,11 @@ class IntentBank:
             self._exception_rows[key] = (start, middle, len(rows))
             self._exception_text[key] = tuple(examples)
         self._matrix = np.stack(rows) if rows else np.zeros((0, model.dim), dtype=np.float32)
+        # For firing(): all intents decided in three array operations, not a Python call per rule.
+        self._keys = np.array(list(self._intent_row), dtype=np.int64)
+        self._should_rows = np.array(list(self._intent_row.values()), dtype=np.int64)
+        thresholds = [self._intents[key].threshold for key in self._intent_row]
+        self._thresholds = np.array(thresholds, dtype=np.float32)
 
     def __bool__(self) -> bool:
         return bool(self._matrix.shape[0])
@@ -230,6 +235,14 @@ class IntentBank:
     def scores(self, text: str) -> MessageScores:
         vector = self._model.vector(text)
         return MessageScores(self, vector, self._matrix @ vector)
+
+    def firing(self, cosines: np.ndarray) -> list[int]:
+        """The keys of the intents this message fires (see Score.fires), in key order."""
+        if not len(self._keys):
+            return []
+        score = cosines[self._should_rows]
+        fires = (score >= self._thresholds) & (score > cosines[self._should_rows + 1])
+        return self._keys[fires].tolist()
 
     def intent_score(self, key: int, cosines: np.ndarray) -> Score:
         row = self._intent_row[key]
@@ -266,6 +279,9 @@ class MessageScores:
 
     def intent(self, key: int) -> Score:
         return self.bank.intent_score(key, self.cosines)
+
+    def firing(self) -> list[int]:
+        return self.bank.firing(self.cosines)
 
     def closest_example(self, key: int) -> tuple[str, float]:
         return self.bank.closest_example(key, self.vector)

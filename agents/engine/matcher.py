@@ -181,19 +181,25 @@ class Matcher:
         self._by_phrase: dict[int, list[_Compiled]] = {}
         self._by_regex: dict[int, list[_Compiled]] = {}
         self._always: dict[str, list[_Compiled]] = {"user": [], "agent": []}
+        # Intent rules are looked at only when the bank says they fire (one product for all).
+        self._intents: dict[str, dict[int, _Compiled]] = {"user": {}, "agent": {}}
         for rule in rules:
-            if rule.spec.kind in ("sentiment", "loop", "intent"):
+            if rule.spec.kind in ("sentiment", "loop"):
                 for role in rule.roles:
                     self._always[role].append(rule)
+            if rule.spec.kind == "intent":
+                for role in rule.roles:
+                    self._intents[role][rule.position] = rule
             for index, _ in rule.phrases:
                 self._by_phrase.setdefault(index, []).append(rule)
             if rule.regex is not None:
                 self._by_regex.setdefault(rule.regex, []).append(rule)
 
     def _candidates(
-        self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int]
+        self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int], intents: list[_Compiled]
     ) -> list[_Compiled]:
         found: dict[int, _Compiled] = {rule.position: rule for rule in self._always[role]}
+        found.update((rule.position, rule) for rule in intents)
         for hits, owners in ((phrase_hits, self._by_phrase), (regex_hits, self._by_regex)):
             for index in hits:
                 for rule in owners.get(index, ()):
@@ -215,7 +221,8 @@ class Matcher:
         normalised = normalise(newest.content)
         phrase_hits = self._phrases.match(normalised)
         regex_hits = self._regexes.match(newest.content)
-        if not phrase_hits and not regex_hits and not self._always[newest.role]:
+        intent_rules = self._intents[newest.role]
+        if not phrase_hits and not regex_hits and not self._always[newest.role] and not intent_rules:
             return []  # the common case, kept cheap: most messages fire nothing
         message = _Message(
             view=newest,
@@ -224,8 +231,11 @@ class Matcher:
             phrase_hits=phrase_hits,
             regex_hits=regex_hits,
         )
+        firing = []
+        if intent_rules:
+            firing = [intent_rules[key] for key in self._scores(message).firing() if key in intent_rules]
         hits = []
-        for rule in self._candidates(newest.role, phrase_hits, regex_hits):
+        for rule in self._candidates(newest.role, phrase_hits, regex_hits, firing):
             if any(self._phrase_in(index, message) for index in rule.exceptions):
                 continue
             if rule.exception_examples and self._scores(message).exception(rule.position) is not None:
