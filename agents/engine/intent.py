@@ -32,6 +32,7 @@ from 0.38 to 0.57 for a recall of 0.65 instead of 0.75.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -87,17 +88,16 @@ class Embedder:
         ids = self._tokenizer.encode(text[:MAX_CHARS], add_special_tokens=False).ids
         if not ids:
             return np.zeros(self.dim, dtype=np.float32)
-        ids = np.clip(np.asarray(ids, dtype=np.int64), 0, self._weights.shape[0] - 1)
-        return _unit(self._weights[ids].mean(axis=0))
+        # The sum, not the mean: the scale goes with the normalisation. Ids come from the
+        # model's own vocabulary, which has one row per id (checked in _load).
+        return _unit(self._weights[ids].sum(axis=0))
 
     def vector(self, text: str) -> np.ndarray:
         """One text; a zero vector for text with no tokens (it is close to nothing)."""
         plain = self._plain(text)
-        if not plain.any():
-            return plain
         # Unit length before centring, as the model's vectors are used: a long message's
         # mean has a smaller norm, and would otherwise be pulled towards the centre's side.
-        return _unit(plain - self._centre)
+        return _unit(plain - self._centre) if plain.any() else plain
 
     def vectors(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
@@ -106,8 +106,8 @@ class Embedder:
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm).astype(np.float32) if norm > 0 else vector.astype(np.float32)
+    norm = math.sqrt(float(vector @ vector))  # a third of np.linalg.norm's cost on one vector
+    return vector / np.float32(norm) if norm > 0 else vector
 
 
 _embedder: Embedder | None = None
@@ -147,6 +147,8 @@ def _load() -> Embedder:
         model = WordLlama.load(
             config="l2_supercat", dim=256, cache_dir=Path(wordllama.__file__).parent, disable_download=True
         )
+        if model.tokenizer.get_vocab_size() > model.embedding.shape[0]:
+            raise ValueError("the tokenizer has more ids than the weights have rows")
         return Embedder(model.tokenizer, model.embedding)
     except Exception as exc:  # any failure of a third-party loader means the same thing here
         raise ModelUnavailable(
