@@ -176,6 +176,27 @@ def reset() -> None:
         _set(None)
 
 
+def with_examples(
+    parameters: dict[str, Any], *, should: Sequence[str] = (), should_not: Sequence[str] = ()
+) -> dict[str, Any]:
+    """An intent rule's parameters with examples added (e.g. from supervisors' needed marks).
+
+    A new dict; the examples keep their order, exact repeats (ignoring case and
+    spacing) are not added twice, and a side already at MAX_EXAMPLES takes no more.
+    """
+    updated = dict(parameters)
+    for key, new in (("should", should), ("should_not", should_not)):
+        examples = list(updated.get(key, []))
+        seen = {" ".join(e.casefold().split()) for e in examples}
+        for example in new:
+            folded = " ".join(example.casefold().split())
+            if folded and folded not in seen and len(examples) < MAX_EXAMPLES:
+                examples.append(example.strip())
+                seen.add(folded)
+        updated[key] = examples
+    return updated
+
+
 # --- the compiled intents of one matcher --------------------------------------------------
 
 

@@ -277,3 +277,16 @@ def test_the_system_check_reports_a_missing_model(fresh_model, monkeypatch):
     (error,) = intent_model_loads()
     assert error.id == "agents.E001"
     assert "wordllama" in error.msg
+
+
+def test_with_examples_adds_new_examples_once_and_keeps_the_rest():
+    updated = intent.with_examples(
+        REFUNDS,
+        should=["Refund me for the broken kettle", "  i want my MONEY back for this order "],
+        should_not=["Is my refund on its way?"],
+    )
+    assert updated["should"] == [*REFUNDS["should"], "Refund me for the broken kettle"]
+    assert updated["should_not"] == [*REFUNDS["should_not"], "Is my refund on its way?"]
+    assert updated["description"] == REFUNDS["description"]
+    assert REFUNDS["should"][-1] == "I would like a refund for something I bought"  # not changed in place
+    validate_parameters("intent", updated)

@@ -136,3 +136,32 @@ def _with_existing(rule) -> dict:
         "rules-0-area": rule.area,
         "rules-0-reason_template": rule.reason_template,
     }
+
+
+@pytest.fixture
+def no_model(monkeypatch):
+    import sys
+
+    from agents.engine import intent
+
+    intent.reset()
+    monkeypatch.setitem(sys.modules, "wordllama", None)
+    yield
+    monkeypatch.undo()
+    intent.reset()
+
+
+def test_without_the_model_check_rules_fails_with_the_reason(agent, no_model):
+    case(agent, "asks for a refund", [("user", REQUEST)], expected="Refund requests")
+    with pytest.raises(CommandError, match="refund-bot: The intent model cannot be loaded"):
+        call_command("check_rules", agent.slug)
+
+
+def test_without_the_model_the_admin_pages_say_why(client, agent, contributor, no_model):  # noqa: F811
+    bench = client.get(reverse("admin:agents_agent_rule_bench", args=[agent.pk]))
+    assert bench.status_code == 200
+    assert "The intent model cannot be loaded" in bench.content.decode()
+    what_if_url = reverse("admin:agents_escalationrule_what_if", args=[agent.rules.get().pk])
+    page = client.get(what_if_url)
+    assert page.status_code == 200
+    assert "The intent model cannot be loaded" in page.content.decode()

@@ -2,6 +2,7 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agents.engine.intent import ModelUnavailable
 from agents.models import Agent
 from agents.rule_bench import run_rule_tests
 
@@ -21,7 +22,10 @@ class Command(BaseCommand):
                 raise CommandError(f"No agent with the slug {', '.join(unknown)}.")
         total = failed = 0
         for agent in agents:
-            results = run_rule_tests(agent)
+            try:
+                results = run_rule_tests(agent)
+            except ModelUnavailable as unavailable:
+                raise CommandError(f"{agent.slug}: {unavailable.message}") from None
             if not results:
                 self.stdout.write(f"{agent.slug}: no rule tests")
                 continue
