@@ -10,22 +10,10 @@ from django.urls import reverse
 from agents.models import EscalationRule, RuleKind
 from agents.rule_bench import run_rule_tests, what_if
 from tests import factories
+from tests.agents.test_engine_intent import REFUNDS
 from tests.agents.test_rule_bench import case, contributor, conversation_with  # noqa: F401
 from tests.test_admin import agent_form, new_rule_form
 
-REFUNDS = {
-    "description": "refund requests",
-    "should": [
-        "I want my money back for this order",
-        "Please refund the shoes I bought, they don't fit",
-        "Can I get a refund for the item I purchased?",
-    ],
-    "should_not": [
-        "What is your refund policy?",
-        "My refund has not shown up in my account yet",
-        "Thanks, I received the refund",
-    ],
-}
 REQUEST = "Hello, I bought a jacket last week and I'd like a refund please"
 
 
@@ -138,26 +126,13 @@ def _with_existing(rule) -> dict:
     }
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    import sys
-
-    from agents.engine import intent
-
-    intent.reset()
-    monkeypatch.setitem(sys.modules, "wordllama", None)
-    yield
-    monkeypatch.undo()
-    intent.reset()
-
-
-def test_without_the_model_check_rules_fails_with_the_reason(agent, no_model):
+def test_without_the_model_check_rules_fails_with_the_reason(agent, no_intent_model):
     case(agent, "asks for a refund", [("user", REQUEST)], expected="Refund requests")
     with pytest.raises(CommandError, match="refund-bot: The intent model cannot be loaded"):
         call_command("check_rules", agent.slug)
 
 
-def test_without_the_model_the_admin_pages_say_why(client, agent, contributor, no_model):  # noqa: F811
+def test_without_the_model_the_admin_pages_say_why(client, agent, contributor, no_intent_model):  # noqa: F811
     bench = client.get(reverse("admin:agents_agent_rule_bench", args=[agent.pk]))
     assert bench.status_code == 200
     assert "The intent model cannot be loaded" in bench.content.decode()

@@ -1,30 +1,18 @@
 """Intent rules over the API: create, update, refuse (one error shape), evaluate, a missing model."""
 
-import sys
-
 import pytest
 
 from agents.engine import intent
 from agents.models import EscalationRule, Message
+from tests.agents.conftest import no_intent_model  # noqa: F401
+from tests.agents.test_engine_intent import REFUNDS
 from tests.api.test_config_rules import evaluate, rule_url, rules_url
 
 URL = "/api/v1/conversations/"
 INTENT_RULE = {
     "name": "Refund requests",
     "kind": "intent",
-    "parameters": {
-        "description": "refund requests",
-        "should": [
-            "I want my money back for this order",
-            "Please refund the shoes I bought, they don't fit",
-            "Can I get a refund for the item I purchased?",
-        ],
-        "should_not": [
-            "What is your refund policy?",
-            "My refund has not shown up in my account yet",
-            "Thanks, I received the refund",
-        ],
-    },
+    "parameters": REFUNDS,
     "reason_template": "Refund request, like “{example}” ({score})",
     "severity": "warning",
 }
@@ -105,19 +93,13 @@ def test_exception_examples_on_a_phrase_rule_are_validated(contributor_api, ours
     assert '"exception_examples" must be a list' in response.json()["error"]["fields"]["parameters"][0]
 
 
-@pytest.fixture
-def no_model(monkeypatch):
-    intent.reset()
-    monkeypatch.setitem(sys.modules, "wordllama", None)
-    yield
-    monkeypatch.undo()
-    intent.reset()
-
-
 def test_a_post_is_refused_with_503_when_the_model_is_missing_and_nothing_is_kept(
-    agent_api, contributor_api, ours, no_model
+    agent_api,
+    contributor_api,
+    ours,
+    no_intent_model,  # noqa: F811
 ):
-    EscalationRule.objects.create(agent=ours.agent, **{k: v for k, v in INTENT_RULE.items()})
+    EscalationRule.objects.create(agent=ours.agent, **INTENT_RULE)
     before = Message.objects.count()
     response = agent_api.post(
         f"{URL}{ours.conversation.pk}/messages/", {"role": "user", "content": REQUEST}, format="json"
