@@ -140,3 +140,14 @@ def test_without_the_model_the_admin_pages_say_why(client, agent, contributor, n
     page = client.get(what_if_url)
     assert page.status_code == 200
     assert "The intent model cannot be loaded" in page.content.decode()
+
+
+def test_check_rules_reports_a_stored_intent_with_too_few_examples(agent, capsys):
+    # Written around validation (an import, an older version): a save would have refused it.
+    EscalationRule.objects.filter(agent=agent).update(parameters={**REFUNDS, "should": REFUNDS["should"][:2]})
+    with pytest.raises(CommandError, match="1 rule\\(s\\) with invalid parameters"):
+        call_command("check_rules", agent.slug)
+    assert (
+        "refund-bot: rule 'Refund requests': parameters: \"should\" needs at least 3 examples, not 2."
+        in capsys.readouterr().out
+    )
