@@ -2,7 +2,7 @@
 
 The model is WordLlama's 256-dimension static embedding, shipped in the
 `wordllama` wheel (see pyproject.toml for why this one): a message's vector is
-the mean of its tokens' vectors, ~30 µs on one core, no network, no torch.
+the mean of its tokens' vectors: tens of µs on one core, no network, no torch.
 
 Scoring (measured in bench/trigger_accuracy.py, see bench/README.md):
 1. Every vector is centred on the mean of a fixed set of everyday support
@@ -15,7 +15,7 @@ Scoring (measured in bench/trigger_accuracy.py, see bench/README.md):
    least the threshold AND it is closer to the should centroid than to the
    should_not one. Centroids, not the nearest example: with ten examples the
    nearest one is noise (one odd example fires on anything near it), and the
-   centroid measured better on every Banking77 rule.
+   centroid measured better on three of four Banking77 rules, equal on the fourth.
 4. The evidence names the closest should example (the one an admin recognises).
 
 Exceptions as intents (`exception_examples` of a phrase or amount rule): the
@@ -44,9 +44,10 @@ import numpy as np
 
 from agents.engine.intent_background import SENTENCES as BACKGROUND
 
-# Cosine to the should centroid (after centring) from which a message fires.
-# 0.45 sat in the middle of the flat part of the precision/recall curve on every
-# Banking77 rule (0.40..0.50 moved F1 by a few points; see bench/README.md).
+# Cosine to the should centroid (after centring) from which a message fires. 0.45 is the
+# middle of 0.40-0.50, the range where none of the measured Banking77 rules collapses
+# (below it precision falls fast, above it recall does). It is not right for every rule:
+# the sweep is in bench/README.md, and an admin sets `threshold` per rule.
 DEFAULT_THRESHOLD = 0.45
 # An exception example this close (cosine to the nearest one), and closer than the rule's
 # own phrases, blocks the rule (0.4..0.6 measured the same on Banking77).
@@ -128,7 +129,7 @@ _lock = threading.Lock()
 
 
 def embedder() -> Embedder:
-    """The process's one model, loaded on first use (~0.3 s); ModelUnavailable if it cannot be."""
+    """The process's one model, loaded on first use (0.3-1 s); ModelUnavailable if it cannot be."""
     model = _embedder  # read once: no lock on the hot path
     if model is not None:
         return model
