@@ -20,6 +20,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "sentiment": (*COMMON, "score", "threshold", "count"),
     "loop": (*COMMON, "count"),
     "policy": (*COMMON, "verdict"),  # verdict: the judge's reason
+    "intent": (*COMMON, "example", "score", "threshold"),
 }
 _formatter = string.Formatter()
 
