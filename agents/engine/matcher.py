@@ -286,6 +286,9 @@ class Matcher:
         regex_hits = self._regexes.match(newest.content)
         if not phrase_hits and not regex_hits and not self._always[newest.role]:
             return []  # the common case, kept cheap: most messages fire nothing
+        candidates = self._candidates(newest.role, phrase_hits, regex_hits)
+        if not candidates:
+            return []  # Set hits on some words of a phrase, not all of them
         message = _Message(
             view=newest,
             index=len(history) - 1,
@@ -295,7 +298,7 @@ class Matcher:
             fixes=fixes,
         )
         hits = []
-        for rule in self._candidates(newest.role, phrase_hits, regex_hits):
+        for rule in candidates:
             if any(self._phrase_in(exception, message) for exception in rule.exceptions):
                 continue
             hit = _EVALUATORS[rule.spec.kind](self, rule, message, history)
@@ -661,7 +664,8 @@ def _typo_index(
             wakes.setdefault(word, set()).update(every_pattern)
     if not wakes:
         return None, {}
-    return TypoIndex(wakes), {word: frozenset(indices) for word, indices in wakes.items()}
+    short_ok = human.VOCABULARY if builtin_human else ()
+    return TypoIndex(wakes, short_ok), {word: frozenset(indices) for word, indices in wakes.items()}
 
 
 def _add_checked(patterns: _Patterns, candidate: str, exact: WordPattern | None = None) -> int:

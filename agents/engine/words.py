@@ -47,8 +47,8 @@ CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "yet"})
 _SUBJECTS = frozenset({"i", "we", "you", "u"})
 
 # A word, or one punctuation mark that ends a clause (those are tokens too, for the scopes).
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:,\n]")
-_SENTENCE_END = frozenset(".!?;\n")
+_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:,]")
+_SENTENCE_END = frozenset(".!?;")
 
 
 @lru_cache(maxsize=1)
@@ -203,11 +203,13 @@ def _common_prefix(a: str, b: str) -> str:
 # --- typos ---------------------------------------------------------------------------
 
 
-def near(word: str, target: str) -> bool:
-    """Edit distance 1 (insert, delete, substitute, or swap two neighbours) where one word has 5+
-    letters and neither fewer than 4: "refnd" is "refund", "talkk" is "talk", "tall" is not "talk"."""
-    shorter, longer = sorted((len(word), len(target)))
-    if shorter < TYPO_MIN_LETTERS - 1 or longer < TYPO_MIN_LETTERS or word == target:
+def near(word: str, target: str, *, short_target: bool = False) -> bool:
+    """Edit distance 1 (insert, delete, substitute, or swap two neighbours) to a target of 5+
+    letters: "refnd" is "refund". A `short_target` of 4 letters takes a word of 5: "talkk" is
+    "talk", "tall" is not."""
+    if word == target or min(len(word), len(target)) < TYPO_MIN_LETTERS - 1:
+        return False
+    if len(target) < TYPO_MIN_LETTERS and not (short_target and len(word) >= TYPO_MIN_LETTERS):
         return False
     return OSA.distance(word, target, score_cutoff=1) <= 1
 
@@ -225,8 +227,15 @@ class TypoIndex:
 
     SEEN_LIMIT = 200_000
 
-    def __init__(self, vocabulary: Iterable[str]) -> None:
-        words = {w for w in vocabulary if len(w) >= TYPO_MIN_LETTERS - 1 and w.isalpha()}
+    def __init__(self, vocabulary: Iterable[str], short_ok: Iterable[str] = ()) -> None:
+        """`short_ok`: words of 4 letters that a 5-letter misspelling may stand for ("talkk")."""
+        self._short_ok = frozenset(short_ok)
+        words = {
+            w
+            for w in vocabulary
+            if w.isalpha()
+            and (len(w) >= TYPO_MIN_LETTERS or len(w) == TYPO_MIN_LETTERS - 1 and w in self._short_ok)
+        }
         self._exact = frozenset(words)
         self._stems = {stem(w): w for w in words}
         # SymSpell-style index: every word and each of its one-letter deletions point to the word,
@@ -237,29 +246,36 @@ class TypoIndex:
                 self._deletions.setdefault(variant, set()).add(word)
         self._seen: set[str] = set()
         self._fixes: dict[str, tuple[tuple[str, str], ...]] = {}  # chunk -> ((typo, word), ...)
+        self._typo_chunks: set[str] = set()  # the keys of _fixes, as a set for isdisjoint
 
     def __bool__(self) -> bool:
         return bool(self._exact)
 
     def fixes(self, text: str) -> dict[str, str]:
         """{misspelt word: phrase word} for the words of normalised `text`; usually empty."""
-        chunks = set(text.split())
-        new = chunks - self._seen
-        if new:
-            if len(self._seen) > self.SEEN_LIMIT:
-                self._seen, self._fixes = set(), {}
-            for chunk in new:
-                found = tuple(
-                    (piece, fix)
-                    for piece in (t.text for t in tokenize(chunk))
-                    if (fix := self.correction(piece)) is not None
-                )
-                if found:
-                    self._fixes[chunk] = found
-                self._seen.add(chunk)
-        if not self._fixes:
+        chunks = text.split()
+        # Two set lookups per chunk in C and no new set on the common path: the chunks were all
+        # seen before and none of them holds a typo (measured: building a set of the chunks
+        # cost as much as the whole RE2 Set pass).
+        if not self._seen.issuperset(chunks):
+            self._learn(set(chunks) - self._seen)
+        if self._typo_chunks.isdisjoint(chunks):
             return {}
-        return {typo: fix for chunk in chunks & self._fixes.keys() for typo, fix in self._fixes[chunk]}
+        return {typo: fix for chunk in chunks for typo, fix in self._fixes.get(chunk, ())}
+
+    def _learn(self, new: set[str]) -> None:
+        if len(self._seen) > self.SEEN_LIMIT:
+            self._seen, self._fixes, self._typo_chunks = set(), {}, set()
+        for chunk in new:
+            found = tuple(
+                (piece, fix)
+                for piece in (t.text for t in tokenize(chunk))
+                if (fix := self.correction(piece)) is not None
+            )
+            if found:
+                self._fixes[chunk] = found
+                self._typo_chunks.add(chunk)
+            self._seen.add(chunk)
 
     def correction(self, word: str) -> str | None:
         if len(word) < TYPO_MIN_LETTERS - 1 or word in self._exact or not word.isalpha():
@@ -271,7 +287,10 @@ class TypoIndex:
         for variant in {word, *_deletions(word)}:
             candidates |= self._deletions.get(variant, set())
         for candidate in sorted(candidates):  # sorted: the same fix whatever the set order
-            if near(word, candidate) or near(word_stem, stem(candidate)):
+            short = candidate in self._short_ok
+            if near(word, candidate, short_target=short) or near(
+                word_stem, stem(candidate), short_target=short
+            ):
                 return candidate
         return None
 

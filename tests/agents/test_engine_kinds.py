@@ -77,7 +77,8 @@ def test_the_reason_shows_the_amount_and_the_limit():
         "I want a refund",  # no amount
         "refund for order 150",  # a number without a currency is not money
         "I paid $150 yesterday",  # amount without the phrase
-        "refunded $150",  # the phrase must be a whole word
+        "prerefund $150",  # the phrase must be a whole word
+        "I'm waiting for a refund of $299, has it been processed?",  # a status check, not a request
     ],
 )
 def test_an_amount_rule_near_miss_does_not_fire(text):
@@ -153,13 +154,16 @@ def test_a_calm_message_does_not_fire(text):
     assert fires(ANGRY, text) == []
 
 
-def test_over_the_last_n_messages_one_outburst_is_not_enough_but_sustained_anger_is():
+def test_over_the_last_n_messages_the_strongest_one_counts():
     rule = spec("sentiment", {"threshold": 0.6, "last_n": 3})
     furious = "This is terrible, I hate this useless garbage service!!!"
-    assert fires(rule, "where is my parcel", "ok", furious) == []
-    (hit,) = fires(rule, furious, "Awful. Absolutely horrible and stupid!", furious)
+    # A calm message after a furious one does not hide it (a mean over the three would).
+    (hit,) = fires(rule, "where is my parcel", furious, "ok")
     assert hit.evidence[0]["count"] == "3"
     assert hit.evidence[0]["message_ids"] == [1, 2, 3]
+    assert hit.evidence[0]["strongest_message_id"] == 2
+    # Older than the last 3 is forgotten.
+    assert fires(rule, furious, "where is my parcel", "ok", "thanks") == []
 
 
 # --- loop ------------------------------------------------------------------------------
