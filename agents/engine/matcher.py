@@ -534,8 +534,28 @@ _LEXICON_EXTRA = {
     "sick": -1.6,
 }
 # Phrases VADER reads word by word, scored as one word (spaces become underscores before scoring).
-_PHRASES_EXTRA = {"fed up": "fed_up", "rip off": "ripoff", "sick of": "sick_of", "sick and tired": "sick_of"}
+_PHRASES_EXTRA = {
+    "fed up": "fed_up",
+    "rip off": "ripoff",
+    "sick of": "sick_of",
+    "sick and tired": "sick_of",
+    # "problem" and "worry" are topic words (above), which would leave "no" as a negative word.
+    "no problem": "fine",
+    "no worries": "fine",
+}
 _LEXICON_EXTRA.update({"fed_up": -2.6, "sick_of": -2.6})
+
+
+# Words VADER scores that tell what happened, not how the customer feels about it ("my card was
+# stolen", "a failed transfer", "can you help"): left out, the score measures anger and
+# frustration rather than the topic. Measured on Banking77's real, mostly calm messages: 8% of them
+# fired at 0.3 before this, mostly on "stolen", "fraud", "declined", "problem".
+_LEXICON_TOPIC_WORDS = frozenset(
+    """stolen steal fraud fraudulent lost lose problem problems error errors failed fail fails wrong
+    broken worried worry dispute rejected reject block blocked cancel missing miss delay delayed stop
+    strange victim suspicious stuck confused confusing emergency avoid trouble suspect charged charges
+    denied scared trapped accident mistake support help helpful please treat care cares save""".split()
+)
 
 
 @lru_cache(maxsize=1)
@@ -545,6 +565,8 @@ def _analyzer() -> Any:
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     analyzer = SentimentIntensityAnalyzer()
+    for word in _LEXICON_TOPIC_WORDS:
+        analyzer.lexicon.pop(word, None)
     analyzer.lexicon.update(_LEXICON_EXTRA)
     return analyzer
 
@@ -557,8 +579,8 @@ def negativity(text: str) -> float:
     """0 (neutral or positive) .. 1 (furious): VADER's compound score, negated and floored at 0.
 
     VADER already weighs CAPS and "!!!" as boosters of negative words; a message that shouts
-    (several words in capitals) and ends in "!!" or more gets a little more on top, since
-    customers shout about neutral words too ("WHERE IS MY ORDER!!!").
+    (two or more words in capitals, and "!!") scores at least 0.6, since customers shout
+    about neutral words too ("WHERE IS MY ORDER!!!").
     Cached: each new message re-reads the last N, which were scored before.
     """
     lowered = text.lower()
@@ -568,7 +590,7 @@ def negativity(text: str) -> float:
     score = max(0.0, -_analyzer().polarity_scores(text)["compound"])
     shouted = len(_SHOUTING.findall(text)) >= 2 and "!!" in text
     if shouted:
-        score = min(1.0, score + 0.3) if score > 0 else 0.3
+        score = min(1.0, max(score + 0.3, 0.6))
     return score
 
 
