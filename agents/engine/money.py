@@ -143,6 +143,8 @@ _STATUS = re.compile(
     r"|not (?:yet )?(?:received|arrived|showing|shown|come|credited|here)|show(?:n|ing)? up"
     r"|(?:haven['’]?t|hasn['’]?t|didn['’]?t|never) (?:received|got|gotten|seen|arrived|come|get|receive)"
     r"|already (?:requested|asked|applied|filed)|(?:i|we) (?:requested|asked for|applied for|filed|submitted)"
+    r"|(?:was|were|been|is) (?:sent|issued|paid|credited|approved|refunded)"
+    r"|(?:want|like|need) to (?:know|check|confirm|find out)"
     r"|how long|any (?:news|update)|track(?:ing)?)\b"
 )
 
