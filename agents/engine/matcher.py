@@ -1,14 +1,18 @@
 """compile_rules(specs) -> Matcher; Matcher.evaluate(history) -> hits. Pure: no ORM, no I/O.
 
-One pass per text kind, whatever the number of rules: every phrase of every
-rule (phrases, amount, asks-for-human, exception phrases, the built-in
-asks-for-human patterns) goes into one RE2 Set run over the normalised
-message, every regex rule into a second Set run over the raw message. Only
-the rules whose patterns the Sets report are then looked at one by one (to
-find the span, the amount, the exceptions). Exception phrases are looked
-for in the newest message only, whatever the kind. Sentiment and loop rules read
-the recent history and cost per rule, so they run only for the roles they
-apply to.
+One pass per text kind, whatever the number of rules: every word of every
+phrase of every rule (phrases, amount, asks-for-human, exception phrases) and
+the built-in asks-for-human patterns go into one RE2 Set run over the
+normalised message, every regex rule into a second Set run over the raw
+message. A word's Set entry is the part all its inflections share
+("happy"/"happi" -> "happ"). Misspelt words are corrected to the phrase
+words they are one edit from (words.TypoIndex: set look-ups, remembered per
+word) and count as Set hits of those words. Only the rules with a phrase
+whose every word the Set found are then looked at one by one, on words
+(agents.engine.words: stems, gaps, negation) to find the span, the amount,
+the exceptions. Exception phrases are looked for in the newest message
+only, whatever the kind. Sentiment and loop rules read the recent history
+and cost per rule, so they run only for the roles they apply to.
 """
 
 from __future__ import annotations
