@@ -4,9 +4,10 @@ All of it works on *normalised* text (agents.engine.text.normalise) and on
 words (runs of letters and digits, with inner apostrophes: "didn't" is one
 word). Admins' documentation: docs/admins/matching.md.
 
-- Inflections: each word is compared by its Snowball (Porter2) English stem,
-  so "refund" matches "refunds" and "refunded", "account deletion" matches
-  "account deleted". The stemmer is a maintained library, not a suffix list.
+- Inflections: each word is compared by its Snowball (Porter2) English stem
+  (PyStemmer, the Snowball project's C build), so "refund" matches "refunds"
+  and "refunded", "account deletion" matches "account deleted". The stemmer is
+  a maintained library, not a suffix list.
 - Gaps: up to `word_gap` other words may stand between two words of a phrase
   ("delete account" matches "delete my Premium account" at the default 2),
   within one sentence.
@@ -22,11 +23,12 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-import snowballstemmer
+import Stemmer
 from rapidfuzz.distance import OSA
 
 DEFAULT_WORD_GAP = 2
@@ -51,15 +53,17 @@ _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:,]")
 _SENTENCE_END = frozenset(".!?;")
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+# PyStemmer's stemmer objects are not thread-safe: one per thread.
+_local = threading.local()
 
 
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """The Snowball stem; cached, since the pure-Python stemmer costs ~30 µs a word."""
-    return _stemmer().stemWord(word.replace("’", "'"))
+    """The Snowball (Porter2) English stem; cached, as messages repeat their words."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word.replace("’", "'"))
 
 
 def _plain(word: str) -> str:
