@@ -1,12 +1,14 @@
 """Accuracy of the built-in asks-for-human detector and the sentiment threshold, printed as tables.
 
-    .venv/bin/python bench/trigger_words.py [--banking77 ../shared/corpora/banking77/test.csv]
+    .venv/bin/python bench/trigger_words.py [--banking77 ../shared/corpora/banking77/test.csv] [--speed]
 
 - Asks for a human: recall and precision on the hand-written phrasings of
   tests/agents/human_phrasings.py (development set, and the held-out set written afterwards).
 - Sentiment: for each threshold, how many hand-labelled furious messages fire, how many calm ones
   do (tests/agents/sentiment_messages.py), and how often real customer messages fire: Banking77's
   test split (CC BY 4.0, kept outside the repository), almost all calm questions.
+- --speed: what typos cost, on bench/triggers.py's 1,000 phrase + 100 regex rules: the same
+  rules with typos on (the default) and off, side by side, messages that match nothing and 1%.
 """
 
 from __future__ import annotations
@@ -73,6 +75,32 @@ def sentiment_table(banking77: Path | None) -> None:
         )
 
 
+def speed_table() -> None:
+    import dataclasses
+    import random
+
+    sys.path.insert(0, str(ROOT / "bench"))
+    import triggers
+
+    rules, phrases = triggers.make_rules(random.Random(7), 1_000, 100)
+    no_typos = [
+        dataclasses.replace(rule, parameters={**rule.parameters, "typos": False})
+        if rule.kind == "phrases"
+        else rule
+        for rule in rules
+    ]
+    print("| typos | with a phrase | msg/s (warm) | p50 µs | p99 µs | hits |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for hit_rate in (0.0, 0.01):
+        messages = triggers.make_messages(random.Random(8), 10_000, phrases, hit_rate)
+        for name, specs in (("on", rules), ("off", no_typos)):
+            result = triggers.measure(compile_rules(specs), messages)
+            print(
+                f"| {name} | {hit_rate:.0%} | {result['msg_s']:,.0f} | {result['p50_us']:.1f} "
+                f"| {result['p99_us']:.1f} | {result['hits']:,} |"
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,10 +108,14 @@ def main() -> None:
     parser.add_argument(
         "--banking77", type=Path, default=ROOT.parent / "shared" / "corpora" / "banking77" / "test.csv"
     )
+    parser.add_argument("--speed", action="store_true", help="also measure what typos cost")
     args = parser.parse_args()
     human_table()
     print()
     sentiment_table(args.banking77)
+    if args.speed:
+        print()
+        speed_table()
 
 
 if __name__ == "__main__":
