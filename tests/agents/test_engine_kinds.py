@@ -4,6 +4,7 @@ import pytest
 
 from agents.engine.matcher import MessageView, compile_rules
 from tests.agents.conftest import fires, spec
+from tests.agents.human_phrasings import DEVELOPMENT_MENTIONS, DEVELOPMENT_REQUESTS
 
 # --- regex -----------------------------------------------------------------------------
 
@@ -101,34 +102,12 @@ def test_a_currency_parameter_ignores_other_currencies():
 HUMAN = spec("asks_for_human", {"extra_phrases": ["someone from staff"]}, reason_template="Asked: {phrase}")
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "Can I talk to a person?",
-        "let me speak with a real human",
-        "I want to speak to your manager",
-        "get me your supervisor",
-        "Transfer me to a live agent please",
-        "HUMAN PLEASE",
-        "I need a human",
-        "is there a real person there?",
-        "representative, please",
-        "I'd like to talk to someone from staff",
-    ],
-)
+@pytest.mark.parametrize("text", [*DEVELOPMENT_REQUESTS, "I'd like to talk to someone from staff"])
 def test_asking_for_a_human_fires_in_many_phrasings(text):
     assert len(fires(HUMAN, text)) == 1
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        "I talked to your manager yesterday",
-        "the person who delivered it was rude",
-        "that was human error",
-        "my supervisor approved the purchase",
-    ],
-)
+@pytest.mark.parametrize("text", DEVELOPMENT_MENTIONS)
 def test_mentioning_a_person_is_not_asking_for_one(text):
     assert fires(HUMAN, text) == []
 
