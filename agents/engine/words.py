@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import Stemmer
 from rapidfuzz.distance import OSA
@@ -49,8 +50,10 @@ CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "yet"})
 _SUBJECTS = frozenset({"i", "we", "you", "u"})
 
 # A word, or one punctuation mark that ends a clause (those are tokens too, for the scopes).
-_TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[.!?;:,]")
+# \w (letters, digits and "_", any script) measured ~1.6x faster in `re` than [^\W_].
+_TOKEN = re.compile(r"\w+(?:['’]\w+)*|[.!?;:,]")
 _SENTENCE_END = frozenset(".!?;")
+_PUNCTUATION = frozenset(".!?;:,")
 
 
 # PyStemmer's stemmer objects are not thread-safe: one per thread.
@@ -71,8 +74,9 @@ def _plain(word: str) -> str:
     return word.replace("'", "").replace("’", "")
 
 
-@dataclass(frozen=True, slots=True)
-class Token:
+class Token(NamedTuple):
+    # A NamedTuple, not a frozen dataclass: a message's words are made by the dozen on every
+    # woken message, and a frozen dataclass's __init__ measured ~4x slower.
     text: str
     start: int
     end: int
@@ -88,16 +92,18 @@ def tokenize(text: str) -> list[Token]:
     """Words of normalised text with their sentence and clause numbers; punctuation is dropped."""
     tokens: list[Token] = []
     sentence = clause = 0
+    append = tokens.append
     for found in _TOKEN.finditer(text):
         value = found.group()
-        if len(value) == 1 and not value.isalnum():
+        if value in _PUNCTUATION:
             clause += 1
             if value in _SENTENCE_END:
                 sentence += 1
             continue
         if value in CLAUSE_WORDS:
             clause += 1
-        tokens.append(Token(value, found.start(), found.end(), sentence, clause))
+        start, end = found.span()
+        append(Token(value, start, end, sentence, clause))
     return tokens
 
 
