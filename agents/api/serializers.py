@@ -82,7 +82,8 @@ def _parameters_schema() -> dict[str, Any]:
                 "title": f"{kind} parameters",
                 "type": "object",
                 "properties": properties,
-                "required": list(REQUIRED.get(kind, ())),
+                # OpenAPI 3.0 (JSON Schema draft 4) wants a `required` list to be non-empty.
+                **({"required": list(REQUIRED[kind])} if kind in REQUIRED else {}),
                 "additionalProperties": False,
             }
             for kind, properties in PARAMETERS.items()
