@@ -46,8 +46,11 @@ NEGATIONS = frozenset(
 # A clause ends at punctuation or at a word that turns the sentence ("not X, but I want Y").
 CLAUSE_WORDS = frozenset({"but", "however", "although", "though", "yet"})
 # "Can't I talk to someone?", "why don't you refund me": a negation followed by a subject is a
-# question or a request, not a denial.
-_SUBJECTS = frozenset({"i", "we", "you", "u"})
+# question or a request, not a denial. "I can't believe you charged me twice", "I don't know why
+# I was charged twice", "not only ... but": negated verbs of thinking that leave the event said.
+_NOT_DENYING = frozenset(
+    {"i", "we", "you", "u", "believe", "understand", "know", "see", "sure", "only", "just", "wait", "stand"}
+)
 
 # A word, or one punctuation mark that ends a clause (those are tokens too, for the scopes).
 # \w (letters, digits and "_", any script) measured ~1.6x faster in `re` than [^\W_].
@@ -117,8 +120,8 @@ def is_negated(tokens: list[Token], first: int, window: int = NEGATION_WINDOW) -
         word = _plain(token.text)
         following = tokens[index + 1].text if index + 1 < first else ""
         if word in NEGATIONS:
-            if following in _SUBJECTS:
-                continue  # "can't I ...", "why don't you ...": asking, not denying
+            if following in _NOT_DENYING:
+                continue  # "can't I ...", "can't believe ...": asking or exclaiming, not denying
             return True
     return False
 

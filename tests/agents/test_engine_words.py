@@ -160,6 +160,10 @@ def test_a_negated_phrase_does_not_fire(text):
         "I was charged twice and not refunded",  # the negation comes after
         "Why can't I get a refund? I was charged twice",
         "Nothing works today. Also I was charged twice",
+        "I can't believe you charged me twice",
+        "I don't know why I was charged twice",
+        "I don't understand, I was charged twice",
+        "not only was I charged twice, the card is blocked",
     ],
 )
 def test_a_negation_elsewhere_does_not_stop_the_phrase(text):
