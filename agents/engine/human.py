@@ -44,7 +44,8 @@ PATTERNS: tuple[tuple[str, WordPattern], ...] = tuple(
         # get me your manager, give me a human
         rf"(?:get|give|find|fetch|send) (?:me|us) {_WHO}",
         # I want / need / demand / would like a human (to talk to)
-        rf"(?:want|need|demand|request|like|prefer) {_WHO}",
+        # ("would like", not "like": "it looks like someone else withdrew cash" is no request)
+        rf"(?:want|need|demand|request|prefer|(?:would|i'd|we'd|id) like) {_WHO}",
         # can someone help me, could a human look at this
         rf"(?:can|could|would|will) {_WHO} (?:help|call|contact|assist|look|check|get back|reach)",
         # real person / actual human / live agent / human agent, on their own

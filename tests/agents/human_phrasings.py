@@ -102,3 +102,8 @@ HELD_OUT_MENTIONS = [
     "My son is a travel agent",
     "Which human-readable format is the statement in?",
 ]
+# Found on Banking77's test split (real messages, none of them asking for a person) after the
+# held-out measure: "like someone" was read as "I'd like someone". Kept apart from HELD_OUT.
+FOUND_LATER_MENTIONS = [
+    "It looks like someone else withdrew cash from my account, can you help?",
+]
