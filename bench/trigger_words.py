@@ -33,7 +33,7 @@ from agents.engine.matcher import (  # noqa: E402
 from tests.agents import human_phrasings, sentiment_messages  # noqa: E402
 
 
-def human_table() -> None:
+def human_table(banking77: Path | None) -> None:
     matcher = compile_rules([RuleSpec(1, "human", "asks_for_human", {}, "")])
 
     def fired(text: str) -> bool:
@@ -54,15 +54,27 @@ def human_table() -> None:
             f"| {name} | {len(requests)} | {len(mentions)} | {hits / len(requests):.2f} | {precision:.2f} "
             f"| {'; '.join(missed) or '—'} | {'; '.join(false) or '—'} |"
         )
+    texts = _banking77(banking77)
+    if texts:
+        # Real messages to a bank, none of whose 77 intents is "a person, please": what fires here
+        # is a false alarm, or a polite "can someone assist me".
+        fires = [text for text in texts if fired(text)]
+        print(f"\nBanking77 test split: fires on {len(fires)} of {len(texts)}:")
+        for text in fires:
+            print(f"- {text}")
+
+
+def _banking77(path: Path | None) -> list[str]:
+    if path is None or not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle)]
 
 
 def sentiment_table(banking77: Path | None) -> None:
     furious = [negativity(text) for text in sentiment_messages.FURIOUS]
     calm = [negativity(text) for text in sentiment_messages.CALM]
-    real: list[float] = []
-    if banking77 is not None and banking77.exists():
-        with banking77.open(newline="") as handle:
-            real = [negativity(row["text"]) for row in csv.DictReader(handle)]
+    real = [negativity(text) for text in _banking77(banking77)]
     print(f"| threshold | furious fired ({len(furious)}) | calm fired ({len(calm)}) | Banking77 test fired |")
     print("|---:|---:|---:|---:|")
     for threshold in (0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.7):
@@ -110,7 +122,7 @@ def main() -> None:
     )
     parser.add_argument("--speed", action="store_true", help="also measure what typos cost")
     args = parser.parse_args()
-    human_table()
+    human_table(args.banking77)
     print()
     sentiment_table(args.banking77)
     if args.speed:
