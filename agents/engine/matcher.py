@@ -9,9 +9,10 @@ raw message. A word's Set entry is the part all its inflections share
 words they are one edit from (words.TypoIndex: set look-ups, remembered per
 word) and count as Set hits of their phrases. Only the rules the Sets woke
 are then looked at one by one, on words (agents.engine.words: stems, gaps,
-negation) to find the span, the amount, the exceptions. Exception phrases are looked for in the newest message
-only, whatever the kind. Sentiment and loop rules read the recent history
-and cost per rule, so they run only for the roles they apply to.
+negation) to find the span, the amount, the exceptions. Exception phrases
+are looked for in the newest message only, whatever the kind. Sentiment and
+loop rules read the recent history and cost per rule, so they run only for
+the roles they apply to.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ class _Patterns:
 
 @dataclass(frozen=True)
 class _WordPhrase:
-    """A written phrase (agents.engine.words.Phrase) and the Set entries that must all hit first."""
+    """A written phrase (agents.engine.words.Phrase) and its Set entry (its longest word)."""
 
     phrase: Phrase
     indices: frozenset[int]
@@ -247,8 +248,7 @@ class Matcher:
         # Which rules a Set result can wake: a message costs the Set passes plus
         # the rules it may fire, not a Python call per rule (1,100 rules at ~1 µs
         # each measured 637 msg/s; this way the bench runs >100,000 msg/s).
-        # A phrase of several words is woken when the Set found every one of its words.
-        self._by_phrase: dict[int, list[tuple[frozenset[int], _Compiled]]] = {}
+        self._by_phrase: dict[int, list[_Compiled]] = {}
         self._by_regex: dict[int, list[_Compiled]] = {}
         self._always: dict[str, list[_Compiled]] = {"user": [], "agent": []}
         for rule in rules:
@@ -257,7 +257,7 @@ class Matcher:
                     self._always[role].append(rule)
             for phrase in rule.phrases:
                 for index in phrase.indices:
-                    self._by_phrase.setdefault(index, []).append((phrase.indices, rule))
+                    self._by_phrase.setdefault(index, []).append(rule)
             if rule.regex is not None:
                 self._by_regex.setdefault(rule.regex, []).append(rule)
 
@@ -265,14 +265,11 @@ class Matcher:
         self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int]
     ) -> list[_Compiled]:
         found: dict[int, _Compiled] = {rule.position: rule for rule in self._always[role]}
-        for index in phrase_hits:
-            for needed, rule in self._by_phrase.get(index, ()):
-                if role in rule.roles and needed <= phrase_hits:
-                    found[rule.position] = rule
-        for index in regex_hits:
-            for rule in self._by_regex.get(index, ()):
-                if role in rule.roles:
-                    found[rule.position] = rule
+        for hits, owners in ((phrase_hits, self._by_phrase), (regex_hits, self._by_regex)):
+            for index in hits:
+                for rule in owners.get(index, ()):
+                    if role in rule.roles:
+                        found[rule.position] = rule
         return [found[position] for position in sorted(found)]
 
     @property
@@ -297,7 +294,7 @@ class Matcher:
             return []  # the common case, kept cheap: most messages fire nothing
         candidates = self._candidates(newest.role, phrase_hits, regex_hits)
         if not candidates:
-            return []  # Set hits on some words of a phrase, not all of them
+            return []  # Set hits only for rules of another role
         message = _Message(
             view=newest,
             index=len(history) - 1,
@@ -317,7 +314,7 @@ class Matcher:
         return sorted(hits, key=lambda hit: -SEVERITY_RANK.get(hit.severity, 0))
 
     def _phrase_in(self, phrase: _WordPhrase, message: _Message) -> bool:
-        # The Set only says "maybe" (word parts, no boundaries, order or gaps): confirm by words.
+        # The Set only says "maybe" (one word's part, no boundaries, order or gaps): confirm by words.
         return phrase.indices <= message.phrase_hits and phrase.find(message) is not None
 
     # --- one evaluator per kind ---------------------------------------------------
