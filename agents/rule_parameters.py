@@ -51,7 +51,7 @@ PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
         "limit": {"type": "number", "minimum": 0, "description": "Fires on amounts over this."},
         "currency": {
             "type": "string",
-            "enum": list(CODES),
+            "enum": [*CODES, *(code.lower() for code in CODES)],  # read in upper case
             "description": "The limit's currency; amounts in other currencies are not compared.",
         },
         "requests_only": {
