@@ -1,5 +1,7 @@
 """Phrases the way people write them: inflections, gaps, typos, negation (agents.engine.words)."""
 
+import re
+
 import pytest
 
 from agents.engine.matcher import MessageView, compile_rules
@@ -188,6 +190,20 @@ def test_a_question_with_a_negation_is_not_a_denial():
 def test_an_exception_counts_even_when_negated():
     rule = spec("phrases", {"phrases": ["refund"]}, exception_phrases=("refund policy",))
     assert fires(rule, "This is not about your refund policy, I just want my refund") == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "No, I didn't. But then: refund (now)!! it's e-mail; a_b x.y 1,250.00 ok",
+        "Straße ﬁne naïve réfund, merci",
+        "  leading  spaces\tand\nnewlines.",
+        "can't won’t a...b (refund)",
+    ],
+)
+def test_tokens_are_the_words_of_the_text_at_their_positions(text):
+    expected = [(m.group(), m.start(), m.end()) for m in re.finditer(r"\w+(?:['’]\w+)*", text)]
+    assert [(t.text, t.start, t.end) for t in tokenize(text)] == expected
 
 
 def test_tokens_know_their_sentence_and_clause():
