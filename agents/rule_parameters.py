@@ -4,6 +4,7 @@ The trigger engine reads these; validating them here means an admin sees a
 field error at once instead of a rule that silently never fires.
 """
 
+import difflib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,9 +12,145 @@ import re2
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from agents.engine import intent, reasons
+from agents.engine import intent, reasons, words
+from agents.engine.matcher import DEFAULT_SENTIMENT_THRESHOLD
 from agents.engine.money import CODES
 from agents.engine.text import phrase_problem, re2_error_text, re2_options
+
+# --- the parameters each kind knows, with their JSON Schema and default -------------------------
+# One table for three readers: validate_parameters (an unknown or misspelt key is refused, with a
+# "did you mean"), the OpenAPI schema (one schema per kind, agents.api.serializers) and the docs.
+_STRINGS = {"type": "array", "items": {"type": "string", "minLength": 1}}
+_PHRASE_LIST = {**_STRINGS, "description": 'Words or phrases; "*" at the end for prefixes, e.g. "refund*".'}
+_WORD_OPTIONS: dict[str, dict[str, Any]] = {
+    "word_gap": {
+        "type": "integer",
+        "minimum": 0,
+        "maximum": words.MAX_WORD_GAP,
+        "default": words.DEFAULT_WORD_GAP,
+        "description": "How many other words may stand between two words of a phrase.",
+    },
+    "typos": {
+        "type": "boolean",
+        "default": True,
+        "description": "Words of 5+ letters also match at one typo (edit distance 1).",
+    },
+    "fire_when_negated": {
+        "type": "boolean",
+        "default": False,
+        "description": 'Also fire when a negation comes just before the phrase ("I was not charged twice").',
+    },
+}
+# Examples of what the rule is not for ("questions about the refund policy"); read by intent
+# matching (agents.engine.intent), accepted here so phrase and amount rules can carry them.
+_EXCEPTION_EXAMPLES = {**_STRINGS, "description": "Messages this rule should not fire on."}
+PARAMETERS: dict[str, dict[str, dict[str, Any]]] = {
+    "phrases": {"phrases": _PHRASE_LIST, **_WORD_OPTIONS, "exception_examples": _EXCEPTION_EXAMPLES},
+    "regex": {"pattern": {"type": "string", "minLength": 1, "description": "An RE2 regular expression."}},
+    "amount": {
+        "phrases": _PHRASE_LIST,
+        "limit": {"type": "number", "minimum": 0, "description": "Fires on amounts over this."},
+        "currency": {
+            "type": "string",
+            "enum": [*CODES, *(code.lower() for code in CODES)],  # read in upper case
+            "description": "The limit's currency; amounts in other currencies are not compared.",
+        },
+        "requests_only": {
+            "type": "boolean",
+            "default": True,
+            "description": 'Only requests ("refund $150 please"), not status questions '
+            '("has my refund of $299 been processed?").',
+        },
+        **_WORD_OPTIONS,
+        "exception_examples": _EXCEPTION_EXAMPLES,
+    },
+    "asks_for_human": {
+        "extra_phrases": {**_PHRASE_LIST, "description": "Phrases to add to the built-in ones."},
+        "word_gap": _WORD_OPTIONS["word_gap"],
+        "typos": _WORD_OPTIONS["typos"],
+    },
+    "sentiment": {
+        "threshold": {
+            "type": "number",
+            "minimum": 0,
+            "maximum": 1,
+            "default": DEFAULT_SENTIMENT_THRESHOLD,
+            "description": "How negative (0 calm .. 1 furious) the strongest of the last messages must be.",
+        },
+        "last_n": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": 50,
+            "default": 1,
+            "description": "How many of the latest messages count; the strongest one decides.",
+        },
+    },
+    "loop": {
+        "repeats": {"type": "integer", "minimum": 2, "maximum": 20, "default": 3},
+        "similarity": {"type": "number", "minimum": 0.5, "maximum": 1, "default": 0.9},
+    },
+    # Built and validated by other parts of the engine (agents.engine.intent, the policy judge);
+    # listed here so their keys are known, and misspellings refused, in one place.
+    "intent": {
+        "description": {"type": "string", "description": "What the rule is about, in plain words."},
+        "should": {
+            **_STRINGS,
+            "minItems": intent.MIN_EXAMPLES,
+            "description": f"Messages that should escalate (at least {intent.MIN_EXAMPLES}).",
+        },
+        "should_not": {
+            **_STRINGS,
+            "minItems": intent.MIN_EXAMPLES,
+            "description": f"Messages that should stay with the AI (at least {intent.MIN_EXAMPLES}).",
+        },
+        "threshold": {
+            "type": "number",
+            "minimum": 0.05,
+            "maximum": 0.95,
+            "default": intent.DEFAULT_THRESHOLD,
+            "description": "How close to the should examples a message must be (higher: fewer, surer hits).",
+        },
+    },
+    "policy": {
+        "policy": {"type": "string", "description": "When to escalate, in words, for the model to judge."},
+        "last_n": {"type": "integer", "minimum": 1, "maximum": 50, "default": 6},
+    },
+}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "phrases": ("phrases",),
+    "regex": ("pattern",),
+    "amount": ("phrases", "limit", "currency"),
+    "intent": ("should", "should_not"),
+    "policy": ("policy",),
+}
+
+
+def _known_keys(kind: str, params: dict) -> None:
+    known = PARAMETERS.get(kind)
+    if known is None:
+        return
+    for key in params:
+        if key in known:
+            continue
+        close = difflib.get_close_matches(str(key), list(known), n=1, cutoff=0.6)
+        hint = f' Did you mean "{close[0]}"?' if close else ""
+        raise ValidationError(
+            f'Unknown parameter "{key}" for a {kind} rule.{hint} Known: {", ".join(known)}.'
+        )
+
+
+def _boolean(params: dict, key: str) -> None:
+    if key in params and not isinstance(params[key], bool):
+        raise ValidationError(f'"{key}" must be true or false.')
+
+
+def _word_options(params: dict) -> None:
+    if "word_gap" in params:
+        value = params["word_gap"]
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= words.MAX_WORD_GAP:
+            raise ValidationError(f'"word_gap" must be a whole number from 0 to {words.MAX_WORD_GAP}.')
+    _boolean(params, "typos")
+    _boolean(params, "fire_when_negated")
 
 
 def _phrase_list(params: dict, key: str, *, required: bool) -> None:
@@ -40,6 +177,7 @@ def _number(params: dict, key: str, *, low: float, high: float | None, default: 
 def _phrases(params: dict) -> None:
     _phrase_list(params, "phrases", required=True)
     _examples(params, "exception_examples", low=0)
+    _word_options(params)
 
 
 def _regex(params: dict) -> None:
@@ -64,19 +202,28 @@ def _regex(params: dict) -> None:
 def _amount(params: dict) -> None:
     _phrase_list(params, "phrases", required=True)
     _number(params, "limit", low=0, high=None)
+    # Required: without exchange rates, "over 100" means nothing until it says 100 of what, and a
+    # rule that compared ¥500 with a $100 limit would fire on every yen amount. (Rules saved
+    # before this keep matching the number as written; their evidence says currency_unset.)
     currency = params.get("currency", "")
-    if currency and (not isinstance(currency, str) or currency.upper() not in CODES):
-        raise ValidationError(f'"currency" must be empty (any currency) or one of {", ".join(CODES)}.')
+    if not isinstance(currency, str) or currency.upper() not in CODES:
+        raise ValidationError(
+            f'"currency" is required: the currency of "limit", one of {", ".join(CODES)} '
+            "(amounts in other currencies are not compared; there are no exchange rates)."
+        )
+    _boolean(params, "requests_only")
     _examples(params, "exception_examples", low=0)
+    _word_options(params)
 
 
 def _asks_for_human(params: dict) -> None:
     _phrase_list(params, "extra_phrases", required=False)
+    _word_options(params)
 
 
 def _sentiment(params: dict) -> None:
     # threshold: how negative (0..1 on the compound scale, reversed) before it fires.
-    _number(params, "threshold", low=0, high=1, default=0.6)
+    _number(params, "threshold", low=0, high=1, default=DEFAULT_SENTIMENT_THRESHOLD)
     _number(params, "last_n", low=1, high=50, default=1)
 
 
@@ -140,9 +287,9 @@ VALIDATORS: dict[str, Callable[[dict], None]] = {
 EXAMPLES: dict[str, dict] = {
     "phrases": {"phrases": ["refund", "chargeback"]},
     "regex": {"pattern": r"\border\s+#?\d{6,}\b"},
-    "amount": {"phrases": ["refund"], "limit": 100},
+    "amount": {"phrases": ["refund"], "limit": 100, "currency": "USD"},
     "asks_for_human": {"extra_phrases": []},
-    "sentiment": {"threshold": 0.6, "last_n": 2},
+    "sentiment": {"threshold": 0.5, "last_n": 2},
     "loop": {"repeats": 3, "similarity": 0.9},
     "policy": {"policy": "Escalate refund requests over $100 and any legal threat.", "last_n": 6},
     "intent": {
@@ -189,6 +336,7 @@ def validate_parameters(kind: str, params: Any) -> None:
     if validator is None:
         raise ValidationError({"kind": f"Unknown rule kind {kind!r}."})
     try:
+        _known_keys(kind, params)
         validator(params)
     except ValidationError as exc:
         example = EXAMPLES[kind]

@@ -312,7 +312,7 @@ def _build() -> list[Login]:
         name="Refunds over $100",
         order=10,
         kind=RuleKind.AMOUNT,
-        parameters={"phrases": ["refund", "money back", "chargeback"], "limit": 100},
+        parameters={"phrases": ["refund", "money back", "chargeback"], "limit": 100, "currency": "USD"},
         exception_phrases=["refund policy"],
         severity=Severity.WARNING,
         topic="Refunds",

@@ -59,7 +59,7 @@ def make_refund_rule(agent: Agent) -> EscalationRule:
         agent,
         name="Refunds over $100",
         kind="amount",
-        parameters={"phrases": ["refund"], "limit": 100},
+        parameters={"phrases": ["refund"], "limit": 100, "currency": "USD"},
         severity="critical",
         reason_template="Customer asked for a refund of {amount} (limit {limit})",
     )

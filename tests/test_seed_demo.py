@@ -79,7 +79,11 @@ def test_it_creates_agents_with_job_descriptions_and_valid_rules_of_every_kind(d
     assert {"lawyer", "sue", "legal action"} <= set(legal.parameters["phrases"])
     assert "legal department address" in legal.exception_phrases
     refunds = EscalationRule.objects.get(kind=RuleKind.AMOUNT)
-    assert refunds.parameters == {"phrases": ["refund", "money back", "chargeback"], "limit": 100}
+    assert refunds.parameters == {
+        "phrases": ["refund", "money back", "chargeback"],
+        "limit": 100,
+        "currency": "USD",
+    }
     sentiment = EscalationRule.objects.get(kind=RuleKind.SENTIMENT)
     assert sentiment.parameters == {"threshold": 0.6, "last_n": 2}
     # The audit names who configured them.

@@ -11,6 +11,7 @@ from rest_framework import serializers
 from agents.engine import RuleHit
 from agents.models import Agent, EscalationRule, Label, MessageRole, RuleTestCase
 from agents.rule_bench import RuleTestResult
+from agents.rule_parameters import PARAMETERS, REQUIRED
 from agents.services import Evaluation
 from escalation_project.api import strict_fields as strict
 from escalation_project.api.openapi import NOT_BLANK
@@ -67,8 +68,31 @@ class AgentUpdateSerializer(AgentSerializer):
         return attrs
 
 
+def _parameters_schema() -> dict[str, Any]:
+    """One schema per kind, with its keys and defaults (agents.rule_parameters.PARAMETERS).
+
+    anyOf, not oneOf: which one applies is said by the rule's `kind`, outside this object, and
+    `{}` is valid for several kinds. Other keys are refused (400).
+    """
+    return {
+        "type": "object",
+        "description": "Depends on `kind`: the schema titled with that kind applies; other keys are refused.",
+        "anyOf": [
+            {
+                "title": f"{kind} parameters",
+                "type": "object",
+                "properties": properties,
+                # OpenAPI 3.0 (JSON Schema draft 4) wants a `required` list to be non-empty.
+                **({"required": list(REQUIRED[kind])} if kind in REQUIRED else {}),
+                "additionalProperties": False,
+            }
+            for kind, properties in PARAMETERS.items()
+        ],
+    }
+
+
 # What EscalationRule.clean() accepts, for the schema (a JSONField documents any JSON, null too).
-@extend_schema_field({"type": "object", "additionalProperties": {}})
+@extend_schema_field(_parameters_schema())
 class _ParametersField(serializers.JSONField):
     pass
 

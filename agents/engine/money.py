@@ -116,3 +116,39 @@ def find_amounts(text: str) -> list[Amount]:
             currency = WORDS[groups["word"].lower()]
         found.append(Amount(value, currency, match.start(), match.end(), match.group(0).strip()))
     return found
+
+
+# --- requests, not status questions ----------------------------------------------------------
+# "Refund of $150 please" asks for money; "I'm waiting for a refund of $299, has it been
+# processed?" asks where it is. A message is a request when it says so in the present ("I want",
+# "can I get", "refund me"), or when it says nothing about an earlier request's progress. Read on
+# normalised text (lower case, accents dropped). Documented in docs/admins/matching.md.
+_REQUEST = re.compile(
+    r"\b(?:i|we)(?: really| still| just)? (?:want|need|demand|request|would like|wish)\b"
+    r"(?! to (?:know|check|ask|understand|see|find out|confirm))"
+    r"|\b(?:i|we)['’]d like\b(?! to (?:know|check|ask|understand|see|find out|confirm))"
+    r"|\b(?:i|we)['’]?m (?:requesting|asking for|claiming|demanding)\b"
+    r"|\b(?:i|we) am (?:requesting|asking for|claiming|demanding)\b"
+    r"|\b(?:can|could|may) (?:i|we) (?:please )?(?:get|have|receive|claim|request)\b"
+    r"|\b(?:can|could|would|will) you (?:please )?(?:refund|give|send|return|pay|process|reimburse)\b"
+    r"|\b(?:give|send|pay|refund|reimburse) (?:me|us)\b"
+    r"|\b(?:want|need) (?:my|our) money\b"
+)
+_STATUS = re.compile(
+    r"\b(?:waiting (?:for|on)|still (?:waiting|haven['’]?t|hasn['’]?t|not|no)"
+    r"|(?:has|have) (?:it|this|that|they|you) (?:been|already|processed|sent|issued)"
+    r"|(?:did|have|has) you (?:process|send|issue|receive|get)"
+    r"|when (?:will|is|can|do|does|did|should|would)|where(?:['’]s| is| are)"
+    r"|status|(?:been|being|was|were|get) processed|processed yet|pending|on (?:its|the) way"
+    r"|not (?:yet )?(?:received|arrived|showing|shown|come|credited|here)|show(?:n|ing)? up"
+    r"|(?:haven['’]?t|hasn['’]?t|didn['’]?t|never) (?:received|got|gotten|seen|arrived|come|get|receive)"
+    r"|already (?:requested|asked|applied|filed)|(?:i|we) (?:requested|asked for|applied for|filed|submitted)"
+    r"|(?:was|were|been|is) (?:sent|issued|paid|credited|approved|refunded)"
+    r"|(?:want|like|need) to (?:know|check|confirm|find out)"
+    r"|how long|any (?:news|update)|track(?:ing)?)\b"
+)
+
+
+def is_request(normalised: str) -> bool:
+    """A request for money (see above), on normalised text."""
+    return _REQUEST.search(normalised) is not None or _STATUS.search(normalised) is None

@@ -1,15 +1,10 @@
 """Text normalisation and the phrase syntax shared by every phrase-based rule kind.
 
-Boundary semantics (documented for admins in the rule help and bench/README.md):
 - Matching is on *normalised* text: NFKD, casefold, combining marks dropped —
   so "Réfund", "REFUND" and "refund" are the same word, "ﬁne" is "fine".
-- A phrase matches whole words only: the characters just before and after it
-  must not be a letter or a digit (any script). "refund" fires on "Refund!",
-  "a refund?" and "non-refund", not on "refunded" or "refunds".
-- A trailing `*` asks for word prefixes: "refund*" matches "refund",
-  "refunds" and "refunded"; "lawyer*" matches "lawyering".
-- Whitespace inside a phrase matches any run of whitespace ("money back"
-  matches "money\\n back").
+- How a phrase matches words (whole words, inflections, gaps, typos,
+  negation, a trailing `*` for prefixes) is agents.engine.words, documented
+  for admins in docs/admins/matching.md.
 Positions in hits are given in the original text (see `OffsetMap`).
 """
 
@@ -72,10 +67,6 @@ class OffsetMap:
         return self.origin[start], self.origin[end - 1] + 1
 
 
-def is_prefix_phrase(phrase: str) -> bool:
-    return phrase.rstrip().endswith("*")
-
-
 def phrase_problem(phrase: str) -> str | None:
     """Why this phrase can never work as written, or None when it is fine."""
     stripped = phrase.strip()
@@ -86,21 +77,6 @@ def phrase_problem(phrase: str) -> str | None:
     if not any(char.isalnum() for char in normalise(stripped.rstrip("*"))):
         return "needs at least one letter or digit"
     return None
-
-
-def phrase_pattern(phrase: str) -> tuple[str, WordPattern]:
-    """(candidate, exact) patterns of a phrase, on normalised text.
-
-    The candidate, for the RE2 Set, has no word boundaries: Unicode classes
-    such as [^\\pL\\pN] in thousands of Set patterns blow RE2's memory budget
-    (measured: 3,000 phrases failed to compile in 256 MiB) and cost
-    milliseconds to compile even one at a time. The exact pattern checks the
-    boundaries in Python, only on the messages the Set flagged.
-    """
-    words = normalise(phrase.strip().rstrip("*")).split()
-    candidate = r"\s+".join(re2.escape(word) for word in words)
-    body = r"\s+".join(re.escape(word) for word in words)
-    return candidate, WordPattern(body, prefix=is_prefix_phrase(phrase))
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,6 @@
-"""Phrase rules: whole words after casefold and accent stripping, `*` for prefixes, exceptions."""
+"""Phrase rules: whole words after casefold and accent stripping, `*` for prefixes, exceptions.
+
+Inflections, gaps, typos and negation: test_engine_words.py."""
 
 import pytest
 
@@ -25,14 +27,14 @@ def test_a_phrase_fires_whatever_the_case_accents_or_punctuation(text):
     assert len(fires(REFUND, text)) == 1
 
 
-@pytest.mark.parametrize("text", ["refunded", "refunds", "prerefund", "refund2", "refun d", "ref und"])
+@pytest.mark.parametrize("text", ["prerefund", "refund2", "ref und", "refundxyz"])
 def test_a_phrase_does_not_fire_inside_a_longer_word(text):
     assert fires(REFUND, text) == []
 
 
-def test_lawyer_does_not_fire_on_lawyering_unless_a_star_asks_for_prefixes():
-    assert fires(spec("phrases", {"phrases": ["lawyer"]}), "stop lawyering me") == []
-    (hit,) = fires(spec("phrases", {"phrases": ["lawyer*"]}), "stop lawyering me")
+def test_a_star_asks_for_any_word_starting_with_the_phrase():
+    assert fires(spec("phrases", {"phrases": ["law"]}), "stop lawyering me") == []
+    (hit,) = fires(spec("phrases", {"phrases": ["law*"]}), "stop lawyering me")
     assert hit.evidence[0]["text"] == "lawyering"
 
 
@@ -123,4 +125,4 @@ def test_normalising_character_by_character_agrees_with_the_whole_string(text):
 def test_a_phrase_in_another_script_respects_word_boundaries():
     rule = spec("phrases", {"phrases": ["возврат"]})
     assert len(fires(rule, "Хочу ВОЗВРАТ денег")) == 1
-    assert fires(rule, "возвраты") == []
+    assert fires(rule, "невозвратный") == []

@@ -119,7 +119,8 @@ def test_a_regex_re2_cannot_run_is_refused_when_saved(db):
     [
         ("regex", {"pattern": "refund|"}, "matches empty text, so it would fire on every message"),
         ("regex", {"pattern": "x*"}, "matches empty text"),
-        ("amount", {"phrases": ["refund"], "limit": 100, "currency": "DOLLARS"}, '"currency" must be empty'),
+        ("amount", {"phrases": ["refund"], "limit": 100, "currency": "DOLLARS"}, '"currency" is required'),
+        ("amount", {"phrases": ["refund"], "limit": 100}, '"currency" is required: the currency of "limit"'),
     ],
 )
 def test_parameters_the_engine_would_misread_are_refused(db, kind, parameters, message):

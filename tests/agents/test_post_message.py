@@ -27,7 +27,7 @@ def refund_rules(agent):
         name="Big refunds",
         order=2,
         kind="amount",
-        parameters={"phrases": ["refund"], "limit": 100},
+        parameters={"phrases": ["refund"], "limit": 100, "currency": "USD"},
         severity="critical",
         urgency="high",
         topic="Refunds",
@@ -182,13 +182,13 @@ def test_evaluating_shows_what_would_open_and_writes_nothing(agent, conversation
 
     evaluation = evaluate_conversation(
         agent=agent,
-        messages=[{"role": "agent", "content": "Hi!"}, {"role": "user", "content": "refund of €250 please"}],
+        messages=[{"role": "agent", "content": "Hi!"}, {"role": "user", "content": "refund of $250 please"}],
     )
 
     assert [hit.rule_id for hit in evaluation.hits] == [big.pk, refunds.pk]
     would_open = evaluation.would_open
     assert would_open["rule_id"] == big.pk
-    assert would_open["reason"] == "Customer asked for a refund of €250 (limit €100)"
+    assert would_open["reason"] == "Customer asked for a refund of $250 (limit $100)"
     assert (would_open["severity"], would_open["urgency"], would_open["topic"]) == (
         "critical",
         "high",

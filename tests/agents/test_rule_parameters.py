@@ -40,6 +40,20 @@ def test_the_documented_example_of_every_kind_is_valid(agent, kind, settings):
         ("sentiment", {"threshold": 2}, "between 0 and 1"),
         ("loop", {"repeats": 1}, "between 2 and 20"),
         ("asks_for_human", {"extra_phrases": "manager"}, "list of non-empty strings"),
+        ("sentiment", {"treshold": 0.3}, 'Unknown parameter "treshold" for a sentiment rule. Did you mean'),
+        ("loop", {"repeat": 3}, 'Did you mean "repeats"?'),
+        (
+            "regex",
+            {"pattern": "x", "flags": "i"},
+            'Unknown parameter "flags" for a regex rule. Known: pattern.',
+        ),
+        ("phrases", {"phrases": ["refund"], "word_gap": 9}, '"word_gap" must be a whole number from 0 to 5'),
+        ("phrases", {"phrases": ["refund"], "typos": "yes"}, '"typos" must be true or false'),
+        (
+            "amount",
+            {"phrases": ["refund"], "limit": 5, "currency": "USD", "requests_only": 1},
+            "true or false",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_with_a_field_message(agent, kind, parameters, message):
@@ -49,6 +63,19 @@ def test_bad_parameters_are_refused_with_a_field_message(agent, kind, parameters
     (text,) = error.value.message_dict["parameters"]
     assert message in text
     assert "Example for" in text  # the admin shows how it should look
+
+
+@pytest.mark.parametrize(
+    "kind, parameters",
+    [
+        ("phrases", {"phrases": ["refund"], "word_gap": 0, "typos": False, "fire_when_negated": True}),
+        ("phrases", {"phrases": ["refund"], "exception_examples": ["what is your refund policy?"]}),
+        ("amount", {"phrases": ["refund"], "limit": 100, "currency": "eur", "requests_only": False}),
+        ("asks_for_human", {"extra_phrases": ["a grown-up"], "word_gap": 1, "typos": True}),
+    ],
+)
+def test_every_documented_parameter_is_accepted(agent, kind, parameters):
+    rule(agent, kind, parameters).full_clean()
 
 
 def test_parameters_must_be_an_object(agent):

@@ -173,3 +173,61 @@ def test_a_console_session_writes_with_its_csrf_token(cora, ours):
     assert response.status_code == 201
     record = EscalationRule.objects.get(pk=response.json()["id"]).history.get()
     assert record.history_user == cora
+
+
+@pytest.mark.parametrize(
+    "kind, parameters, message",
+    [
+        (
+            "sentiment",
+            {"treshold": 0.3},
+            'Unknown parameter "treshold" for a sentiment rule. Did you mean "threshold"?',
+        ),
+        ("phrases", {"phrases": ["refund"], "word_gaps": 1}, 'Did you mean "word_gap"?'),
+        (
+            "amount",
+            {"phrases": ["refund"], "limit": 100, "currency": "USD", "colour": "red"},
+            "Known: phrases",
+        ),
+    ],
+)
+def test_an_unknown_or_misspelt_parameter_is_a_400_naming_it(
+    contributor_api, ours, kind, parameters, message
+):
+    response = contributor_api.post(
+        rules_url(ours.agent), {**NEW_RULE, "kind": kind, "parameters": parameters}, format="json"
+    )
+    assert response.status_code == 400
+    (text,) = response.json()["error"]["fields"]["parameters"]
+    assert message in text
+    assert not EscalationRule.objects.filter(name="Chargebacks").exists()
+
+
+def test_an_amount_rule_without_a_currency_is_a_400(contributor_api, ours):
+    body = {**NEW_RULE, "kind": "amount", "parameters": {"phrases": ["refund"], "limit": 100}}
+    response = contributor_api.post(rules_url(ours.agent), body, format="json")
+    assert response.status_code == 400
+    assert '"currency" is required' in response.json()["error"]["fields"]["parameters"][0]
+
+
+def test_the_new_word_options_are_accepted_and_used(contributor_api, ours):
+    parameters = {"phrases": ["delete account"], "word_gap": 3, "typos": False, "fire_when_negated": True}
+    response = contributor_api.post(
+        rules_url(ours.agent), {**NEW_RULE, "parameters": parameters}, format="json"
+    )
+    assert response.status_code == 201, response.json()
+    assert evaluate(contributor_api, ours.agent, "I did not delete my old Premium account") == ["Chargebacks"]
+    assert evaluate(contributor_api, ours.agent, "delete my acount") == []
+
+
+def test_the_schema_shows_each_kinds_parameters_with_defaults(supervisor_api):
+    schema = supervisor_api.get("/api/schema/", {"format": "json"}).json()
+    parameters = schema["components"]["schemas"]["Rule"]["properties"]["parameters"]
+    by_title = {option["title"]: option for option in parameters["anyOf"]}
+    assert set(by_title) >= {f"{kind} parameters" for kind in ("phrases", "regex", "amount", "sentiment")}
+    phrases = by_title["phrases parameters"]
+    assert phrases["additionalProperties"] is False
+    assert phrases["properties"]["word_gap"]["default"] == 2
+    assert phrases["properties"]["fire_when_negated"]["default"] is False
+    assert by_title["sentiment parameters"]["properties"]["threshold"]["default"] == 0.5
+    assert by_title["amount parameters"]["required"] == ["phrases", "limit", "currency"]
