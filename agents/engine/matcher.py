@@ -710,9 +710,8 @@ def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
     typos, typo_wakes = _typo_index(compiled_rules, builtin_human)
     phrases.compile()
     regexes.compile()
-    matcher = Matcher(
-        compiled_rules, phrases, regexes, bank=_intent_bank(compiled_rules), typos=typos, typo_wakes=typo_wakes
-    )
+    bank = _intent_bank(compiled_rules)
+    matcher = Matcher(compiled_rules, phrases, regexes, bank=bank, typos=typos, typo_wakes=typo_wakes)
     matcher.policy_rules = tuple(policy_rules)
     return matcher
 

@@ -173,7 +173,9 @@ def test_good_intent_parameters_pass_with_or_without_a_threshold():
 
 @pytest.mark.parametrize("kind", ["phrases", "amount"])
 def test_exception_examples_must_be_a_list_of_messages(kind):
-    params = {"phrases": ["refund"], "limit": 100, "exception_examples": "refund policy"}
+    params = {"phrases": ["refund"], "exception_examples": "refund policy"}
+    if kind == "amount":
+        params |= {"limit": 100, "currency": "USD"}
     with pytest.raises(ValidationError) as refused:
         validate_parameters(kind, params)
     assert '"exception_examples" must be a list' in refused.value.message_dict["parameters"][0]
