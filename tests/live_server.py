@@ -22,6 +22,7 @@ from django.db import connection
 
 from escalation_project import embedded_redis
 from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
+from tests.waiting import wait_until
 
 
 def database_url() -> str:
@@ -81,18 +82,20 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+
+    def healthy() -> bool:
+        try:
+            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return True
+        # Not listening yet, or (on a loaded machine) slow with its first request.
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited before it came up:\n{log_path.read_text()}")
+        return False
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            # Not listening yet, or (on a loaded machine) slow with its first request.
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not come up:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_until(healthy, timeout=30, interval=0.1, message=lambda: f"daphne up:\n{log_path.read_text()}")
         yield base
     finally:
         stop(process)

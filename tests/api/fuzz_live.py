@@ -26,22 +26,24 @@ from pathlib import Path
 import requests
 
 from escalation_project import embedded_redis
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 LONGEST_WAIT = 60  # API_LONG_POLL_MAX_SECONDS, set below
 
 
 def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
+    def up() -> bool:
         try:
             if requests.get(url, timeout=2).status_code == 200:
-                return
+                return True
         except (requests.ConnectionError, requests.Timeout):
             pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"daphne did not come up:\n{log.read_text()}")
-        time.sleep(0.2)
+        if process.poll() is not None:
+            raise SystemExit(f"daphne exited before it came up:\n{log.read_text()}")
+        return False
+
+    wait_until(up, timeout=60, interval=0.2, message=lambda: f"daphne up:\n{log.read_text()}")
 
 
 def main() -> int:
