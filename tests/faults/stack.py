@@ -151,7 +151,8 @@ def escalate(base: str, headers: dict, conversation: str, *, timeout: float = 60
 
 # --- One outage, start to finish ----------------------------------------------------------------
 
-# What the agent API may answer instead of its usual status while Redis is out (README: none today).
+# What the agent API may answer instead of its usual status while Redis is out
+# (docs/operations/faults.md: none today).
 API_OUTAGE_STATUSES = {503}
 
 
