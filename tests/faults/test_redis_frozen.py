@@ -19,7 +19,7 @@ def test_with_redis_frozen_the_create_answers_within_its_budget_and_every_webhoo
 ):
     figures = outage(break_redis=own_redis.freeze, mend_redis=own_redis.thaw)
 
-    print(f"\nRedis frozen: {figures}")  # the figures in bench/README.md (Faults)
+    print(f"\nRedis frozen: {figures}")  # the figures in bench/README.md (the fault suite)
 
 
 def test_one_timeout_and_redis_is_skipped_until_its_retry_time_then_used_again(own_redis, settings):
