@@ -63,6 +63,25 @@ def running_redis(var_dir: Path) -> Iterator[str]:
         embedded_redis.stop(process)
 
 
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, *, timeout: float) -> None:
+    """Until `url` answers 200; fails at once, with the server's log, if the server exits first."""
+
+    def serving() -> bool:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        # Not listening yet, or (on a loaded machine) slow with its first request.
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited before it came up:\n{log_path.read_text()}")
+        return False
+
+    wait_until(
+        serving, timeout=timeout, interval=0.1, message=lambda: f"{url} answering:\n{log_path.read_text()}"
+    )
+
+
 @contextlib.contextmanager
 def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[str]:
     """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after."""
@@ -82,20 +101,8 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
             stderr=subprocess.STDOUT,
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
-
-    def healthy() -> bool:
-        try:
-            if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return True
-        # Not listening yet, or (on a loaded machine) slow with its first request.
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited before it came up:\n{log_path.read_text()}")
-        return False
-
     try:
-        wait_until(healthy, timeout=30, interval=0.1, message=lambda: f"daphne up:\n{log_path.read_text()}")
+        wait_until_serving(f"{base}/healthz", process, log_path, timeout=30)
         yield base
     finally:
         stop(process)
