@@ -73,7 +73,7 @@ async def async_wait_until(
         await asyncio.sleep(interval)
 
 
-def team_group_subscribers(team_id: int, redis_url: str | None = None) -> int:
+def team_group_subscribers(team_id: int) -> int:
     """How many processes listen to the team's channel group in Redis (PUBSUB NUMSUB).
 
     Each daphne process subscribes once per team while a console socket or a long-poll of
@@ -83,5 +83,5 @@ def team_group_subscribers(team_id: int, redis_url: str | None = None) -> int:
     prefix = settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
     # The pub/sub channel layer's name for a group (channels_redis.pubsub).
     channel = f"{prefix}__group__{team_group(team_id)}"
-    with redis.Redis.from_url(redis_url or settings.REDIS_URL) as client:
+    with redis.Redis.from_url(settings.REDIS_URL) as client:
         return dict(client.pubsub_numsub(channel)).get(channel.encode(), 0)
