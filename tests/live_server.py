@@ -22,6 +22,7 @@ from django.db import connection
 
 from escalation_project import embedded_redis
 from escalation_project.embedded_redis import free_port, stop  # stop: terminate, then kill
+from tests.waiting import wait_until
 
 
 def database_url() -> str:
@@ -62,6 +63,25 @@ def running_redis(var_dir: Path) -> Iterator[str]:
         embedded_redis.stop(process)
 
 
+def wait_until_serving(url: str, process: subprocess.Popen, log_path: Path, *, timeout: float) -> None:
+    """Until `url` answers 200; fails at once, with the server's log, if the server exits first."""
+
+    def serving() -> bool:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return True
+        # Not listening yet, or (on a loaded machine) slow with its first request.
+        except (requests.ConnectionError, requests.Timeout):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited before it came up:\n{log_path.read_text()}")
+        return False
+
+    wait_until(
+        serving, timeout=timeout, interval=0.1, message=lambda: f"{url} answering:\n{log_path.read_text()}"
+    )
+
+
 @contextlib.contextmanager
 def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str) -> Iterator[str]:
     """Yield the base URL ("http://127.0.0.1:<port>") once /healthz answers; stop the server after."""
@@ -82,17 +102,7 @@ def running_daphne(var_dir: Path, redis_url: str | None = None, **extra_env: str
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            # Not listening yet, or (on a loaded machine) slow with its first request.
-            except (requests.ConnectionError, requests.Timeout):
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"daphne did not come up:\n{log_path.read_text()}")
-            time.sleep(0.1)
+        wait_until_serving(f"{base}/healthz", process, log_path, timeout=30)
         yield base
     finally:
         stop(process)

@@ -1,13 +1,14 @@
 """For tests of which rows a transaction locks, on PostgreSQL (SQLite has no row locks)."""
 
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.db import connections
+
+from tests.waiting import wait_until
 
 postgresql_only = pytest.mark.skipif(
     "sqlite" in settings.DATABASES["default"]["ENGINE"],
@@ -18,13 +19,12 @@ postgresql_only = pytest.mark.skipif(
 
 def wait_until_a_lock_is_awaited(cursor, condition: str, params: list | None = None) -> None:
     """Until some transaction waits for a lock matching `condition` (SQL on pg_locks)."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def awaited() -> int:
         cursor.execute(f"SELECT count(*) FROM pg_locks WHERE NOT granted AND {condition}", params or [])
-        if cursor.fetchone()[0]:
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"nobody waited for a lock where {condition}")
+        return cursor.fetchone()[0]
+
+    wait_until(awaited, timeout=15, message=f"somebody waiting for a lock where {condition}")
 
 
 def in_a_thread(act: Callable[[], Any]) -> tuple[threading.Thread, dict]:

@@ -11,7 +11,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -22,6 +21,7 @@ from celery import Celery
 from django.conf import settings
 
 from escalation_project.embedded_redis import free_port
+from tests.waiting import wait_until
 
 # Migrating a fresh SQLite database alone took ~60 s on this 2-core machine under load 12-16.
 READY_TIMEOUT = 180
@@ -75,13 +75,16 @@ class Stack:
         return "\n".join(self.lines)
 
     def wait_for(self, what: str, check: Callable[[], bool], timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while not check():
+        def done() -> bool:
+            if check():
+                return True
             if self.process.poll() is not None:
                 pytest.fail(f"runstack exited ({self.process.returncode}) before {what}:\n{self.output}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"No {what} within {timeout} s. runstack output:\n{self.output}")
-            time.sleep(0.25)
+            return False
+
+        wait_until(
+            done, timeout=timeout, interval=0.25, message=lambda: f"{what}. runstack output:\n{self.output}"
+        )
 
     def get(self, path: str) -> int | None:
         try:
@@ -122,11 +125,13 @@ class Stack:
                 found.append(f"{pid}: {cmdline}")
         return found
 
-    def wait_until_gone(self, timeout: float) -> list[str]:
-        deadline = time.monotonic() + timeout
-        while (left := self.survivors()) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return left
+    def wait_until_gone(self, after: str) -> None:
+        wait_until(
+            lambda: not self.survivors(),
+            timeout=15,
+            interval=0.1,
+            message=lambda: f"Still running after {after}:\n" + "\n".join(self.survivors()),
+        )
 
     def kill_leftovers(self) -> None:
         """After a failure: leave the machine as we found it."""
@@ -161,8 +166,7 @@ def test_runstack_serves_seeds_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> No
         assert stack.lines[-1].endswith("Stopped."), stack.output
         # runstack waits for its children, but a pool process can take a
         # moment longer to be reaped after its parent is gone.
-        left = stack.wait_until_gone(timeout=3)
-        assert left == [], "Still running after runstack exited:\n" + "\n".join(left)
+        stack.wait_until_gone(after="runstack exited")
     finally:
         stack.kill_leftovers()
 
@@ -180,8 +184,7 @@ def test_runstack_stops_everything_and_fails_when_a_child_dies(tmp_path: Path) -
         assert stack.process.wait(timeout=30) != 0, stack.output
         stack.reader.join(timeout=5)
         assert "celery-beat stopped unexpectedly (killed by SIGKILL)" in stack.output, stack.output
-        left = stack.wait_until_gone(timeout=3)
-        assert left == [], "Still running after runstack exited:\n" + "\n".join(left)
+        stack.wait_until_gone(after="runstack exited")
     finally:
         stack.kill_leftovers()
 
@@ -198,7 +201,6 @@ def test_nothing_outlives_runstack_even_when_it_is_killed_with_sigkill(tmp_path:
         stack.process.kill()
         stack.process.wait(timeout=10)
 
-        left = stack.wait_until_gone(timeout=15)
-        assert left == [], "Still running after runstack was killed:\n" + "\n".join(left)
+        stack.wait_until_gone(after="runstack was killed")
     finally:
         stack.kill_leftovers()

@@ -1,5 +1,5 @@
 """Schemathesis hooks shared by the in-process fuzzing (tests/api/test_schema_fuzz.py) and a manual
-`st run` against a server (`SCHEMATHESIS_HOOKS=tests.api.fuzz_hooks`, see the README).
+`st run` against a server (`SCHEMATHESIS_HOOKS=tests.api.fuzz_hooks`, see docs/integrators/api-contract.md).
 
 The schema states every rule about a request's shape; what it cannot state is what depends on
 stored rows or on a grammar of our own: a team where the caller is a contributor, a topic among the

@@ -23,25 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-import requests
-
 from escalation_project import embedded_redis
+from tests.live_server import wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 LONGEST_WAIT = 60  # API_LONG_POLL_MAX_SECONDS, set below
-
-
-def _wait_for(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except (requests.ConnectionError, requests.Timeout):
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"daphne did not come up:\n{log.read_text()}")
-        time.sleep(0.2)
 
 
 def main() -> int:
@@ -83,7 +69,7 @@ def main() -> int:
                     cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                 )  # fmt: skip
             base = f"http://127.0.0.1:{port}"
-            _wait_for(f"{base}/healthz", daphne, log)
+            wait_until_serving(f"{base}/healthz", daphne, log, timeout=60)
             # `st` runs outside Django and the repository: the hooks set Django up from env.
             hooks = {
                 "SCHEMATHESIS_HOOKS": "tests.api.fuzz_hooks",

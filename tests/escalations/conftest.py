@@ -6,6 +6,7 @@ from unittest import mock
 import pytest
 import time_machine
 
+from escalations import timers
 from escalations.models import UrgencyTarget
 from escalations.tasks import send_event_emails
 from tests import factories
@@ -58,3 +59,17 @@ def committed(django_capture_on_commit_callbacks):
             yield
 
     return block
+
+
+@pytest.fixture
+def sweep(committed):
+    """Sweep at `minutes` after opening, its commit hooks run and the email task sending at once.
+
+    For the timer tests that follow the emails (reminders, the ladder); the others sweep
+    without commit hooks, through their own module's sweep(minutes)."""
+
+    def run(minutes: float):
+        with time_machine.travel(at(minutes), tick=False), committed():
+            return timers.sweep()
+
+    return run

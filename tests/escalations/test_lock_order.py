@@ -7,7 +7,6 @@ PostgreSQL only: SQLite has no row locks (its IMMEDIATE transactions serialise e
 """
 
 import datetime as dt
-import time
 
 import pytest
 from django.db import OperationalError, connection, transaction
@@ -51,7 +50,10 @@ def test_a_transition_that_resumes_the_conversation_locks_it_before_the_escalati
         Conversation.objects.select_for_update().get(pk=escalation.conversation_id)
         actor.start()
         if verb == "time_out":
-            time.sleep(1)  # the timer skips a conversation someone holds: nothing to wait for
+            # The timer skips a conversation someone holds: it ends without waiting for its lock.
+            # One that waited instead would still be running after this, holding the escalation
+            # (refused just below).
+            actor.join(timeout=15)
         else:
             wait_until_a_lock_is_awaited(cursor, "locktype = 'transactionid'")
         # ... and its rule fires: open_escalation locks the conversation's active escalation.

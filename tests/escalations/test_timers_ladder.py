@@ -1,32 +1,14 @@
 """The escalation ladder: an unclaimed escalation climbs its team's levels, one at a time, telling each."""
 
-from unittest import mock
-
 import pytest
 import time_machine
 from django.core import mail
 
-from escalations import services, team_settings, timers
+from escalations import services, team_settings
 from escalations.models import Escalation, Event, EventType, LadderLevel
-from escalations.tasks import send_event_emails
 from supervisors.models import Membership, Role
 from tests import factories
 from tests.escalations.conftest import at
-
-
-@pytest.fixture
-def sweep(django_capture_on_commit_callbacks):
-    """Sweep at `minutes` after opening, running the email task at once instead of through the broker."""
-
-    def run(minutes: float):
-        with (
-            time_machine.travel(at(minutes), tick=False),
-            mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])),
-            django_capture_on_commit_callbacks(execute=True),
-        ):
-            return timers.sweep()
-
-    return run
 
 
 @pytest.fixture

@@ -13,21 +13,6 @@ from supervisors.models import Membership
 from tests.escalations.conftest import OPENED, at
 
 
-@pytest.fixture
-def sweep(django_capture_on_commit_callbacks):
-    """Sweep at `minutes` after opening, running the email task at once instead of through the broker."""
-
-    def run(minutes: float):
-        with (
-            time_machine.travel(at(minutes), tick=False),
-            mock.patch.object(send_event_emails, "delay", lambda items: send_event_emails.apply([items])),
-            django_capture_on_commit_callbacks(execute=True),
-        ):
-            return timers.sweep()
-
-    return run
-
-
 @pytest.fixture(autouse=True)
 def members(ana, bob, olga):
     """The team the reminders go to."""

@@ -7,7 +7,6 @@ API key) and the supervisor ana (a team owner, with a user token), who answers.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -18,6 +17,7 @@ from escalations.models import Escalation
 from supervisors.models import Role
 from tests import factories
 from tests.live_server import running_daphne
+from tests.waiting import wait_until
 
 WITHIN = 60  # seconds: generous, the machine may be busy with other test runs
 
@@ -57,13 +57,8 @@ def billing(billing_parties, server) -> Billing:
 
 
 def wait_for(condition: Callable[[], object], what: str, within: float = WITHIN):
-    """Poll until condition() is truthy; returns its value."""
-    deadline = time.monotonic() + within
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
-    return value
+    """Poll until condition() is truthy; returns its value (tests/waiting.py, with this suite's time)."""
+    return wait_until(condition, timeout=within, interval=0.1, message=what)
 
 
 def open_escalation_of(agent) -> Escalation | None:

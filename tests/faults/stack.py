@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import pytest
 import requests
 from django.conf import settings
 from standardwebhooks import Webhook
@@ -26,6 +25,7 @@ from werkzeug import Request, Response
 
 from escalation_project import embedded_redis
 from tests.live_server import database_url
+from tests.waiting import wait_until
 from webhooks.models import Delivery, DeliveryStatus
 
 WAIT_SECONDS = 90  # generous: the machine may be busy with other test runs
@@ -122,22 +122,22 @@ class Receiver:
         return Response(status=204)
 
     def wait_for(self, count: int, what: str, log: Callable[[], str]) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while len(self.requests) < count:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: {len(self.requests)} of {count} requests arrived.\n{log()}")
-            time.sleep(0.1)
+        wait_until(
+            lambda: len(self.requests) >= count,
+            timeout=WAIT_SECONDS,
+            message=lambda: f"{what}: {len(self.requests)} of {count} requests arrived.\n{log()}",
+        )
 
 
 def wait_until_recorded(endpoint, count: int, log: Callable[[], str]) -> None:
     """The receiver has answered; the worker records the attempts just after (a batch's together).
     Stopping it before then would cut that short, so wait for the rows."""
-    deadline = time.monotonic() + WAIT_SECONDS
     succeeded = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.SUCCEEDED)
-    while succeeded.count() < count:
-        if time.monotonic() > deadline:
-            pytest.fail(f"{succeeded.count()} of {count} attempts were recorded.\n{log()}")
-        time.sleep(0.1)
+    wait_until(
+        lambda: succeeded.count() >= count,
+        timeout=WAIT_SECONDS,
+        message=lambda: f"{succeeded.count()} of {count} attempts were recorded.\n{log()}",
+    )
 
 
 def escalate(base: str, headers: dict, conversation: str, *, timeout: float = 60) -> requests.Response:
@@ -151,7 +151,8 @@ def escalate(base: str, headers: dict, conversation: str, *, timeout: float = 60
 
 # --- One outage, start to finish ----------------------------------------------------------------
 
-# What the agent API may answer instead of its usual status while Redis is out (README: none today).
+# What the agent API may answer instead of its usual status while Redis is out
+# (docs/operations/faults.md: none today).
 API_OUTAGE_STATUSES = {503}
 
 
@@ -217,10 +218,13 @@ def run_outage(
     receiver.wait_for(1, "the first webhook (Redis up)", log)
 
     break_redis()
-    creates = [timed(lambda n=n: escalate(base, scene.agent_headers, f"during-{n}")) for n in range(3)]
+    # The budget is the agent's patience (its read timeout): a create that waited on the broken
+    # Redis past it fails here with a ReadTimeout. The durations are figures, for bench/README.md.
+    creates = [
+        timed(lambda n=n: escalate(base, scene.agent_headers, f"during-{n}", timeout=create_budget_seconds))
+        for n in range(3)
+    ]
     assert [c.response.status_code for c in creates] == [201] * 3, [c.response.text for c in creates]
-    slow = [round(c.seconds, 2) for c in creates if c.seconds > create_budget_seconds]
-    assert not slow, f"creates over the {create_budget_seconds} s budget: {slow}"
     claimed, dismissed, left_open = (c.response.json()["id"] for c in creates)
 
     console = Console(base)
@@ -278,11 +282,15 @@ def run_outage(
     assert sorted(set(created)) == ids
 
     # The queue shows the open ones again, and live updates once this daphne retries Redis.
-    deadline = time.monotonic() + WAIT_SECONDS
-    while "Live updates offline" in (queue := console.get("/console/")).text:
-        if time.monotonic() > deadline:
-            pytest.fail("The header still says live updates are offline.")
-        time.sleep(0.2)
+    def queue_live() -> requests.Response | None:
+        page = console.get("/console/")
+        return None if "Live updates offline" in page.text else page
+
+    queue = wait_until(
+        queue_live,
+        timeout=WAIT_SECONDS,
+        message="the header still says live updates are offline",
+    )
     assert f"/console/escalations/{left_open}/" in queue.text
     assert f"/console/escalations/{before.json()['id']}/" in queue.text
     assert f"/console/escalations/{claimed}/" not in queue.text  # answered during the outage

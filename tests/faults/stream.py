@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pytest
 import requests
 from django.conf import settings
+
+from tests.waiting import wait_until
 
 WAIT_SECONDS = 120  # generous: other test runs share the machine
 
@@ -27,8 +28,13 @@ class Answer:
 
 
 class Stream:
-    def __init__(self, base: str, agent_headers: dict[str, str], session: str | None = None) -> None:
+    def __init__(
+        self, base: str, agent_headers: dict[str, str], session: str | None = None, *, patience: float = 60
+    ) -> None:
         self.base = base
+        # Each request's read timeout: an answer slower than this is recorded as none (status None),
+        # which the tests' status checks refuse. How long answers took is a figure, not a check.
+        self.patience = patience
         self.agent = agent_headers
         self.cookies = {settings.SESSION_COOKIE_NAME: session} if session else None
         self.answers: list[Answer] = []
@@ -62,7 +68,7 @@ class Stream:
     def _send(self, http: requests.Session, kind: str, method: str, url: str, **kwargs) -> None:
         sent = time.monotonic()
         try:
-            response = getattr(http, method)(url, timeout=60, **kwargs)
+            response = getattr(http, method)(url, timeout=self.patience, **kwargs)
         except requests.RequestException:
             self.answers.append(Answer(kind, sent, time.monotonic() - sent, None))
             return
@@ -78,11 +84,11 @@ class Stream:
         return sorted(a.escalation_id for a in self.answers if a.escalation_id is not None)
 
     def wait_for(self, what: str, condition: Callable[[list[Answer]], bool]) -> None:
-        deadline = time.monotonic() + WAIT_SECONDS
-        while not condition(list(self.answers)):
-            if time.monotonic() > deadline:
-                pytest.fail(f"{what}: not within {WAIT_SECONDS} s; answers {self.answers[-10:]}")
-            time.sleep(0.05)
+        wait_until(
+            lambda: condition(list(self.answers)),
+            timeout=WAIT_SECONDS,
+            message=lambda: f"{what}; answers {self.answers[-10:]}",
+        )
 
 
 def created_after(moment: float, count: int) -> Callable[[list[Answer]], bool]:

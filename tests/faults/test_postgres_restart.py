@@ -26,6 +26,7 @@ from tests.faults._pg import private_cluster, server_binaries
 from tests.faults.stack import Receiver, celery_worker, worker_log
 from tests.faults.stream import WAIT_SECONDS, Stream, created_after
 from tests.live_server import running_daphne, running_redis, server_env
+from tests.waiting import wait_until
 
 BINARIES = server_binaries()
 
@@ -144,7 +145,12 @@ def test_postgres_restarted_under_load_answers_503_while_down_recovers_and_loses
                 running_daphne(tmp_path, redis_url, **servers) as base,
                 celery_worker(worker_dir, redis_url, send_lease_seconds=3, **servers),
             ):
-                with Stream(base, {"Authorization": f"Bearer {scene['key']}"}, scene["session"]) as stream:
+                with Stream(
+                    base,
+                    {"Authorization": f"Bearer {scene['key']}"},
+                    scene["session"],
+                    patience=ANSWER_BUDGET_SECONDS,
+                ) as stream:
                     stream.wait_for("creates before the restart", created_after(0, 5))
                     # A quick restart (pg_ctl restart -m fast) leaves every pooled connection dead.
                     fill_the_pool(base, scene["session"])
@@ -161,20 +167,25 @@ def test_postgres_restarted_under_load_answers_503_while_down_recovers_and_loses
                     stream.wait_for("creates after the restart", created_after(started, 10))
                 answers = stream.answers
                 expected = stream.created()
-                deadline = time.monotonic() + WAIT_SECONDS
-                while not set(expected) <= {
-                    r["payload"]["data"]["escalation"]["id"] for r in receiver.requests
-                }:
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"Webhooks missing after the restart.\n{worker_log(worker_dir)}")
-                    time.sleep(0.1)
+                received = lambda: {r["payload"]["data"]["escalation"]["id"] for r in receiver.requests}  # noqa: E731
+                wait_until(
+                    lambda: set(expected) <= received(),
+                    timeout=WAIT_SECONDS,
+                    message=lambda: f"webhooks after the restart.\n{worker_log(worker_dir)}",
+                )
+
                 # The worker records each attempt just after the receiver answered.
-                while True:
+                def all_recorded() -> dict | None:
                     stored = run_django(STORED, env)
                     done = {e for e, _, status in stored["deliveries"] if status == "succeeded"}
-                    if set(expected) <= done or time.monotonic() > deadline:
-                        break
-                    time.sleep(0.5)
+                    return stored if set(expected) <= done else None
+
+                stored = wait_until(
+                    all_recorded,
+                    timeout=WAIT_SECONDS,
+                    interval=0.5,
+                    message=lambda: f"attempts recorded after the restart.\n{worker_log(worker_dir)}",
+                )
 
     during = [a for a in answers if stopped <= a.sent < started]
     first_success_after = min(
@@ -200,9 +211,9 @@ def test_postgres_restarted_under_load_answers_503_while_down_recovers_and_loses
     assert all(a.retry_after == "5" for a in outage_answers), outage_answers
     assert {a.code for a in outage_answers if a.kind == "create"} <= {"database_unavailable"}
     assert any(a.status == 503 for a in during), during  # the outage was felt
-    assert max(a.took for a in answers) <= ANSWER_BUDGET_SECONDS, max(answers, key=lambda a: a.took)
-    # The pool reconnected on its own after both (daphne never restarted), and stayed healthy.
-    assert first_success_after - started <= 30
+    # Each answer came within the stream's patience (ANSWER_BUDGET_SECONDS): one that did not is
+    # recorded with no status, refused above. The pool reconnected on its own after both (the
+    # stream's creates after the restart were answered 201; daphne never restarted), and stayed healthy.
     assert [a for a in after if a.status not in (200, 201)] == []
     # Nothing lost: every create answered 201 is stored, and its webhook went out.
     assert set(expected) <= set(stored["escalations"])

@@ -37,4 +37,4 @@ def test_with_redis_stopped_supervisors_sign_in_and_answer_and_every_webhook_goe
     # Started again on the same port: daphne, the worker and beat reconnect.
     figures = outage(break_redis=own_redis.stop, mend_redis=own_redis.start)
 
-    print(f"\nRedis stopped: {figures}")  # the figures in bench/README.md (Faults)
+    print(f"\nRedis stopped: {figures}")  # the figures in bench/README.md (the fault suite)

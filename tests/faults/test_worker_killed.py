@@ -20,6 +20,7 @@ from tests.faults.conftest import own_redis  # noqa: F401 (a fixture)
 from tests.faults.stack import celery_worker, receiver_holding_the_first, worker_log
 from tests.faults.stream import WAIT_SECONDS, Stream, created_after
 from tests.live_server import running_daphne
+from tests.waiting import wait_until
 from tests.webhooks.test_crash_safety import scene  # noqa: F401 (a fixture)
 from webhooks.models import Delivery, DeliveryStatus
 
@@ -40,7 +41,10 @@ def test_a_worker_killed_mid_delivery_under_a_stream_of_creates_loses_nothing(
     receiver, arrived, killed = receiver_holding_the_first(httpserver, endpoint.secret)
     first_worker, second_worker = tmp_path / "worker-1", tmp_path / "worker-2"
 
-    with running_daphne(tmp_path, redis_url=own_redis.url) as base, Stream(base, as_agent) as stream:
+    with (
+        running_daphne(tmp_path, redis_url=own_redis.url) as base,
+        Stream(base, as_agent, patience=CREATE_BUDGET_SECONDS) as stream,
+    ):
         with celery_worker(first_worker, own_redis.url, send_lease_seconds=3) as worker:
             if not arrived.wait(WAIT_SECONDS):
                 pytest.fail(f"No delivery arrived.\n{worker_log(first_worker)}")
@@ -53,19 +57,19 @@ def test_a_worker_killed_mid_delivery_under_a_stream_of_creates_loses_nothing(
             stream.wait_for("creates after a new worker started", created_after(time.monotonic(), 5))
             stream.stop()
             created = stream.created()
-            deadline = time.monotonic() + WAIT_SECONDS
             succeeded = Delivery.objects.filter(endpoint=endpoint, status=DeliveryStatus.SUCCEEDED)
-            while succeeded.count() < len(created):
-                if time.monotonic() > deadline:
-                    pytest.fail(
-                        f"{succeeded.count()} of {len(created)} delivered.\n{worker_log(second_worker)}"
-                    )
-                time.sleep(0.1)
+            wait_until(
+                lambda: succeeded.count() >= len(created),
+                timeout=WAIT_SECONDS,
+                message=lambda: (
+                    f"{succeeded.count()} of {len(created)} delivered.\n{worker_log(second_worker)}"
+                ),
+            )
 
-    # The API kept answering, in budget, while the worker was dead.
+    # The API kept answering while the worker was dead, each create within the stream's patience
+    # (an answer that outlasted it is recorded with no status).
     assert {a.status for a in stream.answers} == {201}, stream.answers
-    slowest = max(a.took for a in stream.answers)
-    assert slowest <= CREATE_BUDGET_SECONDS
+    slowest = max(a.took for a in stream.answers)  # a figure for bench/README.md, not a check
     # Nothing lost: every escalation answered 201 was delivered, each under one webhook-id.
     deliveries = {
         d.event.escalation_id: d for d in Delivery.objects.filter(endpoint=endpoint).select_related("event")

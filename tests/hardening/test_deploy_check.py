@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 
-# What the README's Production section and compose.yaml set (the secrets made up here).
+# What docs/operations/deployment.md and compose.yaml set (the secrets made up here).
 PRODUCTION_ENV = {
     "SECRET_KEY": "x7Qm2-this-is-a-long-random-production-key-4kP9zR1wN8vB3yT6uE0sL5hJ",
     "HTTPS": "true",

@@ -88,9 +88,8 @@ def test_what_the_processes_start_exists_and_matches_make_run():
     assert re.search(r'"celery", "-A", "escalation_project", "beat"', runstack)
 
 
-def test_every_variable_compose_sets_is_in_the_readme_production_section():
-    readme = (ROOT / "README.md").read_text()
-    production = readme.split("## Production", 1)[1].split("\n## ", 1)[0]
+def test_every_variable_compose_sets_is_in_the_production_docs():
+    production = (ROOT / "docs/operations/deployment.md").read_text()
 
     for name in compose()["services"]["web"]["environment"]:
         assert f"`{name}`" in production, name

@@ -10,7 +10,6 @@ console socket that is open, and /readyz the beat and worker heartbeats.
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 import requests
@@ -23,6 +22,7 @@ from tests import factories
 from tests.escalations.test_timers_live import private_redis  # noqa: F401 (fixture: a Redis of its own)
 from tests.live_server import running_celery, running_daphne
 from tests.observability.conftest import parse, value
+from tests.waiting import wait_until
 from tests.webhooks.conftest import httpserver_listen_address  # noqa: F401 (fixture)
 from webhooks import services as webhook_services
 from webhooks.models import Delivery, DeliveryStatus
@@ -35,12 +35,9 @@ def json_lines(path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
 
 
-def wait_until(condition, what: str, log=lambda: "") -> None:
-    deadline = time.monotonic() + WITHIN
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {WITHIN} s:\n{log()}")
-        time.sleep(0.2)
+def log_of(what: str, log):
+    """wait_until's message: what did not happen, then the worker's log as it was then."""
+    return lambda: f"{what}:\n{log()}"
 
 
 @pytest.mark.slow
@@ -77,11 +74,15 @@ def test_a_request_id_reaches_the_worker_and_metrics_cross_processes(
         )
         assert response.status_code == 201, response.text
         assert response.headers["X-Request-ID"] == "agent-trace-1"
-        wait_until(lambda: len(httpserver.log) == 1, "the webhook", worker_log.read_text)
+        wait_until(
+            lambda: len(httpserver.log) == 1,
+            timeout=WITHIN,
+            message=log_of("the webhook", worker_log.read_text),
+        )
         wait_until(
             lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).exists(),
-            "the attempt's record",
-            worker_log.read_text,
+            timeout=WITHIN,
+            message=log_of("the attempt's record", worker_log.read_text),
         )
 
         with connect(
@@ -96,7 +97,12 @@ def test_a_request_id_reaches_the_worker_and_metrics_cross_processes(
             background = requests.get(f"{base}/readyz", timeout=10).json()["background"]
             return all(background[role]["status"] == "ok" for role in ("beat", "worker"))
 
-        wait_until(heartbeats_fresh, "the beat and worker heartbeats", worker_log.read_text)
+        wait_until(
+            heartbeats_fresh,
+            timeout=WITHIN,
+            interval=0.2,
+            message=log_of("the beat and worker heartbeats", worker_log.read_text),
+        )
         ready = requests.get(f"{base}/readyz", timeout=10)
 
     # Counted by daphne (the open) and by the worker (the attempt), read from daphne.

@@ -1,6 +1,5 @@
 """Presence: who has a console open, per team, from live sockets in a real Redis, with expiry."""
 
-import asyncio
 import time
 
 import pytest
@@ -23,6 +22,7 @@ from supervisors.presence import (
 )
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
+from tests.waiting import async_wait_until
 
 BILLING, LEGAL = 1, 2
 
@@ -196,10 +196,10 @@ def test_changes_within_one_window_are_announced_once_with_the_newest_count(sett
         announcer.offer(layer, BILLING, Snapshot(online=3, version=7))
         announcer.offer(layer, BILLING, Snapshot(online=1, version=6))  # older, arriving late
         announcer.offer(layer, LEGAL, Snapshot(online=1, version=1))
-        await asyncio.sleep(0.2)
+        await async_wait_until(lambda: len(layer.sent) >= 2, message="the first window's announcements")
         first_window = list(layer.sent)
         announcer.offer(layer, BILLING, Snapshot(online=2, version=8))
-        await asyncio.sleep(0.2)
+        await async_wait_until(lambda: len(layer.sent) >= 3, message="the second window's announcement")
         return first_window, layer.sent[len(first_window) :]
 
     first_window, second_window = async_to_sync(scenario)()
@@ -208,4 +208,5 @@ def test_changes_within_one_window_are_announced_once_with_the_newest_count(sett
         (team_group(BILLING), {**message, "online": 3, "version": 7}),
         (team_group(LEGAL), {"type": "presence.changed", "team_id": LEGAL, "online": 1, "version": 1}),
     ]
+    # Exactly one more: a duplicate of the first window would have come before it, a window earlier.
     assert second_window == [(team_group(BILLING), {**message, "online": 2, "version": 8})]

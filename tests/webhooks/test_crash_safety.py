@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import time
 
 import pytest
 from django.db.models import Q
@@ -30,6 +29,7 @@ from tests.faults.stack import (
     worker_log,
 )
 from tests.live_server import running_daphne
+from tests.waiting import wait_until
 from webhooks import services
 from webhooks.models import Attempt, Delivery, DeliveryStatus
 
@@ -69,8 +69,12 @@ def test_escalations_created_while_redis_is_down_are_answered_201_and_delivered_
         own_redis.stop()
         during = [escalate(base, as_agent, f"during-the-outage-{n}") for n in range(2)]
         assert [r.status_code for r in during] == [201, 201], [r.text for r in during]
-        time.sleep(2)
-        assert len(receiver.requests) == 1  # nothing can reach the worker meanwhile
+        # Nothing can reach the worker meanwhile: the two wait in the outbox, unsent.
+        waiting = Delivery.objects.filter(
+            endpoint=endpoint, event__escalation_id__in=[r.json()["id"] for r in during]
+        )
+        assert sorted(waiting.values_list("status", "attempt_count")) == [(DeliveryStatus.PENDING, 0)] * 2
+        assert len(receiver.requests) == 1
 
         own_redis.start()  # the same port: the worker and beat reconnect; the sweep finds the rows
         receiver.wait_for(3, "webhooks after Redis came back", lambda: worker_log(var_dir))
@@ -147,11 +151,11 @@ def test_a_receiver_that_is_down_rests_its_endpoint_and_gets_every_delivery_once
         handled = Delivery.objects.filter(endpoint=endpoint).filter(
             Q(attempt_count__gt=0) | Q(last_error__startswith="Not sent yet")
         )
-        deadline = time.monotonic() + WAIT_SECONDS
-        while handled.count() < 5:
-            if time.monotonic() > deadline:
-                pytest.fail(f"{handled.count()} of 5 deliveries were handled.\n{log()}")
-            time.sleep(0.1)
+        wait_until(
+            lambda: handled.count() >= 5,
+            timeout=WAIT_SECONDS,
+            message=lambda: f"{handled.count()} of 5 deliveries were handled.\n{log()}",
+        )
         endpoint.refresh_from_db()
         assert endpoint.rest_seconds >= 5
         # The first send, refused; then at most a probe at the end of each rest (5 s, 10 s)

@@ -2,11 +2,15 @@
 
 import datetime as dt
 import socket
+import threading
 
 import pytest
 from django.utils import timezone
 from urllib3.util import Timeout
+from werkzeug import Response
 
+from tests.waiting import TIMEOUT as WAIT_SECONDS
+from tests.waiting import wait_until
 from tests.webhooks.conftest import NOW, deliveries_of, open_escalation
 from webhooks import policy, sender, services
 from webhooks.models import Attempt, Delivery, DeliveryStatus, Endpoint
@@ -77,25 +81,23 @@ def test_retry_after_as_an_http_date_is_honoured(receiver, delivery):
 
 
 def test_a_timeout_is_retried(receiver, delivery, monkeypatch):
-    import time
-
     monkeypatch.setattr(sender, "TIMEOUT", Timeout(connect=1.0, read=1.0, total=0.2))
+    gave_up = threading.Event()
 
-    def slow(request):
-        time.sleep(0.5)
-        from werkzeug import Response
-
+    def answering_once_the_sender_gave_up(request):
+        gave_up.wait(WAIT_SECONDS)
         return Response("late")
 
-    receiver.expect_request("/hook").respond_with_handler(slow)
+    receiver.expect_request("/hook").respond_with_handler(answering_once_the_sender_gave_up)
 
     attempt(delivery)
+    gave_up.set()
 
     assert delivery.status == DeliveryStatus.RETRYING
     assert delivery.last_error == "Timed out."
     assert delivery.last_status_code is None
-    # Let the handler finish, or its log entry lands in the next test's receiver.
-    time.sleep(0.5)
+    # The handler's log entry, once it answered; else it lands in the next test's receiver.
+    wait_until(lambda: len(receiver.log) == 1, message="the late receiver answering")
 
 
 def test_a_refused_connection_is_retried(delivery, hook_endpoint):
