@@ -1,0 +1,474 @@
+"""Learning from supervisors' answers: a rule's marked escalations as proposed changes to the rule.
+
+For a rule, the escalations it opened (Escalation.rule) that a supervisor marked
+needed or not needed are its labelled history. Each one's trigger message (the
+message of the rule's first evidence item) becomes a suggestion:
+
+- intent rules: needed → a `should` example, not needed → a `should_not` example;
+- rules matched on the message's words (phrases, amount, regex, asks for a human):
+  not needed → an exception phrase. A *needed* message there is already a hit and
+  proposes nothing.
+
+Exception phrases, not semantic exception examples, because an admin can read a
+phrase, predict what it blocks, and see it in the what-if bench; and it works on
+every one of those kinds without an embedding model. The phrase is chosen among
+the message's two-word phrases (supervisors.suggestions.terms, as the insights'
+exception candidates): the one that blocks no needed message of the history and
+the most not-needed ones, preferring one that contains a word of the rule's
+phrases (the context around what fired).
+
+Nothing changes the rule until a contributor accepts (accept_suggestion), and
+the change goes through agents.services.rule_update: validated like any edit,
+the matcher's version stamp bumped, and a history row naming who and which
+escalation (the audit). A dismissed suggestion stays dismissed (RuleSuggestion).
+
+Precision before and after: the rule as it is now, and with the suggestion
+applied, re-run through the real compiler (compile_rules) on the labelled
+trigger messages; precision = needed among those it fires on.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+
+from agents.engine.cache import spec_of
+from agents.engine.matcher import Matcher, MessageView, RuleSpec, compile_rules
+from agents.engine.text import normalise, phrase_problem
+from agents.models import (
+    EscalationRule,
+    Message,
+    RuleKind,
+    RuleSuggestion,
+    SuggestionDecision,
+    SuggestionTarget,
+)
+from agents.services import rule_update
+from escalations.models import Escalation
+from supervisors.models import Role
+from supervisors.selectors import has_team_role
+from supervisors.suggestions import STOPWORDS, WORD, terms
+
+# The most recent marked escalations read per rule: bounds the page's time (each
+# suggestion re-runs the changed rule on all of them).
+MAX_LABELLED = 500
+# Suggestions shown per rule, most recent verdict first; the rest wait their turn.
+MAX_SUGGESTIONS = 20
+# Kinds whose hit is decided by the newest message's words: an exception phrase can stop them.
+EXCEPTION_KINDS = frozenset({RuleKind.PHRASES, RuleKind.AMOUNT, RuleKind.REGEX, RuleKind.ASKS_FOR_HUMAN})
+EXAMPLE_KINDS = frozenset({RuleKind.INTENT})
+
+
+class SuggestionGone(Exception):
+    """The suggestion answered is no longer the one on offer (HTTP 409): answered by someone
+    else, its verdict changed, or its proposal changed since the page was drawn."""
+
+    code = "suggestion_gone"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """One marked escalation of the rule, by its trigger message."""
+
+    escalation_id: int
+    message_id: int
+    role: str
+    text: str
+    needed: bool
+    marked_by: str
+    marked_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class Precision:
+    """What a version of the rule fires on among the labelled trigger messages."""
+
+    needed_fired: int
+    needed: int
+    not_needed_fired: int
+    not_needed: int
+
+    @property
+    def fired(self) -> int:
+        return self.needed_fired + self.not_needed_fired
+
+    @property
+    def precision(self) -> float | None:
+        return self.needed_fired / self.fired if self.fired else None
+
+    @property
+    def recall(self) -> float | None:
+        """Of the needed ones, how many it still catches (the cost of an exception)."""
+        return self.needed_fired / self.needed if self.needed else None
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    rule_id: int
+    escalation_id: int
+    target: str  # a SuggestionTarget value
+    text: str  # the example to add, or the exception phrase
+    message: str  # the trigger message, in full
+    needed: bool
+    marked_by: str
+    marked_at: dt.datetime | None
+    before: Precision | None = None
+    after: Precision | None = None
+
+    @property
+    def target_label(self) -> str:
+        return SuggestionTarget(self.target).label
+
+
+@dataclass
+class Learning:
+    """A rule's labelled history, its precision on it now, and the open suggestions."""
+
+    rule: EscalationRule
+    learns: bool  # False: the rule's kind takes no examples or exceptions from verdicts
+    labelled: int
+    before: Precision
+    suggestions: list[Suggestion] = field(default_factory=list)
+    pending: int = 0  # all open suggestions, of which `suggestions` are the first MAX_SUGGESTIONS
+
+
+# --- Reading ---------------------------------------------------------------------------------
+
+
+def labelled_history(rule: EscalationRule) -> list[Labelled]:
+    """The rule's marked escalations (most recently marked first), each by its trigger message.
+
+    An escalation without evidence of this rule naming a stored message (e.g. one whose
+    rule was re-pointed by hand) is left out: there is nothing to learn from.
+    """
+    rows = list(
+        Escalation.objects.filter(rule=rule, needed__isnull=False)
+        .order_by("-marked_at", "-pk")
+        .values_list("pk", "needed", "evidence", "marked_by__username", "marked_at")[:MAX_LABELLED]
+    )
+    trigger_of: dict[int, int] = {}
+    for escalation_id, _needed, evidence, _by, _at in rows:
+        for item in evidence or []:
+            if isinstance(item, dict) and item.get("rule_id") == rule.pk and item.get("message_id"):
+                trigger_of[escalation_id] = item["message_id"]  # the first: the one that opened it
+                break
+    messages = {
+        pk: (role, content)
+        for pk, role, content in Message.objects.filter(pk__in=set(trigger_of.values())).values_list(
+            "pk", "role", "content"
+        )
+    }
+    found = []
+    for escalation_id, needed, _evidence, by, at in rows:
+        message_id = trigger_of.get(escalation_id)
+        if message_id in messages:
+            role, content = messages[message_id]
+            found.append(Labelled(escalation_id, message_id, role, content, needed, by or "", at))
+    return found
+
+
+def precision_of(matcher: Matcher, labelled: list[Labelled]) -> Precision:
+    return _tally(labelled, {item.escalation_id for item in labelled if _fires(matcher, item)})
+
+
+def _tally(labelled: list[Labelled], fired: set[int]) -> Precision:
+    hits = [item for item in labelled if item.escalation_id in fired]
+    return Precision(
+        needed_fired=sum(1 for item in hits if item.needed),
+        needed=sum(1 for item in labelled if item.needed),
+        not_needed_fired=sum(1 for item in hits if not item.needed),
+        not_needed=sum(1 for item in labelled if not item.needed),
+    )
+
+
+def _fires(matcher: Matcher, item: Labelled) -> bool:
+    # The trigger message alone: the kinds that learn here decide on the newest message only.
+    return bool(matcher.evaluate([MessageView(role=item.role, content=item.text, id=item.message_id)]))
+
+
+def suggestions_for(rule: EscalationRule, *, with_precision: bool = True) -> Learning:
+    """The rule's open suggestions (not yet in the rule, not answered), most recent verdict first."""
+    labelled, before, found = _open_suggestions(rule)
+    learning = Learning(
+        rule=rule,
+        learns=rule.kind in EXCEPTION_KINDS or rule.kind in EXAMPLE_KINDS,
+        labelled=len(labelled),
+        before=before,
+        pending=len(found),
+    )
+    shown = found[:MAX_SUGGESTIONS]
+    if with_precision:
+        shown = [
+            _with_precision(suggestion, rule=rule, labelled=labelled, before=before) for suggestion in shown
+        ]
+    learning.suggestions = shown
+    return learning
+
+
+def _open_suggestions(rule: EscalationRule) -> tuple[list[Labelled], Precision, list[Suggestion]]:
+    """The labelled history, the rule's precision on it now, and every open suggestion."""
+    labelled = labelled_history(rule)
+    current = compile_rules([spec_of(rule)])
+    fired_now = {item.escalation_id for item in labelled if _fires(current, item)}
+    before = _tally(labelled, fired_now)
+    if rule.kind not in EXCEPTION_KINDS and rule.kind not in EXAMPLE_KINDS:
+        return labelled, before, []
+    answered = set(RuleSuggestion.objects.filter(rule=rule).values_list("escalation_id", "target"))
+    contested = _contested_texts(labelled)
+    seen: set[tuple[str, str]] = set()
+    found = []
+    for item in labelled:
+        if _key(item.text) in contested:
+            continue  # marked needed once and not needed another time: no lesson to draw
+        suggestion = _proposal(rule, item, labelled, fired_now)
+        if suggestion is None or (item.escalation_id, suggestion.target) in answered:
+            continue
+        if (suggestion.target, _key(suggestion.text)) in seen:
+            continue  # the same message marked twice the same way: one suggestion
+        seen.add((suggestion.target, _key(suggestion.text)))
+        found.append(suggestion)
+    return labelled, before, found
+
+
+def _key(text: str) -> str:
+    return " ".join(normalise(text).split())
+
+
+def _contested_texts(labelled: list[Labelled]) -> set[str]:
+    verdicts: dict[str, set[bool]] = {}
+    for item in labelled:
+        verdicts.setdefault(_key(item.text), set()).add(item.needed)
+    return {text for text, seen in verdicts.items() if len(seen) > 1}
+
+
+def _proposal(
+    rule: EscalationRule, item: Labelled, labelled: list[Labelled], fired_now: set[int]
+) -> Suggestion | None:
+    def made(target: SuggestionTarget, text: str) -> Suggestion:
+        return Suggestion(
+            rule_id=rule.pk,
+            escalation_id=item.escalation_id,
+            target=target.value,
+            text=text,
+            message=item.text,
+            needed=item.needed,
+            marked_by=item.marked_by,
+            marked_at=item.marked_at,
+        )
+
+    if rule.kind in EXAMPLE_KINDS:
+        target = SuggestionTarget.SHOULD if item.needed else SuggestionTarget.SHOULD_NOT
+        text = " ".join(item.text.split())
+        examples = (rule.parameters or {}).get(target.value, [])
+        if not text or _key(text) in {_key(e) for e in examples if isinstance(e, str)}:
+            return None
+        return made(target, text)
+    if item.needed or item.escalation_id not in fired_now:
+        return None  # a needed hit is right already; a message it no longer fires on is settled
+    phrase = _exception_phrase(rule, item, labelled, fired_now)
+    return made(SuggestionTarget.EXCEPTION_PHRASE, phrase) if phrase else None
+
+
+def _exception_phrase(
+    rule: EscalationRule, item: Labelled, labelled: list[Labelled], fired_now: set[int]
+) -> str | None:
+    """The message's two-word phrase that, as an exception, blocks no needed message the rule
+    fires on now and the most not-needed ones; ties go to one with a word of its own (not the
+    rule's, not a stopword), then one beside a word of the rule's phrases, then one with fewer
+    stopwords, then the shorter.
+    None when the message has no usable two-word phrase."""
+    have = {_key(p) for p in [*(rule.exception_phrases or []), *_rule_phrases(rule)]}
+    candidates = sorted(
+        term
+        for term in terms(item.text)
+        if " " in term and not phrase_problem(term) and _key(term) not in have
+    )
+    if not candidates:
+        return None
+    # One matcher with each candidate as a phrases rule of its own tells, per labelled message
+    # the rule fires on, which candidates it contains: the same phrase matching as exceptions.
+    probe = compile_rules(
+        [
+            RuleSpec(
+                id=index,
+                name=term,
+                kind=RuleKind.PHRASES,
+                parameters={"phrases": [term]},
+                reason_template="",
+                applies_to="both",
+            )
+            for index, term in enumerate(candidates)
+        ]
+    )
+
+    def contains(text: str) -> set[int]:
+        return {hit.rule_id for hit in probe.evaluate([MessageView(role="user", content=text)])}
+
+    blocks_this = contains(item.text)
+    needed_lost = [0] * len(candidates)
+    not_needed_blocked = [0] * len(candidates)
+    for other in labelled:
+        if other.escalation_id not in fired_now:
+            continue
+        for index in contains(other.text):
+            if other.needed:
+                needed_lost[index] += 1
+            else:
+                not_needed_blocked[index] += 1
+    words = {word.lower() for phrase in _rule_phrases(rule) for word in WORD.findall(phrase)}
+    usable = [index for index in range(len(candidates)) if index in blocks_this]
+    if not usable:
+        return None
+    best = min(
+        usable,
+        key=lambda index: (
+            needed_lost[index],
+            -not_needed_blocked[index],
+            # A word the rule does not have ("policy" beside "money back") carries the
+            # difference; "your money" is only the rule's own words again.
+            not (set(candidates[index].split()) - words - STOPWORDS),
+            not (words & set(candidates[index].split())),
+            sum(word in STOPWORDS for word in candidates[index].split()),  # "question for" says less
+            len(candidates[index]),
+            candidates[index],
+        ),
+    )
+    return candidates[best]
+
+
+def _rule_phrases(rule: EscalationRule) -> list[str]:
+    params = rule.parameters or {}
+    key = "extra_phrases" if rule.kind == RuleKind.ASKS_FOR_HUMAN else "phrases"
+    phrases = params.get(key, [])
+    return [p for p in phrases if isinstance(p, str)]
+
+
+def _applied(rule: EscalationRule, target: str, text: str) -> dict[str, Any]:
+    """The rule fields with the suggestion in: the `data` of rule_update."""
+    if target == SuggestionTarget.EXCEPTION_PHRASE:
+        return {"exception_phrases": [*(rule.exception_phrases or []), text]}
+    parameters = copy.deepcopy(rule.parameters or {})
+    other = SuggestionTarget.SHOULD_NOT if target == SuggestionTarget.SHOULD else SuggestionTarget.SHOULD
+    # A verdict that changed moves the example across rather than leaving it on both sides.
+    parameters[other.value] = [e for e in parameters.get(other.value, []) if _key(str(e)) != _key(text)]
+    parameters[target] = [*parameters.get(target, []), text]
+    return {"parameters": parameters}
+
+
+def _with_precision(
+    suggestion: Suggestion, *, rule: EscalationRule, labelled: list[Labelled], before: Precision
+) -> Suggestion:
+    changed = copy.copy(rule)  # not saved: a what-if of the rule with the suggestion in
+    for name, value in _applied(rule, suggestion.target, suggestion.text).items():
+        setattr(changed, name, value)
+    after = precision_of(compile_rules([spec_of(changed)]), labelled)
+    return Suggestion(**{**suggestion.__dict__, "before": before, "after": after})
+
+
+# --- Answering -------------------------------------------------------------------------------
+
+
+def may_answer(user: Any, rule: EscalationRule) -> bool:
+    return has_team_role(user, rule.agent.team_id, Role.CONTRIBUTOR)
+
+
+def _open_suggestion(rule: EscalationRule, *, escalation_id: int, target: str, text: str) -> Suggestion:
+    """The suggestion as on offer now; SuggestionGone if it differs from what the page showed."""
+    answer = (
+        RuleSuggestion.objects.filter(rule=rule, escalation_id=escalation_id, target=target)
+        .select_related("decided_by")
+        .first()
+    )
+    if answer is not None:
+        who = answer.decided_by.get_username() if answer.decided_by else "someone"
+        raise SuggestionGone(
+            f"This suggestion was already {answer.get_decision_display().lower()} by {who} "
+            f"at {answer.decided_at:%Y-%m-%d %H:%M} UTC."
+        )
+    _, _, found = _open_suggestions(rule)
+    offered = next((s for s in found if s.escalation_id == escalation_id), None)
+    if offered is None:
+        raise SuggestionGone(
+            f"Escalation #{escalation_id} offers no suggestion for this rule any more "
+            "(its verdict changed, or the rule already has it): reload the page."
+        )
+    if offered.target != target or offered.text != text:
+        raise SuggestionGone(
+            f"The suggestion from escalation #{escalation_id} changed since the page was shown "
+            f"(now: {offered.target_label.lower()} “{offered.text}”): reload the page and look again."
+        )
+    return offered
+
+
+def _locked_rule(rule_id: int, user: Any) -> EscalationRule:
+    # Locked so two contributors answering at once apply their changes one after the other,
+    # each to the rule as the other left it (rule_update locks it again, in this transaction).
+    rule = EscalationRule.objects.select_for_update().select_related("agent__team").get(pk=rule_id)
+    if not may_answer(user, rule):
+        raise PermissionDenied(
+            f"Only contributors and owners of the team {rule.agent.team.name} may answer suggestions."
+        )
+    return rule
+
+
+def _record(rule: EscalationRule, suggestion: Suggestion, decision: SuggestionDecision, user: Any) -> None:
+    try:
+        with transaction.atomic():
+            RuleSuggestion.objects.create(
+                rule=rule,
+                escalation_id=suggestion.escalation_id,
+                target=suggestion.target,
+                text=suggestion.text,
+                decision=decision,
+                decided_by=user,
+            )
+    except IntegrityError:
+        message = "Someone answered this suggestion at the same moment: reload the page."
+        raise SuggestionGone(message) from None
+
+
+def accept_suggestion(
+    *, rule_id: int, escalation_id: int, target: str, text: str, user: Any
+) -> EscalationRule:
+    """Put the suggestion into the rule, as the page showed it (target and text), or refuse.
+
+    Raises PermissionDenied (not a contributor), SuggestionGone (no longer on offer as shown),
+    ValidationError (the changed rule does not validate, e.g. too many examples).
+    """
+    with transaction.atomic():
+        rule = _locked_rule(rule_id, user)
+        suggestion = _open_suggestion(rule, escalation_id=escalation_id, target=target, text=text)
+        what = (
+            f"exception phrase “{suggestion.text}”"
+            if suggestion.target == SuggestionTarget.EXCEPTION_PHRASE
+            else f"{suggestion.target} example “{suggestion.text[:80]}”"
+        )
+        rule = rule_update(
+            rule_id=rule.pk,
+            user=user,
+            data=_applied(rule, suggestion.target, suggestion.text),
+            reason=f"Accepted suggestion from escalation #{escalation_id}: {what}"[:100],
+        )
+        _record(rule, suggestion, SuggestionDecision.ACCEPTED, user)
+    return rule
+
+
+def dismiss_suggestion(*, rule_id: int, escalation_id: int, target: str, text: str, user: Any) -> None:
+    """Never offer this suggestion again; the rule is unchanged."""
+    with transaction.atomic():
+        rule = _locked_rule(rule_id, user)
+        suggestion = _open_suggestion(rule, escalation_id=escalation_id, target=target, text=text)
+        _record(rule, suggestion, SuggestionDecision.DISMISSED, user)
+
+
+def answered_recently(rule: EscalationRule, *, limit: int = 10) -> list[RuleSuggestion]:
+    return list(RuleSuggestion.objects.filter(rule=rule).select_related("decided_by")[:limit])
