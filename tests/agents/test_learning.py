@@ -56,7 +56,8 @@ def test_a_not_needed_phrase_hit_offers_the_phrase_around_it_as_an_exception(age
     # "your money" is only the rule's own words again; "back policy" blocks no needed message.
     assert suggestion.text == "back policy"
     assert suggestion.marked_by == "ana"
-    assert (result.before.precision, result.before.needed_fired, result.before.not_needed_fired) == (0.5, 1, 1)
+    before = result.before
+    assert (before.precision, before.needed_fired, before.not_needed_fired) == (0.5, 1, 1)
     assert suggestion.before == result.before
     assert (suggestion.after.precision, suggestion.after.recall) == (1.0, 1.0)
 
