@@ -57,7 +57,8 @@ def rules_page(request: HttpRequest) -> HttpResponse:
     }
     for rule in rules:
         row = counts.get(rule.pk, {})
-        rule.total, rule.needed, rule.not_needed = (row.get(k, 0) for k in ("total", "n_needed", "n_not_needed"))
+        rule.total = row.get("total", 0)
+        rule.needed, rule.not_needed = row.get("n_needed", 0), row.get("n_not_needed", 0)
         marked = rule.needed + rule.not_needed
         rule.share_needed = rule.needed / marked if marked else None
     return render(request, "console/rules.html", {"rules": rules})
@@ -134,5 +135,6 @@ def _answer(request: HttpRequest, rule_id: int, *, accepted: bool) -> HttpRespon
             f"(from escalation #{answer['escalation_id']}); the audit records it.",
         )
     else:
-        messages.success(request, f"Dismissed: escalation #{answer['escalation_id']} will not be offered again.")
+        escalation = answer["escalation_id"]
+        messages.success(request, f"Dismissed: escalation #{escalation} will not be offered again.")
     return redirect(reverse("console:rule", args=[rule.pk]))

@@ -83,7 +83,8 @@ def test_another_teams_rule_is_not_found(rule, policy_question, outsider):
     client = client_for(outsider)
 
     assert client.get(f"/console/rules/{rule.pk}/").status_code == 404
-    assert client.post(f"/console/rules/{rule.pk}/suggestions/accept/", answer(policy_question)).status_code == 404
+    accepted = client.post(f"/console/rules/{rule.pk}/suggestions/accept/", answer(policy_question))
+    assert accepted.status_code == 404
     rule.refresh_from_db()
     assert rule.exception_phrases == []
 
@@ -91,7 +92,8 @@ def test_another_teams_rule_is_not_found(rule, policy_question, outsider):
 def test_one_click_accepts_and_the_rule_page_says_so(rule, policy_question, cora):
     client = client_for(cora)
 
-    response = client.post(f"/console/rules/{rule.pk}/suggestions/accept/", answer(policy_question), follow=True)
+    url = f"/console/rules/{rule.pk}/suggestions/accept/"
+    response = client.post(url, answer(policy_question), follow=True)
 
     assert response.redirect_chain == [(f"/console/rules/{rule.pk}/", 302)]
     html = response.content.decode()
@@ -120,7 +122,8 @@ def test_a_supervisor_cannot_accept(rule, policy_question, ana):
     response = client_for(ana).post(f"/console/rules/{rule.pk}/suggestions/accept/", answer(policy_question))
 
     assert response.status_code == 403
-    assert "Only contributors and owners of the team Billing may answer suggestions." in response.content.decode()
+    refusal = "Only contributors and owners of the team Billing may answer suggestions."
+    assert refusal in response.content.decode()
     rule.refresh_from_db()
     assert rule.exception_phrases == [] and not RuleSuggestion.objects.exists()
 
