@@ -8,6 +8,7 @@ from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
 from agents.keys import agent_key_create, agent_key_revoke
+from agents.learning import suggestions_for
 from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Label, Message, RuleTestCase
 from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import bump_rules_version, evaluate_conversation
@@ -134,6 +135,10 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
 
         if str(object_id).isdigit():  # anything else is the admin's own "does not exist" redirect
             extra_context = {**(extra_context or {}), "precision": rule_precision(int(object_id))}
+            rule = EscalationRule.objects.filter(pk=object_id).select_related("agent").first()
+            if rule is not None and request.method == "GET":
+                # What the supervisors' verdicts teach it, answered on the console's rule page.
+                extra_context["learning"] = suggestions_for(rule, with_precision=False)
         return super().change_view(request, object_id, form_url, extra_context)
 
     def what_if_view(self, request, object_id: int):

@@ -160,3 +160,16 @@ def test_answers_need_the_csrf_token(rule, policy_question, cora):
 
 def test_answers_are_posts(rule, policy_question, cora):
     assert client_for(cora).get(f"/console/rules/{rule.pk}/suggestions/accept/").status_code == 405
+
+
+def test_the_rules_admin_page_counts_the_waiting_suggestions_and_links_the_rule_page(
+    rule, policy_question, team
+):
+    admin = factories.make_user("carla", is_staff=True)
+    factories.add_member(admin, team, Role.CONTRIBUTOR)
+
+    page = client_for(admin).get(f"/admin/agents/escalationrule/{rule.pk}/change/").content.decode()
+
+    assert 'id="rule-learning"' in page
+    assert "<strong>1</strong> suggestion from its marked escalations waits" in page
+    assert f'href="/console/rules/{rule.pk}/"' in page
