@@ -1,0 +1,58 @@
+"""Learning from supervisors' answers in real Chromium: a contributor accepts a suggestion with
+one click on the console's rule page, and the rule stops firing on that kind of message."""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from agents.models import Conversation, EscalationRule
+from agents.services import evaluate_conversation, post_message
+from escalations.services import mark_needed
+from supervisors.models import Role
+from tests import factories
+from tests.browser.conftest import screenshot
+
+
+def test_a_contributor_accepts_an_exception_with_one_click(open_page, live_server_url, agent, team, ana):
+    cora = factories.make_user("cora")
+    factories.add_member(cora, team, Role.CONTRIBUTOR)
+    rule = factories.make_rule(
+        agent, name="Money back", parameters={"phrases": ["money back"]}, reason_template="Money back"
+    )
+    for external_id, text, needed in [
+        ("needed", "I want my money back", True),
+        ("policy", "What is your money back policy?", False),
+    ]:
+        conversation = Conversation.objects.create(agent=agent, external_id=external_id)
+        posted = post_message(conversation=conversation, role="user", content=text)
+        mark_needed(escalation_id=posted.escalation.pk, user=ana, needed=needed)
+
+    page = open_page(cora, f"/console/rules/{rule.pk}/")
+    row = page.locator("#suggestions tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("back policy")
+    expect(row).to_contain_text("What is your money back policy?")
+    screenshot(page, "rule-learning")
+
+    row.get_by_role("button", name="Accept").click()
+
+    expect(page.locator(".flash-success")).to_contain_text("Added the exception phrase “back policy”")
+    expect(page.locator("#suggestions")).to_have_count(0)  # nothing else waits
+    expect(page.locator("#answered")).to_contain_text("Accepted by cora")
+    assert EscalationRule.objects.get(pk=rule.pk).exception_phrases == ["back policy"]
+    similar = [{"role": "user", "content": "Tell me about the money back policy"}]
+    assert evaluate_conversation(agent=agent, messages=similar).hits == []
+    screenshot(page, "rule-learning-accepted")
+
+
+def test_a_supervisor_sees_no_buttons(open_page, live_server_url, agent, ana):
+    rule = factories.make_rule(agent, name="Money back", parameters={"phrases": ["money back"]})
+    conversation = Conversation.objects.create(agent=agent, external_id="policy")
+    posted = post_message(conversation=conversation, role="user", content="What is your money back policy?")
+    mark_needed(escalation_id=posted.escalation.pk, user=ana, needed=False)
+
+    page = open_page(ana, f"/console/rules/{rule.pk}/")
+
+    expect(page.locator("#suggestions tbody tr")).to_have_count(1)
+    expect(page.get_by_role("button", name="Accept")).to_have_count(0)
+    expect(page.locator("#rule-learning")).to_contain_text("needs a contributor or owner of Billing")
