@@ -197,46 +197,64 @@ def _fires(matcher: Matcher, item: Labelled) -> bool:
 
 def suggestions_for(rule: EscalationRule, *, with_precision: bool = True) -> Learning:
     """The rule's open suggestions (not yet in the rule, not answered), most recent verdict first."""
-    labelled, before, found = _open_suggestions(rule)
+    found = _open_suggestions(rule)
     learning = Learning(
         rule=rule,
         learns=rule.kind in EXCEPTION_KINDS or rule.kind in EXAMPLE_KINDS,
-        labelled=len(labelled),
-        before=before,
-        pending=len(found),
+        labelled=len(found.labelled),
+        before=found.before,
+        pending=len(found.waiting),
     )
-    shown = found[:MAX_SUGGESTIONS]
-    if with_precision:
-        shown = [
-            _with_precision(suggestion, rule=rule, labelled=labelled, before=before) for suggestion in shown
-        ]
-    learning.suggestions = shown
+    # The proposals are worked out for the shown ones only: an exception phrase costs a
+    # pass over the labelled history, and a busy rule can have hundreds waiting.
+    for item, target in found.waiting:
+        if len(learning.suggestions) == MAX_SUGGESTIONS:
+            break
+        suggestion = _proposal(rule, item, target, found)
+        if suggestion is None:
+            learning.pending -= 1
+            continue
+        if with_precision:
+            suggestion = _with_precision(suggestion, rule=rule, found=found)
+        learning.suggestions.append(suggestion)
     return learning
 
 
-def _open_suggestions(rule: EscalationRule) -> tuple[list[Labelled], Precision, list[Suggestion]]:
-    """The labelled history, the rule's precision on it now, and every open suggestion."""
+@dataclass(frozen=True)
+class _Open:
+    labelled: list[Labelled]
+    fired_now: set[int]  # escalation ids whose trigger message the rule fires on today
+    before: Precision
+    waiting: list[tuple[Labelled, SuggestionTarget]]  # unanswered lessons, one per message text
+
+
+def _open_suggestions(rule: EscalationRule) -> _Open:
     labelled = labelled_history(rule)
     current = compile_rules([spec_of(rule)])
     fired_now = {item.escalation_id for item in labelled if _fires(current, item)}
     before = _tally(labelled, fired_now)
+    waiting: list[tuple[Labelled, SuggestionTarget]] = []
     if rule.kind not in EXCEPTION_KINDS and rule.kind not in EXAMPLE_KINDS:
-        return labelled, before, []
+        return _Open(labelled, fired_now, before, waiting)
     answered = set(RuleSuggestion.objects.filter(rule=rule).values_list("escalation_id", "target"))
     contested = _contested_texts(labelled)
-    seen: set[tuple[str, str]] = set()
-    found = []
+    # (target, message) pairs answered or already waiting: the same message marked twice the
+    # same way is one suggestion, and answering it on one escalation answers it on all.
+    seen = {
+        (target, _key(item.text))
+        for item in labelled
+        for escalation_id, target in answered
+        if escalation_id == item.escalation_id
+    }
     for item in labelled:
         if _key(item.text) in contested:
             continue  # marked needed once and not needed another time: no lesson to draw
-        suggestion = _proposal(rule, item, labelled, fired_now)
-        if suggestion is None or (item.escalation_id, suggestion.target) in answered:
+        target = _target(rule, item, fired_now)
+        if target is None or (target.value, _key(item.text)) in seen:
             continue
-        if (suggestion.target, _key(suggestion.text)) in seen:
-            continue  # the same message marked twice the same way: one suggestion
-        seen.add((suggestion.target, _key(suggestion.text)))
-        found.append(suggestion)
-    return labelled, before, found
+        seen.add((target.value, _key(item.text)))
+        waiting.append((item, target))
+    return _Open(labelled, fired_now, before, waiting)
 
 
 def _key(text: str) -> str:
@@ -250,32 +268,38 @@ def _contested_texts(labelled: list[Labelled]) -> set[str]:
     return {text for text, seen in verdicts.items() if len(seen) > 1}
 
 
-def _proposal(
-    rule: EscalationRule, item: Labelled, labelled: list[Labelled], fired_now: set[int]
-) -> Suggestion | None:
-    def made(target: SuggestionTarget, text: str) -> Suggestion:
-        return Suggestion(
-            rule_id=rule.pk,
-            escalation_id=item.escalation_id,
-            target=target.value,
-            text=text,
-            message=item.text,
-            needed=item.needed,
-            marked_by=item.marked_by,
-            marked_at=item.marked_at,
-        )
-
+def _target(rule: EscalationRule, item: Labelled, fired_now: set[int]) -> SuggestionTarget | None:
+    """What this verdict would change in the rule; None when it teaches the rule nothing."""
     if rule.kind in EXAMPLE_KINDS:
         target = SuggestionTarget.SHOULD if item.needed else SuggestionTarget.SHOULD_NOT
-        text = " ".join(item.text.split())
         examples = (rule.parameters or {}).get(target.value, [])
-        if not text or _key(text) in {_key(e) for e in examples if isinstance(e, str)}:
+        if not item.text.strip() or _key(item.text) in {_key(e) for e in examples if isinstance(e, str)}:
             return None
-        return made(target, text)
+        return target
     if item.needed or item.escalation_id not in fired_now:
         return None  # a needed hit is right already; a message it no longer fires on is settled
-    phrase = _exception_phrase(rule, item, labelled, fired_now)
-    return made(SuggestionTarget.EXCEPTION_PHRASE, phrase) if phrase else None
+    return SuggestionTarget.EXCEPTION_PHRASE
+
+
+def _proposal(
+    rule: EscalationRule, item: Labelled, target: SuggestionTarget, found: _Open
+) -> Suggestion | None:
+    if target == SuggestionTarget.EXCEPTION_PHRASE:
+        text = _exception_phrase(rule, item, found.labelled, found.fired_now)
+        if text is None:
+            return None
+    else:
+        text = " ".join(item.text.split())
+    return Suggestion(
+        rule_id=rule.pk,
+        escalation_id=item.escalation_id,
+        target=target.value,
+        text=text,
+        message=item.text,
+        needed=item.needed,
+        marked_by=item.marked_by,
+        marked_at=item.marked_at,
+    )
 
 
 def _exception_phrase(
@@ -364,14 +388,12 @@ def _applied(rule: EscalationRule, target: str, text: str) -> dict[str, Any]:
     return {"parameters": parameters}
 
 
-def _with_precision(
-    suggestion: Suggestion, *, rule: EscalationRule, labelled: list[Labelled], before: Precision
-) -> Suggestion:
+def _with_precision(suggestion: Suggestion, *, rule: EscalationRule, found: _Open) -> Suggestion:
     changed = copy.copy(rule)  # not saved: a what-if of the rule with the suggestion in
     for name, value in _applied(rule, suggestion.target, suggestion.text).items():
         setattr(changed, name, value)
-    after = precision_of(compile_rules([spec_of(changed)]), labelled)
-    return Suggestion(**{**suggestion.__dict__, "before": before, "after": after})
+    after = precision_of(compile_rules([spec_of(changed)]), found.labelled)
+    return Suggestion(**{**suggestion.__dict__, "before": found.before, "after": after})
 
 
 # --- Answering -------------------------------------------------------------------------------
@@ -394,8 +416,9 @@ def _open_suggestion(rule: EscalationRule, *, escalation_id: int, target: str, t
             f"This suggestion was already {answer.get_decision_display().lower()} by {who} "
             f"at {answer.decided_at:%Y-%m-%d %H:%M} UTC."
         )
-    _, _, found = _open_suggestions(rule)
-    offered = next((s for s in found if s.escalation_id == escalation_id), None)
+    found = _open_suggestions(rule)
+    waiting = next(((item, t) for item, t in found.waiting if item.escalation_id == escalation_id), None)
+    offered = _proposal(rule, *waiting, found) if waiting else None
     if offered is None:
         raise SuggestionGone(
             f"Escalation #{escalation_id} offers no suggestion for this rule any more "

@@ -242,3 +242,19 @@ def test_kinds_that_read_the_history_learn_nothing(agent, ana):
     result = learning.suggestions_for(rule)
 
     assert result.learns is False and result.suggestions == [] and result.labelled == 1
+
+
+def test_dismissing_a_message_marked_twice_alike_dismisses_it_for_both(agent, money_back, ana, cora):
+    fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
+    fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
+    [suggestion] = learning.suggestions_for(money_back).suggestions
+
+    learning.dismiss_suggestion(
+        rule_id=money_back.pk,
+        escalation_id=suggestion.escalation_id,
+        target=suggestion.target,
+        text=suggestion.text,
+        user=cora,
+    )
+
+    assert learning.suggestions_for(money_back).suggestions == []
