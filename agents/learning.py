@@ -31,7 +31,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -176,10 +177,6 @@ def labelled_history(rule: EscalationRule) -> list[Labelled]:
     return found
 
 
-def precision_of(matcher: Matcher, labelled: list[Labelled]) -> Precision:
-    return _tally(labelled, {item.escalation_id for item in labelled if _fires(matcher, item)})
-
-
 def _tally(labelled: list[Labelled], fired: set[int]) -> Precision:
     hits = [item for item in labelled if item.escalation_id in fired]
     return Precision(
@@ -205,18 +202,16 @@ def suggestions_for(rule: EscalationRule, *, with_precision: bool = True) -> Lea
         before=found.before,
         pending=len(found.waiting),
     )
-    # The proposals are worked out for the shown ones only: an exception phrase costs a
-    # pass over the labelled history, and a busy rule can have hundreds waiting.
-    for item, target in found.waiting:
-        if len(learning.suggestions) == MAX_SUGGESTIONS:
-            break
-        suggestion = _proposal(rule, item, target, found)
-        if suggestion is None:
-            learning.pending -= 1
-            continue
-        if with_precision:
-            suggestion = _with_precision(suggestion, rule=rule, found=found)
-        learning.suggestions.append(suggestion)
+    # The proposals are worked out for the shown ones only: a busy rule can have hundreds
+    # waiting. Rarely a message yields none (no usable phrase): the next ones fill in.
+    rest = list(found.waiting)
+    while rest and len(learning.suggestions) < MAX_SUGGESTIONS:
+        batch, rest = rest[: MAX_SUGGESTIONS - len(learning.suggestions)], rest[MAX_SUGGESTIONS:]
+        made = [s for s in _proposals(rule, batch, found) if s is not None]
+        learning.pending -= len(batch) - len(made)
+        learning.suggestions.extend(made)
+    if with_precision:
+        learning.suggestions = _with_precision(learning.suggestions, rule=rule, found=found)
     return learning
 
 
@@ -281,45 +276,56 @@ def _target(rule: EscalationRule, item: Labelled, fired_now: set[int]) -> Sugges
     return SuggestionTarget.EXCEPTION_PHRASE
 
 
-def _proposal(
-    rule: EscalationRule, item: Labelled, target: SuggestionTarget, found: _Open
-) -> Suggestion | None:
-    if target == SuggestionTarget.EXCEPTION_PHRASE:
-        text = _exception_phrase(rule, item, found.labelled, found.fired_now)
-        if text is None:
-            return None
-    else:
-        text = " ".join(item.text.split())
-    return Suggestion(
-        rule_id=rule.pk,
-        escalation_id=item.escalation_id,
-        target=target.value,
-        text=text,
-        message=item.text,
-        needed=item.needed,
-        marked_by=item.marked_by,
-        marked_at=item.marked_at,
+def _proposals(
+    rule: EscalationRule, items: list[tuple[Labelled, SuggestionTarget]], found: _Open
+) -> list[Suggestion | None]:
+    """The suggestion of each (item, target); None where an exception has no usable phrase."""
+    phrases = _exception_phrases(
+        rule, [item for item, target in items if target == SuggestionTarget.EXCEPTION_PHRASE], found
     )
+    made: list[Suggestion | None] = []
+    for item, target in items:
+        if target == SuggestionTarget.EXCEPTION_PHRASE:
+            text = phrases.get(item.escalation_id)
+        else:
+            text = " ".join(item.text.split())
+        made.append(
+            None
+            if text is None
+            else Suggestion(
+                rule_id=rule.pk,
+                escalation_id=item.escalation_id,
+                target=target.value,
+                text=text,
+                message=item.text,
+                needed=item.needed,
+                marked_by=item.marked_by,
+                marked_at=item.marked_at,
+            )
+        )
+    return made
 
 
-def _exception_phrase(
-    rule: EscalationRule, item: Labelled, labelled: list[Labelled], fired_now: set[int]
-) -> str | None:
-    """The message's two-word phrase that, as an exception, blocks no needed message the rule
-    fires on now and the most not-needed ones; ties go to one with a word of its own (not the
-    rule's, not a stopword), then one beside a word of the rule's phrases, then one with fewer
-    stopwords, then the shorter.
-    None when the message has no usable two-word phrase."""
+def _exception_phrases(rule: EscalationRule, items: list[Labelled], found: _Open) -> dict[int, str | None]:
+    """Per item (by escalation id), the message's two-word phrase that, as an exception, blocks
+    no needed message the rule fires on now and the most not-needed ones; ties go to one with a
+    word of its own (not the rule's, not a stopword), then one beside a word of the rule's
+    phrases, then one with fewer stopwords, then the shorter. None: no usable two-word phrase."""
+    if not items:
+        return {}
     have = {_key(p) for p in [*(rule.exception_phrases or []), *_rule_phrases(rule)]}
-    candidates = sorted(
-        term
-        for term in terms(item.text)
-        if " " in term and not phrase_problem(term) and _key(term) not in have
-    )
-    if not candidates:
-        return None
-    # One matcher with each candidate as a phrases rule of its own tells, per labelled message
-    # the rule fires on, which candidates it contains: the same phrase matching as exceptions.
+    candidates_of = {
+        item.escalation_id: {
+            term
+            for term in terms(item.text)
+            if " " in term and not phrase_problem(term) and _key(term) not in have
+        }
+        for item in items
+    }
+    every = sorted(set().union(*candidates_of.values()))
+    # One matcher with each candidate as a phrases rule of its own tells, per message, which
+    # candidates it contains (the same phrase matching as exceptions): one pass over the
+    # history for all the suggestions shown, rather than one each.
     probe = compile_rules(
         [
             RuleSpec(
@@ -330,43 +336,39 @@ def _exception_phrase(
                 reason_template="",
                 applies_to="both",
             )
-            for index, term in enumerate(candidates)
+            for index, term in enumerate(every)
         ]
     )
 
-    def contains(text: str) -> set[int]:
-        return {hit.rule_id for hit in probe.evaluate([MessageView(role="user", content=text)])}
+    def contains(text: str) -> set[str]:
+        return {every[hit.rule_id] for hit in probe.evaluate([MessageView(role="user", content=text)])}
 
-    blocks_this = contains(item.text)
-    needed_lost = [0] * len(candidates)
-    not_needed_blocked = [0] * len(candidates)
-    for other in labelled:
-        if other.escalation_id not in fired_now:
-            continue
-        for index in contains(other.text):
-            if other.needed:
-                needed_lost[index] += 1
-            else:
-                not_needed_blocked[index] += 1
+    needed_lost: Counter[str] = Counter()
+    not_needed_blocked: Counter[str] = Counter()
+    for other in found.labelled:
+        if other.escalation_id in found.fired_now:
+            (needed_lost if other.needed else not_needed_blocked).update(contains(other.text))
     words = {word.lower() for phrase in _rule_phrases(rule) for word in WORD.findall(phrase)}
-    usable = [index for index in range(len(candidates)) if index in blocks_this]
-    if not usable:
-        return None
-    best = min(
-        usable,
-        key=lambda index: (
-            needed_lost[index],
-            -not_needed_blocked[index],
+
+    def rank(term: str) -> tuple:
+        own = set(term.split())
+        return (
+            needed_lost[term],
+            -not_needed_blocked[term],
             # A word the rule does not have ("policy" beside "money back") carries the
             # difference; "your money" is only the rule's own words again.
-            not (set(candidates[index].split()) - words - STOPWORDS),
-            not (words & set(candidates[index].split())),
-            sum(word in STOPWORDS for word in candidates[index].split()),  # "question for" says less
-            len(candidates[index]),
-            candidates[index],
-        ),
-    )
-    return candidates[best]
+            not (own - words - STOPWORDS),
+            not (own & words),
+            sum(word in STOPWORDS for word in term.split()),  # "question for" says less
+            len(term),
+            term,
+        )
+
+    chosen: dict[int, str | None] = {}
+    for item in items:
+        usable = candidates_of[item.escalation_id] & contains(item.text)
+        chosen[item.escalation_id] = min(usable, key=rank) if usable else None
+    return chosen
 
 
 def _rule_phrases(rule: EscalationRule) -> list[str]:
@@ -388,12 +390,29 @@ def _applied(rule: EscalationRule, target: str, text: str) -> dict[str, Any]:
     return {"parameters": parameters}
 
 
-def _with_precision(suggestion: Suggestion, *, rule: EscalationRule, found: _Open) -> Suggestion:
-    changed = copy.copy(rule)  # not saved: a what-if of the rule with the suggestion in
-    for name, value in _applied(rule, suggestion.target, suggestion.text).items():
-        setattr(changed, name, value)
-    after = precision_of(compile_rules([spec_of(changed)]), found.labelled)
-    return Suggestion(**{**suggestion.__dict__, "before": found.before, "after": after})
+def _with_precision(suggestions: list[Suggestion], *, rule: EscalationRule, found: _Open) -> list[Suggestion]:
+    """Each suggestion with the rule's precision before and after it, the changed rule re-run
+    through the real compiler on the labelled trigger messages.
+
+    Every changed version is compiled as its own rule of one matcher (rules are evaluated
+    independently), so a labelled message is evaluated once for all of them.
+    """
+    versions = []
+    for index, suggestion in enumerate(suggestions):
+        changed = copy.copy(rule)  # not saved: a what-if of the rule with the suggestion in
+        for name, value in _applied(rule, suggestion.target, suggestion.text).items():
+            setattr(changed, name, value)
+        versions.append(replace(spec_of(changed), id=index))
+    matcher = compile_rules(versions)
+    fired: dict[int, set[int]] = {index: set() for index in range(len(suggestions))}
+    for item in found.labelled:
+        view = MessageView(role=item.role, content=item.text, id=item.message_id)
+        for hit in matcher.evaluate([view]):
+            fired[hit.rule_id].add(item.escalation_id)
+    return [
+        replace(suggestion, before=found.before, after=_tally(found.labelled, fired[index]))
+        for index, suggestion in enumerate(suggestions)
+    ]
 
 
 # --- Answering -------------------------------------------------------------------------------
@@ -417,8 +436,8 @@ def _open_suggestion(rule: EscalationRule, *, escalation_id: int, target: str, t
             f"at {answer.decided_at:%Y-%m-%d %H:%M} UTC."
         )
     found = _open_suggestions(rule)
-    waiting = next(((item, t) for item, t in found.waiting if item.escalation_id == escalation_id), None)
-    offered = _proposal(rule, *waiting, found) if waiting else None
+    waiting = [(item, t) for item, t in found.waiting if item.escalation_id == escalation_id]
+    offered = _proposals(rule, waiting, found)[0] if waiting else None
     if offered is None:
         raise SuggestionGone(
             f"Escalation #{escalation_id} offers no suggestion for this rule any more "
