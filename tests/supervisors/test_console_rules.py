@@ -173,3 +173,15 @@ def test_the_rules_admin_page_counts_the_waiting_suggestions_and_links_the_rule_
     assert 'id="rule-learning"' in page
     assert "<strong>1</strong> suggestion from its marked escalations waits" in page
     assert f'href="/console/rules/{rule.pk}/"' in page
+
+
+def test_the_accepted_change_is_in_the_audit_with_who_and_why(rule, policy_question, cora, olga):
+    client_for(cora).post(f"/console/rules/{rule.pk}/suggestions/accept/", answer(policy_question))
+
+    page = client_for(olga).get(f"/console/audit/?type=rule&object={rule.pk}")
+
+    html = page.content.decode()
+    assert page.status_code == 200
+    reason = f"Accepted suggestion from escalation #{policy_question.pk}: exception phrase “back policy”"
+    assert reason in html
+    assert "cora" in html
