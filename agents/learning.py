@@ -307,18 +307,25 @@ def _proposals(
 
 
 def _exception_phrases(rule: EscalationRule, items: list[Labelled], found: _Open) -> dict[int, str | None]:
-    """Per item (by escalation id), the message's two-word phrase that, as an exception, blocks
-    no needed message the rule fires on now and the most not-needed ones; ties go to one with a
-    word of its own (not the rule's, not a stopword), then one beside a word of the rule's
-    phrases, then one with fewer stopwords, then the shorter. None: no usable two-word phrase."""
+    """Per item (by escalation id), the message's two-word phrase with a word of its own (not
+    the rule's, not a stopword) that, as an exception, blocks no needed message the rule fires
+    on now and the most not-needed ones; ties go to one beside a word of the rule's phrases,
+    then one with fewer stopwords, then the shorter. None: no usable two-word phrase."""
     if not items:
         return {}
     have = {_key(p) for p in [*(rule.exception_phrases or []), *_rule_phrases(rule)]}
+    words = {word.lower() for phrase in _rule_phrases(rule) for word in WORD.findall(phrase)}
     candidates_of = {
         item.escalation_id: {
             term
             for term in terms(item.text)
-            if " " in term and not phrase_problem(term) and _key(term) not in have
+            if " " in term
+            and not phrase_problem(term)
+            and _key(term) not in have
+            # A word the rule does not have ("policy" beside "money back") carries the
+            # difference; "the money" is only the rule's own words again, and would block
+            # nearly everything the rule is for.
+            and set(term.split()) - words - STOPWORDS
         }
         for item in items
     }
@@ -348,16 +355,12 @@ def _exception_phrases(rule: EscalationRule, items: list[Labelled], found: _Open
     for other in found.labelled:
         if other.escalation_id in found.fired_now:
             (needed_lost if other.needed else not_needed_blocked).update(contains(other.text))
-    words = {word.lower() for phrase in _rule_phrases(rule) for word in WORD.findall(phrase)}
 
     def rank(term: str) -> tuple:
         own = set(term.split())
         return (
             needed_lost[term],
             -not_needed_blocked[term],
-            # A word the rule does not have ("policy" beside "money back") carries the
-            # difference; "your money" is only the rule's own words again.
-            not (own - words - STOPWORDS),
             not (own & words),
             sum(word in STOPWORDS for word in term.split()),  # "question for" says less
             len(term),

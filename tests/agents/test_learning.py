@@ -258,3 +258,13 @@ def test_dismissing_a_message_marked_twice_alike_dismisses_it_for_both(agent, mo
     )
 
     assert learning.suggestions_for(money_back).suggestions == []
+
+
+def test_an_exception_is_never_only_the_rules_own_words_and_stopwords(agent, money_back, ana):
+    # "the money" would block both messages (and most requests the rule is for): not offered.
+    fire_and_mark(agent, "Is the money back guarantee valid abroad?", needed=False, by=ana)
+    fire_and_mark(agent, "Explain the money back terms", needed=False, by=ana)
+
+    texts = sorted(s.text for s in learning.suggestions_for(money_back).suggestions)
+
+    assert texts == ["back guarantee", "back terms"]
