@@ -129,6 +129,16 @@ class Suggestion:
     def target_label(self) -> str:
         return SuggestionTarget(self.target).label
 
+    @property
+    def answer(self) -> dict[str, Any]:
+        """How accept_suggestion and dismiss_suggestion name this suggestion (add the user)."""
+        return {
+            "rule_id": self.rule_id,
+            "escalation_id": self.escalation_id,
+            "target": self.target,
+            "text": self.text,
+        }
+
 
 @dataclass
 class Learning:

@@ -9,16 +9,7 @@ from agents import learning
 from agents.models import Conversation, EscalationRule, Label, RuleSuggestion, SuggestionTarget
 from agents.services import evaluate_conversation, post_message
 from escalations.services import mark_needed
-from supervisors.models import Role
 from tests import factories
-
-
-@pytest.fixture
-def cora(team):
-    """A contributor of Billing: may answer suggestions."""
-    user = factories.make_user("cora")
-    factories.add_member(user, team, Role.CONTRIBUTOR)
-    return user
 
 
 @pytest.fixture
@@ -249,13 +240,7 @@ def test_dismissing_a_message_marked_twice_alike_dismisses_it_for_both(agent, mo
     fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
     [suggestion] = learning.suggestions_for(money_back).suggestions
 
-    learning.dismiss_suggestion(
-        rule_id=money_back.pk,
-        escalation_id=suggestion.escalation_id,
-        target=suggestion.target,
-        text=suggestion.text,
-        user=cora,
-    )
+    learning.dismiss_suggestion(**suggestion.answer, user=cora)
 
     assert learning.suggestions_for(money_back).suggestions == []
 

@@ -76,14 +76,7 @@ def test_different_suggestions_accepted_at_once_all_land(transactional_db):
     assert len(offered) == 4
 
     def accept(user, index):
-        suggestion = offered[index]
-        learning.accept_suggestion(
-            rule_id=rule.pk,
-            escalation_id=suggestion.escalation_id,
-            target=suggestion.target,
-            text=suggestion.text,
-            user=user,
-        )
+        learning.accept_suggestion(**offered[index].answer, user=user)
 
     outcomes = race(accept, contributors)
 
@@ -98,13 +91,7 @@ def test_one_suggestion_accepted_at_once_by_four_lands_once(transactional_db):
     [suggestion] = learning.suggestions_for(rule, with_precision=False).suggestions
 
     def accept(user, index):
-        learning.accept_suggestion(
-            rule_id=rule.pk,
-            escalation_id=suggestion.escalation_id,
-            target=suggestion.target,
-            text=suggestion.text,
-            user=user,
-        )
+        learning.accept_suggestion(**suggestion.answer, user=user)
 
     outcomes = race(accept, contributors)
 

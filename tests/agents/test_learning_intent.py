@@ -11,7 +11,6 @@ from agents import learning
 from agents.models import Conversation, SuggestionTarget
 from agents.services import evaluate_conversation, post_message
 from escalations.services import mark_needed
-from supervisors.models import Role
 from tests import factories
 
 pytest.importorskip("agents.engine.intent", reason="the intent engine is not on this branch yet")
@@ -22,13 +21,6 @@ REFUND_REQUEST = "give me a refund for the broken headphones"
 SIMILAR_REQUEST = "I want my money back for the broken headphones"
 STATUS_QUESTION = "can you check if my order refund went through?"
 SIMILAR_QUESTION = "can you check whether the refund for my order went through?"
-
-
-@pytest.fixture
-def cora(team):
-    user = factories.make_user("cora")
-    factories.add_member(user, team, Role.CONTRIBUTOR)
-    return user
 
 
 @pytest.fixture

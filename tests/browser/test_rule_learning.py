@@ -8,14 +8,11 @@ from playwright.sync_api import expect
 from agents.models import Conversation, EscalationRule
 from agents.services import evaluate_conversation, post_message
 from escalations.services import mark_needed
-from supervisors.models import Role
 from tests import factories
 from tests.browser.conftest import screenshot
 
 
-def test_a_contributor_accepts_an_exception_with_one_click(open_page, live_server_url, agent, team, ana):
-    cora = factories.make_user("cora")
-    factories.add_member(cora, team, Role.CONTRIBUTOR)
+def test_a_contributor_accepts_an_exception_with_one_click(open_page, live_server_url, agent, ana, cora):
     rule = factories.make_rule(
         agent, name="Money back", parameters={"phrases": ["money back"]}, reason_template="Money back"
     )

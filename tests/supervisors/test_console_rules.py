@@ -12,13 +12,6 @@ from tests import factories
 
 
 @pytest.fixture
-def cora(team):
-    user = factories.make_user("cora")
-    factories.add_member(user, team, Role.CONTRIBUTOR)
-    return user
-
-
-@pytest.fixture
 def rule(agent):
     return factories.make_rule(
         agent, name="Money back", parameters={"phrases": ["money back"]}, reason_template="Money back"
