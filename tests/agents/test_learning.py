@@ -34,6 +34,11 @@ def fires(agent, text: str) -> bool:
     return evaluate_conversation(agent=agent, messages=[{"role": "user", "content": text}]).hits != []
 
 
+def exception(rule, escalation, text: str = "back policy") -> dict:
+    """An answer naming an exception-phrase suggestion, as the rule page posts it."""
+    return {"rule_id": rule.pk, "escalation_id": escalation.pk, "target": "exception_phrase", "text": text}
+
+
 def test_a_not_needed_phrase_hit_offers_the_phrase_around_it_as_an_exception(agent, money_back, ana):
     fire_and_mark(agent, "I want my money back now", needed=True, by=ana)
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
@@ -87,13 +92,7 @@ def test_accepting_writes_the_exception_through_rule_update_with_who_and_why(age
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
     version = agent.rules_version
 
-    rule = learning.accept_suggestion(
-        rule_id=money_back.pk,
-        escalation_id=policy.pk,
-        target=SuggestionTarget.EXCEPTION_PHRASE,
-        text="back policy",
-        user=cora,
-    )
+    rule = learning.accept_suggestion(**exception(money_back, policy), user=cora)
 
     assert rule.exception_phrases == ["back policy"]
     row = rule.history.first()
@@ -115,13 +114,7 @@ def test_accepting_writes_the_exception_through_rule_update_with_who_and_why(age
 def test_a_dismissed_suggestion_stays_dismissed_and_the_rule_is_unchanged(agent, money_back, ana, cora):
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
 
-    learning.dismiss_suggestion(
-        rule_id=money_back.pk,
-        escalation_id=policy.pk,
-        target=SuggestionTarget.EXCEPTION_PHRASE,
-        text="back policy",
-        user=cora,
-    )
+    learning.dismiss_suggestion(**exception(money_back, policy), user=cora)
 
     money_back.refresh_from_db()
     assert money_back.exception_phrases == []
@@ -132,12 +125,7 @@ def test_a_dismissed_suggestion_stays_dismissed_and_the_rule_is_unchanged(agent,
 
 def test_answering_twice_is_refused_naming_who_answered(agent, money_back, ana, cora, olga):
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
-    answer = {
-        "rule_id": money_back.pk,
-        "escalation_id": policy.pk,
-        "target": SuggestionTarget.EXCEPTION_PHRASE,
-        "text": "back policy",
-    }
+    answer = exception(money_back, policy)
     learning.accept_suggestion(**answer, user=cora)
 
     with pytest.raises(learning.SuggestionGone, match="already accepted by cora"):
@@ -152,22 +140,11 @@ def test_a_suggestion_that_changed_since_the_page_was_drawn_is_refused(agent, mo
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
 
     with pytest.raises(learning.SuggestionGone, match="changed since the page was shown"):
-        learning.accept_suggestion(
-            rule_id=money_back.pk,
-            escalation_id=policy.pk,
-            target=SuggestionTarget.EXCEPTION_PHRASE,
-            text="your money",  # not what is on offer
-            user=cora,
-        )
+        # Not what is on offer ("back policy" is).
+        learning.accept_suggestion(**exception(money_back, policy, "policy?"), user=cora)
     mark_needed(escalation_id=policy.pk, user=ana, needed=True)  # the verdict changed
     with pytest.raises(learning.SuggestionGone, match="offers no suggestion"):
-        learning.accept_suggestion(
-            rule_id=money_back.pk,
-            escalation_id=policy.pk,
-            target=SuggestionTarget.EXCEPTION_PHRASE,
-            text="back policy",
-            user=cora,
-        )
+        learning.accept_suggestion(**exception(money_back, policy), user=cora)
     money_back.refresh_from_db()
     assert money_back.exception_phrases == [] and not RuleSuggestion.objects.exists()
 
@@ -176,12 +153,7 @@ def test_a_suggestion_that_changed_since_the_page_was_drawn_is_refused(agent, mo
 def test_a_supervisor_or_an_outsider_cannot_answer(agent, money_back, ana, outsider, who):
     policy = fire_and_mark(agent, "What is your money back policy?", needed=False, by=ana)
     user = ana if who == "ana" else outsider
-    answer = {
-        "rule_id": money_back.pk,
-        "escalation_id": policy.pk,
-        "target": SuggestionTarget.EXCEPTION_PHRASE,
-        "text": "back policy",
-    }
+    answer = exception(money_back, policy)
 
     with pytest.raises(PermissionDenied, match="Only contributors and owners of the team Billing"):
         learning.accept_suggestion(**answer, user=user)
@@ -214,13 +186,7 @@ def test_an_exception_the_rule_cannot_take_is_refused_with_the_fields_message(ag
     Label.objects.create(team=agent.team, kind="topic", name="Refunds")
 
     with pytest.raises(ValidationError, match="Unknown topic 'Money'"):
-        learning.accept_suggestion(
-            rule_id=money_back.pk,
-            escalation_id=policy.pk,
-            target=SuggestionTarget.EXCEPTION_PHRASE,
-            text="back policy",
-            user=cora,
-        )
+        learning.accept_suggestion(**exception(money_back, policy), user=cora)
     assert not RuleSuggestion.objects.exists()  # nothing half-written
 
 
