@@ -9,7 +9,16 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from agents.keys import agent_key_create, agent_key_revoke
 from agents.learning import suggestions_for
-from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Label, Message, RuleTestCase
+from agents.models import (
+    Agent,
+    AgentApiKey,
+    Conversation,
+    EscalationRule,
+    Label,
+    Message,
+    RuleTestCase,
+    SuggestionTarget,
+)
 from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import bump_rules_version, evaluate_conversation
 from escalation_project.text_checks import loads_checked
@@ -137,8 +146,10 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
             extra_context = {**(extra_context or {}), "precision": rule_precision(int(object_id))}
             rule = EscalationRule.objects.filter(pk=object_id).select_related("agent").first()
             if rule is not None and request.method == "GET":
-                # What the supervisors' verdicts teach it, answered on the console's rule page.
-                extra_context["learning"] = suggestions_for(rule, with_precision=False)
+                # What the supervisors' verdicts teach it; the buttons post to the console's
+                # rule endpoints (agents.learning checks the role again) and come back here.
+                extra_context["learning"] = suggestions_for(rule)
+                extra_context["exception_target"] = SuggestionTarget.EXCEPTION_PHRASE.value
         return super().change_view(request, object_id, form_url, extra_context)
 
     def what_if_view(self, request, object_id: int):

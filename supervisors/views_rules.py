@@ -14,6 +14,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from agents import learning
@@ -137,4 +138,8 @@ def _answer(request: HttpRequest, rule_id: int, *, accepted: bool) -> HttpRespon
     else:
         escalation = answer["escalation_id"]
         messages.success(request, f"Dismissed: escalation #{escalation} will not be offered again.")
-    return redirect(reverse("console:rule", args=[rule.pk]))
+    # Back where the click came from (the rule's admin page posts here too), if it is ours.
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = reverse("console:rule", args=[rule.pk])
+    return redirect(back)

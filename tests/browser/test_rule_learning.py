@@ -8,6 +8,7 @@ from playwright.sync_api import expect
 from agents.models import Conversation, EscalationRule
 from agents.services import evaluate_conversation, post_message
 from escalations.services import mark_needed
+from supervisors.models import Role
 from tests import factories
 from tests.browser.conftest import screenshot
 
@@ -40,6 +41,27 @@ def test_a_contributor_accepts_an_exception_with_one_click(open_page, live_serve
     similar = [{"role": "user", "content": "Tell me about the money back policy"}]
     assert evaluate_conversation(agent=agent, messages=similar).hits == []
     screenshot(page, "rule-learning-accepted")
+
+
+def test_a_staff_contributor_accepts_on_the_rules_admin_page_and_comes_back(open_page, agent, team, ana):
+    carla = factories.make_user("carla", is_staff=True)
+    factories.add_member(carla, team, Role.CONTRIBUTOR)
+    rule = factories.make_rule(agent, name="Money back", parameters={"phrases": ["money back"]})
+    conversation = Conversation.objects.create(agent=agent, external_id="policy")
+    posted = post_message(conversation=conversation, role="user", content="What is your money back policy?")
+    mark_needed(escalation_id=posted.escalation.pk, user=ana, needed=False)
+    admin_page = f"/admin/agents/escalationrule/{rule.pk}/change/"
+
+    page = open_page(carla, admin_page)
+    screenshot(page, "rule-learning-admin")
+    page.locator("#rule-suggestions").get_by_role("button", name="Accept").click()
+
+    page.wait_for_url(f"**{admin_page}")
+    expect(page.locator(".messagelist")).to_contain_text("Added the exception phrase “back policy”")
+    expect(page.locator("#rule-suggestions")).to_have_count(0)
+    # The admin's own form shows the new value: a save from this page keeps it.
+    expect(page.locator("#id_exception_phrases")).to_have_value('["back policy"]')
+    assert EscalationRule.objects.get(pk=rule.pk).exception_phrases == ["back policy"]
 
 
 def test_a_supervisor_sees_no_buttons(open_page, live_server_url, agent, ana):

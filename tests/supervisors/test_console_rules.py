@@ -155,17 +155,41 @@ def test_answers_are_posts(rule, policy_question, cora):
     assert client_for(cora).get(f"/console/rules/{rule.pk}/suggestions/accept/").status_code == 405
 
 
-def test_the_rules_admin_page_counts_the_waiting_suggestions_and_links_the_rule_page(
+def test_the_rules_admin_page_offers_the_suggestions_with_one_click_and_comes_back(
     rule, policy_question, team
 ):
     admin = factories.make_user("carla", is_staff=True)
     factories.add_member(admin, team, Role.CONTRIBUTOR)
+    client = client_for(admin)
+    admin_page = f"/admin/agents/escalationrule/{rule.pk}/change/"
 
-    page = client_for(admin).get(f"/admin/agents/escalationrule/{rule.pk}/change/").content.decode()
+    page = client.get(admin_page).content.decode()
 
     assert 'id="rule-learning"' in page
     assert "<strong>1</strong> suggestion from its marked escalations waits" in page
     assert f'href="/console/rules/{rule.pk}/"' in page
+    # The buttons sit after the change form (a form inside a form is not allowed).
+    assert page.index('id="rule-suggestions"') > page.index("</form>")
+    assert f'<input type="hidden" name="next" value="{admin_page}">' in page
+    assert "<strong>50%</strong>" in page and "<strong>100%</strong>" in page
+
+    response = client.post(
+        f"/console/rules/{rule.pk}/suggestions/accept/", {**answer(policy_question), "next": admin_page}
+    )
+
+    assert (response.status_code, response.url) == (302, admin_page)
+    assert "Added the exception phrase “back policy”" in client.get(admin_page).content.decode()
+    rule.refresh_from_db()
+    assert rule.exception_phrases == ["back policy"]
+
+
+def test_a_next_elsewhere_is_not_followed(rule, policy_question, cora):
+    response = client_for(cora).post(
+        f"/console/rules/{rule.pk}/suggestions/dismiss/",
+        {**answer(policy_question), "next": "https://evil.example/"},
+    )
+
+    assert (response.status_code, response.url) == (302, f"/console/rules/{rule.pk}/")
 
 
 def test_the_accepted_change_is_in_the_audit_with_who_and_why(rule, policy_question, cora, olga):
