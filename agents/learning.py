@@ -502,16 +502,17 @@ def accept_suggestion(
     with transaction.atomic():
         rule = _locked_rule(rule_id, user)
         suggestion = _open_suggestion(rule, escalation_id=escalation_id, target=target, text=text)
+        shown = suggestion.text if len(suggestion.text) <= 120 else suggestion.text[:119] + "…"
         what = (
-            f"exception phrase “{suggestion.text}”"
+            f"exception phrase “{shown}”"
             if suggestion.target == SuggestionTarget.EXCEPTION_PHRASE
-            else f"{suggestion.target} example “{suggestion.text[:80]}”"
+            else f"{suggestion.target} example “{shown}”"
         )
         rule = rule_update(
             rule_id=rule.pk,
             user=user,
             data=_applied(rule, suggestion.target, suggestion.text),
-            reason=f"Accepted suggestion from escalation #{escalation_id}: {what}"[:100],
+            reason=f"Accepted suggestion from escalation #{escalation_id}: {what}",
         )
         _record(rule, suggestion, SuggestionDecision.ACCEPTED, user)
     return rule
