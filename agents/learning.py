@@ -13,9 +13,9 @@ Exception phrases, not semantic exception examples, because an admin can read a
 phrase, predict what it blocks, and see it in the what-if bench; and it works on
 every one of those kinds without an embedding model. The phrase is chosen among
 the message's two-word phrases (supervisors.suggestions.terms, as the insights'
-exception candidates): the one that blocks no needed message of the history and
-the most not-needed ones, preferring one that contains a word of the rule's
-phrases (the context around what fired).
+exception candidates) that have a word of their own: the one that blocks no
+needed message of the history and the most not-needed ones, preferring one
+beside a word of the rule's phrases (the context around what fired).
 
 Nothing changes the rule until a contributor accepts (accept_suggestion), and
 the change goes through agents.services.rule_update: validated like any edit,
@@ -55,8 +55,8 @@ from supervisors.models import Role
 from supervisors.selectors import has_team_role
 from supervisors.suggestions import STOPWORDS, WORD, terms
 
-# The most recent marked escalations read per rule: bounds the page's time (each
-# suggestion re-runs the changed rule on all of them).
+# The most recent marked escalations read per rule: bounds the page's time (every
+# suggestion shown re-runs its changed rule on all of them; bench/learning.py).
 MAX_LABELLED = 500
 # Suggestions shown per rule, most recent verdict first; the rest wait their turn.
 MAX_SUGGESTIONS = 20
@@ -216,7 +216,8 @@ def suggestions_for(rule: EscalationRule, *, with_precision: bool = True) -> Lea
     # waiting. Rarely a message yields none (no usable phrase): the next ones fill in.
     rest = list(found.waiting)
     while rest and len(learning.suggestions) < MAX_SUGGESTIONS:
-        batch, rest = rest[: MAX_SUGGESTIONS - len(learning.suggestions)], rest[MAX_SUGGESTIONS:]
+        take = MAX_SUGGESTIONS - len(learning.suggestions)
+        batch, rest = rest[:take], rest[take:]
         made = [s for s in _proposals(rule, batch, found) if s is not None]
         learning.pending -= len(batch) - len(made)
         learning.suggestions.extend(made)
@@ -241,16 +242,14 @@ def _open_suggestions(rule: EscalationRule) -> _Open:
     waiting: list[tuple[Labelled, SuggestionTarget]] = []
     if rule.kind not in EXCEPTION_KINDS and rule.kind not in EXAMPLE_KINDS:
         return _Open(labelled, fired_now, before, waiting)
-    answered = set(RuleSuggestion.objects.filter(rule=rule).values_list("escalation_id", "target"))
+    answered: dict[int, set[str]] = {}
+    answers = RuleSuggestion.objects.filter(rule=rule).values_list("escalation_id", "target")
+    for escalation_id, target in answers:
+        answered.setdefault(escalation_id, set()).add(target)
     contested = _contested_texts(labelled)
     # (target, message) pairs answered or already waiting: the same message marked twice the
     # same way is one suggestion, and answering it on one escalation answers it on all.
-    seen = {
-        (target, _key(item.text))
-        for item in labelled
-        for escalation_id, target in answered
-        if escalation_id == item.escalation_id
-    }
+    seen = {(target, _key(item.text)) for item in labelled for target in answered.get(item.escalation_id, ())}
     for item in labelled:
         if _key(item.text) in contested:
             continue  # marked needed once and not needed another time: no lesson to draw

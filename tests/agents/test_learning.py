@@ -219,3 +219,14 @@ def test_an_exception_is_never_only_the_rules_own_words_and_stopwords(agent, mon
     texts = sorted(s.text for s in learning.suggestions_for(money_back).suggestions)
 
     assert texts == ["back guarantee", "back terms"]
+
+
+def test_the_most_recently_marked_are_shown_first_and_the_rest_counted(agent, money_back, ana, monkeypatch):
+    monkeypatch.setattr(learning, "MAX_SUGGESTIONS", 2)
+    for text in ["Money back offers for students?", "Explain the money back terms", "money back policy?"]:
+        fire_and_mark(agent, text, needed=False, by=ana)
+
+    result = learning.suggestions_for(money_back)
+
+    assert [s.text for s in result.suggestions] == ["back policy", "back terms"]
+    assert result.pending == 3
