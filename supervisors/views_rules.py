@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -19,10 +19,15 @@ from django.views.decorators.http import require_GET, require_POST
 
 from agents import learning
 from agents.models import EscalationRule, SuggestionTarget
+from escalation_project.keyset import Keys, paginate
 from escalations.models import Escalation
 from supervisors.forms import SuggestionAnswerForm
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
+
+# The rules page: by team, agent, then the rules' own order; keyset pages like the queue's.
+RULE_KEYS: Keys = [("team_name", False), ("agent_name", False), ("order", False), ("id", False)]
+PAGE_SIZE = 100
 
 
 def _visible_rules(user):
@@ -43,7 +48,11 @@ def _visible_rule(request: HttpRequest, rule_id: int) -> EscalationRule:
 @login_required
 def rules_page(request: HttpRequest) -> HttpResponse:
     """The rules of the viewer's teams, with how their escalations were marked."""
-    rules = list(_visible_rules(request.user).order_by("agent__team__name", "agent__name", "order", "pk"))
+    rules_of_teams = _visible_rules(request.user).annotate(
+        team_name=F("agent__team__name"), agent_name=F("agent__name")
+    )
+    page = paginate(rules_of_teams, keys=RULE_KEYS, cursor=request.GET.get("after"), size=PAGE_SIZE)
+    rules = page.rows
     counts = {
         row["rule_id"]: row
         for row in Escalation.objects.filter(rule_id__in=[rule.pk for rule in rules])
@@ -62,7 +71,11 @@ def rules_page(request: HttpRequest) -> HttpResponse:
         rule.needed, rule.not_needed = row.get("n_needed", 0), row.get("n_not_needed", 0)
         marked = rule.needed + rule.not_needed
         rule.share_needed = rule.needed / marked if marked else None
-    return render(request, "console/rules.html", {"rules": rules})
+    return render(
+        request,
+        "console/rules.html",
+        {"rules": rules, "page": page, "is_first_page": not request.GET.get("after"), "base_query": ""},
+    )
 
 
 @require_GET

@@ -202,3 +202,18 @@ def test_the_accepted_change_is_in_the_audit_with_who_and_why(rule, policy_quest
     reason = f"Accepted suggestion from escalation #{policy_question.pk}: exception phrase “back policy”"
     assert reason in html
     assert "cora" in html
+
+
+def test_the_rules_page_is_paged(agent, ana, monkeypatch):
+    monkeypatch.setattr("supervisors.views_rules.PAGE_SIZE", 2)
+    for k in range(3):
+        factories.make_rule(agent, name=f"Rule {k}", order=k)
+    client = client_for(ana)
+
+    first = client.get("/console/rules/")
+    after = first.context["page"].next_cursor
+    second = client.get("/console/rules/", {"after": after})
+
+    assert [rule.name for rule in first.context["rules"]] == ["Rule 0", "Rule 1"]
+    assert [rule.name for rule in second.context["rules"]] == ["Rule 2"]
+    assert second.context["page"].next_cursor is None
