@@ -7,6 +7,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from simple_history.admin import SimpleHistoryAdmin
 
+from agents.engine.intent import ModelUnavailable
 from agents.keys import agent_key_create, agent_key_revoke
 from agents.learning import suggestions_for
 from agents.models import (
@@ -105,12 +106,18 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
                 evaluation = evaluate_conversation(agent=agent, messages=parse_script(script))
             except ValidationError as invalid:
                 error = " ".join(invalid.messages)
+            except ModelUnavailable as unavailable:
+                error = unavailable.message
+        try:
+            results = run_rule_tests(agent)
+        except ModelUnavailable as unavailable:  # the page still opens, and says why nothing ran
+            results, error = [], unavailable.message
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": agent,
             "title": f"Rule bench: {agent.name}",
-            "results": run_rule_tests(agent),
+            "results": results,
             "script": script,
             "evaluation": evaluation,
             "error": error,
@@ -169,6 +176,12 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
                 rule.clean()  # the same checks as saving; nothing is saved
             except (ValueError, ValidationError) as invalid:
                 error = " ".join(getattr(invalid, "messages", [str(invalid)]))
+        result = None
+        if not error:
+            try:
+                result = what_if(rule, days=days)
+            except ModelUnavailable as unavailable:
+                error = unavailable.message
         context = {
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
@@ -178,7 +191,7 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
             "parameters": parameters,
             "exception_phrases": exceptions,
             "error": error,
-            "result": None if error else what_if(rule, days=days),
+            "result": result,
         }
         return TemplateResponse(request, "admin/agents/escalationrule/what_if.html", context)
 

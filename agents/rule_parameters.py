@@ -10,7 +10,7 @@ from typing import Any
 import re2
 from django.core.exceptions import ValidationError
 
-from agents.engine import reasons
+from agents.engine import intent, reasons
 from agents.engine.money import CODES
 from agents.engine.text import phrase_problem, re2_error_text, re2_options
 
@@ -38,6 +38,7 @@ def _number(params: dict, key: str, *, low: float, high: float | None, default: 
 
 def _phrases(params: dict) -> None:
     _phrase_list(params, "phrases", required=True)
+    _examples(params, "exception_examples", low=0)
 
 
 def _regex(params: dict) -> None:
@@ -65,6 +66,7 @@ def _amount(params: dict) -> None:
     currency = params.get("currency", "")
     if currency and (not isinstance(currency, str) or currency.upper() not in CODES):
         raise ValidationError(f'"currency" must be empty (any currency) or one of {", ".join(CODES)}.')
+    _examples(params, "exception_examples", low=0)
 
 
 def _asks_for_human(params: dict) -> None:
@@ -82,6 +84,30 @@ def _loop(params: dict) -> None:
     _number(params, "similarity", low=0.5, high=1, default=0.9)
 
 
+def _examples(params: dict, key: str, *, low: int) -> None:
+    """Example messages for the intent model: whole sentences as a customer writes them."""
+    examples = params.get(key, [])
+    if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+        raise ValidationError(f'"{key}" must be a list of non-empty example messages.')
+    if len(examples) < low:
+        raise ValidationError(f'"{key}" needs at least {low} examples, not {len(examples)}.')
+    if len(examples) > intent.MAX_EXAMPLES:
+        raise ValidationError(f'"{key}" takes at most {intent.MAX_EXAMPLES} examples, not {len(examples)}.')
+    too_long = next((e for e in examples if len(e) > intent.MAX_CHARS), None)
+    if too_long is not None:
+        raise ValidationError(f'"{key}": examples are at most {intent.MAX_CHARS} characters.')
+
+
+def _intent(params: dict) -> None:
+    description = params.get("description", "")
+    if not isinstance(description, str):
+        raise ValidationError('"description" must be text: what the rule is about, in a few words.')
+    _examples(params, "should", low=intent.MIN_EXAMPLES)
+    _examples(params, "should_not", low=intent.MIN_EXAMPLES)
+    # 0 and 1 would fire on everything close-ish or on nothing but a copy of an example.
+    _number(params, "threshold", low=0.05, high=0.95, default=intent.DEFAULT_THRESHOLD)
+
+
 VALIDATORS: dict[str, Callable[[dict], None]] = {
     "phrases": _phrases,
     "regex": _regex,
@@ -89,6 +115,7 @@ VALIDATORS: dict[str, Callable[[dict], None]] = {
     "asks_for_human": _asks_for_human,
     "sentiment": _sentiment,
     "loop": _loop,
+    "intent": _intent,
 }
 
 EXAMPLES: dict[str, dict] = {
@@ -98,6 +125,11 @@ EXAMPLES: dict[str, dict] = {
     "asks_for_human": {"extra_phrases": []},
     "sentiment": {"threshold": 0.6, "last_n": 2},
     "loop": {"repeats": 3, "similarity": 0.9},
+    "intent": {
+        "description": "refund requests",
+        "should": ["I want my money back", "please refund my order", "can I get a refund for this"],
+        "should_not": ["what is your refund policy?", "my refund has not arrived", "thanks for the refund"],
+    },
 }
 
 

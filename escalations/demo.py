@@ -279,6 +279,32 @@ def _build() -> list[Login]:
         area="Web shop chat",
         reason_template="The assistant keeps giving the same answer",
     )
+    # An intent rule: examples instead of phrases (docs/admins/intent-rules.md).
+    closing = _rule(
+        admin,
+        chat_bot,
+        name="Wants to close their account",
+        order=50,
+        kind=RuleKind.INTENT,
+        parameters={
+            "description": "the customer wants their account closed or deleted",
+            "should": [
+                "Please delete my account.",
+                "I want to close my account, I'm done with this shop.",
+                "How do I remove my account and all my data?",
+                "Cancel my membership and delete my profile please",
+            ],
+            "should_not": [
+                "How do I change the email address on my account?",
+                "I forgot my account password.",
+                "Can I add a second delivery address to my account?",
+            ],
+        },
+        severity=Severity.WARNING,
+        topic="Orders",
+        area="Web shop chat",
+        reason_template="Customer wants to close their account (like “{example}”)",
+    )
     big_refund = _rule(
         admin,
         refund_bot,
@@ -351,6 +377,8 @@ def _build() -> list[Login]:
                 ],
             ),
             ("A plain delivery question does not", None, [("user", "Hi, when will order 4411 arrive?")]),
+            ("Closing the account escalates", closing, [("user", "I'd like to delete my account, please.")]),
+            ("A password question does not", None, [("user", "How can I reset the password of my account?")]),
         ],
     )
     _rule_tests(

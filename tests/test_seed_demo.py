@@ -231,7 +231,7 @@ def test_the_demo_ships_rule_tests_and_they_all_pass(db, capsys):
 
     call_command("check_rules")  # raises CommandError on any failure
 
-    assert "6 of 6 rule tests passed." in capsys.readouterr().out
+    assert "8 of 8 rule tests passed." in capsys.readouterr().out
 
 
 def test_billing_has_a_two_level_ladder_and_its_refund_bot_takes_turns(db):

@@ -105,7 +105,7 @@ class AgentDetail(_PersonView):
 class Evaluate(APIView):
     @extend_schema(
         request=s.EvaluateSerializer,
-        responses=s.EvaluationSerializer,
+        responses={200: s.EvaluationSerializer, **error_responses(503)},
         description=(
             "A dry run of the agent's saved rules on the newest of `messages` (the rest is the history "
             "sentiment and loop rules read). Writes nothing. A contributor or owner of the team, or the "

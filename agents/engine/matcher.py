@@ -8,7 +8,9 @@ the rules whose patterns the Sets report are then looked at one by one (to
 find the span, the amount, the exceptions). Exception phrases are looked
 for in the newest message only, whatever the kind. Sentiment and loop rules read
 the recent history and cost per rule, so they run only for the roles they
-apply to.
+apply to. Intent rules and exception examples (agents.engine.intent) embed the
+newest message once, whatever their number, and score it against all of them
+in one matrix product; the examples are embedded when the matcher is compiled.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import re2
 
-from agents.engine import human, money, reasons
+from agents.engine import human, intent, money, reasons
 from agents.engine.text import (
     OffsetMap,
     WordPattern,
@@ -139,6 +141,8 @@ class _Compiled:
     regex: int | None = None
     limit: Decimal | None = None
     currency: str = ""
+    intent_spec: intent.Intent | None = None
+    exception_examples: tuple[str, ...] = ()
 
 
 @dataclass
@@ -151,6 +155,7 @@ class _Message:
     phrase_hits: frozenset[int]
     regex_hits: frozenset[int]
     _offsets: OffsetMap | None = None
+    _scores: intent.MessageScores | None = None
 
     def raw_span(self, start: int, end: int) -> tuple[int, int]:
         if self._offsets is None:
@@ -159,29 +164,42 @@ class _Message:
 
 
 class Matcher:
-    def __init__(self, rules: list[_Compiled], phrases: _Patterns, regexes: _Patterns) -> None:
+    def __init__(
+        self,
+        rules: list[_Compiled],
+        phrases: _Patterns,
+        regexes: _Patterns,
+        bank: intent.IntentBank | None = None,
+    ) -> None:
         self._rules = rules
         self._phrases = phrases
         self._regexes = regexes
+        self._bank = bank
         # Which rules a Set result can wake: a message costs the Set passes plus
         # the rules it may fire, not a Python call per rule (1,100 rules at ~1 µs
         # each measured 637 msg/s; this way the bench runs >100,000 msg/s).
         self._by_phrase: dict[int, list[_Compiled]] = {}
         self._by_regex: dict[int, list[_Compiled]] = {}
         self._always: dict[str, list[_Compiled]] = {"user": [], "agent": []}
+        # Intent rules are looked at only when the bank says they fire (one product for all).
+        self._intents: dict[str, dict[int, _Compiled]] = {"user": {}, "agent": {}}
         for rule in rules:
             if rule.spec.kind in ("sentiment", "loop"):
                 for role in rule.roles:
                     self._always[role].append(rule)
+            if rule.spec.kind == "intent":
+                for role in rule.roles:
+                    self._intents[role][rule.position] = rule
             for index, _ in rule.phrases:
                 self._by_phrase.setdefault(index, []).append(rule)
             if rule.regex is not None:
                 self._by_regex.setdefault(rule.regex, []).append(rule)
 
     def _candidates(
-        self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int]
+        self, role: str, phrase_hits: frozenset[int], regex_hits: frozenset[int], intents: list[_Compiled]
     ) -> list[_Compiled]:
         found: dict[int, _Compiled] = {rule.position: rule for rule in self._always[role]}
+        found.update((rule.position, rule) for rule in intents)
         for hits, owners in ((phrase_hits, self._by_phrase), (regex_hits, self._by_regex)):
             for index in hits:
                 for rule in owners.get(index, ()):
@@ -203,7 +221,8 @@ class Matcher:
         normalised = normalise(newest.content)
         phrase_hits = self._phrases.match(normalised)
         regex_hits = self._regexes.match(newest.content)
-        if not phrase_hits and not regex_hits and not self._always[newest.role]:
+        intent_rules = self._intents[newest.role]
+        if not phrase_hits and not regex_hits and not self._always[newest.role] and not intent_rules:
             return []  # the common case, kept cheap: most messages fire nothing
         message = _Message(
             view=newest,
@@ -212,15 +231,27 @@ class Matcher:
             phrase_hits=phrase_hits,
             regex_hits=regex_hits,
         )
+        firing = []
+        if intent_rules:
+            firing = [intent_rules[key] for key in self._scores(message).firing() if key in intent_rules]
         hits = []
-        for rule in self._candidates(newest.role, phrase_hits, regex_hits):
+        for rule in self._candidates(newest.role, phrase_hits, regex_hits, firing):
             if any(self._phrase_in(index, message) for index in rule.exceptions):
+                continue
+            if rule.exception_examples and self._scores(message).exception(rule.position) is not None:
                 continue
             hit = _EVALUATORS[rule.spec.kind](self, rule, message, history)
             if hit is not None:
                 hits.append(hit)
         # sorted() is stable: equal severities keep the rules' order.
         return sorted(hits, key=lambda hit: -SEVERITY_RANK.get(hit.severity, 0))
+
+    def _scores(self, message: _Message) -> intent.MessageScores:
+        # Embedded on first need and kept on the message: once per evaluation, whatever the rules.
+        if message._scores is None:
+            assert self._bank is not None, "compile_rules builds one for intents and exception examples"
+            message._scores = self._bank.scores(message.view.content)
+        return message._scores
 
     def _phrase_in(self, index: int, message: _Message) -> bool:
         # The Set only says "maybe" (no word boundaries in it): confirm with the exact pattern.
@@ -340,6 +371,27 @@ class Matcher:
             message_ids=[view.id for view in reversed(run) if view.id is not None],
         )
 
+    def _intent_hit(
+        self, rule: _Compiled, message: _Message, history: Sequence[MessageView]
+    ) -> RuleHit | None:
+        scores = self._scores(message)
+        score = scores.intent(rule.position)
+        if not score.fires:
+            return None
+        example, similarity = scores.closest_example(rule.position)
+        content = message.view.content
+        return _hit(
+            rule,
+            message,
+            0,
+            len(content),
+            example=example,
+            score=f"{score.score:.2f}",
+            threshold=f"{score.threshold:.2f}",
+            boundary_score=round(score.boundary, 3),
+            example_similarity=round(similarity, 3),
+        )
+
 
 _EVALUATORS = {
     "phrases": Matcher._phrases_hit,
@@ -348,6 +400,7 @@ _EVALUATORS = {
     "asks_for_human": Matcher._asks_for_human_hit,
     "sentiment": Matcher._sentiment_hit,
     "loop": Matcher._loop_hit,
+    "intent": Matcher._intent_hit,
 }
 
 
@@ -452,7 +505,20 @@ def compile_rules(rules: Sequence[RuleSpec]) -> Matcher:
         compiled_rules.append(rule)
     phrases.compile()
     regexes.compile()
-    return Matcher(compiled_rules, phrases, regexes)
+    return Matcher(compiled_rules, phrases, regexes, _intent_bank(compiled_rules))
+
+
+def _intent_bank(rules: list[_Compiled]) -> intent.IntentBank | None:
+    """Embeds every example once, here; raises ModelUnavailable if rules need the model and it is missing."""
+    intents = [rule.intent_spec for rule in rules if rule.intent_spec is not None]
+    exceptions = {
+        rule.position: (rule.exception_examples, [w.rstrip("*") for _, w in rule.phrases if w.rstrip("*")])
+        for rule in rules
+        if rule.exception_examples
+    }
+    if not intents and not exceptions:
+        return None  # agents without such rules never load the model
+    return intent.IntentBank(intent.embedder(), intents, exceptions)
 
 
 def _compile_one(
@@ -476,6 +542,24 @@ def _compile_one(
     if kind == "amount":
         rule.limit = Decimal(str(params["limit"]))
         rule.currency = str(params.get("currency", "")).upper()
+    if kind in ("phrases", "amount"):
+        rule.exception_examples = _texts(params.get("exception_examples", []))
+    if kind == "intent":
+        rule.intent_spec = intent.Intent(
+            key=rule.position,
+            description=str(params.get("description", "")).strip(),
+            should=_texts(params["should"]),
+            should_not=_texts(params["should_not"]),
+            threshold=float(params.get("threshold", intent.DEFAULT_THRESHOLD)),
+        )
+        if not rule.intent_spec.should or not rule.intent_spec.should_not:
+            raise ValueError("an intent needs should and should_not examples")
+
+
+def _texts(values: Any) -> tuple[str, ...]:
+    if not isinstance(values, list | tuple):
+        raise TypeError("examples must be a list of strings")
+    return tuple(value.strip() for value in values if isinstance(value, str) and value.strip())
 
 
 def _add_checked(patterns: _Patterns, candidate: str, exact: WordPattern | None = None) -> int:

@@ -19,6 +19,7 @@ PLACEHOLDERS: dict[str, tuple[str, ...]] = {
     "asks_for_human": (*COMMON, "phrase"),
     "sentiment": (*COMMON, "score", "threshold", "count"),
     "loop": (*COMMON, "count"),
+    "intent": (*COMMON, "example", "score", "threshold"),
 }
 _formatter = string.Formatter()
 

@@ -16,6 +16,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from agents.engine.intent import ModelUnavailable
 from agents.services import ConversationPaused, LabelInUse
 from escalations.services import EscalationDisabled, EscalationError, NotAllowed, TransitionRefused
 
@@ -75,6 +76,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, ConversationPaused | LabelInUse):
         return Response(error_body(exc.code, exc.message), status=status.HTTP_409_CONFLICT)
+    if isinstance(exc, ModelUnavailable):
+        # The agent's intent rules cannot run: refuse the post (nothing is written) rather than
+        # let it through unchecked. A server-side fault the client can retry, hence 503.
+        return Response(error_body(exc.code, exc.message), status=status.HTTP_503_SERVICE_UNAVAILABLE)
     if isinstance(exc, NotAllowed):
         return Response(error_body("forbidden", exc.message), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, EscalationError):

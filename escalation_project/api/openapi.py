@@ -28,6 +28,8 @@ ERROR_DESCRIPTIONS = {
     415: "unsupported_media_type: send JSON.",
     422: "idempotency_key_reused: this Idempotency-Key was used with another request.",
     429: "throttled: too many requests; retry after the Retry-After header's seconds.",
+    503: "model_unavailable: the agent has intent rules and the server cannot load their model "
+    "(an installation fault; nothing was written, retry once it is fixed).",
 }
 ALWAYS = (401, 403, 429)
 

@@ -315,7 +315,7 @@ class ConversationMessages(APIView):
 
     @extend_schema(
         request=s.MessageCreateSerializer,
-        responses={201: s.PostedMessageSerializer, **error_responses(409)},
+        responses={201: s.PostedMessageSerializer, **error_responses(409, 503)},
         description=(
             "Record a message; the agent's rules run on it server-side. 201 with the message, the "
             "escalation it opened or added to (or null) and the rules that fired. An agent message while "

@@ -1,6 +1,8 @@
+import sys
+
 import pytest
 
-from agents.engine import cache
+from agents.engine import cache, intent
 from agents.engine.matcher import MessageView, RuleSpec, compile_rules
 
 
@@ -23,3 +25,13 @@ def fires(rules: list[RuleSpec] | RuleSpec, *texts: str, role: str = "user") -> 
     rules = rules if isinstance(rules, list) else [rules]
     history = [MessageView(role=role, content=text, id=n) for n, text in enumerate(texts, start=1)]
     return compile_rules(rules).evaluate(history)
+
+
+@pytest.fixture
+def no_intent_model(monkeypatch):
+    """As if the wordllama package were not installed; the real model is loaded again after."""
+    intent.reset()
+    monkeypatch.setitem(sys.modules, "wordllama", None)
+    yield
+    monkeypatch.undo()
+    intent.reset()

@@ -1,9 +1,17 @@
-"""`manage.py check_rules [agent-slug …]`: run the rule tests; exit non-zero on any failure (for CI)."""
+"""`manage.py check_rules [agent-slug …]`: run the rule tests; exit non-zero on any failure (for CI).
 
+Each enabled rule's parameters are checked first, as a save would check them: a
+rule written before a check existed (e.g. an intent with two examples) is
+reported by name and field and fails the run, instead of being skipped unseen.
+"""
+
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from agents.engine.intent import ModelUnavailable
 from agents.models import Agent
 from agents.rule_bench import run_rule_tests
+from agents.rule_parameters import validate_parameters
 
 
 class Command(BaseCommand):
@@ -19,9 +27,23 @@ class Command(BaseCommand):
             unknown = sorted(set(slugs) - set(agents.values_list("slug", flat=True)))
             if unknown:
                 raise CommandError(f"No agent with the slug {', '.join(unknown)}.")
-        total = failed = 0
+        total = failed = invalid_rules = 0
         for agent in agents:
-            results = run_rule_tests(agent)
+            for rule in agent.rules.filter(enabled=True).order_by("order", "pk"):
+                try:
+                    validate_parameters(rule.kind, rule.parameters)
+                except ValidationError as invalid:
+                    invalid_rules += 1
+                    problems = "; ".join(
+                        f"{field}: {' '.join(m)}" for field, m in invalid.message_dict.items()
+                    )
+                    self.stdout.write(
+                        self.style.ERROR(f"  FAIL  {agent.slug}: rule {rule.name!r}: {problems}")
+                    )
+            try:
+                results = run_rule_tests(agent)
+            except ModelUnavailable as unavailable:
+                raise CommandError(f"{agent.slug}: {unavailable.message}") from None
             if not results:
                 self.stdout.write(f"{agent.slug}: no rule tests")
                 continue
@@ -35,6 +57,8 @@ class Command(BaseCommand):
                     failed += 1
                     self.stdout.write(self.style.ERROR(f"  FAIL  {result.case.name}: {result.problem}"))
         summary = f"{total - failed} of {total} rule tests passed."
-        if failed:
+        if invalid_rules:
+            summary += f" {invalid_rules} rule(s) with invalid parameters."
+        if failed or invalid_rules:
             raise CommandError(summary)
         self.stdout.write(summary)
