@@ -110,3 +110,27 @@ def test_a_changed_verdict_moves_the_example_to_the_other_side(agent, refunds, a
 
     assert STATUS_QUESTION in rule.parameters["should"]
     assert STATUS_QUESTION not in rule.parameters["should_not"]
+
+
+def test_the_rule_page_offers_the_example_and_accepts_it_with_one_click(agent, refunds, ana, cora):
+    from django.test import Client
+
+    escalation = fire_and_mark(agent, STATUS_QUESTION, needed=False, by=ana)
+    client = Client()
+    client.force_login(cora)
+
+    html = client.get(f"/console/rules/{refunds.pk}/").content.decode()
+    assert "Add as a <strong>should-not example</strong>" in html
+    assert "3 should and 3 should-not examples." in html
+
+    response = client.post(
+        f"/console/rules/{refunds.pk}/suggestions/accept/",
+        {"escalation": escalation.pk, "target": "should_not", "text": STATUS_QUESTION},
+        follow=True,
+    )
+
+    assert "Added the should-not example “can you check if my order refund went through?”" in (
+        response.content.decode()
+    )
+    refunds.refresh_from_db()
+    assert refunds.parameters["should_not"][-1] == STATUS_QUESTION
