@@ -1,6 +1,6 @@
 """The console's rule page with a full labelled history (issue 15 §2: learning from verdicts).
 
-    .venv/bin/python bench/learning.py [--labelled 500] [--renders 10]
+    .venv/bin/python bench/learning.py [--labelled 500] [--renders 10] [--kind phrases|intent]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/learning.py
 
@@ -8,8 +8,12 @@ One agent, one phrase rule ("money back", "refund*", "reimburse*"), and
 `--labelled` conversations where it fired through post_message, marked needed
 (requests) or not needed (policy and status questions, several phrasings) in
 turn: the rule page then re-runs the rule on every labelled trigger message,
-picks an exception phrase per shown suggestion (a pass over the history each)
-and re-runs the changed rule for the precision after, for 20 suggestions.
+picks an exception phrase per shown suggestion and re-runs the changed rule
+for the precision after, for 20 suggestions. `--kind intent`: an intent rule
+on refund requests instead, its escalations opened on the same messages
+(through open_escalation with the rule's evidence, since an intent rule need
+not fire on every one of them); each suggestion is a should / should-not
+example, and each re-run embeds the messages with the intent model.
 Side by side, on the same data and in the same process: the rule's What if…
 over the last 30 days (the existing page that replays the same conversations
 with the same compiler), and the insights' rule suggestions page.
@@ -48,6 +52,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--labelled", type=int, default=500)
     parser.add_argument("--renders", type=int, default=10, help="timed renders per page")
+    parser.add_argument("--kind", choices=["phrases", "intent"], default="phrases")
     args = parser.parse_args()
     if args.renders < 2:
         parser.error("--renders: at least 2 (a p95 needs two)")
@@ -59,18 +64,26 @@ def main() -> None:
             f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor} · "
             f"{os.cpu_count()} CPUs · Python {platform.python_version()} · load {os.getloadavg()[0]:.2f}"
         )
-        user, rule = _prepare(args.labelled)
+        user, rule = _prepare(args.labelled, args.kind)
         _measure(user, rule, args.renders)
 
 
-def _prepare(n: int):
+INTENT = {
+    "description": "refund requests",
+    "should": ["I want my money back", "please refund my order", "can I get a refund for this"],
+    "should_not": ["what is your refund policy?", "my refund has not arrived yet", "thanks for the refund"],
+}
+
+
+def _prepare(n: int, kind: str):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
     from django.utils import timezone
 
-    from agents.models import Agent, Conversation, EscalationRule
+    from agents.models import Agent, Conversation, EscalationRule, Message
     from agents.services import post_message
-    from escalations.models import Escalation
+    from escalations.models import Escalation, Origin
+    from escalations.services import open_escalation
     from supervisors.models import Membership, Role, Team
 
     call_command("migrate", interactive=False, verbosity=0)
@@ -79,12 +92,9 @@ def _prepare(n: int):
     user = get_user_model().objects.create_user("cora", password="pw")
     Membership.objects.create(user=user, team=team, role=Role.CONTRIBUTOR)
     agent = Agent.objects.create(team=team, name="Shop", slug="shop", description="Answers shop questions.")
+    parameters = INTENT if kind == "intent" else {"phrases": ["money back", "refund*", "reimburse*"]}
     rule = EscalationRule.objects.create(
-        agent=agent,
-        name="Money back",
-        kind="phrases",
-        parameters={"phrases": ["money back", "refund*", "reimburse*"]},
-        reason_template="Money back",
+        agent=agent, name="Money back", kind=kind, parameters=parameters, reason_template="Money back"
     )
     started = time.perf_counter()
     needed_ids, not_needed_ids = [], []
@@ -92,12 +102,19 @@ def _prepare(n: int):
         templates, ids = (NEEDED, needed_ids) if k % 2 == 0 else (NOT_NEEDED, not_needed_ids)
         conversation = Conversation.objects.create(agent=agent, external_id=f"c{k}")
         text = templates[k // 2 % len(templates)].format(n=1000 + k)
-        posted = post_message(conversation=conversation, role="user", content=text)
-        ids.append(posted.escalation.pk)
+        if kind == "phrases":
+            ids.append(post_message(conversation=conversation, role="user", content=text).escalation.pk)
+            continue
+        message = Message.objects.create(conversation=conversation, role="user", content=text)
+        evidence = [{"source": "rule", "rule_id": rule.pk, "message_id": message.pk, "text": text}]
+        opened = open_escalation(
+            conversation=conversation, origin=Origin.RULE, rule=rule, reason="Money back", evidence=evidence
+        )
+        ids.append(opened.escalation.pk)
     now = timezone.now()
     Escalation.objects.filter(pk__in=needed_ids).update(needed=True, marked_by=user, marked_at=now)
     Escalation.objects.filter(pk__in=not_needed_ids).update(needed=False, marked_by=user, marked_at=now)
-    print(f"{n} labelled escalations made through post_message in {time.perf_counter() - started:.1f} s")
+    print(f"{n} labelled escalations of a {kind} rule made in {time.perf_counter() - started:.1f} s")
     return user, rule
 
 
