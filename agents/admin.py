@@ -9,7 +9,17 @@ from simple_history.admin import SimpleHistoryAdmin
 
 from agents.engine.intent import ModelUnavailable
 from agents.keys import agent_key_create, agent_key_revoke
-from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Label, Message, RuleTestCase
+from agents.learning import suggestions_for
+from agents.models import (
+    Agent,
+    AgentApiKey,
+    Conversation,
+    EscalationRule,
+    Label,
+    Message,
+    RuleTestCase,
+    SuggestionTarget,
+)
 from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import bump_rules_version, evaluate_conversation
 from escalation_project.text_checks import loads_checked
@@ -140,6 +150,12 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         # How often the people who answered its escalations said a human was needed.
         if str(object_id).isdigit():  # anything else is the admin's own "does not exist" redirect
             extra_context = {**(extra_context or {}), "precision": rule_precision(int(object_id))}
+            rule = EscalationRule.objects.filter(pk=object_id).select_related("agent").first()
+            if rule is not None and request.method == "GET":
+                # What the supervisors' verdicts teach it; the buttons post to the console's
+                # rule endpoints (agents.learning checks the role again) and come back here.
+                extra_context["learning"] = suggestions_for(rule)
+                extra_context["exception_target"] = SuggestionTarget.EXCEPTION_PHRASE.value
         return super().change_view(request, object_id, form_url, extra_context)
 
     def what_if_view(self, request, object_id: int):

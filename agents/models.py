@@ -335,3 +335,47 @@ class RuleTestCase(models.Model):
             )
         if self.expected_rule_id and self.expected_rule.agent_id != self.agent_id:
             raise ValidationError({"expected_rule": "Pick one of this agent's rules."})
+
+
+class SuggestionTarget(models.TextChoices):
+    """Where a supervisor's verdict on a rule's escalation would go in the rule (agents.learning)."""
+
+    SHOULD = "should", "Should-escalate example"
+    SHOULD_NOT = "should_not", "Should-not example"
+    EXCEPTION_PHRASE = "exception_phrase", "Exception phrase"
+
+
+class SuggestionDecision(models.TextChoices):
+    ACCEPTED = "accepted", "Accepted"
+    DISMISSED = "dismissed", "Dismissed"
+
+
+class RuleSuggestion(models.Model):
+    """A contributor's answer to a learning suggestion: one row per rule, escalation and target.
+
+    Suggestions themselves are computed from the verdicts each time (agents.learning);
+    only the answers are stored, so a dismissed one stays dismissed and an accepted one
+    says who took it in (the rule's own history row records the change itself).
+    """
+
+    rule = models.ForeignKey(EscalationRule, on_delete=models.CASCADE, related_name="suggestions")
+    escalation = models.ForeignKey("escalations.Escalation", on_delete=models.CASCADE, related_name="+")
+    target = models.CharField(max_length=20, choices=SuggestionTarget.choices)
+    text = models.TextField(help_text="What was proposed: the example, or the exception phrase.")
+    decision = models.CharField(max_length=10, choices=SuggestionDecision.choices)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-decided_at", "-pk"]
+        constraints = [
+            # A second click (or a second contributor) on the same suggestion is refused, not doubled.
+            models.UniqueConstraint(
+                fields=["rule", "escalation", "target"], name="rule_suggestion_one_answer"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} · #{self.escalation_id} {self.target}: {self.get_decision_display()}"

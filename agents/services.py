@@ -304,13 +304,16 @@ def rule_create(*, agent: Agent, user: Any, data: dict[str, Any]) -> EscalationR
     return rule
 
 
-def rule_update(*, rule_id: int, user: Any, data: dict[str, Any]) -> EscalationRule:
+def rule_update(
+    *, rule_id: int, user: Any, data: dict[str, Any], reason: str | None = None
+) -> EscalationRule:
+    """reason: what the audit's history row says; by default "API: changed <fields>"."""
     with transaction.atomic():
         rule = EscalationRule.objects.select_for_update().select_related("agent").get(pk=rule_id)
         changed = _changed(rule, data)
         if not changed:
             return rule  # nor a needless rebuild of every process's matcher
-        _apply(rule, data, user=user, reason=f"API: changed {', '.join(changed)}")
+        _apply(rule, data, user=user, reason=reason or f"API: changed {', '.join(changed)}")
         rule.full_clean()
         rule.save()
         bump_rules_version(agent_id=rule.agent_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.db.models import Q, QuerySet
 
-from agents.models import Agent, Channel
+from agents.models import Agent, Channel, SuggestionTarget
 from escalations.choices import Severity, Urgency
 from escalations.models import Escalation, Status
 from escalations.selectors import QUEUE_SORTS
@@ -208,3 +208,12 @@ class DraftRuleForm(forms.Form):
     def __init__(self, data, *, agents: list[tuple[str, str]]):
         super().__init__(data)
         self.fields["agent"].choices = agents
+
+
+class SuggestionAnswerForm(forms.Form):
+    """Accept or dismiss one learning suggestion, as the rule page showed it (agents.learning)."""
+
+    escalation = forms.IntegerField(min_value=1)
+    target = forms.ChoiceField(choices=SuggestionTarget.choices)
+    # Not stripped: it must equal the suggestion on offer, character for character.
+    text = forms.CharField(max_length=5000, strip=False)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from supervisors import views, views_audit, views_insights
+from supervisors import views, views_audit, views_insights, views_rules
 
 app_name = "console"
 
@@ -12,6 +12,10 @@ urlpatterns = [
     path("insights/", views_insights.insights_page, name="insights"),
     path("insights/suggestions/", views_insights.suggestions_page, name="suggestions"),
     path("audit/", views_audit.audit_log, name="audit"),
+    path("rules/", views_rules.rules_page, name="rules"),
+    path("rules/<int:rule_id>/", views_rules.rule_page, name="rule"),
+    path("rules/<int:rule_id>/suggestions/accept/", views_rules.accept, name="rule_accept"),
+    path("rules/<int:rule_id>/suggestions/dismiss/", views_rules.dismiss, name="rule_dismiss"),
     path("escalations/<int:escalation_id>/", views.detail, name="detail"),
     path("escalations/<int:escalation_id>/claim/", views.claim, name="claim"),
     path("escalations/<int:escalation_id>/release/", views.release, name="release"),

@@ -1,5 +1,5 @@
-"""Shared fixtures: a Billing team with supervisors ana and bob, an owner olga, an outsider,
-its agent "Billing Bot", a conversation and an open escalation on it."""
+"""Shared fixtures: a Billing team with supervisors ana and bob, an owner olga, a contributor
+cora, an outsider, its agent "Billing Bot", a conversation and an open escalation on it."""
 
 import pytest
 from django.core.cache import cache
@@ -40,6 +40,14 @@ def olga(team):
     """A team owner."""
     user = factories.make_user("olga")
     factories.add_member(user, team, Role.OWNER)
+    return user
+
+
+@pytest.fixture
+def cora(team):
+    """A team contributor: configures rules (and answers their learning suggestions)."""
+    user = factories.make_user("cora")
+    factories.add_member(user, team, Role.CONTRIBUTOR)
     return user
 
 

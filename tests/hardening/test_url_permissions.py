@@ -73,6 +73,10 @@ URLS: dict[str, tuple[str, dict[str, str]]] = {
     "console:respond": (ACTION, {"escalation_id": "escalation"}),
     "console:dismiss": (ACTION, {"escalation_id": "escalation"}),
     "console:feedback": (ACTION, {"escalation_id": "escalation"}),
+    "console:rules": (PAGE, {}),
+    "console:rule": (OBJECT_PAGE, {"rule_id": "rule"}),
+    "console:rule_accept": (ACTION, {"rule_id": "rule"}),
+    "console:rule_dismiss": (ACTION, {"rule_id": "rule"}),
     "api:escalations": (API, {}),
     "api:events": (API, {}),
     "api:conversations": (API, {}),
@@ -422,6 +426,6 @@ def test_console_actions_refuse_get_even_for_the_teams_member(world):
     member.force_login(world["member"])
     actions = [(key, path) for key, kind, path in walk(world) if kind in (ACTION, POST_ONLY)]
 
-    assert len(actions) == 8
+    assert len(actions) == 10
     for key, path in actions:
         assert member.get(path).status_code == 405, key
