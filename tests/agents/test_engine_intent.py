@@ -37,6 +37,7 @@ REFUND_RULE = spec(
     [
         "I want my money back for the order I placed",
         "I'd like a refund for the item I bought last week",
+        "I need a refund?",
         # Missed by the earlier "closer to should than to should_not" gate: the boundary
         # examples share the word "refund".
         "I need to do a refund",
