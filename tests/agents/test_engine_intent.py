@@ -75,6 +75,28 @@ def test_the_evidence_names_the_closest_should_example_the_score_and_the_thresho
     )
 
 
+def test_a_false_positive_added_as_should_not_stops_it_and_the_requests_still_fire():
+    # What the learning loop does with a supervisor's "not needed" mark.
+    status_question = "Is the refund for my order on its way?"
+    assert len(fires(REFUND_RULE, status_question)) == 1
+    corrected = spec("intent", intent.with_examples(REFUNDS, should_not=[status_question]))
+    assert fires(corrected, status_question) == []
+    assert fires(corrected, "Can you tell me when my refund will arrive?") == []
+    assert len(fires(corrected, "I want my money back for the order I placed")) == 1
+
+
+def test_the_score_is_near_plus_one_for_the_examples_and_negative_for_unrelated_messages():
+    (hit,) = fires(REFUND_RULE, "I want my money back for this order")
+    assert float(hit.evidence[0]["score"]) > 0.5
+    model = intent.embedder()
+    bank = intent.IntentBank(
+        model,
+        [intent.Intent(0, "refund requests", tuple(REFUNDS["should"]), tuple(REFUNDS["should_not"]), 0.1)],
+        {},
+    )
+    assert bank.scores("What time do you open on Sundays?").intent(0).score < -0.5
+
+
 def test_a_higher_threshold_stops_a_looser_match():
     text = "I'd like a refund for the item I bought last week"
     assert fires(REFUND_RULE, text)
