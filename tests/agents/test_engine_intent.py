@@ -316,3 +316,59 @@ def test_with_examples_adds_new_examples_once_and_keeps_the_rest():
     assert updated["description"] == REFUNDS["description"]
     assert REFUNDS["should"][-1] == "I would like a refund for something I bought"  # not changed in place
     validate_parameters("intent", updated)
+
+
+# --- typos ------------------------------------------------------------------------------------
+
+RULE_WORDS = ["Can I talk to a person?", "I'd like to be reimbursed", "Close my account", "I want a refund"]
+
+
+@pytest.mark.parametrize(
+    ("written", "read"),
+    [
+        ("can I talkk to someone?", "can I talk to someone?"),
+        ("I want to be reinbursed.", "I want to be reimbursed."),
+        ("delete my acount", "delete my account"),
+        ("need a refnd now", "need a refund now"),
+    ],
+)
+def test_a_misspelt_word_is_read_as_the_rules_word_one_edit_away(written, read):
+    typos = intent.Typos(intent.embedder().lexicon, RULE_WORDS)
+    assert typos.read(written) == read
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I found a pound on the floor",  # "pound" is a word, though one edit from "found"
+        "Is there a rebate on this?",  # a word, though one edit from "create"
+        "I want to reactivate my account",  # not "deactivate"
+        "Close my acc",  # too short to guess
+        "hello",
+    ],
+)
+def test_dictionary_words_and_short_words_are_left_as_written(text):
+    typos = intent.Typos(intent.embedder().lexicon, [*RULE_WORDS, "found", "create", "deactivate"])
+    assert typos.read(text) == text
+
+
+def test_an_intent_scores_a_typo_of_its_examples_words_as_the_word_itself():
+    person = spec(
+        "intent",
+        {
+            "description": "asks to talk to a person",
+            "should": [
+                "Can I talk to a real person please?",
+                "I want to speak with a human",
+                "Put me through",
+            ],
+            "should_not": [
+                "The person who delivered it was rude",
+                "Thanks, the bot answered",
+                "Who is the manager?",
+            ],
+        },
+    )
+    (typo,) = fires(person, "can I talkk to a person?")
+    (spelt,) = fires(person, "can I talk to a person?")
+    assert typo.evidence[0]["score"] == spelt.evidence[0]["score"]
