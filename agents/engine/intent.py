@@ -71,7 +71,7 @@ from escalation_project.errors import DomainError
 
 # The classifier score (about -1 unlike, +1 like the should examples) from which a message
 # fires. Measured over ten rules in two domains (Banking77 first-10 and curated, our shop
-# corpus): 0.10 had the best mean of min(precision, recall) (0.670; 0.665 at 0.15, 0.650 at
+# corpus): 0.10 had the best mean of min(precision, recall) (0.683; 0.677 at 0.15, 0.663 at
 # 0.20). Low rather than high on purpose: a false positive is visible (a supervisor marks it
 # "not needed" and the learning loop offers it as a should_not example), a miss is not. A rule
 # with ten examples scores its paraphrases 0.1-0.4. The sweep is in bench/README.md; an admin
@@ -214,7 +214,8 @@ def _load() -> Embedder:
     except Exception as exc:  # any failure of a third-party loader means the same thing here
         raise ModelUnavailable(
             f"The intent model ({MODEL_NAME}) cannot be loaded: {exc}. "
-            "Reinstall the wordllama package; nothing is downloaded at run time."
+            "Reinstall the project's dependencies (wordllama, pyspellchecker); "
+            "nothing is downloaded at run time."
         ) from None
 
 
