@@ -93,6 +93,9 @@ MODEL_NAME = "wordllama l2_supercat 256"
 # A word this long or longer may be read as a typo of a rule's word (see the module's
 # docstring); shorter words have too many real neighbours one edit away.
 TYPO_MIN_LETTERS = 5
+# Distinct words whose reading each matcher keeps (a matcher per agent: smaller than the
+# model's WORD_CACHE, which is shared by all).
+TYPO_CACHE = 10_000
 # Distinct words whose token ids are kept: ~50 bytes each, and a support team's vocabulary
 # is a few thousand words; the least recently used go first.
 WORD_CACHE = 50_000
@@ -385,7 +388,7 @@ class Typos:
             if len(word) >= TYPO_MIN_LETTERS - 1:
                 for variant in {word, *_deletions(word)}:
                     self._index.setdefault(variant, set()).add(word)
-        self._word = lru_cache(maxsize=WORD_CACHE)(self._read_word)
+        self._word = lru_cache(maxsize=TYPO_CACHE)(self._read_word)
 
     def read(self, text: str) -> str:
         if not self._index:
