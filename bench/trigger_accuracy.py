@@ -461,7 +461,7 @@ def report(
     print()
 
 
-THRESHOLDS = (0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40)
+THRESHOLDS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40)
 
 
 def sweep(domains: list[Domain]) -> None:

@@ -180,7 +180,8 @@ def test_fewer_than_three_examples_are_refused_naming_the_field(field):
     [
         ({**REFUNDS, "should": "refund please"}, '"should" must be a list of non-empty example messages.'),
         ({**REFUNDS, "should_not": ["ok", " ", "fine"]}, '"should_not" must be a list of non-empty'),
-        ({**REFUNDS, "threshold": 1.5}, '"threshold" must be between 0.05 and 0.95, not 1.5.'),
+        ({**REFUNDS, "threshold": 1.5}, '"threshold" must be between 0 and 0.95, not 1.5.'),
+        ({**REFUNDS, "threshold": -0.2}, '"threshold" must be between 0 and 0.95, not -0.2.'),
         ({**REFUNDS, "threshold": "high"}, '"threshold" must be a number.'),
         ({**REFUNDS, "description": 3}, '"description" must be text'),
         ({"should": REFUNDS["should"]}, '"should_not" needs at least 3 examples, not 0.'),
@@ -195,6 +196,7 @@ def test_bad_intent_parameters_are_refused_with_the_field_named(params, expected
 def test_good_intent_parameters_pass_with_or_without_a_threshold():
     validate_parameters("intent", REFUNDS)
     validate_parameters("intent", {**REFUNDS, "threshold": 0.5})
+    validate_parameters("intent", {**REFUNDS, "threshold": 0})
 
 
 @pytest.mark.parametrize("kind", ["phrases", "amount"])
