@@ -269,8 +269,10 @@ def _intent(params: dict) -> None:
         raise ValidationError('"description" must be text: what the rule is about, in a few words.')
     _examples(params, "should", low=intent.MIN_EXAMPLES)
     _examples(params, "should_not", low=intent.MIN_EXAMPLES)
-    # 0 and 1 would fire on everything close-ish or on nothing but a copy of an example.
-    _number(params, "threshold", low=0.05, high=0.95, default=intent.DEFAULT_THRESHOLD)
+    # The classifier's score runs from about -1 to +1: 0 is its own boundary (as like the
+    # should side as the other); below it the rule would fire on messages more like the
+    # should_not side, and near 1 only on copies of an example.
+    _number(params, "threshold", low=0, high=0.95, default=intent.DEFAULT_THRESHOLD)
 
 
 VALIDATORS: dict[str, Callable[[dict], None]] = {

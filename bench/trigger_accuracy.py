@@ -1,17 +1,40 @@
-"""Trigger accuracy on real customer messages: PolyAI's Banking77, rules written as an admin would.
+"""Trigger accuracy on real customer messages, in two domains, rules written as an admin would.
 
-Rules are configured from plain words plus at most 10 should and 10 should-not
-examples each, copied from train.csv in file order (the first ones an admin
-scrolling the file would see: no picking of the examples that score best), and
-compiled through the real path (compile_rules with RuleSpecs, as matcher_for
-does). Every message of test.csv (3,080; the other categories are negatives) is
-evaluated as a one-message conversation. Prints precision and recall per rule
-and per kind, messages/s, and a threshold sweep of the intent rules.
+Banking77 (PolyAI, real bank-customer messages, CC BY 4.0): rules from plain
+words plus at most 10 should and 10 should-not examples each, taken from
+train.csv, measured on test.csv (3,080; the other categories are negatives),
+in two configurations side by side:
+
+- "first 10": the examples copied in file order (what an admin pastes without
+  thought; no picking of the examples that score best);
+- "curated": what an admin who uses the What-if page and the learning loop
+  ends up with, chosen by a fixed procedure from train.csv only (never from
+  test.csv): should = the 10 messages of the category that best cover it
+  (greedy facility location on the embeddings: each pick is the message that
+  most raises the sum, over the category's messages, of the cosine to their
+  nearest pick); should_not = the first 3 boundary examples of "first 10" plus
+  the 7 messages of other categories the rule scores highest on over
+  train.csv, at most 2 per category (the false positives What-if shows, which
+  supervisors' "not needed" marks feed back as should_not examples).
+  The product's expected use is "curated": the docs tell admins to add the
+  false positives they see; "first 10" is the floor.
+
+Shop (bench/data/shop_messages.csv): 191 online-shop customer messages WE
+WROTE for this bench (no corpus data copied), with typos ("reinbursed",
+"talkk", "acount"), filled placeholders ("delete my Premium account") and
+unusual synonyms ("restitution of money", "rebate"). Its rules' examples
+(SHOP_RULES below) were written separately from the messages, in plain words,
+and the SAME default threshold applies: a check that the scoring and the
+default carry over to a domain nobody tuned on.
+
+Every message is evaluated as a one-message conversation through the real path
+(compile_rules with RuleSpecs, as matcher_for does). Prints precision and
+recall per rule and per kind, messages/s, and threshold sweeps.
 
     .venv/bin/python bench/trigger_accuracy.py
     CORPORA_DIR=/elsewhere/corpora .venv/bin/python bench/trigger_accuracy.py
 
-The corpus is read from $CORPORA_DIR, else <repo>/../shared/corpora; it is not
+Banking77 is read from $CORPORA_DIR, else <repo>/../shared/corpora; it is not
 in the repository (CC BY 4.0, see its README and LICENSE).
 """
 
@@ -25,6 +48,8 @@ import time
 from collections import defaultdict
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -111,10 +136,14 @@ def first(train: list[tuple[str, str]], category: str, count: int) -> list[str]:
     return [text for text, label in train if label == category][:count]
 
 
-def rules_for(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, set[str]]]:
-    """(rules, rule name -> the categories it should fire on)."""
+# (rule name, description, the categories it should fire on, should, should_not)
+IntentDef = tuple[str, str, set[str], list[str], list[str]]
+
+
+def banking_intents(train: list[tuple[str, str]]) -> list[IntentDef]:
+    """The "first 10" configuration: examples in train.csv file order."""
     policy = [text for text, _ in train if "refund policy" in text.lower()][:3]
-    intents = [
+    return [
         (
             "refund requests",
             "refund requests",
@@ -154,6 +183,163 @@ def rules_for(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, s
         ),
         ("asks for a person", "asks to talk to a person", {"PERSON"}, PERSON_SHOULD, PERSON_SHOULD_NOT),
     ]
+
+
+def covering(vectors: np.ndarray, count: int) -> list[int]:
+    """Indexes of `count` rows that best cover all rows (greedy facility location on cosines)."""
+    similarity = vectors @ vectors.T
+    best = np.full(len(vectors), -1.0)
+    picked: list[int] = []
+    for _ in range(min(count, len(vectors))):
+        gain = np.maximum(similarity, best[None, :]).sum(axis=1)
+        gain[picked] = -np.inf
+        pick = int(np.argmax(gain))
+        picked.append(pick)
+        best = np.maximum(best, similarity[pick])
+    return sorted(picked)  # file order, as an admin would list them
+
+
+def curated(train: list[tuple[str, str]], plain: list[IntentDef]) -> list[IntentDef]:
+    """The "curated" configuration (see the module's docstring), from train.csv only."""
+    model = intent.embedder()
+    texts = [text for text, _ in train]
+    labels = np.array([label for _, label in train])
+    vectors = model.vectors(texts)
+    result: list[IntentDef] = []
+    for name, description, categories, should, should_not in plain:
+        if not categories & set(labels):  # our own phrasings: nothing in train.csv to pick from
+            result.append((name, description, categories, should, should_not))
+            continue
+        picked: list[str] = []
+        for category in sorted(categories):  # equal shares of the 10 for a rule over two categories
+            rows = np.flatnonzero(labels == category)
+            picked += [texts[rows[i]] for i in covering(vectors[rows], 10 // len(categories))]
+        boundaries = should_not[:3]
+        bank = intent.IntentBank(
+            model, [intent.Intent(0, description, tuple(picked), tuple(boundaries), 0.0)], {}
+        )
+        scores = np.array([bank.scores(text).intent(0).score for text in texts])
+        hard: list[str] = []
+        per_category: dict[str, int] = defaultdict(int)
+        for row in np.argsort(-scores):
+            label = str(labels[row])
+            if label in categories or per_category[label] == 2 or texts[row] in boundaries:
+                continue
+            hard.append(texts[row])
+            per_category[label] += 1
+            if len(hard) == 7:
+                break
+        result.append((name, description, categories, picked, boundaries + hard))
+    return result
+
+
+# The shop domain's rules, written in plain words apart from bench/data/shop_messages.csv
+# (the held-out messages were not consulted while writing these).
+SHOP_INTENTS: list[IntentDef] = [
+    (
+        "refund requests",
+        "refund requests",
+        {"refund_request"},
+        [
+            "I want a refund",
+            "Please refund my purchase",
+            "Can I have my money back?",
+            "I'd like to be reimbursed for this item",
+            "Refund me for the broken product",
+            "I want to return it for a full refund",
+            "Give me my money back, the item is faulty",
+            "I expect compensation for the damaged delivery",
+            "Pay me back for the missing part",
+        ],
+        [
+            "When will I get my refund?",
+            "My refund hasn't arrived yet",
+            "What is your return policy?",
+            "Can I return sale items?",
+            "Is my refund on its way?",
+            "How long do refunds take?",
+            "Do you refund delivery costs?",
+        ],
+    ),
+    (
+        "close my account",
+        "close or delete my account",
+        {"close_account"},
+        [
+            "Delete my account",
+            "Close my account please",
+            "I want to remove my account",
+            "How do I delete my profile?",
+            "Deactivate my account",
+            "Cancel my membership and delete my data",
+            "I don't want an account with you any more",
+            "Please erase my customer account",
+        ],
+        [
+            "How do I create an account?",
+            "Change the email on my account",
+            "Switch to a business account",
+            "I can't log into my account",
+            "Delete an item from my cart",
+            "Update my address",
+            "Someone is using my account",
+        ],
+    ),
+    (
+        "asks for a person",
+        "asks to talk to a person",
+        {"wants_human"},
+        PERSON_SHOULD,
+        PERSON_SHOULD_NOT + ["What are your opening hours for phone support?", "What is your phone number?"],
+    ),
+    (
+        "cancel an order",
+        "cancel an order",
+        {"cancel_order"},
+        [
+            "Cancel my order",
+            "Please cancel the order I placed",
+            "I don't want the order any more, cancel it",
+            "Stop the shipment, I changed my mind",
+            "Can you cancel order 12345?",
+            "I ordered the wrong thing, please cancel",
+            "Cancel my purchase before it ships",
+        ],
+        [
+            "Where is my order?",
+            "Track my parcel",
+            "Cancel my newsletter",
+            "Change the delivery address of my order",
+            "Cancel my account",
+            "When will my order arrive?",
+        ],
+    ),
+    (
+        "charged twice",
+        "charged twice for one payment",
+        {"charged_twice"},
+        [
+            "I was charged twice",
+            "Two payments were taken for one order",
+            "Double charge on my card",
+            "You billed me two times for the same thing",
+            "The same payment shows up twice on my statement",
+            "I paid once but you took the money twice",
+        ],
+        [
+            "What payment methods do you take?",
+            "Why is there a delivery charge?",
+            "My card was declined",
+            "I don't recognise a payment from you",
+            "Can I pay in instalments?",
+            "The price was higher than on the website",
+        ],
+    ),
+]
+
+
+def intent_rules(intents: list[IntentDef]) -> tuple[list[RuleSpec], dict[str, set[str]]]:
+    """(rules, rule name -> the categories it should fire on)."""
     rules: list[RuleSpec] = []
     targets: dict[str, set[str]] = {}
     for n, (name, description, categories, should, should_not) in enumerate(intents):
@@ -168,8 +354,16 @@ def rules_for(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, s
             )
         )
         targets[f"intent: {name}"] = categories
+    return rules, targets
+
+
+def phrase_rules(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, set[str]]]:
+    """Today's engine on Banking77: the same concepts as phrase rules, in the tutorial's plain words."""
+    policy = [text for text, _ in train if "refund policy" in text.lower()][:3]
+    rules: list[RuleSpec] = []
+    targets: dict[str, set[str]] = {}
     # The same concepts as phrase rules, in the plain words of the tutorial and the issue.
-    phrase_rules = [
+    concepts = [
         (
             "refund requests",
             {"request_refund"},
@@ -199,7 +393,7 @@ def rules_for(train: list[tuple[str, str]]) -> tuple[list[RuleSpec], dict[str, s
         ),
         ("asks for a person", {"PERSON"}, "asks_for_human", {}),
     ]
-    for n, (name, categories, kind, parameters) in enumerate(phrase_rules):
+    for n, (name, categories, kind, parameters) in enumerate(concepts):
         rules.append(
             RuleSpec(
                 id=100 + n,
@@ -237,32 +431,16 @@ def precision_recall(fired: set[int], positives: set[int]) -> tuple[float, float
     return precision, recall, true, len(fired) - true, len(positives) - true
 
 
-def main() -> None:
-    folder = corpus_dir()
-    train, test = read(folder / "train.csv"), read(folder / "test.csv")
-    messages = (
-        test + [(text, "PERSON") for text in PERSON_HELD_OUT_YES] + [(t, "other") for t in PERSON_HELD_OUT_NO]
-    )
-    rules, targets = rules_for(train)
-    t0 = time.perf_counter()
-    intent.embedder()
-    load_ms = (time.perf_counter() - t0) * 1000
-    t0 = time.perf_counter()
-    compile_rules(rules)
-    compile_ms = (time.perf_counter() - t0) * 1000
-    fired, (rate, cpu_rate) = evaluate(rules, messages)
+Domain = tuple[str, list[tuple[str, str]], list[RuleSpec], dict[str, set[str]]]
 
-    load = os.getloadavg()[0]
-    print(f"Python {platform.python_version()}, {os.cpu_count()} CPUs, one thread; load {load:.1f}")
+
+def report(
+    title: str, messages: list[tuple[str, str]], rules: list[RuleSpec], targets: dict[str, set[str]]
+) -> None:
+    fired, (rate, cpu_rate) = evaluate(rules, messages)
     print(
-        f"{len(messages):,} messages (Banking77 test.csv {len(test):,} + {len(PERSON_HELD_OUT_YES)} + "
-        f"{len(PERSON_HELD_OUT_NO)} own phrasings); {len(rules)} rules; model load {load_ms:.0f} ms, "
-        f"compile {compile_ms:.0f} ms; {rate:,.0f} messages/s for the whole evaluation "
-        f"({cpu_rate:,.0f} per core in CPU time)"
-    )
-    print(
-        f"intent threshold {intent.DEFAULT_THRESHOLD} (default), exception threshold "
-        f"{intent.EXCEPTION_THRESHOLD}"
+        f"### {title}: {len(messages):,} messages, {len(rules)} rules, "
+        f"{rate:,.0f} msg/s ({cpu_rate:,.0f} per core)"
     )
     print()
     print("| rule | positives | fired | precision | recall | false pos. | missed |")
@@ -280,37 +458,99 @@ def main() -> None:
     print("|---|---:|---:|")
     for kind, (tp, fp, fn) in per_kind.items():
         print(f"| {kind} | {tp / max(tp + fp, 1):.2f} | {tp / max(tp + fn, 1):.2f} |")
-
     print()
+
+
+THRESHOLDS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40)
+
+
+def sweep(domains: list[Domain]) -> None:
+    """Intent rules of every domain at each threshold; the last row: the mean and the worst min(P, R)."""
     print("Threshold sweep, intent rules (precision / recall):")
     print()
-    intent_rules = [rule for rule in rules if rule.kind == "intent"]
-    thresholds = (0.35, 0.40, 0.45, 0.50, 0.55, 0.60)
-    print("| rule | " + " | ".join(f"{t:.2f}" for t in thresholds) + " |")
-    print("|---|" + "---:|" * len(thresholds))
-    sweep: dict[str, list[str]] = defaultdict(list)
-    for threshold in thresholds:
-        variant = [replace(r, parameters={**r.parameters, "threshold": threshold}) for r in intent_rules]
-        fired_at, _ = evaluate(variant, messages)
-        for rule in intent_rules:
-            positives = {i for i, (_, label) in enumerate(messages) if label in targets[rule.name]}
-            p, r, *_ = precision_recall(fired_at[rule.name], positives)
-            sweep[rule.name].append(f"{p:.2f} / {r:.2f}")
-    for name, cells in sweep.items():
-        print(f"| {name} | " + " | ".join(cells) + " |")
-
+    print("| configuration: rule | " + " | ".join(f"{t:.2f}" for t in THRESHOLDS) + " |")
+    print("|---|" + "---:|" * len(THRESHOLDS))
+    worst: dict[float, list[float]] = defaultdict(list)
+    for title, messages, rules, targets in domains:
+        cells: dict[str, list[str]] = defaultdict(list)
+        for threshold in THRESHOLDS:
+            variant = [replace(r, parameters={**r.parameters, "threshold": threshold}) for r in rules]
+            fired_at, _ = evaluate(variant, messages)
+            for rule in rules:
+                positives = {i for i, (_, label) in enumerate(messages) if label in targets[rule.name]}
+                p, r, *_ = precision_recall(fired_at[rule.name], positives)
+                cells[rule.name].append(f"{p:.2f} / {r:.2f}")
+                worst[threshold].append(min(p, r))
+        for name, row in cells.items():
+            print(f"| {title}: {name.removeprefix('intent: ')} | " + " | ".join(row) + " |")
+    print("| mean of min(P, R) | " + " | ".join(f"{np.mean(worst[t]):.3f}" for t in THRESHOLDS) + " |")
+    print("| worst rule's min(P, R) | " + " | ".join(f"{min(worst[t]):.2f}" for t in THRESHOLDS) + " |")
     print()
+
+
+def main() -> None:
+    folder = corpus_dir()
+    train, test = read(folder / "train.csv"), read(folder / "test.csv")
+    shop = read(ROOT / "bench" / "data" / "shop_messages.csv")
+    banking = (
+        test + [(text, "PERSON") for text in PERSON_HELD_OUT_YES] + [(t, "other") for t in PERSON_HELD_OUT_NO]
+    )
+    t0 = time.perf_counter()
+    intent.embedder()
+    load_ms = (time.perf_counter() - t0) * 1000
+    plain = banking_intents(train)
+    first_rules, first_targets = intent_rules(plain)
+    curated_rules, curated_targets = intent_rules(curated(train, plain))
+    shop_rules, shop_targets = intent_rules(SHOP_INTENTS)
+    phrases, phrase_targets = phrase_rules(train)
+    t0 = time.perf_counter()
+    compile_rules(first_rules + phrases)
+    compile_ms = (time.perf_counter() - t0) * 1000
+
+    print(
+        f"Python {platform.python_version()}, {os.cpu_count()} CPUs, one thread; "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"Banking77 test.csv {len(test):,} + {len(PERSON_HELD_OUT_YES)} + {len(PERSON_HELD_OUT_NO)} own "
+        f"phrasings; shop {len(shop)} messages (ours); model load {load_ms:.0f} ms, compile "
+        f"{len(first_rules + phrases)} rules {compile_ms:.0f} ms"
+    )
+    print(
+        f"intent threshold {intent.DEFAULT_THRESHOLD} (default, the same in both domains), "
+        f"exception threshold {intent.EXCEPTION_THRESHOLD}"
+    )
+    print()
+    report(
+        "Banking77, first 10 (+ today's phrase rules)",
+        banking,
+        first_rules + phrases,
+        {**first_targets, **phrase_targets},
+    )
+    report("Banking77, curated", banking, curated_rules, curated_targets)
+    report("Shop (our messages, our rules)", shop, shop_rules, shop_targets)
+    for name, _, _, should, should_not in curated(train, plain):
+        print(f"curated {name}: should {should!r}; should_not {should_not!r}")
+    print()
+    sweep(
+        [
+            ("Banking77 first 10", banking, first_rules, first_targets),
+            ("Banking77 curated", banking, curated_rules, curated_targets),
+            ("shop", shop, shop_rules, shop_targets),
+        ]
+    )
+
     print("Exception examples (phrase rule 'refund requests'), exception threshold sweep:")
     print()
-    refund = next(rule for rule in rules if rule.name == "phrases: refund requests")
-    positives = {i for i, (_, label) in enumerate(messages) if label in targets[refund.name]}
+    refund = next(rule for rule in phrases if rule.name == "phrases: refund requests")
+    positives = {i for i, (_, label) in enumerate(banking) if label in phrase_targets[refund.name]}
     print("| exception threshold | precision | recall |")
     print("|---:|---:|---:|")
     default = intent.EXCEPTION_THRESHOLD
     try:
         for threshold in (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 1.01):
             intent.EXCEPTION_THRESHOLD = threshold
-            fired_at, _ = evaluate([refund], messages)
+            fired_at, _ = evaluate([refund], banking)
             p, r, *_ = precision_recall(fired_at[refund.name], positives)
             label = "none (off)" if threshold > 1 else f"{threshold:.2f}"
             print(f"| {label} | {p:.2f} | {r:.2f} |")
