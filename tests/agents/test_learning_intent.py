@@ -17,10 +17,10 @@ pytest.importorskip("agents.engine.intent", reason="the intent engine is not on 
 
 # Phrasings measured with the shipped model: each pair's second message is on the other side
 # of the rule's boundary from the first until the first becomes an example.
-REFUND_REQUEST = "give me a refund for the broken headphones"
-SIMILAR_REQUEST = "I want my money back for the broken headphones"
+REFUND_REQUEST = "I want my money back for the broken headphones"
+SIMILAR_REQUEST = "give me a refund for the broken headphones"
 STATUS_QUESTION = "can you check if my order refund went through?"
-SIMILAR_QUESTION = "can you check whether the refund for my order went through?"
+SIMILAR_QUESTION = "can you see if my order refund went through?"
 
 
 @pytest.fixture
