@@ -53,6 +53,9 @@ def refusal(
         return team_member_refusal(escalation)
     if escalation.status not in TRANSITIONS[verb][0]:
         return _state_refusal(escalation, verb)
+    if verb == Verb.WITHDRAW:
+        return None  # the agent's own verb: whoever holds the claim does not matter
+    assert user is not None  # a supervisor's verb was refused above without one
     held_by_another = escalation.status == Status.CLAIMED and escalation.claimed_by_id != user.pk
     if not held_by_another or verb == Verb.CLAIM:
         return None

@@ -41,3 +41,14 @@ def test_what_is_offered_is_what_the_verb_accepts(supervisor_api, owner_api, esc
     assert offered == []  # claimed by the owner: a supervisor may neither release nor answer it
     assert act(supervisor_api, escalation, "release").status_code == 403
     assert act(supervisor_api, escalation, "respond", {"guidance": "x"}).status_code == 409
+
+
+def test_the_agent_may_still_withdraw_an_escalation_a_supervisor_has_claimed(
+    agent_api, supervisor_api, escalation
+):
+    act(supervisor_api, escalation, "claim")
+
+    (row,) = agent_api.get("/api/v1/escalations/").json()["results"]
+
+    assert row["allowed_verbs"] == ["withdraw"]  # was a 500: the claim check read the missing user
+    assert act(agent_api, escalation, "withdraw").status_code == 200
