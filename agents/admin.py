@@ -15,7 +15,7 @@ from agents.models import Agent, AgentApiKey, Conversation, EscalationRule, Labe
 from agents.rule_bench import parse_script, run_rule_tests, what_if
 from agents.services import evaluate_conversation
 from escalation_project.text_checks import loads_checked
-from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
+from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin, change_reason
 from supervisors.insights import rule_precision
 from supervisors.models import Role
 
@@ -80,7 +80,7 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
 
     def save_model(self, request, obj, form, change):
         fields = list(form.changed_data) if change else None
-        services.agent_save(agent=obj, user=request.user, reason=_reason(form, change), fields=fields)
+        services.agent_save(agent=obj, user=request.user, reason=change_reason(form, change), fields=fields)
 
     def save_formset(self, request, form, formset, change):
         """The rules and rule tests inlines, row by row through the services (not formset.save())."""
@@ -90,11 +90,10 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
                 services.rule_delete(rule=row, user=request.user, reason="Admin: deleted")
             else:
                 services.rule_test_delete(case=row)
-        changed = {id(row): fields for row, fields in formset.changed_objects}
         for row in saved:
             if isinstance(row, EscalationRule):
-                fields = changed.get(id(row))
-                reason = f"Admin: changed {', '.join(fields)}" if fields else "Admin: created"
+                inline_form = next(f for f in formset.forms if f.instance is row)
+                reason = change_reason(inline_form, not row._state.adding)
                 services.rule_save(rule=row, user=request.user, reason=reason)
             else:
                 services.rule_test_save(case=row)
@@ -203,7 +202,7 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     # Through agents.services, like the API: the matcher's version bump lives there.
 
     def save_model(self, request, obj, form, change):
-        services.rule_save(rule=obj, user=request.user, reason=_reason(form, change))
+        services.rule_save(rule=obj, user=request.user, reason=change_reason(form, change))
 
     def delete_model(self, request, obj):
         services.rule_delete(rule=obj, user=request.user, reason="Admin: deleted")
@@ -302,8 +301,3 @@ def _bounded_int(raw: str | None, *, default: int, low: int, high: int) -> int:
         return min(max(int(raw), low), high) if raw else default
     except ValueError:
         return default
-
-
-def _reason(form, change: bool) -> str:
-    """The history row's reason for an admin save, worded like the API's."""
-    return f"Admin: changed {', '.join(form.changed_data)}" if change else "Admin: created"

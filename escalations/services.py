@@ -777,7 +777,8 @@ def _next_level(escalation: Escalation) -> LadderLevel | None:
     """The team's level above the one reached, if the escalation's urgency climbs that far."""
     number = escalation.level + 1
     level = team_config(
-        ("ladder", escalation.team_id, number),
+        escalation.team_id,
+        ("ladder", number),
         lambda: LadderLevel.objects.filter(team_id=escalation.team_id, number=number).first(),
     )
     return level if level is not None and level.applies_to(escalation.urgency) else None
