@@ -67,7 +67,7 @@ def team_settings_save(*, saved: Iterable[models.Model] = (), deleted: Iterable[
 
 def _team_id_of(row: models.Model) -> int | None:
     if isinstance(row, WorkingPeriod | Holiday):
-        return BusinessHours.objects.values_list("team_id", flat=True).get(pk=row.business_hours_id)
+        return row.business_hours.team_id  # the form's (or caller's) parent, cached on the row
     if isinstance(row, SETTINGS_MODELS):
         return row.team_id  # type: ignore[attr-defined]
     raise TypeError(f"{type(row).__name__} is not a team setting")
