@@ -15,8 +15,8 @@ from django.urls import reverse
 from agents.models import Agent, EscalationRule, Label
 from agents.services import post_message
 from escalations import services
-from escalations.models import TeamPolicy
-from escalations.targets import targets_for
+from escalations.models import BusinessHours, Holiday, TeamPolicy
+from escalations.targets import targets_for, working_hours_for
 from supervisors.models import Role
 from tests import factories
 from tests.supervisors.conftest import team_page_form
@@ -146,6 +146,39 @@ def test_a_target_changed_in_the_admin_is_seen_at_once(client, world):
 
     assert response.status_code == 302
     assert targets_for(team_id=team.pk, urgency="high").response_minutes == 7
+
+
+def test_business_hours_and_a_holiday_added_in_the_admin_are_seen_at_once(client, world):
+    team, today = world["team"], dt.date(2026, 3, 2)
+    assert working_hours_for(team_id=team.pk, today=today) is None  # round the clock, kept
+    client.force_login(world["olga"])
+    form = {
+        "team": team.pk,
+        "time_zone": "Europe/Paris",
+        "periods-TOTAL_FORMS": "1",
+        "periods-INITIAL_FORMS": "0",
+        "periods-0-weekday": "0",
+        "periods-0-opens": "09:00",
+        "periods-0-closes": "17:00",
+        "holidays-TOTAL_FORMS": "0",
+        "holidays-INITIAL_FORMS": "0",
+    }
+
+    response = client.post(reverse("admin:escalations_businesshours_add"), form)
+
+    assert response.status_code == 302
+    assert working_hours_for(team_id=team.pk, today=today) is not None
+    hours = BusinessHours.objects.get(team=team)
+    page = reverse("admin:escalations_businesshours_change", args=[hours.pk])
+    period = hours.periods.get()
+    form.update({
+        "periods-INITIAL_FORMS": "1", "periods-0-id": period.pk, "periods-0-business_hours": hours.pk,
+        "holidays-TOTAL_FORMS": "1", "holidays-0-date": "2026-12-25", "holidays-0-name": "Christmas",
+    })  # fmt: skip
+    assert client.post(page, form).status_code == 302
+    assert Holiday.objects.filter(business_hours=hours).count() == 1
+    kept = working_hours_for(team_id=team.pk, today=today)
+    assert dt.date(2026, 12, 25) in kept.holidays
 
 
 def test_a_policy_changed_on_the_team_page_is_seen_at_once(client, world):
