@@ -55,6 +55,13 @@ def team_settings_save(*, saved: Iterable[models.Model] = (), deleted: Iterable[
     with transaction.atomic():
         teams = {_team_id_of(row) for row in [*saved, *deleted]}
         ladders = {row.team_id for row in [*saved, *deleted] if isinstance(row, LadderLevel)}
+        # A row moved to another team (the admin lets an owner pick) changes both teams' settings.
+        for row in saved:
+            if row.pk is not None and hasattr(row, "team_id"):
+                stored = type(row).objects.filter(pk=row.pk).values_list("team_id", flat=True).first()
+                teams.add(stored)
+                if isinstance(row, LadderLevel) and stored is not None:
+                    ladders.add(stored)
         for row in deleted:
             row.delete()
         for row in saved:

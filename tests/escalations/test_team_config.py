@@ -108,3 +108,17 @@ def test_opening_escalations_reads_the_ladder_and_policy_once(team, conversation
 
     assert config_reads(queries) == []
     assert LadderLevel.objects.filter(team=team).count() == 1
+
+
+def test_a_target_moved_to_another_team_is_seen_by_both(team):
+    other = Team.objects.create(name="Other", slug="other")
+    set_high(team, 7)
+    assert targets_for(team_id=team.pk, urgency="high").response_minutes == 7
+    assert targets_for(team_id=other.pk, urgency="high").source == "built-in"
+    target = UrgencyTarget.objects.get(team=team, urgency="high")
+
+    target.team = other
+    team_settings.team_settings_save(saved=[target])
+
+    assert targets_for(team_id=team.pk, urgency="high").source == "built-in"
+    assert targets_for(team_id=other.pk, urgency="high").response_minutes == 7
