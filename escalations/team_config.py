@@ -46,7 +46,8 @@ _stamps: ContextVar[dict[int, object] | None] = ContextVar("team_config_stamps",
 def stamps_read_once() -> Iterator[None]:
     """Within this block each team's stamp is read once: a sweep over sixty escalations of
     one team costs one stamp query, not sixty. A change committed meanwhile is seen by the
-    next block; use it around one unit of work (a sweep), not around a long-lived loop."""
+    next block; use it around one unit of work (a sweep, one opening: also a decorator),
+    not around a long-lived loop."""
     token = _stamps.set({})
     try:
         yield
