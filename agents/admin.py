@@ -2,12 +2,14 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.http import Http404
+from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from simple_history.admin import SimpleHistoryAdmin
 
+from agents import services
 from agents.engine.intent import ModelUnavailable
+from agents.errors import LabelInUse
 from agents.keys import agent_key_create, agent_key_revoke
 from agents.learning import suggestions_for
 from agents.models import (
@@ -21,9 +23,9 @@ from agents.models import (
     SuggestionTarget,
 )
 from agents.rule_bench import parse_script, run_rule_tests, what_if
-from agents.services import bump_rules_version, evaluate_conversation
+from agents.services import evaluate_conversation
 from escalation_project.text_checks import loads_checked
-from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
+from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin, change_reason
 from supervisors.insights import rule_precision
 from supervisors.models import Role
 
@@ -83,10 +85,29 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     # The default assignee is one of the team's members: other teams' people are not listed.
     team_scoped_choices = {**TeamScopedAdmin.team_scoped_choices, "default_assignee": "teams"}
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if any(formset.has_changed() for formset in formsets):
-            bump_rules_version(agent_id=form.instance.pk)
+    # Saves go through agents.services, like the API's: the matcher's version bump and the
+    # history's author and reason live there, not in hooks here.
+
+    def save_model(self, request, obj, form, change):
+        fields = list(form.changed_data) if change else None
+        services.agent_save(agent=obj, user=request.user, reason=change_reason(form, change), fields=fields)
+
+    def save_formset(self, request, form, formset, change):
+        """The rules and rule tests inlines, row by row through the services (not formset.save())."""
+        saved = formset.save(commit=False)  # deletes nothing yet: those are in deleted_objects
+        for row in formset.deleted_objects:
+            if isinstance(row, EscalationRule):
+                services.rule_delete(rule=row, user=request.user, reason="Admin: deleted")
+            else:
+                services.rule_test_delete(case=row)
+        for row in saved:
+            if isinstance(row, EscalationRule):
+                inline_form = next(f for f in formset.forms if f.instance is row)
+                reason = change_reason(inline_form, not row._state.adding)
+                services.rule_save(rule=row, user=request.user, reason=reason)
+            else:
+                services.rule_test_save(case=row)
+        formset.save_m2m()
 
     def get_urls(self):
         bench = path(
@@ -194,19 +215,17 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
         }
         return TemplateResponse(request, "admin/agents/escalationrule/what_if.html", context)
 
+    # Through agents.services, like the API: the matcher's version bump lives there.
+
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        bump_rules_version(agent_id=obj.agent_id)
+        services.rule_save(rule=obj, user=request.user, reason=change_reason(form, change))
 
     def delete_model(self, request, obj):
-        super().delete_model(request, obj)
-        bump_rules_version(agent_id=obj.agent_id)
+        services.rule_delete(rule=obj, user=request.user, reason="Admin: deleted")
 
     def delete_queryset(self, request, queryset):
-        agent_ids = set(queryset.values_list("agent_id", flat=True))
-        super().delete_queryset(request, queryset)
-        for agent_id in agent_ids:
-            bump_rules_version(agent_id=agent_id)
+        for rule in queryset:
+            self.delete_model(request, rule)
 
 
 class MessageInline(admin.TabularInline):
@@ -273,6 +292,24 @@ class LabelAdmin(TeamScopedAdmin):
     list_display = ["name", "kind", "team", "description"]
     list_filter = ["kind", "team"]
     search_fields = ["name", "description"]
+
+    def save_model(self, request, obj, form, change):
+        services.label_save(label=obj)
+
+    def delete_model(self, request, obj):
+        try:
+            services.label_delete(label=obj)
+        except LabelInUse as in_use:  # as the API refuses it (409): say why, keep the label
+            messages.error(request, in_use.message)
+
+    def delete_queryset(self, request, queryset):
+        for label in queryset:
+            self.delete_model(request, label)
+
+    def response_delete(self, request, obj_display, obj_id):
+        if Label.objects.filter(pk=obj_id).exists():  # refused above: back to it, with no "deleted"
+            return HttpResponseRedirect(reverse("admin:agents_label_change", args=[obj_id]))
+        return super().response_delete(request, obj_display, obj_id)
 
 
 def _bounded_int(raw: str | None, *, default: int, low: int, high: int) -> int:

@@ -294,13 +294,39 @@ def agent_update(*, agent_id: int, user: Any, data: dict[str, Any]) -> Agent:
     return agent
 
 
+def agent_save(*, agent: Agent, user: Any, reason: str, fields: list[str] | None = None) -> Agent:
+    """Save an agent already changed in memory (the admin's form, the demo): `fields` the
+    ones changed, None for a new agent.
+
+    An existing agent is saved with update_fields, never whole: a full save would write back
+    rules_version as read, and undo a concurrent rule edit's bump (see agent_update).
+    """
+    _apply(agent, {}, user=user, reason=reason)
+    agent.full_clean()
+    if agent._state.adding or fields is None:
+        agent.save()
+    elif fields:
+        agent.save(update_fields=[*fields, "updated_at"])
+    return agent
+
+
 def rule_create(*, agent: Agent, user: Any, data: dict[str, Any]) -> EscalationRule:
     rule = EscalationRule(agent=agent)
     _apply(rule, data, user=user, reason="API: created")
+    return rule_save(rule=rule, user=user, reason="API: created")
+
+
+def rule_save(*, rule: EscalationRule, user: Any, reason: str) -> EscalationRule:
+    """Save a rule already changed in memory (the admin's form, the demo), new or not.
+
+    With the agent's rules_version bumped in the same transaction: every process's
+    matcher is rebuilt on its next read of the agent (agents.engine.cache).
+    """
+    _apply(rule, {}, user=user, reason=reason)
     rule.full_clean()
     with transaction.atomic():
         rule.save()
-        bump_rules_version(agent_id=agent.pk)
+        bump_rules_version(agent_id=rule.agent_id)
     return rule
 
 
@@ -320,9 +346,9 @@ def rule_update(
     return rule
 
 
-def rule_delete(*, rule: EscalationRule, user: Any) -> None:
+def rule_delete(*, rule: EscalationRule, user: Any, reason: str = "API: deleted") -> None:
     with transaction.atomic():
-        _apply(rule, {}, user=user, reason="API: deleted")
+        _apply(rule, {}, user=user, reason=reason)
         agent_id = rule.agent_id
         rule.delete()
         bump_rules_version(agent_id=agent_id)
@@ -338,6 +364,11 @@ def rule_test_create(*, agent: Agent, data: dict[str, Any]) -> RuleTestCase:
 def rule_test_update(*, case: RuleTestCase, data: dict[str, Any]) -> RuleTestCase:
     for name, value in data.items():
         setattr(case, name, value)
+    return rule_test_save(case=case)
+
+
+def rule_test_save(*, case: RuleTestCase) -> RuleTestCase:
+    """Save a rule test already changed in memory (the admin's form, the demo), new or not."""
     case.full_clean()
     case.save()
     return case
@@ -348,16 +379,22 @@ def rule_test_delete(*, case: RuleTestCase) -> None:
 
 
 def label_create(*, team: Team, kind: str, name: str, description: str = "") -> Label:
-    label = Label(team=team, kind=kind, name=name.strip(), description=description)
+    return label_save(label=Label(team=team, kind=kind, name=name.strip(), description=description))
+
+
+def label_save(*, label: Label) -> Label:
+    """Save a label already changed in memory (the admin's form), new or not."""
+    taken = f"This team already has the {label.kind} label {label.name!r}."
     # Checked by hand for a message on the field; the constraint still settles a race.
-    if Label.objects.filter(team=team, kind=kind, name=label.name).exists():
-        raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."})
+    same = Label.objects.filter(team_id=label.team_id, kind=label.kind, name=label.name).exclude(pk=label.pk)
+    if same.exists():
+        raise ValidationError({"name": taken})
     label.full_clean()
     try:
         with transaction.atomic():
             label.save()
     except IntegrityError:
-        raise ValidationError({"name": f"This team already has the {kind} label {label.name!r}."}) from None
+        raise ValidationError({"name": taken}) from None
     return label
 
 

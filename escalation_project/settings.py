@@ -251,9 +251,9 @@ CELERY_TASK_QUEUES = [
 ]
 CELERY_TASK_ROUTES = {"webhooks.tasks.deliver": {"queue": CELERY_WEBHOOKS_QUEUE}}
 
-# A team's targets, hours, policy and ladder are kept this long per process
-# (escalations/team_config.py): a change made in another process shows within it.
-TEAM_CONFIG_SECONDS = env_int("TEAM_CONFIG_SECONDS", 5, minimum=0)
+# Whether each process keeps a team's targets, hours, policy and ladder until the team's
+# settings stamp moves (escalations/team_config.py); off: read them on every use.
+TEAM_CONFIG_KEPT = env_bool("TEAM_CONFIG_KEPT", True)
 
 # --- Webhooks -----------------------------------------------------------------
 # Lets endpoints point at loopback receivers (127.0.0.0/8, ::1) and nothing

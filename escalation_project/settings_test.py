@@ -57,6 +57,6 @@ HEARTBEAT_KEY_PREFIX = f"{TEST_RUN_PREFIX}:heartbeat"
 CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_RUN_PREFIX
 # Tests change team configuration in every way (queryset updates included) and read it at
 # once; tests/escalations/test_team_config.py turns the per-process keeping back on.
-TEAM_CONFIG_SECONDS = 0
+TEAM_CONFIG_KEPT = False
 # Presence announcements still coalesce, over a short window, so tests do not wait on it.
 PRESENCE_ANNOUNCE_MS = 50

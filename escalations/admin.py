@@ -8,7 +8,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from simple_history.admin import SimpleHistoryAdmin
 
-from escalations import services
+from escalations import services, team_settings
 from escalations.models import BusinessHours, Escalation, Event, Holiday, UrgencyTarget, WorkingPeriod
 from escalations.selectors import allowed_verbs
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin
@@ -123,8 +123,39 @@ class EventAdmin(ReadOnlyAdmin, TeamScopedAdmin):
 # --- Targets and business hours: a team's owners edit them, superusers the defaults ---------
 
 
+class SavesTeamSettings(admin.ModelAdmin):
+    """A page whose own row or inlines are team settings (targets, hours, policy, ladder):
+    they are saved and deleted through escalations.team_settings, like the API's writes, so
+    the team's settings stamp moves and stopped climbs restart there, not in hooks here."""
+
+    def save_model(self, request, obj, form, change):
+        if isinstance(obj, team_settings.SETTINGS_MODELS):
+            team_settings.team_settings_save(saved=[obj])
+        else:
+            super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        if isinstance(obj, team_settings.SETTINGS_MODELS):
+            team_settings.team_settings_save(deleted=[obj])
+        else:
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset):
+        if issubclass(queryset.model, team_settings.SETTINGS_MODELS):
+            team_settings.team_settings_save(deleted=list(queryset))
+        else:
+            super().delete_queryset(request, queryset)
+
+    def save_formset(self, request, form, formset, change):
+        if not issubclass(formset.model, team_settings.SETTINGS_MODELS):
+            return super().save_formset(request, form, formset, change)
+        saved = formset.save(commit=False)  # deletes nothing yet: those are in deleted_objects
+        team_settings.team_settings_save(saved=saved, deleted=formset.deleted_objects)
+        formset.save_m2m()  # a ladder level's people, in the admin's same transaction
+
+
 @admin.register(UrgencyTarget)
-class UrgencyTargetAdmin(TeamScopedAdmin):
+class UrgencyTargetAdmin(SavesTeamSettings, TeamScopedAdmin):
     view_role = Role.CONTRIBUTOR
     edit_role = Role.OWNER
     list_display = [
@@ -166,7 +197,7 @@ class HolidayInline(_BusinessHoursInline):
 
 
 @admin.register(BusinessHours)
-class BusinessHoursAdmin(TeamScopedAdmin):
+class BusinessHoursAdmin(SavesTeamSettings, TeamScopedAdmin):
     """Without a row a team works around the clock; with one, targets count only its working time."""
 
     view_role = Role.CONTRIBUTOR

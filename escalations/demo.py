@@ -22,29 +22,26 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from agents import services as agent_services
 from agents.models import (
     Agent,
     AppliesTo,
     Channel,
     Conversation,
     EscalationRule,
-    Label,
     LabelKind,
     Message,
     MessageRole,
     RuleKind,
-    RuleTestCase,
 )
 from agents.policy_judge import configured as policy_judge_configured
-from escalations import services
+from escalations import services, team_settings
 from escalations.choices import Assignment, Severity, Urgency
 from escalations.models import (
     BusinessHours,
     Escalation,
     Holiday,
-    LadderLevel,
     Origin,
-    UrgencyTarget,
     WorkingPeriod,
 )
 from supervisors.models import Membership, Role, Team
@@ -691,78 +688,75 @@ def _user(username: str, role: str, logins: list[Login], *, superuser: bool = Fa
 def _targets(support: Team, billing: Team) -> None:
     """Support answers round the clock on the built-in targets, except a faster high urgency;
     Billing works office hours in Paris, so its targets count working time only."""
-    UrgencyTarget.objects.create(
-        team=support,
+    team_settings.urgency_target_set(
+        team_id=support.pk,
         urgency="high",
         response_minutes=10,
         resolution_minutes=45,
         claim_minutes=15,
         reminder_minutes=10,
     )
-    hours = BusinessHours.objects.create(team=billing, time_zone="Europe/Paris")
-    WorkingPeriod.objects.bulk_create(
-        WorkingPeriod(business_hours=hours, weekday=day, opens=opens, closes=closes)
-        for day in range(5)
-        for opens, closes in [(dt.time(9), dt.time(12, 30)), (dt.time(13, 30), dt.time(18))]
-    )
+    hours = BusinessHours(team=billing, time_zone="Europe/Paris")
+    team_settings.team_settings_save(saved=[hours])
     christmas = dt.date(timezone.now().year, 12, 25)
-    Holiday.objects.create(business_hours=hours, date=christmas, name="Christmas Day")
+    team_settings.team_settings_save(
+        saved=[
+            *(
+                WorkingPeriod(business_hours=hours, weekday=day, opens=opens, closes=closes)
+                for day in range(5)
+                for opens, closes in [(dt.time(9), dt.time(12, 30)), (dt.time(13, 30), dt.time(18))]
+            ),
+            Holiday(business_hours=hours, date=christmas, name="Christmas Day"),
+        ]
+    )
 
 
 def _ladder(billing: Team, support: Team, admin: Any) -> None:
     """Billing's two-level ladder: its supervisors after 10 minutes unclaimed, then (not for low
     urgency) Customer Support's supervisors and the admin 20 minutes later."""
-    LadderLevel.objects.create(team=billing, number=1, after_minutes=10)
-    second = LadderLevel.objects.create(
-        team=billing,
-        number=2,
-        after_minutes=20,
-        min_urgency=Urgency.MEDIUM,
-        notify_supervisors=False,
-        notify_team=support,
+    team_settings.ladder_set(
+        team_id=billing.pk,
+        levels=[
+            {"after_minutes": 10},
+            {
+                "after_minutes": 20,
+                "min_urgency": Urgency.MEDIUM,
+                "notify_supervisors": False,
+                "notify_team": support.pk,
+                "notify_users": [admin],
+            },
+        ],
     )
-    second.notify_users.set([admin])
 
 
 def _labels(team: Team, *, topics: list[str], areas: list[str]) -> None:
-    Label.objects.bulk_create(
-        [Label(team=team, kind=LabelKind.TOPIC, name=name) for name in topics]
-        + [Label(team=team, kind=LabelKind.AREA, name=name) for name in areas]
-    )
+    for kind, names in [(LabelKind.TOPIC, topics), (LabelKind.AREA, areas)]:
+        for name in names:
+            agent_services.label_create(team=team, kind=kind, name=name)
 
 
 def _rule_tests(agent: Agent, cases: list[tuple[str, EscalationRule | None, list[tuple[str, str]]]]) -> None:
     """(name, the rule that must fire or None for "must not escalate", [(role, text)…])."""
     for name, rule, lines in cases:
-        test = RuleTestCase(
-            agent=agent,
-            name=name,
-            messages=[{"role": role, "content": text} for role, text in lines],
-            should_escalate=rule is not None,
-            expected_rule=rule,
-        )
-        test.full_clean()
-        test.save()
+        data = {
+            "name": name,
+            "messages": [{"role": role, "content": text} for role, text in lines],
+            "should_escalate": rule is not None,
+            "expected_rule": rule,
+        }
+        agent_services.rule_test_create(agent=agent, data=data)
+
+
+# Agents and rules through the services the admin and the API use, with the admin as author.
 
 
 def _agent(admin: Any, **fields: Any) -> Agent:
-    agent = Agent(**fields)
-    agent.full_clean()
-    _save_as(agent, admin)
-    return agent
+    return agent_services.agent_save(agent=Agent(**fields), user=admin, reason=_CHANGE_REASON)
 
 
 def _rule(admin: Any, agent: Agent, **fields: Any) -> EscalationRule:
     rule = EscalationRule(agent=agent, **fields)
-    rule.full_clean()
-    _save_as(rule, admin)
-    return rule
-
-
-def _save_as(instance: Agent | EscalationRule, admin: Any) -> None:
-    instance._history_user = admin  # type: ignore[union-attr]
-    instance._change_reason = _CHANGE_REASON  # type: ignore[union-attr]
-    instance.save()
+    return agent_services.rule_save(rule=rule, user=admin, reason=_CHANGE_REASON)
 
 
 @dataclass(frozen=True)

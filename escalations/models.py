@@ -458,10 +458,11 @@ class TeamPolicy(models.Model):
 
     @classmethod
     def of(cls, team_id: int) -> TeamPolicy:
-        """The team's policy, or the defaults (unsaved) when it has none; kept a few seconds
+        """The team's policy, or the defaults (unsaved) when it has none; kept until it changes
         (escalations.team_config): read it, don't change it."""
         return team_config(
-            ("policy", team_id),
+            team_id,
+            "policy",
             lambda: (
                 cls.objects.filter(team_id=team_id).select_related("assignee").first() or cls(team_id=team_id)
             ),

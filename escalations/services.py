@@ -62,7 +62,7 @@ from escalations.models import (
 )
 from escalations.outbox import EVENT_ORDER_LOCK  # noqa: F401  (named by tests of the lock order)
 from escalations.targets import due_times, targets_for
-from escalations.team_config import team_config
+from escalations.team_config import stamps_read_once, team_config
 from escalations.wording import iso, name_of, when
 from supervisors.models import Role
 from supervisors.selectors import supervisors_on_duty
@@ -77,6 +77,7 @@ class OpenResult:
 
 
 @retry_if_busy
+@stamps_read_once()  # it reads the team's targets, hours, policy and ladder: one stamp query for all
 def open_escalation(
     *,
     conversation: Conversation,
@@ -777,7 +778,8 @@ def _next_level(escalation: Escalation) -> LadderLevel | None:
     """The team's level above the one reached, if the escalation's urgency climbs that far."""
     number = escalation.level + 1
     level = team_config(
-        ("ladder", escalation.team_id, number),
+        escalation.team_id,
+        ("ladder", number),
         lambda: LadderLevel.objects.filter(team_id=escalation.team_id, number=number).first(),
     )
     return level if level is not None and level.applies_to(escalation.urgency) else None

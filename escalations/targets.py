@@ -27,10 +27,11 @@ class Targets:
 def targets_for(*, team_id: int, urgency: Urgency | str) -> Targets:
     """The team's row for this urgency, else the global default row, else the settings.
 
-    One query, kept a few seconds (escalations.team_config).
+    One query, kept until the team's settings change (escalations.team_config).
     """
     row = team_config(
-        ("targets", team_id, str(urgency)),
+        team_id,
+        ("targets", str(urgency)),
         lambda: (
             UrgencyTarget.objects.filter(Q(team_id=team_id) | Q(team__isnull=True), urgency=urgency)
             .order_by(F("team_id").asc(nulls_last=True))
@@ -52,8 +53,8 @@ def targets_for(*, team_id: int, urgency: Urgency | str) -> Targets:
 
 
 def working_hours_for(*, team_id: int, today: dt.date) -> WorkingHours | None:
-    """None when the team works around the clock. Kept a few seconds (escalations.team_config)."""
-    return team_config(("hours", team_id, today), lambda: _read_working_hours(team_id, today))
+    """None when the team works around the clock. Kept until they change (escalations.team_config)."""
+    return team_config(team_id, ("hours", today), lambda: _read_working_hours(team_id, today))
 
 
 def _read_working_hours(team_id: int, today: dt.date) -> WorkingHours | None:

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from escalations import services
 from escalations.models import TIMER_CONDITIONS, TIMER_DUE_FIELDS, Escalation
+from escalations.team_config import stamps_read_once
 
 
 @dataclass(frozen=True)
@@ -94,14 +95,15 @@ def sweep(*, now: dt.datetime | None = None, batch_size: int | None = None, max_
     batch_size = batch_size or settings.TIMER_SWEEP_BATCH
     deadline = time.monotonic() + (max_seconds or settings.TIMER_SWEEP_MAX_SECONDS)
     acted: dict[str, int] = {}
-    for timer in TIMERS:
-        acted[timer.name] = 0
-        after = None
-        while time.monotonic() < deadline:
-            batch = due_batch(timer, now=now, after=after, limit=batch_size)
-            if batch:
-                acted[timer.name] += timer.act([pk for _, pk in batch], now)
-            if len(batch) < batch_size:
-                break
-            after = batch[-1]
+    with stamps_read_once():  # each team's settings stamp read once per sweep, not per escalation
+        for timer in TIMERS:
+            acted[timer.name] = 0
+            after = None
+            while time.monotonic() < deadline:
+                batch = due_batch(timer, now=now, after=after, limit=batch_size)
+                if batch:
+                    acted[timer.name] += timer.act([pk for _, pk in batch], now)
+                if len(batch) < batch_size:
+                    break
+                after = batch[-1]
     return acted

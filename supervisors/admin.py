@@ -7,10 +7,10 @@ from django.forms import BaseFormSet
 from django.http import HttpRequest
 from redis.exceptions import RedisError
 
-from escalations import team_settings
+from escalations.admin import SavesTeamSettings
 from escalations.models import LadderLevel, TeamPolicy
 from supervisors.access import access_changed
-from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin
+from supervisors.admin_scope import TeamRoleInline, TeamScopedAdmin, change_reason
 from supervisors.models import Membership, Role, Team, UserToken
 from supervisors.selectors import team_ids_with_role, uncovered_team_ids
 from supervisors.tokens import user_token_create, user_token_revoke
@@ -118,7 +118,7 @@ class LadderLevelInline(TeamRoleInline, admin.TabularInline):
 
 
 @admin.register(Team)
-class TeamAdmin(TellsSocketsOnDelete, TeamScopedAdmin):
+class TeamAdmin(SavesTeamSettings, TellsSocketsOnDelete, TeamScopedAdmin):
     team_lookup = "pk"
     users_lookup = "memberships__user"
     view_role = Role.OWNER
@@ -131,10 +131,15 @@ class TeamAdmin(TellsSocketsOnDelete, TeamScopedAdmin):
     def team_id_of(self, obj: Team) -> int:
         return obj.pk
 
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        if any(formset.model is LadderLevel and formset.has_changed() for formset in formsets):
-            team_settings.ladder_changed(team_id=form.instance.pk)
+    # Its policy and ladder inlines are saved through escalations.team_settings (SavesTeamSettings).
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        obj._change_reason = change_reason(form, change)
+        # What the form changed only: a whole save would write back settings_version as read,
+        # and could undo a concurrent settings write's bump (escalations.team_config).
+        obj.save(update_fields=form.changed_data)
 
     def save_formset(self, request, form, formset, change):
         super().save_formset(request, form, formset, change)

@@ -24,8 +24,12 @@ class Team(models.Model):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Bumped in the same transaction as any write to the team's targets, business hours,
+    # policy or ladder (escalations.team_settings); each process keeps what it read of
+    # them stamped with this, and reads again when it moves (escalations.team_config).
+    settings_version = models.PositiveBigIntegerField(default=1, editable=False)
     # The audit: who renamed a team, and when (admin saves record the user and a reason).
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["settings_version"])
 
     class Meta:
         ordering = ["name"]

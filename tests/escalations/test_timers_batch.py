@@ -28,8 +28,8 @@ MINUTE = dt.timedelta(minutes=1)
 
 @pytest.fixture
 def config_kept(settings):
-    """The team's configuration kept a minute, as in production (the tests' default keeps nothing)."""
-    settings.TEAM_CONFIG_SECONDS = 60
+    """The team's configuration kept, as in production (the tests' default keeps nothing)."""
+    settings.TEAM_CONFIG_KEPT = True
 
 
 @pytest.fixture
