@@ -1,0 +1,52 @@
+"""verify_webhook on a real delivery: daphne, a Celery worker and Redis sign and send it to a local receiver."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from escalation_console import Client, WebhookVerificationError, verify_webhook
+from tests.client.conftest import wait_for
+from tests.live_server import running_celery, running_daphne, running_redis
+
+pytestmark = pytest.mark.slow
+
+LOOPBACK = {"WEBHOOKS_ALLOW_LOOPBACK": "true"}
+
+
+@pytest.fixture
+def stack(tmp_path: Path, billing_parties):
+    """Its own Redis, daphne and a Celery worker, allowed to deliver to a loopback receiver."""
+    with (
+        running_redis(tmp_path) as redis_url,
+        running_daphne(tmp_path, redis_url, **LOOPBACK) as base,
+        running_celery(tmp_path, redis_url, **LOOPBACK),
+    ):
+        yield dataclasses.replace(billing_parties, base=base)
+
+
+def test_verify_webhook_accepts_a_real_delivery_and_refuses_a_tampered_one(stack, httpserver):
+    httpserver.expect_request("/hooks", method="POST").respond_with_data("", status=204)
+    created = stack.as_supervisor(
+        "POST", "/webhook-endpoints/", json={"team": stack.team.pk, "url": httpserver.url_for("/hooks")}
+    )
+    assert created.status_code == 201, created.text
+    secret = created.json()["secret"]
+
+    with Client(stack.base, stack.agent_key, timeout=30) as client:
+        escalation = client.escalate("Customer wants a manager", "critical", conversation="hook-1")
+    request, _ = wait_for(lambda: httpserver.log[0] if httpserver.log else None, "the delivery")
+    body, headers = request.get_data(), dict(request.headers)
+
+    payload = verify_webhook(body, headers, secret)
+
+    assert payload["type"] == "escalation.created"
+    assert payload["data"]["escalation"]["id"] == escalation.id
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body.replace(b"manager", b"refund!"), headers, secret)
+    with pytest.raises(WebhookVerificationError):
+        verify_webhook(body, headers, "whsec_" + "A" * 32)
+    with pytest.raises(WebhookVerificationError):  # a replay, ten minutes later
+        verify_webhook(body, headers, secret, now=int(headers["Webhook-Timestamp"]) + 600)
