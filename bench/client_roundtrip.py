@@ -42,7 +42,10 @@ def main() -> None:
     args = parser.parse_args()
 
     with django_stack(
-        BENCH_DATABASE, LOG_LEVEL="WARNING", API_RATE_AGENT_KEY="1000000/minute", API_RATE_USER="1000000/minute"
+        BENCH_DATABASE,
+        LOG_LEVEL="WARNING",
+        API_RATE_AGENT_KEY="1000000/minute",
+        API_RATE_USER="1000000/minute",
     ):
         servers = []
         try:
@@ -75,7 +78,6 @@ def _prepare() -> tuple[str, str]:
 def _run(base: str, key: str, token: str, args: argparse.Namespace) -> None:
     import httpx
     import requests
-
     from escalation_console import Client
 
     supervisor = requests.Session()
@@ -124,7 +126,9 @@ def _run(base: str, key: str, token: str, args: argparse.Namespace) -> None:
         paused = time.perf_counter()
         answer(created["id"])
         resumed = time.perf_counter()
-        final = raw_requests.get(f"{api}/escalations/{created['id']}/", params={"wait": WAIT}, timeout=WAIT + 30)
+        final = raw_requests.get(
+            f"{api}/escalations/{created['id']}/", params={"wait": WAIT}, timeout=WAIT + 30
+        )
         assert final.json()["resolution"]["guidance"] == "Go on."
         return time.perf_counter() - resumed + paused - started
 
@@ -143,13 +147,15 @@ def _run(base: str, key: str, token: str, args: argparse.Namespace) -> None:
             cpu[name] += time.process_time() - cpu_started
     load_after = os.getloadavg()[0]
 
+    from django.db import connection
+
     print(
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {os.environ.get('DATABASE_URL', 'sqlite')[:10]}"
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} · {connection.vendor}"
         f" · one daphne · {os.cpu_count()} CPUs · Python {platform.python_version()} · "
         f"load {load_before:.2f} → {load_after:.2f}"
     )
     print()
-    print("| agent's calls (escalate + wait) | p50 ms | p95 ms | × raw httpx (p50) | process CPU per trip ms |")
+    print("| agent's calls (escalate + wait) | p50 ms | p95 ms | × raw httpx (p50) | CPU per trip ms |")
     print("|---|---:|---:|---:|---:|")
     base_p50 = statistics.median(times["raw httpx"])
     for name, samples in times.items():

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-
 from escalation_console import Client
+
 from tests.examples.conftest import WITHIN, billing, billing_parties, server, wait_for  # noqa: F401
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-
 from escalation_console import (
     AlreadyResolved,
     AuthenticationError,
@@ -16,6 +15,7 @@ from escalation_console import (
     ValidationError,
     WaitTimedOut,
 )
+
 from escalations.models import Escalation
 from tests.client.conftest import answered_while_waiting, dismiss, respond
 

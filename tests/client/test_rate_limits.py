@@ -6,9 +6,8 @@ import json
 import time
 
 import pytest
-from werkzeug import Request, Response
-
 from escalation_console import Client, RateLimited
+from werkzeug import Request, Response
 
 ESCALATION = {"id": 7, "status": "open", "blocking": True, "resolution": None}
 
@@ -48,7 +47,10 @@ def test_rate_limited_carries_retry_after_when_the_retries_run_out(httpserver):
     handle, arrivals = limited_then(ESCALATION, refusals=10, retry_after="0")
     httpserver.expect_request("/api/v1/escalations/7/").respond_with_handler(handle)
 
-    with Client(httpserver.url_for("/"), "ak_test", retries=2) as client, pytest.raises(RateLimited) as raised:
+    with (
+        Client(httpserver.url_for("/"), "ak_test", retries=2) as client,
+        pytest.raises(RateLimited) as raised,
+    ):
         client.get_escalation(7)
 
     assert (raised.value.status, raised.value.retry_after, len(arrivals)) == (429, 0.0, 3)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from escalation_console import AsyncClient, Dismissed
+
 from tests.client.conftest import answered_while_waiting, dismiss, respond, wait_for
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,11 @@ def test_the_guarded_function_runs_with_the_guidance_once_a_person_responds(clie
         escalation = the_open_escalation(billing)
         # The person sees the call they are asked to allow.
         assert escalation["reason"] == "Refund over the limit — refund('A-1', 150)"
-        assert (escalation["severity"], escalation["topic"], escalation["blocking"]) == ("critical", "refunds", True)
+        assert (escalation["severity"], escalation["topic"], escalation["blocking"]) == (
+            "critical",
+            "refunds",
+            True,
+        )
         assert ran == []  # nothing ran before the answer
         respond(billing, escalation["id"], "Go ahead, but only $120.")
 
@@ -59,7 +63,10 @@ def test_a_dismissal_raises_dismissed_and_the_function_does_not_run(client, bill
     with pytest.raises(Dismissed) as raised:
         answered_while_waiting(lambda: delete_account("acme"), answer)
 
-    assert (raised.value.resolution.outcome, raised.value.resolution.note) == ("dismissed", "Not without the owner.")
+    assert (raised.value.resolution.outcome, raised.value.resolution.note) == (
+        "dismissed",
+        "Not without the owner.",
+    )
     assert ran == []
 
 

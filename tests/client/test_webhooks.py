@@ -1,4 +1,4 @@
-"""verify_webhook on a real delivery: daphne, a Celery worker and Redis sign and send it to a local receiver."""
+"""verify_webhook on a real delivery: daphne, a Celery worker and Redis sign and send it to a receiver."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-
 from escalation_console import Client, WebhookVerificationError, verify_webhook
+
 from tests.client.conftest import wait_for
 from tests.live_server import running_celery, running_daphne, running_redis
 

@@ -97,7 +97,12 @@ class _ApiCalls:
         metadata: dict[str, Any] | None = None,
     ) -> Conversation:
         """Your conversation of `external_id`: made on the first call (created=True), the same one after."""
-        body = {"external_id": external_id, "channel": channel, "subject": subject, "metadata": metadata or {}}
+        body = {
+            "external_id": external_id,
+            "channel": channel,
+            "subject": subject,
+            "metadata": metadata or {},
+        }
         return self._do(
             _Call(
                 "POST",
@@ -109,7 +114,11 @@ class _ApiCalls:
 
     def get_conversation(self, conversation_id: int) -> Conversation:
         return self._do(
-            _Call("GET", f"/conversations/{conversation_id}/", parse=lambda r: Conversation.from_api(r.json(), self))
+            _Call(
+                "GET",
+                f"/conversations/{conversation_id}/",
+                parse=lambda r: Conversation.from_api(r.json(), self),
+            )
         )
 
     def post_message(
@@ -293,7 +302,9 @@ class Client(_ApiCalls):
     ...     resolution = escalation.wait()
     """
 
-    def __init__(self, base_url: str, agent_key: str, *, transport: httpx.BaseTransport | None = None, **options):
+    def __init__(
+        self, base_url: str, agent_key: str, *, transport: httpx.BaseTransport | None = None, **options
+    ):
         super().__init__(base_url, agent_key, **options)
         self._http = httpx.Client(headers=self._headers, transport=transport)
 
@@ -383,7 +394,10 @@ class Client(_ApiCalls):
 
 
 class AsyncClient(_ApiCalls):
-    """The same calls as Client, awaited: `async with AsyncClient(...) as client: await client.escalate(...)`."""
+    """The same calls as Client, awaited.
+
+    `async with AsyncClient(url, key) as client: await client.escalate(...)`
+    """
 
     def __init__(
         self, base_url: str, agent_key: str, *, transport: httpx.AsyncBaseTransport | None = None, **options

@@ -14,7 +14,12 @@ class EscalationConsoleError(Exception):
     """The API refused a request. `status` is the HTTP status (0: no response), `code` the API's code."""
 
     def __init__(
-        self, message: str, *, status: int = 0, code: str = "error", fields: dict[str, list[str]] | None = None
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str = "error",
+        fields: dict[str, list[str]] | None = None,
     ):
         super().__init__(f"{status} {code}: {message}" if status else message)
         self.message = message

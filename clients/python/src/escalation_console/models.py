@@ -92,7 +92,7 @@ class Escalation:
         )
 
     def wait(self, timeout: float | None = None) -> Resolution:
-        """The client's wait_for_resolution(self.id, timeout): blocks until final (awaitable on AsyncClient)."""
+        """The client's wait_for_resolution(self.id, timeout): until final (a coroutine on AsyncClient)."""
         return self._client.wait_for_resolution(self.id, timeout=timeout)
 
     def withdraw(self, reason: str = "") -> Escalation:
