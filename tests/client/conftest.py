@@ -5,8 +5,8 @@ Billing's "Refund Desk Bot" is the client's agent; its supervisor ana answers ov
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -22,11 +22,26 @@ def client(billing):  # noqa: F811
 
 
 def answered_while_waiting(wait: Callable[[], Any], answer: Callable[[], object]) -> Any:
-    """Start `wait` (the agent's blocking call) in a thread, answer as the supervisor, return wait's value."""
-    with ThreadPoolExecutor(1) as pool:
-        waiting = pool.submit(wait)
-        answer()
-        return waiting.result(timeout=WITHIN)
+    """Start `wait` (the agent's blocking call) in a thread, answer as the supervisor, return wait's value.
+
+    A daemon thread, not an executor: if `answer` fails, the still-blocked wait must not hang the run.
+    """
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = wait()
+        except BaseException as error:  # re-raised in the test's thread below
+            outcome["error"] = error
+
+    waiting = threading.Thread(target=run, daemon=True)
+    waiting.start()
+    answer()
+    waiting.join(WITHIN)
+    assert not waiting.is_alive(), f"the wait did not return within {WITHIN} s of the answer"
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def respond(billing, escalation_id: int, guidance: str) -> None:  # noqa: F811

@@ -266,7 +266,7 @@ class _ApiCalls:
 
     def _describe_call(self, function: Callable, args: tuple, kwargs: dict[str, Any]) -> str:
         shown = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
-        return f"{function.__qualname__}({', '.join(shown)})"
+        return f"{function.__name__}({', '.join(shown)})"
 
     def _guard_escalation(
         self, function: Callable, reason: str | Callable[..., str], args: tuple, kwargs: dict[str, Any]
@@ -285,7 +285,7 @@ def _run_guarded(function: Callable, resolution: Resolution, args: tuple, kwargs
     """require_human's second half: `function` runs only on a person's answer, with the guidance."""
     if resolution.outcome != "resumed":
         raise errors.Dismissed(
-            f"A person {resolution.outcome} the escalation: {function.__qualname__} did not run."
+            f"A person {resolution.outcome} the escalation: {function.__name__} did not run."
             + (f" ({resolution.note})" if resolution.note else ""),
             resolution=resolution,
         )
