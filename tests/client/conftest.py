@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from escalation_console import Client
 
-from tests.examples.conftest import WITHIN, billing, billing_parties, server, wait_for  # noqa: F401
+from tests.examples.conftest import WITHIN, billing, billing_parties, server, stack, wait_for  # noqa: F401
 
 
 @pytest.fixture

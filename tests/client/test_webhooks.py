@@ -2,29 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
-from pathlib import Path
-
 import pytest
 from escalation_console import Client, WebhookVerificationError, verify_webhook
 
 from tests.client.conftest import wait_for
-from tests.live_server import running_celery, running_daphne, running_redis
 
 pytestmark = pytest.mark.slow
-
-LOOPBACK = {"WEBHOOKS_ALLOW_LOOPBACK": "true"}
-
-
-@pytest.fixture
-def stack(tmp_path: Path, billing_parties):
-    """Its own Redis, daphne and a Celery worker, allowed to deliver to a loopback receiver."""
-    with (
-        running_redis(tmp_path) as redis_url,
-        running_daphne(tmp_path, redis_url, **LOOPBACK) as base,
-        running_celery(tmp_path, redis_url, **LOOPBACK),
-    ):
-        yield dataclasses.replace(billing_parties, base=base)
 
 
 def test_verify_webhook_accepts_a_real_delivery_and_refuses_a_tampered_one(stack, httpserver):

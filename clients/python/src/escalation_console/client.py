@@ -54,6 +54,32 @@ class _Call:
         return self.method == "GET" or IDEMPOTENCY_HEADER in self.headers
 
 
+@dataclass(frozen=True)
+class _Guard:
+    """require_human's options."""
+
+    severity: str
+    reason: str | Callable[..., str]
+    conversation: str | None
+    urgency: str | None
+    topic: str
+    area: str
+    timeout: float | None
+
+    def escalation(self, function: Callable, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+        """escalate()'s arguments for one call of `function`: the reason names the call (≤ 500 chars)."""
+        text = self.reason(*args, **kwargs) if callable(self.reason) else self.reason
+        shown = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
+        return {
+            "reason": f"{text} — {function.__name__}({', '.join(shown)})"[:500],
+            "severity": self.severity,
+            "conversation": self.conversation,
+            "urgency": self.urgency,
+            "topic": self.topic,
+            "area": self.area,
+        }
+
+
 def _json(response: httpx.Response) -> Any:
     try:
         return response.json()
@@ -264,16 +290,30 @@ class _ApiCalls:
     def _do(self, call: _Call) -> Any:
         raise NotImplementedError
 
-    def _describe_call(self, function: Callable, args: tuple, kwargs: dict[str, Any]) -> str:
-        shown = [repr(arg) for arg in args] + [f"{key}={value!r}" for key, value in kwargs.items()]
-        return f"{function.__name__}({', '.join(shown)})"
+    def require_human(
+        self,
+        *,
+        severity: str = "critical",
+        reason: str | Callable[..., str],
+        conversation: str | None = None,
+        urgency: str | None = None,
+        topic: str = "",
+        area: str = "",
+        timeout: float | None = None,
+    ) -> Callable[[Callable], Callable]:
+        """Decorator: each call escalates (with the call's arguments in the reason), waits, and runs
+        the function only when a person responds, passing `guidance=` if it takes it; raises
+        Dismissed otherwise. `reason` may be a function of the call's arguments. Client guards
+        plain functions, AsyncClient `async def` ones."""
+        guard = _Guard(severity, reason, conversation, urgency, topic, area, timeout)
 
-    def _guard_escalation(
-        self, function: Callable, reason: str | Callable[..., str], args: tuple, kwargs: dict[str, Any]
-    ) -> str:
-        """The reason of require_human's escalation: the given reason and the call it guards (≤ 500)."""
-        text = reason(*args, **kwargs) if callable(reason) else reason
-        return f"{text} — {self._describe_call(function, args, kwargs)}"[:500]
+        def decorate(function: Callable) -> Callable:
+            return functools.wraps(function)(self._guarded(function, guard))
+
+        return decorate
+
+    def _guarded(self, function: Callable, guard: _Guard) -> Callable:
+        raise NotImplementedError
 
 
 def _event_page(response: httpx.Response) -> tuple[list[Event], int, bool]:
@@ -356,41 +396,16 @@ class Client(_ApiCalls):
                     return
                 time.sleep(poll_interval)
 
-    def require_human(
-        self,
-        *,
-        severity: str = "critical",
-        reason: str | Callable[..., str],
-        conversation: str | None = None,
-        urgency: str | None = None,
-        topic: str = "",
-        area: str = "",
-        timeout: float | None = None,
-    ) -> Callable[[Callable], Callable]:
-        """Decorator: each call escalates (with the call's arguments in the reason), waits, and runs
-        the function only when a person responds, passing `guidance=` if it takes it; raises
-        Dismissed otherwise. `reason` may be a function of the call's arguments."""
+    def _guarded(self, function: Callable, guard: _Guard) -> Callable:
+        if inspect.iscoroutinefunction(function):
+            raise TypeError("an async function needs AsyncClient.require_human")
 
-        def decorate(function: Callable) -> Callable:
-            if inspect.iscoroutinefunction(function):
-                raise TypeError("an async function needs AsyncClient.require_human")
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            escalation = self.escalate(**guard.escalation(function, args, kwargs))
+            resolution = self.wait_for_resolution(escalation.id, timeout=guard.timeout)
+            return _run_guarded(function, resolution, args, kwargs)
 
-            @functools.wraps(function)
-            def guarded(*args: Any, **kwargs: Any) -> Any:
-                escalation = self.escalate(
-                    self._guard_escalation(function, reason, args, kwargs),
-                    severity,
-                    conversation=conversation,
-                    urgency=urgency,
-                    topic=topic,
-                    area=area,
-                )
-                resolution = self.wait_for_resolution(escalation.id, timeout=timeout)
-                return _run_guarded(function, resolution, args, kwargs)
-
-            return guarded
-
-        return decorate
+        return guarded
 
 
 class AsyncClient(_ApiCalls):
@@ -454,36 +469,13 @@ class AsyncClient(_ApiCalls):
                     return
                 await asyncio.sleep(poll_interval)
 
-    def require_human(
-        self,
-        *,
-        severity: str = "critical",
-        reason: str | Callable[..., str],
-        conversation: str | None = None,
-        urgency: str | None = None,
-        topic: str = "",
-        area: str = "",
-        timeout: float | None = None,
-    ) -> Callable[[Callable], Callable]:
-        """As Client.require_human, for async functions."""
+    def _guarded(self, function: Callable, guard: _Guard) -> Callable:
+        if not inspect.iscoroutinefunction(function):
+            raise TypeError("AsyncClient.require_human guards async functions; use Client for sync ones")
 
-        def decorate(function: Callable) -> Callable:
-            if not inspect.iscoroutinefunction(function):
-                raise TypeError("AsyncClient.require_human guards async functions; use Client for sync ones")
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            escalation = await self.escalate(**guard.escalation(function, args, kwargs))
+            resolution = await self.wait_for_resolution(escalation.id, timeout=guard.timeout)
+            return await _run_guarded(function, resolution, args, kwargs)
 
-            @functools.wraps(function)
-            async def guarded(*args: Any, **kwargs: Any) -> Any:
-                escalation = await self.escalate(
-                    self._guard_escalation(function, reason, args, kwargs),
-                    severity,
-                    conversation=conversation,
-                    urgency=urgency,
-                    topic=topic,
-                    area=area,
-                )
-                resolution = await self.wait_for_resolution(escalation.id, timeout=timeout)
-                return await _run_guarded(function, resolution, args, kwargs)
-
-            return guarded
-
-        return decorate
+        return guarded
