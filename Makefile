@@ -6,7 +6,7 @@ VENV := .venv
 # Written after a successful install; pip runs again only when pyproject.toml changes.
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean client-wheel
 
 # Readable log lines for a person at a terminal (production's default is JSON); the
 # processes runstack starts get the same unless LOG_FORMAT is set.
@@ -21,10 +21,14 @@ test: $(INSTALLED)
 bench: $(INSTALLED)
 	for script in bench/*.py; do $(VENV)/bin/python "$$script" || exit 1; done
 
+# The Python client's wheel (clients/python/dist/escalation_console_client-*.whl); no publishing.
+client-wheel: $(INSTALLED)
+	$(VENV)/bin/python -m pip wheel --no-deps --wheel-dir clients/python/dist ./clients/python
+
 # Removes the local database, secret key, collected static files and caches;
 # keeps .venv (rm -rf .venv for a fresh install).
 clean:
-	rm -rf var/ .pytest_cache/ .ruff_cache/ *.egg-info/
+	rm -rf var/ .pytest_cache/ .ruff_cache/ *.egg-info/ clients/python/dist/ clients/python/build/
 	find . -path ./$(VENV) -prune -o -name __pycache__ -type d -exec rm -rf {} +
 
 $(VENV)/bin/python:

@@ -16,7 +16,7 @@ import requests
 from escalations.models import Escalation
 from supervisors.models import Role
 from tests import factories
-from tests.live_server import running_daphne
+from tests.live_server import running_celery, running_daphne, running_redis
 from tests.waiting import wait_until
 
 WITHIN = 60  # seconds: generous, the machine may be busy with other test runs
@@ -54,6 +54,21 @@ def billing_parties(transactional_db) -> Billing:
 @pytest.fixture
 def billing(billing_parties, server) -> Billing:
     return dataclasses.replace(billing_parties, base=server)
+
+
+# The webhook sender refuses loopback addresses unless told: the test receivers are on loopback.
+LOOPBACK = {"WEBHOOKS_ALLOW_LOOPBACK": "true"}
+
+
+@pytest.fixture
+def stack(tmp_path, billing_parties) -> Billing:
+    """Its own Redis, daphne and a Celery worker (with beat), all allowed to call a loopback receiver."""
+    with (
+        running_redis(tmp_path) as redis_url,
+        running_daphne(tmp_path, redis_url, **LOOPBACK) as base,
+        running_celery(tmp_path, redis_url, **LOOPBACK),
+    ):
+        yield dataclasses.replace(billing_parties, base=base)
 
 
 def wait_for(condition: Callable[[], object], what: str, within: float = WITHIN):

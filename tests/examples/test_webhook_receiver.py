@@ -7,7 +7,6 @@ redelivery, which comes with the same webhook-id and is counted once.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import threading
@@ -19,23 +18,10 @@ from standardwebhooks import Webhook
 
 from examples.webhook_receiver.receiver import Inbox, Receiver
 from tests.examples.conftest import wait_for
-from tests.live_server import free_port, running_celery, running_daphne, running_redis
+from tests.live_server import free_port
 from webhooks.models import Delivery
 
 pytestmark = pytest.mark.slow
-
-LOOPBACK = {"WEBHOOKS_ALLOW_LOOPBACK": "true"}
-
-
-@pytest.fixture
-def stack(tmp_path: Path, billing_parties):
-    """Its own Redis, daphne and a Celery worker (with beat), all allowed to call a loopback receiver."""
-    with (
-        running_redis(tmp_path) as redis_url,
-        running_daphne(tmp_path, redis_url, **LOOPBACK) as base,
-        running_celery(tmp_path, redis_url, **LOOPBACK),
-    ):
-        yield dataclasses.replace(billing_parties, base=base)
 
 
 @pytest.fixture
