@@ -19,7 +19,6 @@ from escalations.mcp_http import is_mcp_path, mcp_app  # noqa: E402
 from supervisors.routing import websocket_urlpatterns  # noqa: E402
 
 
-
 async def http_app(scope, receive, send) -> None:
     """/mcp/ to the MCP SDK (it streams its answers; Django does not see it), the rest to Django."""
     if is_mcp_path(scope["path"]):

@@ -82,7 +82,9 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if wait == 0 or response.status_code != 200 or response.data["status"] in FINAL_STATUSES:
         return response
     # The caller, as the first read authenticated it.
-    body = await wait_until_final(pk, team_id=response.data["team"]["id"], scope=caller(request), seconds=wait)
+    body = await wait_until_final(
+        pk, team_id=response.data["team"]["id"], scope=caller(request), seconds=wait
+    )
     return response if body is None else JsonResponse(body)
 
 

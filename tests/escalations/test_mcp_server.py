@@ -11,14 +11,14 @@ import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx2
 import pytest
 import requests
 from mcp import ClientSession, types
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
 
-from agents.keys import agent_key_create
+from agents.keys import agent_key_create, agent_key_revoke
 from agents.models import Channel, Conversation
 from escalations.models import Escalation
 from tests import factories
@@ -139,7 +139,8 @@ def test_a_dismissal_tells_the_agent_to_proceed_on_its_own_judgement(billing):
     )
 
     assert call.text == (
-        f"Escalation {escalation.pk} was dismissed — proceed on your own judgement. Their note: Standard case."
+        f"Escalation {escalation.pk} was dismissed — proceed on your own judgement. "
+        "Their note: Standard case."
     )
     assert escalation.conversation_id == conversation.pk  # the agent's conversation, not a new one
 
@@ -160,7 +161,9 @@ def test_when_the_wait_runs_out_it_says_which_escalation_to_check_and_how(billin
     assert f"escalation {escalation.pk}" in call.progress[0][2]
 
     # Answered later: check_escalation gives the guidance at once.
-    billing.as_supervisor("POST", f"/escalations/{escalation.pk}/respond/", json={"guidance": "Keep it open."})
+    billing.as_supervisor(
+        "POST", f"/escalations/{escalation.pk}/respond/", json={"guidance": "Keep it open."}
+    )
     checked = call_tool(billing.base, billing.agent_key, "check_escalation", {"id": escalation.pk})
     assert checked.text.endswith("Resume with this guidance:\nKeep it open.")
 
@@ -214,7 +217,8 @@ def test_another_agents_escalation_is_not_found(billing):
     for name in ("check_escalation", "withdraw_escalation"):
         call = call_tool(billing.base, billing.agent_key, name, {"id": theirs.pk})
         assert call.result.is_error
-        assert call.text == f"There is no escalation {theirs.pk}."
+        # The SDK puts "Error executing tool <name>: " before the message.
+        assert call.text.endswith(f": There is no escalation {theirs.pk}.")
     theirs.refresh_from_db()
     assert theirs.status == "open"
 
@@ -243,12 +247,13 @@ def test_a_missing_or_bad_key_is_a_401_in_the_apis_error_shape(billing, authoriz
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
 
-def test_a_revoked_key_cannot_open_a_session(billing):
+def test_a_revoked_key_cannot_open_a_session(billing, caplog):
     api_key, key = agent_key_create(agent=billing.agent, name="soon revoked")
-    api_key.revoked_at = api_key.created_at
-    api_key.save()
+    agent_key_revoke(api_key=api_key)
 
-    with pytest.raises(Exception) as refused:  # the SDK's error for an HTTP 401, whatever its class
+    # The SDK's client gives up at initialize; it names no status, so the log of its request does.
+    with pytest.raises(ExceptionGroup) as refused:
         mcp_session_run(billing.base, key, lambda session: session.list_tools())
 
-    assert "401" in repr(refused.value) or isinstance(refused.value, httpx2.HTTPStatusError)
+    assert refused.group_contains(MCPError)
+    assert any("401 Unauthorized" in record.getMessage() for record in caplog.records)
