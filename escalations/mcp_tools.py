@@ -26,7 +26,7 @@ from rest_framework import serializers
 from agents.models import Agent, Channel, ConversationStatus
 from agents.services import post_message as post_message_service
 from escalation_project.errors import DomainError
-from escalations import services
+from escalations import idempotency, services
 from escalations.api import serializers as s
 from escalations.api.longpoll import wait_until_final
 from escalations.models import FINAL_STATUSES, Status
@@ -185,6 +185,36 @@ def _open(agent: Agent, arguments: dict[str, Any], context: str) -> dict[str, An
     return s.escalation_body(result.escalation, agent=agent)
 
 
+def _open_once(agent: Agent, arguments: dict[str, Any], context: str, requested: dict[str, Any], key: str):
+    """_open, or with an idempotency key the escalation the first call with that key opened.
+
+    The REST API's Idempotency-Key, as a tool argument (MCP has no request headers of its own):
+    same key and arguments give the first call's escalation; other arguments, or the first call
+    still running, are refused with the API's words.
+    """
+    if not key:
+        return _open(agent, arguments, context)
+    if len(key) > 200:
+        raise ToolError("Invalid arguments: idempotency_key: at most 200 characters.")
+    fingerprint = idempotency.fingerprint(method="MCP", path="escalate_to_human", body=requested)
+    try:
+        claim = idempotency.idempotency_claim(agent=agent, key=key, request_fingerprint=fingerprint)
+    except idempotency.KeyReused:
+        raise ToolError("This idempotency_key was already used with other arguments.") from None
+    except idempotency.KeyInFlight:
+        raise ToolError("A call with this idempotency_key is still being processed; retry shortly.") from None
+    if claim.replay:
+        return _visible_body(agent, claim.record.response_body["id"])
+    try:
+        body = _open(agent, arguments, context)
+    except BaseException:
+        # A failed call does not use up the key: the retry does the work.
+        idempotency.idempotency_release(record=claim.record)
+        raise
+    idempotency.idempotency_complete(record=claim.record, status_code=200, body={"id": body["id"]})
+    return body
+
+
 @server.tool(
     description=(
         "Ask a human supervisor and wait for their answer. Call it BEFORE an irreversible action "
@@ -196,7 +226,9 @@ def _open(agent: Agent, arguments: dict[str, Any], context: str) -> dict[str, An
         "person understands without reading the conversation. context: the facts they need (amounts, "
         "order ids, what the customer said). conversation_id: the Escalation Console conversation id you "
         "got from post_message's caller, if any; otherwise a new conversation is opened. blocking=false: "
-        "you carry on and the person only sees a card. wait_seconds: how long to wait (default 300)."
+        "you carry on and the person only sees a card. wait_seconds: how long to wait (default 300). "
+        "idempotency_key: any unique string; repeating the call with it (after a lost connection) "
+        "returns the same escalation instead of opening a second one."
     )
 )
 async def escalate_to_human(
@@ -207,18 +239,20 @@ async def escalate_to_human(
     conversation_id: int | None = None,
     blocking: bool = True,
     wait_seconds: int | None = None,
+    idempotency_key: str = "",
 ) -> str:
     agent = _agent()
     if len(context) > CONTEXT_MAX_CHARS:
         raise ToolError(f"Invalid arguments: context: at most {CONTEXT_MAX_CHARS} characters.")
     wait = _wait_seconds(wait_seconds, DEFAULT_WAIT_SECONDS if blocking else 0)
     arguments: dict[str, Any] = {"reason": reason, "severity": severity, "blocking": blocking}
+    requested = {**arguments, "context": context, "conversation_id": conversation_id}
     if conversation_id is not None:
         arguments["conversation_id"] = conversation_id
     else:
         # A conversation of its own, marked as opened over MCP.
         arguments.update(conversation=f"mcp-{uuid.uuid4().hex}", channel=Channel.MCP)
-    body = await _db(_open, agent, arguments, context.strip())
+    body = await _db(_open_once, agent, arguments, context.strip(), requested, idempotency_key.strip())
     body = await _wait(ctx, agent, body, wait)
     if body["status"] not in FINAL_STATUSES and not blocking and wait == 0:
         return f"Escalation {body['id']} opened; a person will see it. You may carry on."

@@ -168,6 +168,20 @@ def test_when_the_wait_runs_out_it_says_which_escalation_to_check_and_how(billin
     assert checked.text.endswith("Resume with this guidance:\nKeep it open.")
 
 
+def test_a_retry_with_the_same_idempotency_key_gets_the_same_escalation(billing):
+    arguments = {"reason": "Refund $150?", "severity": "warning", "wait_seconds": 0, "idempotency_key": "k1"}
+
+    first = call_tool(billing.base, billing.agent_key, "escalate_to_human", arguments)
+    retried = call_tool(billing.base, billing.agent_key, "escalate_to_human", arguments)
+    other = call_tool(billing.base, billing.agent_key, "escalate_to_human", {**arguments, "reason": "Other"})
+
+    escalation = Escalation.objects.get(agent=billing.agent)  # one, and one conversation
+    assert first.text == retried.text
+    assert first.text.startswith(f"No answer yet: escalation {escalation.pk} is open.")
+    assert Conversation.objects.filter(agent=billing.agent).count() == 1
+    assert other.result.is_error and "already used with other arguments" in other.text
+
+
 def test_post_message_says_a_rule_escalated_and_the_conversation_is_paused(billing):
     conversation = factories.make_conversation(billing.agent)
 
