@@ -4,7 +4,7 @@ Routed beside Django by escalation_project/asgi.py, so daphne serves it with
 everything else: no second server to run. Each request is authenticated here
 with the agent's API key, by the REST API's own check (AgentKeyAuthentication):
 a missing or bad key is a 401 in the API's error shape before the SDK sees
-the request.
+the request, and a key over its rate limit (shared with the REST API) a 429.
 
 The SDK runs stateless, with SSE answers: each POST stands alone (any daphne
 process can serve any request; nothing to keep between them), and a tool that
@@ -19,6 +19,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
+import weakref
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -28,31 +31,43 @@ from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from rest_framework import exceptions
 
-from agents.models import Agent
+from agents.models import Agent, AgentApiKey
 from escalation_project.api.auth import INVALID, AgentKeyAuthentication
 from escalation_project.api.errors import error_body
+from escalation_project.api.throttling import CredentialRateThrottle
 from escalations import mcp_tools
 
 logger = logging.getLogger(__name__)
 
 
-_manager: StreamableHTTPSessionManager | None = None
-_manager_lock = asyncio.Lock()
-_manager_task: asyncio.Task | None = None
+@dataclass(frozen=True)
+class _Caller:
+    """What CredentialRateThrottle reads of a request: the key row it counts against."""
+
+    auth: AgentApiKey
+    user: None = None
 
 
-def _authenticate(authorization: str) -> Agent | None:
-    """The agent of `Authorization: Bearer ak_…`, checked exactly as the REST API checks it."""
+def _authenticate(authorization: str) -> tuple[Agent | None, float | None]:
+    """The agent of `Authorization: Bearer ak_…`, checked exactly as the REST API checks it, and
+    the REST API's rate limit for its key (one budget per key, whichever way it calls): the agent
+    and None, or None and the seconds to wait."""
     request = HttpRequest()
     request.META["HTTP_AUTHORIZATION"] = authorization
     try:
         found = AgentKeyAuthentication().authenticate(request)
+        if found is None:
+            return None, None
+        principal, key_row = found
+        throttle = CredentialRateThrottle()
+        if not throttle.allow_request(_Caller(auth=key_row), None):
+            return None, throttle.wait()
+        return principal.agent, None
     except exceptions.AuthenticationFailed:
-        return None
+        return None, None
     finally:
         if not connection.in_atomic_block:
             connection.close()
-    return found[0].agent if found else None
 
 
 def _new_manager() -> StreamableHTTPSessionManager:
@@ -68,22 +83,42 @@ def _new_manager() -> StreamableHTTPSessionManager:
     return mcp_tools.server.session_manager
 
 
+class _Running:
+    """The SDK's session manager of one event loop (daphne has one), and the task running it."""
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.manager: StreamableHTTPSessionManager | None = None
+        self.task: asyncio.Task | None = None
+
+
+_running: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Running] = weakref.WeakKeyDictionary()
+
+
 async def _running_manager() -> StreamableHTTPSessionManager:
-    global _manager, _manager_task
-    async with _manager_lock:
-        if _manager is None:
-            manager = _new_manager()
-            started = asyncio.Event()
+    running = _running.setdefault(asyncio.get_running_loop(), _Running())
+    async with running.lock:
+        if running.manager is not None and running.task is not None and not running.task.done():
+            return running.manager
+        if running.task is not None:
+            # Its task group ended (a crash inside the SDK): its requests would all fail.
+            logger.error("The MCP session manager had stopped; starting a new one.")
+        manager = _new_manager()
+        started = asyncio.Event()
 
-            async def run() -> None:
-                async with manager.run():
-                    started.set()
-                    await asyncio.Future()  # until the process ends
+        async def run() -> None:
+            async with manager.run():
+                started.set()
+                await asyncio.Future()  # until the process ends
 
-            _manager_task = asyncio.create_task(run(), name="mcp-session-manager")
-            await started.wait()
-            _manager = manager
-    return _manager
+        running.task = asyncio.create_task(run(), name="mcp-session-manager")
+        waiting = asyncio.create_task(started.wait())
+        await asyncio.wait({running.task, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        if not started.is_set():
+            waiting.cancel()
+            running.task.result()  # raises why it could not start
+        running.manager = manager
+        return manager
 
 
 async def _send_json(send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> None:
@@ -100,7 +135,14 @@ async def _send_json(send, status: int, body: dict[str, Any], headers: list[tupl
 async def mcp_app(scope: dict[str, Any], receive, send) -> None:
     headers = dict(scope.get("headers") or [])
     authorization = headers.get(b"authorization", b"").decode("latin-1")
-    agent = await sync_to_async(_authenticate)(authorization) if authorization else None
+    agent, wait = await sync_to_async(_authenticate)(authorization) if authorization else (None, None)
+    if wait is not None:
+        throttled = exceptions.Throttled(wait)
+        retry_after = str(math.ceil(wait)).encode()
+        await _send_json(
+            send, 429, error_body("throttled", str(throttled.detail)), [(b"retry-after", retry_after)]
+        )
+        return
     if agent is None:
         await _send_json(
             send, 401, error_body("not_authenticated", INVALID), [(b"www-authenticate", b"Bearer")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -23,14 +24,13 @@ from agents.models import Channel, Conversation
 from escalations.models import Escalation
 from tests import factories
 from tests.examples.conftest import WITHIN, Billing, open_escalation_of, wait_for
+from tests.live_server import running_daphne
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def server(django_db_setup, tmp_path_factory):
-    from tests.live_server import running_daphne
-
     with running_daphne(tmp_path_factory.mktemp("daphne")) as base:
         yield base
 
@@ -271,3 +271,22 @@ def test_a_revoked_key_cannot_open_a_session(billing, caplog):
 
     assert refused.group_contains(MCPError)
     assert any("401 Unauthorized" in record.getMessage() for record in caplog.records)
+
+
+def test_a_key_over_its_rate_limit_gets_the_apis_429(billing, tmp_path):
+    # A daphne of its own with a tiny budget, and counters of its own (the prefix).
+    limited = {"API_RATE_AGENT_KEY": "2/minute", "TEST_RUN_PREFIX": f"mcp-rate-{uuid.uuid4().hex}"}
+    headers = {
+        "Authorization": f"Bearer {billing.agent_key}",
+        "Accept": "application/json, text/event-stream",
+        "Content-Type": "application/json",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {}}
+
+    with running_daphne(tmp_path, **limited) as base:
+        answers = [requests.post(f"{base}/mcp/", json=body, headers=headers, timeout=30) for _ in range(3)]
+
+    assert [answer.status_code for answer in answers[:2]] == [200, 200]
+    assert answers[2].status_code == 429
+    assert answers[2].json()["error"]["code"] == "throttled"
+    assert int(answers[2].headers["Retry-After"]) >= 1
