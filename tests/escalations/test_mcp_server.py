@@ -182,6 +182,19 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_same_escalation(billing)
     assert other.result.is_error and "already used with other arguments" in other.text
 
 
+def test_bad_arguments_get_the_apis_field_messages(billing):
+    blank = call_tool(
+        billing.base, billing.agent_key, "escalate_to_human", {"reason": " ", "severity": "info"}
+    )
+    too_long = call_tool(
+        billing.base, billing.agent_key, "check_escalation", {"id": 1, "wait_seconds": 100_000}
+    )
+
+    assert blank.result.is_error and "Invalid arguments: reason: " in blank.text
+    assert too_long.result.is_error and "wait_seconds: between 0 and 1800" in too_long.text
+    assert not Escalation.objects.filter(agent=billing.agent).exists()
+
+
 def test_post_message_says_a_rule_escalated_and_the_conversation_is_paused(billing):
     conversation = factories.make_conversation(billing.agent)
 
@@ -208,7 +221,10 @@ def test_post_message_says_a_rule_escalated_and_the_conversation_is_paused(billi
         {"conversation_id": conversation.pk, "role": "agent", "content": "Sure, refunded!"},
     )
     assert refused.result.is_error
-    assert "paused" in refused.text.lower() or "waiting" in refused.text.lower()
+    assert refused.text.endswith(
+        f"This conversation is paused while a person handles escalation #{escalation.pk}: "
+        "wait for their answer before the agent replies."
+    )
 
 
 def test_withdraw_escalation_closes_it_and_a_second_withdraw_is_refused(billing):
