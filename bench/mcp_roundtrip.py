@@ -50,6 +50,7 @@ def main() -> None:
                 mcp = _mcp(base, key, responder, args.n)
             finally:
                 responder.stop.set()
+                responder.join(timeout=35)  # before daphne stops under a respond in flight
             _report(args, rest, mcp)
         finally:
             _stack.stop(servers)
