@@ -20,6 +20,7 @@ import asyncio
 import json
 import logging
 import math
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,7 @@ from mcp.server.transport_security import TransportSecuritySettings
 from rest_framework import exceptions
 
 from agents.models import Agent, AgentApiKey
+from escalation_project import request_id as request_ids
 from escalation_project.api.auth import INVALID, AgentKeyAuthentication
 from escalation_project.api.errors import error_body
 from escalation_project.api.throttling import CredentialRateThrottle
@@ -133,6 +135,41 @@ async def _send_json(send, status: int, body: dict[str, Any], headers: list[tupl
 
 
 async def mcp_app(scope: dict[str, Any], receive, send) -> None:
+    """One request id on every log line the call causes, and the access line Django's requests get
+    (escalation_project/request_id.py): Django's middleware does not run here."""
+    started = time.perf_counter()
+    status = 0
+
+    async def send_noting_status(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            message = {
+                **message,
+                "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())],
+            }
+        await send(message)
+
+    header = dict(scope.get("headers") or []).get(request_ids.HEADER.lower().encode())
+    with request_ids.bound(request_ids.accept(header)) as request_id:
+        try:
+            await _serve(scope, receive, send_noting_status)
+        finally:
+            request_ids.access_logger.info(
+                "%s %s %s",
+                scope["method"],
+                scope["path"],
+                status,
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+                },
+            )
+
+
+async def _serve(scope: dict[str, Any], receive, send) -> None:
     headers = dict(scope.get("headers") or [])
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     agent, wait = await sync_to_async(_authenticate)(authorization) if authorization else (None, None)

@@ -275,6 +275,7 @@ def test_a_missing_or_bad_key_is_a_401_in_the_apis_error_shape(billing, authoriz
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "not_authenticated"
     assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.headers["X-Request-ID"]  # logged like any request, with its id
 
 
 def test_a_revoked_key_cannot_open_a_session(billing, caplog):
