@@ -26,8 +26,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
+from django.http.request import split_domain_port, validate_host
 from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from rest_framework import exceptions
@@ -169,8 +171,17 @@ async def mcp_app(scope: dict[str, Any], receive, send) -> None:
             )
 
 
+def _allowed_host(host: str) -> bool:
+    """Django's ALLOWED_HOSTS check, which Django's own requests get from HttpRequest.get_host()."""
+    domain, _port = split_domain_port(host)
+    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+
+
 async def _serve(scope: dict[str, Any], receive, send) -> None:
     headers = dict(scope.get("headers") or [])
+    if not _allowed_host(headers.get(b"host", b"").decode("latin-1")):
+        await _send_json(send, 400, error_body("invalid", "This server does not answer to that Host."), [])
+        return
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     agent, wait = await sync_to_async(_authenticate)(authorization) if authorization else (None, None)
     if wait is not None:

@@ -278,6 +278,15 @@ def test_a_missing_or_bad_key_is_a_401_in_the_apis_error_shape(billing, authoriz
     assert response.headers["X-Request-ID"]  # logged like any request, with its id
 
 
+def test_a_host_outside_allowed_hosts_is_refused_as_django_refuses_it(billing):
+    headers = {"Authorization": f"Bearer {billing.agent_key}", "Host": "attacker.example"}
+
+    response = requests.post(f"{billing.base}/mcp/", json={}, headers=headers, timeout=30)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
 def test_a_revoked_key_cannot_open_a_session(billing, caplog):
     api_key, key = agent_key_create(agent=billing.agent, name="soon revoked")
     agent_key_revoke(api_key=api_key)
