@@ -5,6 +5,8 @@ everything else: no second server to run. Each request is authenticated here
 with the agent's API key, by the REST API's own check (AgentKeyAuthentication):
 a missing or bad key is a 401 in the API's error shape before the SDK sees
 the request, and a key over its rate limit (shared with the REST API) a 429.
+Django's middleware does not run for /mcp/, so what of it applies is done here:
+the ALLOWED_HOSTS check, the request id and the access log line.
 
 The SDK runs stateless, with SSE answers: each POST stands alone (any daphne
 process can serve any request; nothing to keep between them), and a tool that
