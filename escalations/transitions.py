@@ -53,6 +53,8 @@ def refusal(
         return team_member_refusal(escalation)
     if escalation.status not in TRANSITIONS[verb][0]:
         return _state_refusal(escalation, verb)
+    if verb == Verb.WITHDRAW:
+        return None  # the agent's own escalation, whoever holds its claim (and there is no user)
     held_by_another = escalation.status == Status.CLAIMED and escalation.claimed_by_id != user.pk
     if not held_by_another or verb == Verb.CLAIM:
         return None
