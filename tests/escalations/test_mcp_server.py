@@ -160,6 +160,11 @@ def test_when_the_wait_runs_out_it_says_which_escalation_to_check_and_how(billin
     assert call.progress and call.progress[0][1] == 1
     assert f"escalation {escalation.pk}" in call.progress[0][2]
 
+    # Claimed by ana: still no answer.
+    billing.as_supervisor("POST", f"/escalations/{escalation.pk}/claim/")
+    claimed = call_tool(billing.base, billing.agent_key, "check_escalation", {"id": escalation.pk})
+    assert claimed.text.startswith(f"No answer yet: escalation {escalation.pk} is claimed.")
+
     # Answered later: check_escalation gives the guidance at once.
     billing.as_supervisor(
         "POST", f"/escalations/{escalation.pk}/respond/", json={"guidance": "Keep it open."}
