@@ -179,6 +179,8 @@ class Channel(models.TextChoices):
     DISCORD = "discord", "Discord"
     EVENT = "event", "Event"
     API = "api", "API"
+    # A conversation escalate_to_human opened over the MCP server (/mcp/) without one of its own.
+    MCP = "mcp", "MCP"
 
 
 class ConversationStatus(models.TextChoices):

@@ -1,4 +1,4 @@
-"""ASGI entry point for daphne: HTTP, and the console's websocket at /ws/console/."""
+"""ASGI entry point for daphne: HTTP, the MCP server at /mcp/, and the console's websocket at /ws/console/."""
 
 import gc
 import os
@@ -15,11 +15,21 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from escalation_project.request_id import WebsocketRequestIdMiddleware  # noqa: E402
+from escalations.mcp_http import is_mcp_path, mcp_app  # noqa: E402
 from supervisors.routing import websocket_urlpatterns  # noqa: E402
+
+
+async def http_app(scope, receive, send) -> None:
+    """/mcp/ to the MCP SDK (it streams its answers; Django does not see it), the rest to Django."""
+    if is_mcp_path(scope["path"]):
+        await mcp_app(scope, receive, send)
+    else:
+        await django_asgi_app(scope, receive, send)
+
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         # The session cookie authenticates the socket, and a browser sends it to
         # us from any page: the Origin check is what stops another site's page
         # from opening a console socket as the user (cross-site websocket hijacking).

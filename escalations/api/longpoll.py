@@ -81,16 +81,28 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
     wait = _wait_seconds(request)
     if wait == 0 or response.status_code != 200 or response.data["status"] in FINAL_STATUSES:
         return response
-    team_ids = [response.data["team"]["id"]]
-    scope = caller(request)  # the caller, as the first read authenticated it
+    # The caller, as the first read authenticated it.
+    body = await wait_until_final(
+        pk, team_id=response.data["team"]["id"], scope=caller(request), seconds=wait
+    )
+    return response if body is None else JsonResponse(body)
+
+
+async def wait_until_final(pk: int, *, team_id: int, scope: dict, seconds: float) -> dict | None:
+    """The escalation's body once it is final, or as it is after `seconds`.
+
+    Call only for an escalation the caller of `scope` may see (after a scoped read).
+    None when the channel layer cannot be reached: the caller answers with what it has.
+    Also the MCP server's wait (escalations/mcp_tools.py), in slices.
+    """
     listener = _AnswerListener(pk)
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
+    deadline = loop.time() + seconds
     try:
-        await team_fan_out().join(listener, team_ids)
+        await team_fan_out().join(listener, [team_id])
     except Exception as error:  # Redis unreachable: answer with what we know rather than a 500
         logger.warning("Long-poll of escalation %s cannot subscribe (%r); answering at once.", pk, error)
-        return response
+        return None
     try:
         body = await sync_to_async(_read)(pk, scope)
         while body["status"] not in FINAL_STATUSES:
@@ -105,10 +117,10 @@ async def escalation_detail(request: HttpRequest, pk: int) -> HttpResponse:
             body = await sync_to_async(_read)(pk, scope)
     finally:
         try:
-            await team_fan_out().leave(listener, team_ids)
+            await team_fan_out().leave(listener, [team_id])
         except Exception as error:
             logger.warning("Long-poll of escalation %s could not unsubscribe: %r", pk, error)
-    return JsonResponse(body)
+    return body
 
 
 # For the OpenAPI schema only: drf-spectacular documents the DRF view that does the reading.

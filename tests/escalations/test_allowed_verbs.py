@@ -60,3 +60,12 @@ def test_only_the_escalations_own_agent_is_offered_withdraw(escalation, agent, a
     assert Verb.WITHDRAW in allowed_verbs(escalation, agent=agent)
     assert Verb.WITHDRAW not in allowed_verbs(escalation, agent=other)
     assert Verb.WITHDRAW not in allowed_verbs(escalation, ana)
+
+
+def test_the_agent_may_withdraw_an_escalation_a_person_has_claimed(escalation, agent, ana):
+    # The agent's view of a claimed escalation (its REST body, the MCP tools) has no user to compare.
+    services.claim(escalation_id=escalation.pk, user=ana)
+    claimed = Escalation.objects.get(pk=escalation.pk)
+
+    assert allowed_verbs(claimed, agent=agent) == [Verb.WITHDRAW]
+    assert services.withdraw(escalation_id=escalation.pk, agent=agent).status == "withdrawn"
