@@ -778,7 +778,6 @@ def _compile_one(
             raise ValueError("an intent needs should and should_not examples")
 
 
-
 def _word_phrase(
     patterns: _Patterns, written: str, *, gap: int, typos: bool, fire_when_negated: bool
 ) -> _WordPhrase:
