@@ -10,7 +10,9 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from agents import services as agent_services
 from agents.models import Agent, Conversation, EscalationRule, Message, RuleKind
+from escalations import demo
 from escalations.models import Escalation, Event, EventType, Origin, Status
 from supervisors.models import Membership, Team
 from tests import factories
@@ -153,14 +155,82 @@ def test_rule_evidence_points_at_a_message_of_the_conversation_that_matches(db):
         for item in escalation.evidence:
             message = Message.objects.get(pk=item["message_id"])
             assert message.conversation_id == escalation.conversation_id
-            assert item["text"] == message.content
+            # The matcher's evidence: the span it matched, not a copy of the message.
+            assert item["text"] == message.content[item["start"] : item["end"]]
             rule = EscalationRule.objects.get(pk=item["rule_id"])
+            assert item["kind"] == rule.kind
             text = message.content.lower()
             if rule.kind == RuleKind.REGEX:
                 assert re.search(rule.parameters["pattern"], message.content)
             elif rule.kind in (RuleKind.PHRASES, RuleKind.AMOUNT):
-                assert any(phrase in text for phrase in rule.parameters["phrases"])
                 assert not any(phrase in text for phrase in rule.exception_phrases)
+
+
+def test_every_rule_opened_escalation_was_opened_by_the_engine_on_its_trigger_message(db):
+    """The demo went through post_message: each trigger message, replayed through the
+    dry run with the conversation up to it, fires the rule its evidence names."""
+    seed()
+
+    rule_opened = Escalation.objects.filter(origin=Origin.RULE).select_related("agent")
+    assert rule_opened.count() == 7
+    for escalation in rule_opened:
+        assert escalation.rule_id == escalation.evidence[0]["rule_id"]
+        for item in escalation.evidence:
+            trigger = Message.objects.get(pk=item["message_id"])
+            history = [
+                {"role": m.role, "content": m.content}
+                for m in trigger.conversation.messages.filter(pk__lte=trigger.pk).order_by("pk")
+            ]
+            evaluation = agent_services.evaluate_conversation(agent=escalation.agent, messages=history)
+            assert item["rule_id"] in {hit.rule_id for hit in evaluation.hits}, trigger.content
+        # And the reason is the engine's rendering of the rule's template.
+        assert "{" not in escalation.reason
+    refund = Escalation.objects.filter(rule__kind=RuleKind.AMOUNT, status=Status.OPEN).get()
+    assert refund.reason == "Customer asked for a refund of $240.00" or "$240" in refund.reason
+
+
+def test_the_agents_tool_call_and_the_verbs_left_their_events(db):
+    seed()
+
+    (tool_call,) = Escalation.objects.filter(origin=Origin.TOOL_CALL)
+    assert (tool_call.agent.slug, tool_call.blocking, tool_call.severity) == (
+        "nightly-invoice-reconciler",
+        False,
+        "info",
+    )
+    # Its run's messages fired no rule: the agent asked by itself.
+    assert tool_call.evidence == [] or all(item.get("source") != "rule" for item in tool_call.evidence)
+    actors = {
+        (event.type, event.actor.username if event.actor else event.actor_agent.slug)
+        for event in Event.objects.exclude(type__in=[EventType.CREATED, EventType.UPDATED]).select_related(
+            "actor", "actor_agent"
+        )
+    }
+    assert {
+        (EventType.WITHDRAWN, "nightly-invoice-reconciler"),
+        (EventType.RESOLVED, "ben"),
+        (EventType.DISMISSED, "ana"),
+        (EventType.CLAIMED, "ana"),
+    } <= actors
+    # The paused conversations went on after their answer, through post_message too.
+    withdrawn = Escalation.objects.get(status=Status.WITHDRAWN)
+    assert withdrawn.conversation.messages.order_by("pk").last().created_at >= withdrawn.closed_at
+
+
+def test_a_demo_message_that_no_longer_fires_its_rule_stops_the_demo(db, monkeypatch):
+    # A rule the stories count on, made deaf: the demo must refuse to pretend it fired.
+    saved = demo._rule
+
+    def _rule(admin, agent, **fields):
+        if fields["name"] == "Going in circles":
+            fields["parameters"] = {**fields["parameters"], "repeats": 5}
+        return saved(admin, agent, **fields)
+
+    monkeypatch.setattr(demo, "_rule", _rule)
+
+    with pytest.raises(demo.DemoWordingError, match="expected Going in circles"):
+        seed()
+    assert not Team.objects.exists()  # nothing half-built is left behind
 
 
 def test_it_prints_three_logins_that_authenticate(db, var_dir):
