@@ -341,7 +341,7 @@ def _build() -> list[Login]:
         area="Refunds mailbox",
         reason_template="Customer asked for a person to handle their refund",
     )
-    _rule(
+    refund_policy = _rule(
         admin,
         refund_bot,
         name="Refund policy (asks the model)",
@@ -352,9 +352,9 @@ def _build() -> list[Login]:
             "dispute or chargeback, or asks for an exception to the refund policy.",
             "last_n": 6,
         },
-        # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
-        # default has none, and an enabled policy rule without one is refused.
-        enabled=policy_judge_configured(),
+        # Off while the stories are told (a model's verdict would make them vary, and
+        # seeding would call it); turned on after them where a judge is configured.
+        enabled=False,
         severity=Severity.WARNING,
         topic="Refunds",
         area="Refunds mailbox",
@@ -421,6 +421,11 @@ def _build() -> list[Login]:
             "mismatch": mismatch,
         },
     )
+    # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
+    # default has none, and an enabled policy rule without one is refused.
+    if policy_judge_configured():
+        refund_policy.enabled = True
+        agent_services.rule_save(rule=refund_policy, user=admin, reason=_CHANGE_REASON)
     return logins
 
 

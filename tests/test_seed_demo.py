@@ -10,6 +10,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from agents import policy_judge
 from agents import services as agent_services
 from agents.models import Agent, Conversation, EscalationRule, Message, RuleKind
 from escalations import demo
@@ -325,3 +326,20 @@ def test_billing_has_a_two_level_ladder_and_its_refund_bot_takes_turns(db):
     assert levels[1].notify_team.slug == "customer-support"
     assert list(levels[1].notify_users.values_list("username", flat=True)) == ["admin"]
     assert Agent.objects.get(slug="refund-desk-bot").assignment == "round_robin"
+
+
+def test_with_a_judge_configured_the_stories_ask_it_nothing_and_its_rule_is_on_after(
+    db, settings, monkeypatch
+):
+    settings.POLICY_JUDGE_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.POLICY_JUDGE_MODEL = "demo-judge"
+
+    def judge(**kwargs):
+        raise AssertionError("the demo's stories must not depend on a model's verdict")
+
+    monkeypatch.setattr(policy_judge, "judge", judge)
+
+    seed()
+
+    assert EscalationRule.objects.get(kind=RuleKind.POLICY).enabled
+    assert Escalation.objects.count() == 8
