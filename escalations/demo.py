@@ -7,8 +7,8 @@ demo logins get random passwords, kept in VAR_DIR/demo-credentials.json
 The demo goes through the product, so it shows the product working: the
 configuration through the services the admin uses, conversations as the API
 makes them, every message through post_message (so the agents' own rules open
-the escalations, and a demo message that stops firing its rule fails the
-build), the agent's escalate_to_human tool call, and the supervisors' and
+the escalations, and a demo message that stops firing its rule stops the
+seeding), the agent's escalate_to_human tool call, and the supervisors' and
 agents' verbs (claim, respond, dismiss, withdraw), with their events and audit
 rows.
 """
