@@ -550,6 +550,8 @@ def _tell_stories(
         user=ana,
         note="Parcel delivered while we waited and the customer is happy; let the bot close the chat.",
     )
+    # Looked back on later: the parcel was on its way all along, so no person was needed.
+    services.mark_needed(escalation_id=escalation.pk, user=ana, needed=False)
 
     # Claimed by ana: a customer who wants a person.
     chat, escalation = _conversation(
@@ -600,8 +602,8 @@ def _tell_stories(
         blocking=False,  # the run finished; this only leaves a card
     )
 
-    # Open, warning: a $240 refund waiting for Billing.
-    _conversation(
+    # Open, warning: a $240 refund waiting for Billing; ben took it, then handed it back.
+    _, escalation = _conversation(
         refund_bot,
         "<20261121.8d1e@mail.example.org>",
         Channel.EMAIL,
@@ -621,6 +623,10 @@ def _tell_stories(
         ],
         metadata={"customer": "Marcus Ng", "order": "#100455"},
         fires=rules["big_refund"],
+    )
+    services.claim(escalation_id=escalation.pk, user=ben, reason="Checking the return with the warehouse")
+    services.release(
+        escalation_id=escalation.pk, user=ben, reason="Off shift; the warehouse answers tomorrow"
     )
 
     # Open, info: the assistant repeating itself about a promo code.

@@ -124,10 +124,10 @@ def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
     seed()
 
     expected_last_event = {
-        Status.OPEN: {EventType.CREATED, EventType.UPDATED},
+        Status.OPEN: {EventType.CREATED, EventType.UPDATED, EventType.RELEASED},
         Status.CLAIMED: {EventType.CLAIMED},
         Status.RESOLVED: {EventType.RESOLVED},
-        Status.DISMISSED: {EventType.DISMISSED},
+        Status.DISMISSED: {EventType.UPDATED},  # marked not needed after it was dismissed
         Status.WITHDRAWN: {EventType.WITHDRAWN},
     }
     for escalation in Escalation.objects.all():
@@ -207,18 +207,36 @@ def test_the_agents_tool_call_and_the_verbs_left_their_events(db):
     assert (tool_call.rule_id, tool_call.evidence) == (None, [])
     run = [{"role": m.role, "content": m.content} for m in tool_call.conversation.messages.order_by("pk")]
     assert agent_services.evaluate_conversation(agent=tool_call.agent, messages=run).hits == []
-    actors = {
-        (event.type, event.actor.username if event.actor else event.actor_agent.slug)
-        for event in Event.objects.exclude(type__in=[EventType.CREATED, EventType.UPDATED]).select_related(
-            "actor", "actor_agent"
-        )
+    # Each story's verbs, in order, with who did them.
+    # The engine's events name the agent; the supervisors' name the supervisor.
+    stories = {
+        Status.WITHDRAWN: [
+            ("created", "nightly-invoice-reconciler"),
+            ("withdrawn", "nightly-invoice-reconciler"),
+        ],
+        Status.RESOLVED: [("created", "refund-desk-bot"), ("resolved", "ben")],
+        Status.DISMISSED: [
+            ("created", "support-chat-assistant"),
+            ("updated", "support-chat-assistant"),  # the customer's next message, added by the engine
+            ("dismissed", "ana"),
+            ("updated", "ana"),  # marked not needed
+        ],
+        Status.CLAIMED: [("created", "support-chat-assistant"), ("claimed", "ana")],
     }
-    assert {
-        (EventType.WITHDRAWN, "nightly-invoice-reconciler"),
-        (EventType.RESOLVED, "ben"),
-        (EventType.DISMISSED, "ana"),
-        (EventType.CLAIMED, "ana"),
-    } <= actors
+    for status, expected in stories.items():
+        escalation = Escalation.objects.get(status=status)
+        events = escalation.events.order_by("id").select_related("actor", "actor_agent")
+        assert [
+            (
+                event.type.removeprefix("escalation."),
+                event.actor.username if event.actor else event.actor_agent.slug,
+            )
+            for event in events
+        ] == expected, status
+    dismissed = Escalation.objects.get(status=Status.DISMISSED)
+    assert (dismissed.needed, dismissed.marked_by.username) == (False, "ana")
+    released = Escalation.objects.get(events__type=EventType.RELEASED)
+    assert (released.status, released.claimed_by, released.rule.kind) == (Status.OPEN, None, RuleKind.AMOUNT)
     # The paused conversations went on after their answer, through post_message too.
     withdrawn = Escalation.objects.get(status=Status.WITHDRAWN)
     assert withdrawn.conversation.messages.order_by("pk").last().created_at >= withdrawn.closed_at
