@@ -2,9 +2,15 @@
 
 Built once: if any team exists (demo or real data), nothing is created. The
 demo logins get random passwords, kept in VAR_DIR/demo-credentials.json
-(mode 0600) so every start of the stack can print them again. Escalations
-are opened and moved through escalations.services, like any other, so they
-carry their events and audit rows.
+(mode 0600) so every start of the stack can print them again.
+
+The demo goes through the product, so it shows the product working: the
+configuration through the services the admin uses, conversations as the API
+makes them, every message through post_message (so the agents' own rules open
+the escalations, and a demo message that stops firing its rule stops the
+seeding), the agent's escalate_to_human tool call, and the supervisors' and
+agents' verbs (claim, respond, dismiss, withdraw), with their events and audit
+rows.
 """
 
 from __future__ import annotations
@@ -13,7 +19,6 @@ import datetime as dt
 import json
 import os
 import secrets
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import services as agent_services
+from agents.conversations import conversation_get_or_create
 from agents.models import (
     Agent,
     AppliesTo,
@@ -30,20 +36,14 @@ from agents.models import (
     Conversation,
     EscalationRule,
     LabelKind,
-    Message,
     MessageRole,
     RuleKind,
 )
 from agents.policy_judge import configured as policy_judge_configured
 from escalations import services, team_settings
 from escalations.choices import Assignment, Severity, Urgency
-from escalations.models import (
-    BusinessHours,
-    Escalation,
-    Holiday,
-    Origin,
-    WorkingPeriod,
-)
+from escalations.models import BusinessHours, Escalation, Holiday, WorkingPeriod
+from escalations.tool_call import escalate_to_human
 from supervisors.models import Membership, Role, Team
 
 Login = tuple[str, str, str]  # (role, username, password)
@@ -341,7 +341,7 @@ def _build() -> list[Login]:
         area="Refunds mailbox",
         reason_template="Customer asked for a person to handle their refund",
     )
-    _rule(
+    refund_policy = _rule(
         admin,
         refund_bot,
         name="Refund policy (asks the model)",
@@ -352,9 +352,9 @@ def _build() -> list[Login]:
             "dispute or chargeback, or asks for an exception to the refund policy.",
             "last_n": 6,
         },
-        # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
-        # default has none, and an enabled policy rule without one is refused.
-        enabled=policy_judge_configured(),
+        # Off while the stories are told (a model's verdict would make them vary, and
+        # seeding would call it); turned on after them where a judge is configured.
+        enabled=False,
         severity=Severity.WARNING,
         topic="Refunds",
         area="Refunds mailbox",
@@ -421,6 +421,11 @@ def _build() -> list[Login]:
             "mismatch": mismatch,
         },
     )
+    # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
+    # default has none, and an enabled policy rule without one is refused.
+    if policy_judge_configured():
+        refund_policy.enabled = True
+        agent_services.rule_save(rule=refund_policy, user=admin, reason=_CHANGE_REASON)
     return logins
 
 
@@ -433,13 +438,18 @@ def _tell_stories(
     reconciler: Agent,
     rules: dict[str, EscalationRule],
 ) -> None:
-    """Conversations and what happened to their escalations, oldest story first."""
+    """Conversations and what happened to their escalations, oldest story first.
+
+    Every message goes through post_message, so the agents' own rules open the
+    escalations (the demo checks each one fires the rule its story means), and
+    every step after that is a verb a supervisor or an agent uses.
+    """
     user, agent, system = MessageRole.USER, MessageRole.AGENT, MessageRole.SYSTEM
     today = timezone.now().date()
     yesterday, two_days_ago = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
 
     # Withdrawn: a late settlement file closed the gap before anyone looked.
-    run = _conversation(
+    run, escalation = _conversation(
         reconciler,
         f"reconcile-{two_days_ago}",
         Channel.CRON,
@@ -457,23 +467,24 @@ def _tell_stories(
                 "(difference $36.00). Not correcting the ledger; needs review.",
             ),
         ],
+        fires=rules["mismatch"],
     )
-    escalation = _fire(rules["mismatch"], run.messages[-1])
-    _say(
-        run.conversation,
-        agent,
-        f"A late settlement file (settlement-{two_days_ago}-b.csv) "
-        "arrived at 02:40 with a $36.00 adjustment; INV-204817 now "
-        "reconciles.",
-    )
+    # Withdrawn first: the escalation is blocking, so the run's next message waits for it.
     services.withdraw(
         escalation_id=escalation.pk,
         agent=reconciler,
         reason="The late settlement file covered the $36.00 difference; INV-204817 reconciles.",
     )
+    _say(
+        run,
+        agent,
+        f"A late settlement file (settlement-{two_days_ago}-b.csv) "
+        "arrived at 02:40 with a $36.00 adjustment; INV-204817 now "
+        "reconciles.",
+    )
 
     # Resolved by ben: a refund over the bot's limit, approved with guidance.
-    thread = _conversation(
+    thread, escalation = _conversation(
         refund_bot,
         "<CAF3k2q9x7@mail.example.net>",
         Channel.EMAIL,
@@ -492,8 +503,8 @@ def _tell_stories(
             (user, "Yes please, I'd like my money back for the annual charge ($149)."),
         ],
         metadata={"customer": "Priya Raman", "account": "ACC-55231"},
+        fires=rules["big_refund"],
     )
-    escalation = _fire(rules["big_refund"], thread.messages[-1], amount="$149")
     services.respond(
         escalation_id=escalation.pk,
         user=ben,
@@ -503,14 +514,14 @@ def _tell_stories(
         ),
     )
     _say(
-        thread.conversation,
+        thread,
         agent,
         "Done: $149 is on its way back to your card (3-5 working "
         "days) and your account is on monthly Pro from today.",
     )
 
     # Dismissed by ana: the parcel arrived while the card waited.
-    chat = _conversation(
+    chat, escalation = _conversation(
         chat_bot,
         "chat-c41e77",
         Channel.CHAT,
@@ -529,17 +540,21 @@ def _tell_stories(
             (user, "That's exactly what it said yesterday. Terrible. I'm really annoyed."),
         ],
         metadata={"customer": "Tom Becker", "order": "#100391"},
+        fires=rules["angry"],
     )
-    escalation = _fire(rules["angry"], chat.messages[-1])
-    _say(chat.conversation, user, "Ok the driver just rang the bell. Got it, thanks.")
+    # The sentiment rule reads the customer's last two messages, so even this calm one
+    # fires it again: the engine adds it to the open card instead of opening another.
+    _say(chat, user, "Ok the driver just rang the bell. Got it, thanks.", fires=rules["angry"])
     services.dismiss(
         escalation_id=escalation.pk,
         user=ana,
         note="Parcel delivered while we waited and the customer is happy; let the bot close the chat.",
     )
+    # Looked back on later: the parcel was on its way all along, so no person was needed.
+    services.mark_needed(escalation_id=escalation.pk, user=ana, needed=False)
 
     # Claimed by ana: a customer who wants a person.
-    chat = _conversation(
+    chat, escalation = _conversation(
         chat_bot,
         "chat-2b7d90",
         Channel.CHAT,
@@ -555,12 +570,13 @@ def _tell_stories(
             (user, "I tried, the courier says the sender has to do it. Can I speak to a real person please?"),
         ],
         metadata={"customer": "Lena Fischer", "order": "#100517"},
+        fires=rules["chat_person"],
     )
-    escalation = _fire(rules["chat_person"], chat.messages[-1])
     services.claim(escalation_id=escalation.pk, user=ana, reason="Calling the courier about it")
 
-    # Open, info: a non-blocking note from yesterday's reconciliation run (a direct tool call).
-    run = _conversation(
+    # Open, info: a non-blocking note from yesterday's reconciliation run, by the agent's own
+    # escalate_to_human tool call (what POST /api/v1/escalate/ does).
+    run, _ = _conversation(
         reconciler,
         f"reconcile-{yesterday}",
         Channel.CRON,
@@ -574,21 +590,20 @@ def _tell_stories(
                 "PAY-88177). Leaving them unmatched and asking Billing to review.",
             ),
         ],
+        fires=None,
     )
-    message = run.messages[-1]
-    services.open_escalation(
-        conversation=run.conversation,
-        origin=Origin.TOOL_CALL,
+    escalate_to_human(
+        agent=reconciler,
+        conversation_id=run.pk,
         reason="3 payments ($512.40) match no invoice; please review before the month-end close",
         severity=Severity.INFO,
         topic="Reconciliation",
         area="Ledger",
         blocking=False,  # the run finished; this only leaves a card
-        evidence=[{"source": "tool_call", "text": message.content, "message_id": message.pk}],
     )
 
-    # Open, warning: a $240 refund waiting for Billing.
-    thread = _conversation(
+    # Open, warning: a $240 refund waiting for Billing; ben took it, then handed it back.
+    _, escalation = _conversation(
         refund_bot,
         "<20261121.8d1e@mail.example.org>",
         Channel.EMAIL,
@@ -607,15 +622,19 @@ def _tell_stories(
             (user, "Great, then please refund the $240 to my card."),
         ],
         metadata={"customer": "Marcus Ng", "order": "#100455"},
+        fires=rules["big_refund"],
     )
-    _fire(rules["big_refund"], thread.messages[-1], amount="$240")
+    services.claim(escalation_id=escalation.pk, user=ben, reason="Checking the return with the warehouse")
+    services.release(
+        escalation_id=escalation.pk, user=ben, reason="Off shift; the warehouse answers tomorrow"
+    )
 
     # Open, info: the assistant repeating itself about a promo code.
     same_answer = (
         "WINTER20 gives 20% off orders over $50. Please check that your basket is over $50 "
         "before shipping, then enter the code at checkout."
     )
-    chat = _conversation(
+    _conversation(
         chat_bot,
         "chat-5a0e19",
         Channel.CHAT,
@@ -629,12 +648,12 @@ def _tell_stories(
             (agent, same_answer),
         ],
         metadata={"customer": "Sam Ortiz", "basket": "$64.00"},
+        fires=rules["circles"],
     )
-    _fire(rules["circles"], chat.messages[-1])
 
     # Open, critical: an angry customer who then threatens to sue; the second
     # trigger adds evidence to the same card and raises it to critical.
-    chat = _conversation(
+    chat, _ = _conversation(
         chat_bot,
         "chat-8f31c2",
         Channel.CHAT,
@@ -650,18 +669,22 @@ def _tell_stories(
                 "I'm sorry about that, Dana. I can send a replacement jug today at no cost, "
                 "or start a return for a full refund. Which would you prefer?",
             ),
-            (user, "Neither. I'm fed up, your couriers are useless and this is a waste of my time."),
+            (
+                user,
+                "Neither. I'm fed up and angry: your couriers are useless, this is awful and a "
+                "waste of my time.",
+            ),
         ],
         metadata={"customer": "Dana Whitfield", "order": "#100482"},
+        fires=rules["angry"],
     )
-    _fire(rules["angry"], chat.messages[-1])
-    threat = _say(
-        chat.conversation,
+    _say(
+        chat,
         user,
         "Hello?? If I don't get compensation for both broken orders by Friday I'm taking legal "
         "action. My lawyer already has the photos.",
+        fires=rules["legal"],
     )
-    _fire(rules["legal"], threat)
 
 
 # --- Builders -----------------------------------------------------------------------
@@ -759,10 +782,8 @@ def _rule(admin: Any, agent: Agent, **fields: Any) -> EscalationRule:
     return agent_services.rule_save(rule=rule, user=admin, reason=_CHANGE_REASON)
 
 
-@dataclass(frozen=True)
-class _Transcript:
-    conversation: Conversation
-    messages: list[Message]
+class DemoWordingError(RuntimeError):
+    """A demo message no longer does what its story says (a rule or engine change)."""
 
 
 def _conversation(
@@ -772,37 +793,34 @@ def _conversation(
     subject: str,
     messages: list[tuple[MessageRole, str]],
     *,
+    fires: EscalationRule | None,
     metadata: dict[str, Any] | None = None,
-) -> _Transcript:
-    conversation = Conversation.objects.create(
-        agent=agent,
-        external_id=external_id,
-        channel=channel,
-        subject=subject,
-        metadata=metadata or {},
+) -> tuple[Conversation, Escalation | None]:
+    """The conversation as the API makes it, its messages posted in turn; only the last may fire.
+
+    `fires` is the rule the last message must fire (None: no rule may fire at all);
+    returns the escalation it opened.
+    """
+    conversation, _ = conversation_get_or_create(
+        agent=agent, external_id=external_id, channel=channel, subject=subject, metadata=metadata
     )
-    return _Transcript(conversation, [_say(conversation, role, text) for role, text in messages])
+    *earlier, (last_role, last_text) = messages
+    for role, text in earlier:
+        _say(conversation, role, text)
+    return conversation, _say(conversation, last_role, last_text, fires=fires)
 
 
-def _say(conversation: Conversation, role: MessageRole, text: str) -> Message:
-    return Message.objects.create(conversation=conversation, role=role, content=text)
-
-
-def _fire(rule: EscalationRule, message: Message, **values: str) -> Escalation:
-    """What the trigger engine does when `rule` matches `message`."""
-    result = services.open_escalation(
-        conversation=message.conversation,
-        origin=Origin.RULE,
-        reason=rule.reason_template.format(**values),
-        rule=rule,
-        evidence=[
-            {
-                "source": "rule",
-                "rule_id": rule.pk,
-                "rule_name": rule.name,
-                "text": message.content,
-                "message_id": message.pk,
-            }
-        ],
-    )
-    return result.escalation
+def _say(
+    conversation: Conversation, role: MessageRole, text: str, *, fires: EscalationRule | None = None
+) -> Escalation | None:
+    """Post through the product; raise if the rules' verdict is not the one the story needs."""
+    posted = agent_services.post_message(conversation=conversation, role=role, content=text)
+    fired = posted.hits[0].rule_id if posted.hits else None
+    expected = fires.pk if fires is not None else None
+    if fired != expected:
+        names = dict(EscalationRule.objects.filter(agent=conversation.agent).values_list("pk", "name"))
+        raise DemoWordingError(
+            f"Demo message {text!r} fired {names.get(fired, 'no rule')}, "
+            f"expected {names.get(expected, 'no rule')}: reword the message."
+        )
+    return posted.escalation

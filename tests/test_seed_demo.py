@@ -10,7 +10,10 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django.test import RequestFactory
 
+from agents import policy_judge
+from agents import services as agent_services
 from agents.models import Agent, Conversation, EscalationRule, Message, RuleKind
+from escalations import demo
 from escalations.models import Escalation, Event, EventType, Origin, Status
 from supervisors.models import Membership, Team
 from tests import factories
@@ -121,10 +124,10 @@ def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
     seed()
 
     expected_last_event = {
-        Status.OPEN: {EventType.CREATED, EventType.UPDATED},
+        Status.OPEN: {EventType.CREATED, EventType.UPDATED, EventType.RELEASED},
         Status.CLAIMED: {EventType.CLAIMED},
         Status.RESOLVED: {EventType.RESOLVED},
-        Status.DISMISSED: {EventType.DISMISSED},
+        Status.DISMISSED: {EventType.UPDATED},  # marked not needed after it was dismissed
         Status.WITHDRAWN: {EventType.WITHDRAWN},
     }
     for escalation in Escalation.objects.all():
@@ -136,10 +139,13 @@ def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
         assert history[-1].status == escalation.status
     # The legal threat after the angry messages joined the same card and raised it.
     critical = Escalation.objects.get(severity="critical")
+    # The threat is angry too: the engine's two hits on it, the headline (legal) first.
     assert [item["rule_name"] for item in critical.evidence] == [
         "Angry or frustrated customer",
         "Legal threats",
+        "Angry or frustrated customer",
     ]
+    assert critical.rule.name == "Legal threats"
     assert list(critical.events.values_list("type", flat=True)) == [
         "escalation.created",
         "escalation.updated",
@@ -153,14 +159,103 @@ def test_rule_evidence_points_at_a_message_of_the_conversation_that_matches(db):
         for item in escalation.evidence:
             message = Message.objects.get(pk=item["message_id"])
             assert message.conversation_id == escalation.conversation_id
-            assert item["text"] == message.content
+            # The matcher's evidence: the span it matched, not a copy of the message.
+            assert item["text"] == message.content[item["start"] : item["end"]]
             rule = EscalationRule.objects.get(pk=item["rule_id"])
+            assert item["kind"] == rule.kind
             text = message.content.lower()
             if rule.kind == RuleKind.REGEX:
                 assert re.search(rule.parameters["pattern"], message.content)
             elif rule.kind in (RuleKind.PHRASES, RuleKind.AMOUNT):
-                assert any(phrase in text for phrase in rule.parameters["phrases"])
                 assert not any(phrase in text for phrase in rule.exception_phrases)
+
+
+def test_every_rule_opened_escalation_was_opened_by_the_engine_on_its_trigger_message(db):
+    """The demo went through post_message: each trigger message, replayed through the
+    dry run with the conversation up to it, fires the rule its evidence names."""
+    seed()
+
+    rule_opened = Escalation.objects.filter(origin=Origin.RULE).select_related("agent")
+    assert rule_opened.count() == 7
+    for escalation in rule_opened:
+        # The rule of the latest headline hit (raised from angry to legal on the critical card).
+        assert escalation.rule_id in {item["rule_id"] for item in escalation.evidence}
+        for item in escalation.evidence:
+            trigger = Message.objects.get(pk=item["message_id"])
+            history = [
+                {"role": m.role, "content": m.content}
+                for m in trigger.conversation.messages.filter(pk__lte=trigger.pk).order_by("pk")
+            ]
+            evaluation = agent_services.evaluate_conversation(agent=escalation.agent, messages=history)
+            assert item["rule_id"] in {hit.rule_id for hit in evaluation.hits}, trigger.content
+        # And the reason is the engine's rendering of the rule's template.
+        assert "{" not in escalation.reason
+    refund = Escalation.objects.filter(rule__kind=RuleKind.AMOUNT, status=Status.OPEN).get()
+    assert refund.reason == "Customer asked for a refund of $240"  # {amount}, filled by the engine
+
+
+def test_the_agents_tool_call_and_the_verbs_left_their_events(db):
+    seed()
+
+    (tool_call,) = Escalation.objects.filter(origin=Origin.TOOL_CALL)
+    assert (tool_call.agent.slug, tool_call.blocking, tool_call.severity) == (
+        "nightly-invoice-reconciler",
+        False,
+        "info",
+    )
+    # Its run's messages fire no rule: the agent asked by itself.
+    assert (tool_call.rule_id, tool_call.evidence) == (None, [])
+    run = [{"role": m.role, "content": m.content} for m in tool_call.conversation.messages.order_by("pk")]
+    assert agent_services.evaluate_conversation(agent=tool_call.agent, messages=run).hits == []
+    # Each story's verbs, in order, with who did them.
+    # The engine's events name the agent; the supervisors' name the supervisor.
+    stories = {
+        Status.WITHDRAWN: [
+            ("created", "nightly-invoice-reconciler"),
+            ("withdrawn", "nightly-invoice-reconciler"),
+        ],
+        Status.RESOLVED: [("created", "refund-desk-bot"), ("resolved", "ben")],
+        Status.DISMISSED: [
+            ("created", "support-chat-assistant"),
+            ("updated", "support-chat-assistant"),  # the customer's next message, added by the engine
+            ("dismissed", "ana"),
+            ("updated", "ana"),  # marked not needed
+        ],
+        Status.CLAIMED: [("created", "support-chat-assistant"), ("claimed", "ana")],
+    }
+    for status, expected in stories.items():
+        escalation = Escalation.objects.get(status=status)
+        events = escalation.events.order_by("id").select_related("actor", "actor_agent")
+        assert [
+            (
+                event.type.removeprefix("escalation."),
+                event.actor.username if event.actor else event.actor_agent.slug,
+            )
+            for event in events
+        ] == expected, status
+    dismissed = Escalation.objects.get(status=Status.DISMISSED)
+    assert (dismissed.needed, dismissed.marked_by.username) == (False, "ana")
+    released = Escalation.objects.get(events__type=EventType.RELEASED)
+    assert (released.status, released.claimed_by, released.rule.kind) == (Status.OPEN, None, RuleKind.AMOUNT)
+    # The paused conversations went on after their answer, through post_message too.
+    withdrawn = Escalation.objects.get(status=Status.WITHDRAWN)
+    assert withdrawn.conversation.messages.order_by("pk").last().created_at >= withdrawn.closed_at
+
+
+def test_a_demo_message_that_no_longer_fires_its_rule_stops_the_demo(db, monkeypatch):
+    # A rule the stories count on, made deaf: the demo must refuse to pretend it fired.
+    saved = demo._rule
+
+    def _rule(admin, agent, **fields):
+        if fields["name"] == "Going in circles":
+            fields["parameters"] = {**fields["parameters"], "repeats": 5}
+        return saved(admin, agent, **fields)
+
+    monkeypatch.setattr(demo, "_rule", _rule)
+
+    with pytest.raises(demo.DemoWordingError, match="expected Going in circles"):
+        seed()
+    assert not Team.objects.exists()  # nothing half-built is left behind
 
 
 def test_it_prints_three_logins_that_authenticate(db, var_dir):
@@ -249,3 +344,20 @@ def test_billing_has_a_two_level_ladder_and_its_refund_bot_takes_turns(db):
     assert levels[1].notify_team.slug == "customer-support"
     assert list(levels[1].notify_users.values_list("username", flat=True)) == ["admin"]
     assert Agent.objects.get(slug="refund-desk-bot").assignment == "round_robin"
+
+
+def test_with_a_judge_configured_the_stories_ask_it_nothing_and_its_rule_is_on_after(
+    db, settings, monkeypatch
+):
+    settings.POLICY_JUDGE_BASE_URL = "http://127.0.0.1:9/v1"
+    settings.POLICY_JUDGE_MODEL = "demo-judge"
+
+    def judge(**kwargs):
+        raise AssertionError("the demo's stories must not depend on a model's verdict")
+
+    monkeypatch.setattr(policy_judge, "judge", judge)
+
+    seed()
+
+    assert EscalationRule.objects.get(kind=RuleKind.POLICY).enabled
+    assert Escalation.objects.count() == 8
