@@ -7,11 +7,14 @@ API key) and the supervisor ana (a team owner, with a user token), who answers.
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 import requests
+from django.conf import settings
 
 from escalations.models import Escalation
 from supervisors.models import Role
@@ -78,3 +81,27 @@ def wait_for(condition: Callable[[], object], what: str, within: float = WITHIN)
 
 def open_escalation_of(agent) -> Escalation | None:
     return Escalation.objects.filter(agent=agent, status="open").first()
+
+
+def example_env(billing: Billing) -> dict[str, str]:
+    """The environment of an example run as a program: the server's address and the agent's key, and
+    the client package importable from its source, as `pip install ./clients/python` makes it."""
+    client_src = str(settings.BASE_DIR / "clients" / "python" / "src")
+    python_path = os.pathsep.join(filter(None, [client_src, os.environ.get("PYTHONPATH")]))
+    return {
+        **os.environ,
+        "PYTHONPATH": python_path,
+        "ESCALATION_API_URL": billing.base,
+        "ESCALATION_AGENT_KEY": billing.agent_key,
+    }
+
+
+def escalation_of_running(program: subprocess.Popen, agent) -> Escalation:
+    """The agent's open escalation, once the running program opened it; fails at once if it exited."""
+
+    def opened() -> Escalation | None:
+        if program.poll() is not None:
+            raise AssertionError(f"the program exited ({program.returncode}):\n{program.stderr.read()}")
+        return open_escalation_of(agent)
+
+    return wait_for(opened, "the program's escalation")

@@ -1,9 +1,9 @@
-"""examples/python_agent run as a program against daphne, with a supervisor answering over the API."""
+"""examples/python_agent (on the escalation_console client) run as a program against daphne,
+with a supervisor answering over the API."""
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections.abc import Callable
@@ -13,7 +13,7 @@ from django.conf import settings
 
 from agents.models import Message
 from escalations.models import Escalation
-from tests.examples.conftest import WITHIN, open_escalation_of, wait_for
+from tests.examples.conftest import WITHIN, escalation_of_running, example_env
 
 pytestmark = pytest.mark.slow
 
@@ -21,17 +21,16 @@ pytestmark = pytest.mark.slow
 def run_agent(billing, answer: Callable[[Escalation], None], conversation: str, *messages: str):
     """Run the example as a program; when it has escalated, answer(escalation) as the supervisor.
     Returns the escalation and the steps the program printed."""
-    env = {**os.environ, "ESCALATION_API_URL": billing.base, "ESCALATION_AGENT_KEY": billing.agent_key}
     agent = subprocess.Popen(
         [sys.executable, "-m", "examples.python_agent.agent", "--conversation", conversation, *messages],
         cwd=settings.BASE_DIR,
-        env=env,
+        env=example_env(billing),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        escalation = wait_for(lambda: open_escalation_of(billing.agent), "the agent's escalation")
+        escalation = escalation_of_running(agent, billing.agent)
         answer(escalation)
         out, err = agent.communicate(timeout=WITHIN)
     finally:
@@ -87,3 +86,52 @@ def test_the_agent_calls_escalate_to_human_itself_and_goes_on_alone_when_dismiss
     assert (steps[1]["outcome"], steps[1]["note"]) == ("dismissed", "Nothing legal here.")
     assert steps[2]["content"].startswith("Thanks for your message.")
     assert Escalation.objects.filter(agent=billing.agent).count() == 1
+
+
+def test_the_guarded_tool_runs_only_after_a_person_says_yes_with_their_guidance(billing):
+    def respond(escalation):
+        assert (escalation.origin, escalation.severity, escalation.blocking) == (
+            "tool_call",
+            "critical",
+            True,
+        )
+        answered = billing.as_supervisor(
+            "POST", f"/escalations/{escalation.pk}/respond/", json={"guidance": "Refund the last month too."}
+        )
+        assert answered.status_code == 200, answered.text
+
+    escalation, steps = run_agent(billing, respond, "chat-44", "Please close my account, I am moving.")
+
+    # require_human put the call and its arguments in the reason, on the customer's conversation.
+    assert escalation.reason == "Closing a customer's account cannot be undone — close_account('chat-44')"
+    assert escalation.conversation.external_id == "chat-44"
+    assert steps == [
+        {
+            "step": "tool",
+            "tool": "close_account",
+            "ran": True,
+            "result": "Account chat-44 is closed. Refund the last month too.",
+        },
+        {"step": "replied", "content": "Account chat-44 is closed. Refund the last month too."},
+    ]
+    assert Escalation.objects.get(pk=escalation.pk).status == "resolved"
+
+
+def test_the_guarded_tool_does_not_run_when_the_person_dismisses(billing):
+    def dismiss(escalation):
+        dismissed = billing.as_supervisor(
+            "POST", f"/escalations/{escalation.pk}/dismiss/", json={"note": "Offer a pause instead."}
+        )
+        assert dismissed.status_code == 200, dismissed.text
+
+    _, steps = run_agent(billing, dismiss, "chat-45", "Close my account now.")
+
+    assert steps == [
+        {"step": "tool", "tool": "close_account", "ran": False, "note": "Offer a pause instead."},
+        {
+            "step": "replied",
+            "content": "I can't close your account myself; a colleague will get back to you.",
+        },
+    ]
+    last = Message.objects.filter(conversation__external_id="chat-45").order_by("-id").first()
+    assert (last.role, last.content) == ("agent", steps[1]["content"])
