@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("langgraph", reason="needs the `examples` extra: pip install -e '.[examples]'")
 
+from escalation_console import Client  # noqa: E402
 from langgraph.types import Command  # noqa: E402
 
 from escalations.models import Escalation  # noqa: E402
-from examples.client import AgentClient  # noqa: E402
 from examples.langgraph_agent.agent import (  # noqa: E402
     ScriptedChatModel,
     build_graph,
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def agent(billing):
-    client = AgentClient(billing.base, billing.agent_key)
-    return client, build_graph(ScriptedChatModel(), [make_escalate_tool(client)])
+    with Client(billing.base, billing.agent_key, timeout=30) as client:
+        yield client, build_graph(ScriptedChatModel(), [make_escalate_tool(client)])
 
 
 def test_the_tool_pauses_the_graph_until_the_guidance_resumes_it(billing, agent):
@@ -47,8 +47,8 @@ def test_the_tool_pauses_the_graph_until_the_guidance_resumes_it(billing, agent)
         "POST", f"/escalations/{escalation.pk}/respond/", json={"guidance": "Refund it, it was late."}
     )
     assert answered.status_code == 200, answered.text
-    final = client.wait_for_answer(escalation.pk)
-    done = graph.invoke(Command(resume=guidance_from(final)), config)
+    resolution = client.wait_for_resolution(escalation.pk)
+    done = graph.invoke(Command(resume=guidance_from(resolution)), config)
 
     assert done["messages"][-1].content == (
         "Thank you for waiting. Guidance from your supervisor: Refund it, it was late."
