@@ -2,11 +2,11 @@
 
     WEBHOOK_SECRET=whsec_… python -m examples.webhook_receiver.receiver --port 8001 --db inbox.sqlite3
 
-Standard library only, plus the `standardwebhooks` package to verify the
-signature. For each POST:
+Standard library only, plus the `escalation_console` client's
+`verify_webhook` for the signature. For each POST:
 
 1. verify the `webhook-signature` over the raw body with the endpoint's secret
-   (`webhook.verify` also refuses a `webhook-timestamp` more than 5 minutes
+   (`verify_webhook` also refuses a `webhook-timestamp` more than 5 minutes
    off, so a captured request cannot be replayed later): 400 if it fails;
 2. store the event in the inbox, a SQLite table whose primary key is the
    `webhook-id`. The console sends an event at least once and keeps the
@@ -30,7 +30,7 @@ import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from standardwebhooks import Webhook, WebhookVerificationError
+from escalation_console import WebhookVerificationError, verify_webhook
 
 logger = logging.getLogger("webhook_receiver")
 MAX_BODY_BYTES = 1_000_000
@@ -90,7 +90,7 @@ class Receiver(ThreadingHTTPServer):
         handle: Callable[[dict], None] = log_event,
     ):
         super().__init__(address, _RequestHandler)
-        self.webhook = Webhook(secret)
+        self.secret = secret
         self.inbox = inbox
         self.handle = handle
         self.counts = {"new": 0, "duplicate": 0, "refused": 0}
@@ -103,7 +103,7 @@ class Receiver(ThreadingHTTPServer):
     def receive(self, body: bytes, headers: dict[str, str]) -> int:
         """The status code to answer with."""
         try:
-            event = self.webhook.verify(body, headers)
+            event = verify_webhook(body, headers, self.secret)
         except WebhookVerificationError:
             self._count("refused")
             return 400

@@ -1,4 +1,4 @@
-"""examples/webhook_receiver getting real signed deliveries from a real Celery worker, and a redelivery.
+"""examples/webhook_receiver (the client's verify_webhook) getting real signed deliveries from Celery.
 
 The agent opens an escalation over HTTP (daphne); the worker delivers the
 escalation.created event to the receiver; a supervisor then asks for a
