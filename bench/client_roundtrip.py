@@ -10,7 +10,7 @@ raw requests call in every mode, not timed), then the long-poll GET
 `?wait=50`, which returns at once since the answer is in. Three ways of making
 the agent's two calls, interleaved round by round so they share the
 machine's load: `escalation_console.Client`, raw `httpx.Client` and raw
-`requests.Session` (what examples/client.py uses), each with a keep-alive
+`requests.Session` (what the examples used before the client), each with a keep-alive
 connection. Printed: p50/p95 of the agent's two calls per mode, the ratio to
 raw httpx, and the agent side's CPU per round trip.
 """
