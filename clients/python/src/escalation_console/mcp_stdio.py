@@ -176,7 +176,8 @@ def _outcome(escalation: Escalation) -> str:
 
 def build_server(client: AsyncClient, url: str) -> MCPServer:
     """The four tools over `client`; `url` only names the console in error messages."""
-    server = MCPServer(name="escalation-console", instructions=INSTRUCTIONS)
+    # WARNING: a desktop client's MCP log gets problems, not a line per long-poll request.
+    server = MCPServer(name="escalation-console", instructions=INSTRUCTIONS, log_level="WARNING")
 
     async def call(request, *, not_found: str = "") -> Any:
         try:
