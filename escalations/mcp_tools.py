@@ -7,6 +7,11 @@ does, with the same serializers (validation), selectors (scoping) and services
 long-poll's (escalations/api/longpoll.wait_until_final), in slices, with a
 progress notification after each so that clients which give up on a quiet
 request keep waiting.
+
+The stdio bridge of the Python client (clients/python/src/escalation_console/
+mcp_stdio.py) serves these tools over the REST API with the same words; it cannot
+import Django, so a wording changed here is changed there too
+(tests/client/test_mcp_stdio.py compares the two lists).
 """
 
 from __future__ import annotations
