@@ -17,6 +17,7 @@ from agents.errors import ConversationPaused, LabelInUse
 from agents.models import (
     Agent,
     Conversation,
+    ConversationStatus,
     EscalationRule,
     Label,
     LabelKind,
@@ -54,6 +55,9 @@ class PostedMessage:
     message: Message
     escalation: Escalation | None  # opened, or added to, by this message
     hits: list[RuleHit]
+    # The conversation waits for a person (status awaiting_human) once this message is recorded:
+    # paused by this message's escalation or by an earlier one still unanswered.
+    paused: bool
     # Policy rules not checked on this message (the judge timed out, failed…), as evidence items.
     skipped: list[dict[str, Any]] = field(default_factory=list)
 
@@ -108,7 +112,7 @@ def post_message(
         )
         agent = conversation.agent
         if not agent.escalation_enabled:
-            return PostedMessage(message, None, [])
+            return PostedMessage(message, None, [], paused=_is_paused(conversation.status))
         recent = list(
             Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[:HISTORY_WINDOW]
         )
@@ -119,7 +123,7 @@ def post_message(
         if judgements:
             hits, skipped = policy_rules.combine(hits, judgements, history, current=matcher.policy_rules)
         if not hits:
-            return PostedMessage(message, None, [], skipped)
+            return PostedMessage(message, None, [], paused=_is_paused(conversation.status), skipped=skipped)
         headline = hits[0]
         result = open_escalation(
             conversation=conversation,
@@ -133,7 +137,13 @@ def post_message(
             blocking=True,
             evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
         )
-    return PostedMessage(message, result.escalation, hits, skipped)
+        # open_escalation sets the status with an update(): read it back, still under the lock.
+        status = Conversation.objects.filter(pk=conversation.pk).values_list("status", flat=True).get()
+    return PostedMessage(message, result.escalation, hits, paused=_is_paused(status), skipped=skipped)
+
+
+def _is_paused(conversation_status: str) -> bool:
+    return conversation_status == ConversationStatus.AWAITING_HUMAN
 
 
 def _judge_before_posting(

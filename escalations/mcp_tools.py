@@ -7,6 +7,11 @@ does, with the same serializers (validation), selectors (scoping) and services
 long-poll's (escalations/api/longpoll.wait_until_final), in slices, with a
 progress notification after each so that clients which give up on a quiet
 request keep waiting.
+
+The stdio bridge of the Python client (clients/python/src/escalation_console/
+mcp_stdio.py) serves these tools over the REST API with the same words; it cannot
+import Django, so a wording changed here is changed there too
+(tests/client/test_mcp_stdio.py compares the two lists).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from rest_framework import serializers
 
-from agents.models import Agent, Channel, ConversationStatus
+from agents.models import Agent, Channel
 from agents.services import post_message as post_message_service
 from escalation_project.errors import DomainError
 from escalations import idempotency, services
@@ -42,7 +47,6 @@ PROGRESS_EVERY_SECONDS = 15
 # How long escalate_to_human and check_escalation wait when the model does not say, and at most.
 DEFAULT_WAIT_SECONDS = 300
 MAX_WAIT_SECONDS = 1800
-CONTEXT_MAX_CHARS = 5000
 
 SEVERITY_GUIDE = (
     "severity: 'info' = a question or a doubt, no harm if it waits a little; 'warning' = the customer "
@@ -170,7 +174,7 @@ def _outcome(body: dict[str, Any]) -> str:
     )
 
 
-def _open(agent: Agent, arguments: dict[str, Any], context: str) -> dict[str, Any]:
+def _open(agent: Agent, arguments: dict[str, Any]) -> dict[str, Any]:
     escalate = s.EscalateSerializer(data=arguments)
     escalate.is_valid(raise_exception=True)
     data = dict(escalate.validated_data)
@@ -178,14 +182,12 @@ def _open(agent: Agent, arguments: dict[str, Any], context: str) -> dict[str, An
         agent=agent,
         conversation_id=data.pop("conversation_id", None),
         external_id=data.pop("conversation", ""),
-        # What the agent adds for the person: shown on the card like a rule's evidence.
-        evidence=[{"kind": "context", "text": context}] if context else None,
         **data,
     )
     return s.escalation_body(result.escalation, agent=agent)
 
 
-def _open_once(agent: Agent, arguments: dict[str, Any], context: str, requested: dict[str, Any], key: str):
+def _open_once(agent: Agent, arguments: dict[str, Any], requested: dict[str, Any], key: str):
     """_open, or with an idempotency key the escalation the first call with that key opened.
 
     The REST API's Idempotency-Key, as a tool argument (MCP has no request headers of its own):
@@ -193,7 +195,7 @@ def _open_once(agent: Agent, arguments: dict[str, Any], context: str, requested:
     still running, are refused with the API's words.
     """
     if not key:
-        return _open(agent, arguments, context)
+        return _open(agent, arguments)
     if len(key) > 200:
         raise ToolError("Invalid arguments: idempotency_key: at most 200 characters.")
     fingerprint = idempotency.fingerprint(method="MCP", path="escalate_to_human", body=requested)
@@ -206,7 +208,7 @@ def _open_once(agent: Agent, arguments: dict[str, Any], context: str, requested:
     if claim.replay:
         return _visible_body(agent, claim.record.response_body["id"])
     try:
-        body = _open(agent, arguments, context)
+        body = _open(agent, arguments)
     except BaseException:
         # A failed call does not use up the key: the retry does the work.
         idempotency.idempotency_release(record=claim.record)
@@ -242,17 +244,21 @@ async def escalate_to_human(
     idempotency_key: str = "",
 ) -> str:
     agent = _agent()
-    if len(context) > CONTEXT_MAX_CHARS:
-        raise ToolError(f"Invalid arguments: context: at most {CONTEXT_MAX_CHARS} characters.")
     wait = _wait_seconds(wait_seconds, DEFAULT_WAIT_SECONDS if blocking else 0)
-    arguments: dict[str, Any] = {"reason": reason, "severity": severity, "blocking": blocking}
-    requested = {**arguments, "context": context, "conversation_id": conversation_id}
+    # context: shown on the card like a rule's evidence (the REST API's field of the same name).
+    arguments: dict[str, Any] = {
+        "reason": reason,
+        "severity": severity,
+        "blocking": blocking,
+        "context": context,
+    }
+    requested = {**arguments, "conversation_id": conversation_id}
     if conversation_id is not None:
         arguments["conversation_id"] = conversation_id
     else:
         # A conversation of its own, marked as opened over MCP.
         arguments.update(conversation=f"mcp-{uuid.uuid4().hex}", channel=Channel.MCP)
-    body = await _db(_open_once, agent, arguments, context.strip(), requested, idempotency_key.strip())
+    body = await _db(_open_once, agent, arguments, requested, idempotency_key.strip())
     body = await _wait(ctx, agent, body, wait)
     if body["status"] not in FINAL_STATUSES and not blocking and wait == 0:
         return f"Escalation {body['id']} opened; a person will see it. You may carry on."
@@ -279,13 +285,12 @@ def _post(agent: Agent, conversation_id: int, role: str, content: str) -> dict[s
     message = s.MessageCreateSerializer(data={"role": role, "content": content})
     message.is_valid(raise_exception=True)
     posted = post_message_service(conversation=conversation, **message.validated_data)
-    conversation.refresh_from_db(fields=["status"])
     return {
         "message_id": posted.message.pk,
         "escalated": posted.escalation is not None,
         "escalation_id": posted.escalation.pk if posted.escalation else None,
         "rules": [hit.rule_name for hit in posted.hits],
-        "paused": conversation.status == ConversationStatus.AWAITING_HUMAN,
+        "paused": posted.paused,
     }
 
 

@@ -21,9 +21,12 @@ def escalate_to_human(
     conversation_id: int | None = None,
     external_id: str = "",
     channel: str = Channel.API,
+    context: str = "",
     **fields: Any,
 ) -> services.OpenResult:
     """Exactly one of conversation_id (ours) or external_id (the agent's; made if missing).
+
+    `context`, the agent's words for the person, is shown on the card as a rule's evidence is.
 
     One transaction, so a refused escalation leaves no new conversation behind.
     """
@@ -38,4 +41,7 @@ def escalate_to_human(
                 agent=agent, external_id=external_id, channel=channel
             )
         conversation.agent = agent  # already loaded: spares the service a query
-        return services.open_escalation(conversation=conversation, origin=Origin.TOOL_CALL, **fields)
+        evidence = [{"kind": "context", "text": context}] if context else None
+        return services.open_escalation(
+            conversation=conversation, origin=Origin.TOOL_CALL, evidence=evidence, **fields
+        )

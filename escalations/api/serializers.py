@@ -138,6 +138,13 @@ class EscalateSerializer(serializers.Serializer):
         required=False,
         help_text="If still unanswered at the resolution target; default: the agent's policy.",
     )
+    context = strict.StrictCharField(
+        max_length=5000,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="The facts the person needs (amounts, order ids, what they said): shown on the card.",
+    )
 
     # What validate() says, in the schema: exactly one of the two.
     request_schema = {"oneOf": [{"required": ["conversation"]}, {"required": ["conversation_id"]}]}
@@ -299,6 +306,10 @@ class PostedMessageSerializer(serializers.Serializer):
     message = _MessageSerializer()
     escalation = EscalationSerializer(allow_null=True)
     hits = _HitSerializer(many=True)
+    paused = serializers.BooleanField(
+        help_text="The conversation waits for a person (by this message's escalation or an earlier one): "
+        "the agent's messages get 409 conversation_paused until the answer."
+    )
 
 
 def posted_message_body(posted, *, agent: Any) -> dict[str, Any]:
@@ -323,4 +334,5 @@ def posted_message_body(posted, *, agent: Any) -> dict[str, Any]:
             }
             for hit in posted.hits
         ],
+        "paused": posted.paused,
     }

@@ -319,8 +319,9 @@ class ConversationMessages(APIView):
         responses={201: s.PostedMessageSerializer, **error_responses(409, 503)},
         description=(
             "Record a message; the agent's rules run on it server-side. 201 with the message, the "
-            "escalation it opened or added to (or null) and the rules that fired. An agent message while "
-            "a blocking escalation waits: 409 conversation_paused."
+            "escalation it opened or added to (or null), the rules that fired and `paused`: whether the "
+            "conversation now waits for a person. An agent message while a blocking escalation waits: "
+            "409 conversation_paused."
         ),
     )
     def post(self, request: Request, pk: int) -> Response:

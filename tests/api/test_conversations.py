@@ -55,6 +55,7 @@ def test_a_user_message_that_fires_a_rule_opens_an_escalation(agent_api, ours):
     assert body["message"]["content"] == "I want a refund now"
     assert body["escalation"]["origin"] == "rule"
     assert [hit["rule_name"] for hit in body["hits"]] == ["Refunds"]
+    assert body["paused"] is True  # the rule's escalation is blocking
     assert Escalation.objects.filter(conversation=ours.conversation).count() == 1
 
 
@@ -65,6 +66,18 @@ def test_a_quiet_message_is_just_recorded(agent_api, ours):
     assert response.status_code == 201
     assert response.json()["escalation"] is None
     assert response.json()["hits"] == []
+    assert response.json()["paused"] is False
+
+
+def test_a_quiet_user_message_on_a_paused_conversation_says_it_is_still_paused(agent_api, ours):
+    factories.open_escalation(ours.conversation)
+
+    response = agent_api.post(
+        f"{URL}{ours.conversation.pk}/messages/", {"role": "user", "content": "hello?"}, format="json"
+    )
+
+    assert response.status_code == 201
+    assert (response.json()["escalation"], response.json()["paused"]) == (None, True)
 
 
 def test_an_agent_message_while_paused_gets_409_conversation_paused(agent_api, ours):

@@ -26,6 +26,30 @@ def test_a_tool_call_opens_an_escalation_on_a_new_conversation(agent_api, ours):
     assert body["conversation"] == {"id": conversation.pk, "external_id": "ext-42"}
 
 
+def test_the_agents_context_is_shown_on_the_card_as_evidence(agent_api, ours):
+    response = agent_api.post(
+        URL,
+        {
+            "conversation": "ext-43",
+            "reason": "Refund?",
+            "severity": "warning",
+            "context": "  Order 881, late.  ",
+        },
+        format="json",
+    )
+    too_long = agent_api.post(
+        URL,
+        {"conversation": "ext-44", "reason": "r", "severity": "info", "context": "x" * 5001},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.data
+    escalation = Escalation.objects.get(pk=response.json()["id"])
+    assert [(item["kind"], item["text"]) for item in escalation.evidence] == [("context", "Order 881, late.")]
+    assert too_long.status_code == 400
+    assert set(too_long.json()["error"]["fields"]) == {"context"}
+
+
 def test_a_second_call_on_the_same_conversation_is_merged_with_200(agent_api, ours):
     first = agent_api.post(URL, {"conversation_id": ours.conversation.pk, "reason": "a", "severity": "info"})
     second = agent_api.post(

@@ -85,6 +85,10 @@ def test_an_agent_message_on_a_paused_conversation_raises_conversation_paused(cl
     assert posted.escalation is not None and posted.paused  # the refund rule fired
     assert posted.message.role == "user"
 
+    # The customer writes again, quietly: no new escalation, and still paused by the first.
+    quiet = conversation.post_message("user", "Hello?")
+    assert (quiet.escalation, quiet.paused) == (None, True)
+
     with pytest.raises(ConversationPaused) as raised:
         conversation.post_message("agent", "Sure, refunding now.")
 

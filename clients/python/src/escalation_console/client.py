@@ -178,12 +178,14 @@ class _ApiCalls:
         area: str = "",
         blocking: bool = True,
         timeout_policy: str | None = None,
+        context: str = "",
         idempotency_key: str | None = None,
     ) -> Escalation:
         """escalate_to_human: hand the conversation to a person (severity: info, warning or critical).
 
         Name the conversation by your id (`conversation`, made if missing) or ours
-        (`conversation_id`); with neither, a new conversation is made for this call. The
+        (`conversation_id`); with neither, a new conversation is made for this call. `context`:
+        the facts the person needs (amounts, ids, what the customer said), shown on the card. The
         Idempotency-Key (a new one unless given) makes the call safe to retry: the same key
         gets the first answer back, never a second escalation.
         """
@@ -196,6 +198,8 @@ class _ApiCalls:
             body["topic"] = topic
         if area:
             body["area"] = area
+        if context:
+            body["context"] = context
         if conversation_id is not None:
             body["conversation_id"] = conversation_id
         else:
@@ -210,8 +214,9 @@ class _ApiCalls:
             )
         )
 
-    def get_escalation(self, escalation_id: int) -> Escalation:
-        return self._do(self._poll_call(escalation_id, 0))
+    def get_escalation(self, escalation_id: int, *, wait: int = 0) -> Escalation:
+        """The escalation now, or with `wait` (seconds, ≤ 60) once final or when the wait is up."""
+        return self._do(self._poll_call(escalation_id, wait))
 
     def withdraw(self, escalation_id: int, *, reason: str = "") -> Escalation:
         """No longer needed: the escalation becomes final (withdrawn). AlreadyResolved if it was final."""

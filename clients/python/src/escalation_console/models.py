@@ -125,9 +125,8 @@ class Message:
 class PostedMessage:
     """A recorded message, the escalation it opened or was added to (or None), and the rules that fired.
 
-    `paused`: this message's escalation pauses the conversation (blocking, not final): the agent must
-    wait for the answer before it posts again. A message that fired no rule returns paused=False
-    even on a conversation paused earlier; Client.get_conversation(id).paused tells for sure.
+    `paused`: the conversation waits for a person, by this message's escalation or an earlier one
+    still unanswered: the agent's next message would raise ConversationPaused until the answer.
     """
 
     message: Message
@@ -207,5 +206,5 @@ def posted_from_api(body: dict[str, Any], client: Any = None) -> PostedMessage:
         message=Message.from_api(body["message"]),
         escalation=escalation,
         hits=list(body.get("hits") or []),
-        paused=bool(escalation and escalation.blocking and not escalation.final),
+        paused=bool(body["paused"]),
     )
