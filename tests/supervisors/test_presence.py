@@ -111,11 +111,37 @@ def test_an_open_socket_is_online_and_its_team_hears_of_arrivals_and_departures(
         return first, arrival, online_while_both, departure
 
     first, arrival, online_while_both, departure = async_to_sync(scenario)()
-    assert first == {"type": "presence", "team_id": team.pk, "online": 1}
-    assert arrival == {"type": "presence", "team_id": team.pk, "online": 2}
+    # No agent of the team can escalate, so it is never uncovered (see the test after next).
+    assert first == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
+    assert arrival == {"type": "presence", "team_id": team.pk, "online": 2, "uncovered": False}
     assert online_while_both == {ana.pk, bob.pk}
-    assert departure == {"type": "presence", "team_id": team.pk, "online": 1}
+    assert departure == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
     assert online_user_ids(team.pk) == set()
+
+
+def test_each_announcement_says_whether_the_team_is_uncovered_as_of_then(billing_supervisors):
+    """ben alone online, off duty, read "uncovered" until a reload: the page now hears it live."""
+    team, ana, bob = billing_supervisors
+    factories.make_agent(team, "Billing Bot")  # the team can escalate
+    team.memberships.filter(user=bob).update(on_duty=False)
+    ana_cookie, bob_cookie = session_cookie(ana), session_cookie(bob)
+
+    async def scenario():
+        bob_socket = console_socket(cookie=bob_cookie)
+        assert (await bob_socket.connect())[0]
+        alone = await next_presence(bob_socket)  # online, but not on duty: nobody covers
+        ana_socket = console_socket(cookie=ana_cookie)
+        assert (await ana_socket.connect())[0]
+        covered = await next_presence(bob_socket)
+        await ana_socket.disconnect()
+        left = await next_presence(bob_socket)
+        await bob_socket.disconnect()
+        return alone, covered, left
+
+    alone, covered, left = async_to_sync(scenario)()
+    assert alone == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+    assert covered == {"type": "presence", "team_id": team.pk, "online": 2, "uncovered": False}
+    assert left == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
 
 
 def test_a_ping_refreshes_the_sockets_heartbeat(billing_supervisors):
