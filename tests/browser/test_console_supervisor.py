@@ -64,7 +64,8 @@ def test_the_header_fits_the_window_from_a_laptop_to_a_phone(open_page, busy_sup
     expect(teams).to_have_count(3)
     for name in ["Billing", "Customer Support", "Payments & Refunds Europe"]:
         expect(teams.filter(has_text=name)).to_contain_text(f"{name} 1 online")
-    assert fits_in_the_window(page, ".team-presence .team, #enable-notifications, .queue-widget, .duty-toggle")
+    status_row = ".team-presence .team, #enable-notifications, .queue-widget, .duty-toggle"
+    assert fits_in_the_window(page, status_row)
     # "Notify me of critical" on one line, not three.
     notify = page.locator("#enable-notifications").bounding_box()
     assert notify["height"] < 2 * 15, notify
@@ -143,18 +144,20 @@ def test_the_queue_claims_from_the_row_and_from_the_keyboard(open_page, ana, age
     expect(row["critical"].locator(".notify-only")).to_have_count(0)
     expect(page.locator("tr .claim-button")).to_have_count(3)
 
-    # j/k move the selection (critical, warning, info by the default sort); typing does not.
+    # j/k move the selection (critical, warning, info by the default sort); keys in a form field do not.
     page.keyboard.press("j")
     page.keyboard.press("j")
     page.keyboard.press("j")
     page.keyboard.press("k")
     expect(row["warning"]).to_have_class(SELECTED)
-    search = page.locator("input[type=search]")
-    search.fill("")
-    search.press("j")
-    expect(search).to_have_value("j")
+    severity_filter = page.locator("select[name=severity]")
+    severity_filter.focus()
+    severity_filter.press("j")  # a key for the form field, not for the queue
+    severity_filter.press("c")
     expect(row["warning"]).to_have_class(SELECTED)
-    search.blur()
+    expect(row["info"]).not_to_have_class(SELECTED)
+    assert page.url.endswith("/console/")
+    severity_filter.evaluate("node => node.blur()")
 
     # ? shows the shortcuts, Esc hides them.
     page.keyboard.press("?")
