@@ -543,3 +543,31 @@ def test_the_counts_are_shared_until_the_next_event_and_follow_every_event(
 
     services.dismiss(escalation_id=second.pk, user=ana)
     assert client.get(QUEUE).context["unanswered"] == 1
+
+
+def test_unclaimed_rows_offer_a_claim_button_and_non_blocking_ones_say_notify_only(
+    client, ana, bob, agent, make_escalation
+):
+    waiting = make_escalation(agent, reason="Blocking one")
+    notify_only = make_escalation(agent, reason="Just so you know", blocking=False)
+    held = make_escalation(agent, reason="Held by bob")
+    services.claim(escalation_id=held.pk, user=bob)
+    client.force_login(ana)
+
+    response = client.get(QUEUE)
+
+    rows = {row["pk"]: row for row in response.context["rows"]}
+    assert {pk for pk, row in rows.items() if row["claimable"]} == {waiting.pk, notify_only.pk}
+    assert {pk for pk, row in rows.items() if row["notify_only"]} == {notify_only.pk}
+    page = response.content.decode()
+    claim_url = reverse("console:claim", args=[waiting.pk])
+    assert f'<form method="post" action="{claim_url}" class="inline claim-form">' in page
+    assert reverse("console:claim", args=[held.pk]) not in page
+    assert page.count(">notify only</span>") == 1
+    assert 'id="shortcuts-help"' in page and "js/queue_keys.js" in page
+
+    # The row's button is the detail page's claim: it claims, then opens the escalation.
+    claimed = client.post(claim_url)
+    assert claimed["Location"] == reverse("console:detail", args=[waiting.pk])
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == ana
