@@ -27,8 +27,8 @@ from django.conf import settings
 from prometheus_client.metrics_core import GaugeMetricFamily
 from redis.client import Pipeline
 
-from escalation_project.redis_client import shared_redis
-from escalations.broadcast import team_group
+from escalation_project.redis_client import redis_is_down, shared_redis
+from escalations.broadcast import publish_soon, team_group
 from supervisors.models import Team
 
 logger = logging.getLogger(__name__)
@@ -188,6 +188,27 @@ class PresenceAnnouncer:
 
 
 presence_announcer = PresenceAnnouncer(coverage=team_uncovered)
+
+
+def announce_coverage(team_ids: Iterable[int]) -> None:
+    """Tell the teams' pages their count and coverage now, from a request: going on or off duty
+    changes who covers a team while nobody arrives or leaves. Call after the change commits.
+
+    The version comes from the same counter as the sockets' announcements, so whichever
+    reaches a page last with the higher version is the one it shows.
+    """
+    if redis_is_down():  # a frozen Redis timed out a moment ago: the switch answers now
+        return
+    try:
+        snapshots = _write(team_ids, lambda pipe, key: None)
+    except Exception:  # Redis away: the pages catch up at the next arrival or reload
+        logger.warning("Presence unavailable: on-duty change not announced.", exc_info=True)
+        return
+    for team_id, snapshot in snapshots.items():
+        message: dict = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
+        if (uncovered := team_uncovered(team_id)) is not None:
+            message["uncovered"] = uncovered
+        publish_soon(team_group(team_id), {**message, "version": snapshot.version})
 
 
 def announce(snapshots: dict[int, Snapshot]) -> None:

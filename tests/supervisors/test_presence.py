@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -20,6 +20,7 @@ from supervisors.presence import (
     presence_leave,
     presence_touch,
 )
+from supervisors.services import membership_set_on_duty
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
 from tests.waiting import async_wait_until
@@ -142,6 +143,27 @@ def test_each_announcement_says_whether_the_team_is_uncovered_as_of_then(billing
     assert alone == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
     assert covered == {"type": "presence", "team_id": team.pk, "online": 2, "uncovered": False}
     assert left == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+
+
+def test_going_on_duty_is_announced_with_the_coverage_it_brings(billing_supervisors):
+    """Nobody arrives or leaves, yet the team is covered from now on: its pages hear it."""
+    team, ana, bob = billing_supervisors
+    factories.make_agent(team, "Billing Bot")
+    team.memberships.update(on_duty=False)
+    cookie = session_cookie(ana)
+
+    async def scenario():
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        before = await next_presence(socket)
+        await sync_to_async(membership_set_on_duty)(user=ana, on_duty=True)
+        after = await next_presence(socket)
+        await socket.disconnect()
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    assert before == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+    assert after == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
 
 
 def test_a_ping_refreshes_the_sockets_heartbeat(billing_supervisors):
