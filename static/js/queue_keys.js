@@ -22,7 +22,8 @@
     rows().forEach(function (row) {
       const on = row.dataset.escalationId === selectedId;
       row.classList.toggle("selected", on);
-      row.setAttribute("aria-selected", on ? "true" : "false");
+      if (on) row.setAttribute("aria-current", "true");
+      else row.removeAttribute("aria-current");
     });
   }
 
