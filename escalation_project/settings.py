@@ -47,7 +47,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
-    # Swagger UI and Redoc assets served from our static files: no CDN.
+    # Swagger UI's assets served from our static files: no CDN.
     "drf_spectacular_sidecar",
     "channels",
     "simple_history",
@@ -404,7 +404,6 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     # Request and response shapes as separate components, so a request documents what the
     # API refuses (a required text field may not be blank: minLength 1) and leaves out the
     # read-only fields.
@@ -480,7 +479,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 # Content-Security-Policy (django-csp): scripts only from our own static files, no
 # inline script anywhere (the console, the admin, the DRF pages and Swagger UI load
 # theirs by URL). Inline styles stay allowed: Django admin templates, the browsable
-# API and Redoc/Swagger UI set style attributes, and a style cannot run code.
+# API and Swagger UI set style attributes, and a style cannot run code.
 from csp.constants import NONE, SELF  # noqa: E402 (kept with the block that uses it)
 
 INSTALLED_APPS += ["csp", "axes"]
@@ -494,8 +493,6 @@ CONTENT_SECURITY_POLICY = {
         "font-src": [SELF],
         # The console's websocket: 'self' covers ws(s):// to the same host.
         "connect-src": [SELF],
-        # Redoc renders in a web worker made from a blob.
-        "worker-src": [SELF, "blob:"],
         "object-src": [NONE],
         "base-uri": [SELF],
         "form-action": [SELF],

@@ -1,5 +1,6 @@
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views import defaults
 
 
@@ -23,3 +24,9 @@ def server_error(request):
             {"error": {"code": "server_error", "message": "Something went wrong on our side."}}, status=500
         )
     return defaults.server_error(request)
+
+
+def favicon(request):
+    """Browsers ask for /favicon.ico on every page that names no icon (the admin, the API's):
+    sent to the static file, which the static files middleware serves with its long cache."""
+    return HttpResponsePermanentRedirect(static("favicon.ico"))

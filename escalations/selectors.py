@@ -10,7 +10,7 @@ from agents.models import Agent, Conversation
 from escalation_project.request_memo import memoized
 from escalations import transitions
 from escalations.choices import Severity
-from escalations.models import FINAL_STATUSES, Escalation, Event, Status, Verb
+from escalations.models import FINAL_STATUSES, Escalation, Event, Verb
 from supervisors.models import Role
 from supervisors.selectors import team_ids_with_role
 
@@ -162,13 +162,14 @@ def active_counts_by_severity(*, user: AbstractBaseUser) -> dict[str, int]:
     return counts
 
 
-def open_counts_by_team(*, user: AbstractBaseUser) -> dict[int, int]:
-    """Open (unclaimed) escalations per team of the user's teams (superusers: every team)."""
-    counts: dict[int, int] = {}
-    for (team_id, status, _), n in active_counts(user=user).items():
-        if status == Status.OPEN:
-            counts[team_id] = counts.get(team_id, 0) + n
-    return counts
+def unanswered_count(*, user: AbstractBaseUser) -> int:
+    """The console's one count of waiting work: escalations of the user's teams (superusers: every
+    team) nobody has answered yet, open or claimed. The rows the queue lists unfiltered.
+
+    The header and the queue both print this number, labelled "unanswered" (they once
+    counted "open" and "waiting" apart, and disagreed by the claimed ones).
+    """
+    return sum(active_counts(user=user).values())
 
 
 def history_of(escalation: Escalation) -> QuerySet:

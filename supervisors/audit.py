@@ -14,12 +14,15 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import CharField, Q, QuerySet, Value
 
 from agents.models import Agent, EscalationRule
 from escalation_project.keyset import Keys, after_cursor, cursor_after
 from escalations.models import Escalation
 from supervisors.models import Membership, Team
+from supervisors.templatetags.console import local_minute
 from webhooks.models import Endpoint
 
 # kind -> (model, how a history row names its team)
@@ -44,11 +47,18 @@ AUDIT_KEYS: Keys = [("history_date", True), ("audit_kind", True), ("history_id",
 ACTIONS = {"+": "created", "~": "changed", "-": "deleted"}
 
 
+NONE_SHOWN = "—"
+
+
 @dataclass
 class Change:
+    """One field's old and new value as stored (a foreign key is an id), and as people read them."""
+
     field: str
     old: Any
     new: Any
+    old_shown: str = NONE_SHOWN
+    new_shown: str = NONE_SHOWN
 
 
 @dataclass
@@ -136,7 +146,56 @@ def _entries(keys: list[dict[str, Any]]) -> list[AuditEntry]:
         previous = _previous_versions(model, page_rows)
         for row in page_rows:
             rows[(kind, row.history_id)] = (row, previous.get(row.history_id))
-    return [_entry(key["audit_kind"], *rows[(key["audit_kind"], key["history_id"])]) for key in keys]
+    entries = [_entry(key["audit_kind"], *rows[(key["audit_kind"], key["history_id"])]) for key in keys]
+    _show_values(entries)
+    return entries
+
+
+def _show_values(entries: list[AuditEntry]) -> None:
+    """Fill each change's shown values: a user by username, another object by its name, a time
+    like the rest of the console (the viewer's zone, to the minute), nothing as "—".
+
+    A history row stores a foreign key as the id (`claimed_by: — → 3`); the page's ids
+    are read in one query per related model.
+    """
+    wanted: dict[Any, set[Any]] = {}
+    for entry in entries:
+        for change in entry.changes:
+            related = _related_model(entry.kind, change.field)
+            if related is not None:
+                wanted.setdefault(related, set()).update(v for v in (change.old, change.new) if v is not None)
+    names = {related: _names_of(related, ids) for related, ids in wanted.items()}
+    for entry in entries:
+        for change in entry.changes:
+            related = _related_model(entry.kind, change.field)
+            change.old_shown = _shown(change.old, names.get(related))
+            change.new_shown = _shown(change.new, names.get(related))
+
+
+def _related_model(kind: str, field_name: str) -> Any:
+    model = KINDS[kind][0]
+    try:
+        field = model._meta.get_field(field_name)
+    except FieldDoesNotExist:  # a field the model no longer has: shown as stored
+        return None
+    return field.related_model if field.many_to_one else None
+
+
+def _names_of(related: Any, ids: set[Any]) -> dict[Any, str]:
+    if related is get_user_model():
+        return dict(related._default_manager.filter(pk__in=ids).values_list("pk", related.USERNAME_FIELD))
+    return {pk: str(found) for pk, found in related._default_manager.in_bulk(list(ids)).items()}
+
+
+def _shown(value: Any, names: dict[Any, str] | None) -> str:
+    if value is None or value == "":
+        return NONE_SHOWN
+    if names is not None:
+        # Deleted since: the id is all the log still knows.
+        return names.get(value, f"#{value} (deleted)")
+    if isinstance(value, dt.datetime):
+        return local_minute(value)
+    return str(value)
 
 
 def _previous_versions(model, page_rows: list[Any]) -> dict[int, Any]:

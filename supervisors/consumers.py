@@ -4,7 +4,7 @@ Server → browser:
     {"type": "event", "id", "event_type", "escalation_id", "team_id", "created_at", "data"}
     {"type": "resumed", "last_id": N}      after a replay; N is the newest id sent (or `after`)
     {"type": "reload"}                     too much was missed: re-read the list instead
-    {"type": "presence", "team_id", "online": n}
+    {"type": "presence", "team_id", "online": n, "uncovered": bool}   (uncovered left out when unknown)
     {"type": "pong"}
     {"type": "error", "message": "..."}    the socket stays open
     close 4401                             not signed in (any more): logged out, deactivated, ...
@@ -300,7 +300,10 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if version <= self.presence_versions.get(team_id, 0):
             return
         self.presence_versions[team_id] = version
-        await self.send_json({"type": "presence", "team_id": team_id, "online": message["online"]})
+        frame = {"type": "presence", "team_id": team_id, "online": message["online"]}
+        if "uncovered" in message:
+            frame["uncovered"] = message["uncovered"]
+        await self.send_json(frame)
 
     # Helpers
 

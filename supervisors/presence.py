@@ -16,18 +16,22 @@ the team's pages from here too (`announce`), throttled per process.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
+from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from prometheus_client.metrics_core import GaugeMetricFamily
 from redis.client import Pipeline
 
-from escalation_project.redis_client import shared_redis
-from escalations.broadcast import team_group
+from escalation_project.redis_client import redis_is_down, shared_redis
+from escalations.broadcast import publish_soon, team_group
 from supervisors.models import Team
+
+logger = logging.getLogger(__name__)
 
 
 def _key(team_id: int) -> str:
@@ -129,6 +133,21 @@ def online_counts(team_ids: Iterable[int]) -> dict[int, int]:
 # --- Announcements: a team's pages hear its online count ---------------------------
 
 
+def team_uncovered(team_id: int) -> bool | None:
+    """Whether the team can escalate with nobody on duty online; None when that cannot be read.
+
+    Sent with each announcement: the header's "uncovered" follows who is online (and on
+    duty), so a page must hear it with the count, not only on reload.
+    """
+    from supervisors.selectors import uncovered_team_ids  # it imports this module
+
+    try:
+        return team_id in uncovered_team_ids([team_id])
+    except Exception:  # an announcement goes out regardless, with the count alone
+        logger.warning("Coverage unavailable for a presence announcement.", exc_info=True)
+        return None
+
+
 class PresenceAnnouncer:
     """Tells a team's pages its online count, at most once per PRESENCE_ANNOUNCE_MS per process.
 
@@ -137,12 +156,14 @@ class PresenceAnnouncer:
     change would be 500 × 500 frames, enough to stall daphne past its handshake
     timeout. Only the newest count matters (snapshots carry a version), so the
     first change in a window schedules one announcement at its end, which sends
-    the newest snapshot seen by then.
+    the newest snapshot seen by then, and whether the team is uncovered as read
+    then (`coverage`; leave it out to send counts alone).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, coverage: Callable[[int], bool | None] | None = None) -> None:
         self._newest: dict[int, Snapshot] = {}
         self._scheduled: dict[int, asyncio.Task] = {}
+        self._coverage = database_sync_to_async(coverage) if coverage is not None else None
 
     def offer(self, channel_layer, team_id: int, snapshot: Snapshot) -> None:
         newest = self._newest.get(team_id)
@@ -160,11 +181,34 @@ class PresenceAnnouncer:
         # Taken before the send, so a change during it schedules the next announcement.
         snapshot = self._newest.pop(team_id)
         del self._scheduled[team_id]
-        message = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
+        message: dict = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
+        if self._coverage is not None and (uncovered := await self._coverage(team_id)) is not None:
+            message["uncovered"] = uncovered
         await channel_layer.group_send(team_group(team_id), {**message, "version": snapshot.version})
 
 
-presence_announcer = PresenceAnnouncer()
+presence_announcer = PresenceAnnouncer(coverage=team_uncovered)
+
+
+def announce_coverage(team_ids: Iterable[int]) -> None:
+    """Tell the teams' pages their count and coverage now, from a request: going on or off duty
+    changes who covers a team while nobody arrives or leaves. Call after the change commits.
+
+    The version comes from the same counter as the sockets' announcements, so whichever
+    reaches a page last with the higher version is the one it shows.
+    """
+    if redis_is_down():  # a frozen Redis timed out a moment ago: the switch answers now
+        return
+    try:
+        snapshots = _write(team_ids, lambda pipe, key: None)
+    except Exception:  # Redis away: the pages catch up at the next arrival or reload
+        logger.warning("Presence unavailable: on-duty change not announced.", exc_info=True)
+        return
+    for team_id, snapshot in snapshots.items():
+        message: dict = {"type": "presence.changed", "team_id": team_id, "online": snapshot.online}
+        if (uncovered := team_uncovered(team_id)) is not None:
+            message["uncovered"] = uncovered
+        publish_soon(team_group(team_id), {**message, "version": snapshot.version})
 
 
 def announce(snapshots: dict[int, Snapshot]) -> None:

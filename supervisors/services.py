@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
+from supervisors import presence
 from supervisors.models import Membership
 
 
@@ -17,4 +19,6 @@ def membership_set_on_duty(*, user: AbstractBaseUser, on_duty: bool, team_id: in
             raise ValidationError({"team": "You are not a member of this team."})
     team_ids = sorted(memberships.values_list("team_id", flat=True))
     memberships.update(on_duty=on_duty)
+    # Whether the teams are covered may have changed with it: their open pages hear it live.
+    transaction.on_commit(lambda: presence.announce_coverage(team_ids))
     return team_ids

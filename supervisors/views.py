@@ -32,6 +32,7 @@ from escalations.selectors import (
     console_queue,
     escalations_visible_to,
     history_of,
+    unanswered_count,
 )
 from supervisors.context_processors import live_context
 from supervisors.forms import DismissForm, HistoryFilters, OnDutyForm, QueueFilters, RespondForm
@@ -85,7 +86,7 @@ def queue(request: HttpRequest) -> HttpResponse:
             "page": page,
             "rows": rows,
             "counts": [(severity, label, counts[severity]) for severity, label in reversed(Severity.choices)],
-            "total_active": sum(counts.values()),
+            "unanswered": unanswered_count(user=request.user),
             "filtered": filtered,
             "current_severity": filters.value("severity"),
             "base_query": _query_without(request, "after"),
@@ -124,6 +125,11 @@ def _queue_row(escalation: Escalation, viewer_id: int, now: dt.datetime, detail_
         "assignee": escalation.assigned_to.get_username() if escalation.assigned_to_id else "",
         "assignee_is_you": escalation.assigned_to_id == viewer_id,
         "level": escalation.level,
+        # The console's queue lists the viewer's supervisor teams only, where anyone may claim
+        # an open escalation (escalations.transitions): no per-row permission read.
+        "claimable": escalation.status == Status.OPEN,
+        "claim_url": f"{detail_prefix}{escalation.pk}/claim/",
+        "notify_only": not escalation.blocking,
     }
 
 

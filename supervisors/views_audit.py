@@ -7,6 +7,7 @@ import datetime as dt
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from supervisors import audit
@@ -17,7 +18,8 @@ from supervisors.views import PAGE_SIZE, _query_without
 
 
 def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
+    """The day starts at midnight where the viewer is: the zone every console time is shown in."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=timezone.get_current_timezone())
 
 
 @require_GET

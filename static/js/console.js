@@ -114,6 +114,12 @@
       document.querySelectorAll('[data-presence-team="' + data.team_id + '"]').forEach(function (node) {
         node.textContent = String(data.online);
       });
+      // Coverage moves with presence (someone on duty came or went); absent when unknown.
+      if (typeof data.uncovered === "boolean") {
+        document.querySelectorAll('[data-uncovered-team="' + data.team_id + '"]').forEach(function (node) {
+          node.hidden = !data.uncovered;
+        });
+      }
     }
   }
 

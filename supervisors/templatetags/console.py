@@ -6,7 +6,7 @@ import logging
 from django import template
 from django.utils import timezone
 
-from escalations.selectors import open_counts_by_team
+from escalations.selectors import unanswered_count
 from supervisors import presence
 from supervisors.selectors import memberships_of, uncovered_team_ids
 
@@ -31,7 +31,7 @@ def console_header(context) -> dict:
     # Both read once per request and shared with the view (the queue's severity counts).
     memberships = memberships_of(user)
     teams = [membership.team for membership in memberships]
-    open_count = sum(open_counts_by_team(user=user).values())  # a superuser's: every team
+    waiting = unanswered_count(user=user)  # a superuser's: every team
     team_ids = [team.pk for team in teams]
     online = _online_user_ids(team_ids)
     uncovered = set() if online is None else uncovered_team_ids(team_ids, online=online)
@@ -42,7 +42,7 @@ def console_header(context) -> dict:
     return {
         "show": True,
         "teams": teams,
-        "open_count": open_count,
+        "unanswered": waiting,
         "superuser": user.is_superuser,
         # Presence and live updates both ride on Redis: unreachable for one, gone for both.
         "live_offline": online is None,

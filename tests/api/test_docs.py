@@ -22,14 +22,27 @@ def test_the_schema_describes_every_endpoint(db):
     assert {"agentKey", "userToken"} <= set(schema["components"]["securitySchemes"])
 
 
-def test_swagger_and_redoc_load_their_assets_locally(client):
-    for page in ["/api/docs/", "/api/redoc/"]:
-        html = client.get(page).content.decode()
-        assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
-        assert assets, page
-        for asset in assets:
-            assert asset.startswith("/static/"), asset
-            assert client.get(asset).status_code == 200, asset
+def test_swagger_ui_loads_its_assets_locally(client):
+    html = client.get("/api/docs/").content.decode()
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css|png|ico))"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert client.get(asset).status_code == 200, asset
+
+
+def test_redoc_links_land_on_swagger_ui(client):
+    """Redoc's bundle asked Google for fonts at run time (refused by the CSP): Swagger UI only."""
+    response = client.get("/api/redoc/")
+    assert (response.status_code, response["Location"]) == (301, "/api/docs/")
+
+
+def test_the_favicon_is_served_where_browsers_ask_for_it(client, db):
+    response = client.get("/favicon.ico", follow=True)
+    assert response.status_code == 200
+    assert response.redirect_chain == [("/static/favicon.ico", 301)]
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+    assert '<link rel="icon" href="/static/favicon.ico">' in client.get("/").content.decode()
 
 
 def _schema() -> dict:

@@ -26,7 +26,7 @@ def test_the_queue_counts_from_the_database_and_says_live_updates_are_offline(db
     assert response.status_code == 200
     text = response.content.decode()
     assert "Live updates offline" in text
-    assert '<span class="queue-count">1</span> open' in text  # the count, from the database
+    assert '<span class="queue-count">1</span> unanswered' in text  # the count, from the database
     assert f'data-presence-team="{team.pk}">?</span>' in text  # presence unknown, not 0
 
 

@@ -38,6 +38,7 @@ MARK = "zebra"
 
 # --- How each URL is expected to behave ----------------------------------------------------
 PUBLIC = "public"  # anyone may GET it; it shows no team's data
+PUBLIC_REDIRECT = "public redirect"  # anyone: a permanent redirect to a public page or file
 PAGE = "page"  # console page: login required; shows only the viewer's teams
 OBJECT_PAGE = "object page"  # console page about one object: an outsider gets 404
 ACTION = "action"  # console state change on one object: POST only, CSRF, an outsider gets 404
@@ -57,7 +58,8 @@ URLS: dict[str, tuple[str, dict[str, str]]] = {
     "metrics": (OPERATOR, {}),
     "schema": (PUBLIC, {}),
     "api-docs": (PUBLIC, {}),
-    "api-redoc": (PUBLIC, {}),
+    "api-redoc": (PUBLIC_REDIRECT, {}),
+    "favicon": (PUBLIC_REDIRECT, {}),
     "console:login": (PUBLIC, {}),
     "console:logout": (POST_ONLY, {}),
     "console:on_duty": (POST_ONLY, {}),
@@ -343,6 +345,9 @@ def test_anonymous_gets_a_login_redirect_or_401_and_never_data(world, outsiders)
         elif kind in (PUBLIC, ADMIN_PUBLIC):
             assert response.status_code == 200, where
             assert_shows_nothing_of_the_team(response, where)
+        elif kind == PUBLIC_REDIRECT:
+            assert response.status_code == 301, where
+            assert client.get(response["Location"]).status_code == 200, where
         elif kind in (PAGE, OBJECT_PAGE):
             assert response.status_code == 302, where
             assert response["Location"].startswith("/console/login/?next="), where
@@ -380,6 +385,8 @@ def test_another_teams_supervisor_or_contributor_never_sees_the_team(world, outs
             assert response.status_code == 302 and response["Location"].startswith("/admin/login/"), where
         elif kind == "admin redirect":
             assert response.status_code == 302 and response["Location"] == path + "change/", where
+        elif kind == PUBLIC_REDIRECT:
+            assert response.status_code == 301, where
         elif kind in ("admin object", "admin superuser"):
             # The admin sends an object outside the user's teams back to its index ("doesn't exist").
             assert response.status_code in {302, *NOT_SEEN}, where

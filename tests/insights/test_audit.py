@@ -111,3 +111,40 @@ def test_keyset_pages_cover_every_change_once_even_at_the_same_instant(team, ana
             break
     assert [(e.kind, e.object_id) for e in seen] == [(e.kind, e.object_id) for e in everything]
     assert [e.kind for e in everything] == ["rule", "rule", "rule", "escalation", "escalation", "agent"]
+
+
+def test_people_are_named_and_times_read_like_the_rest_of_the_console(conversation, ana):
+    """`claimed_by: — → 3` was the log's word for "ana claimed it"; times were UTC to the second."""
+    with time_machine.travel(T0):  # ticking: each change after the one before
+        escalation = factories.open_escalation(conversation)
+        services.claim(escalation_id=escalation.pk, user=ana)
+        services.respond(escalation_id=escalation.pk, user=ana, guidance="Refund it.")
+        services.mark_needed(escalation_id=escalation.pk, user=ana, needed=True)
+    client = client_for(ana)
+    client.cookies["tz"] = "Europe%2FBerlin"
+    response = client.get(URL, {"type": "escalation", "object": escalation.pk})
+    shown = {
+        change.field: (change.old_shown, change.new_shown)
+        for entry in response.context["page"].entries
+        for change in entry.changes
+    }
+    assert shown["claimed_by"] == ("—", "ana")
+    assert shown["responder"] == ("—", "ana")
+    assert shown["marked_by"] == ("—", "ana")
+    page = response.content.decode()
+    assert "<del>—</del> → <ins>ana</ins>" in page
+    assert f"<ins>{ana.pk}</ins>" not in page
+    # 09:00 UTC is 10:00 in Berlin, printed as the queue and the escalation page print times.
+    assert ">2026-03-02 10:00 CET</time>" in page
+    assert "claim_expires_at</code>: <del>—</del> → <ins>2026-03-02 10:" in page
+
+
+def test_a_deleted_user_is_shown_by_the_id_the_log_kept(escalation, team, ana):
+    temp = factories.make_user("temp")
+    factories.add_member(temp, team)
+    services.claim(escalation_id=escalation.pk, user=temp)
+    temp_id = temp.pk
+    temp.delete()
+    entries = client_for(ana).get(URL, {"type": "escalation"}).context["page"].entries
+    shown = [(c.old_shown, c.new_shown) for e in entries for c in e.changes if c.field == "claimed_by"]
+    assert shown == [("—", f"#{temp_id} (deleted)")]

@@ -222,6 +222,46 @@ def test_a_closed_escalation_has_no_buttons_and_shows_the_answer(client, ana, es
     assert "Refund the $150." in page
 
 
+def card(page: str) -> str:
+    """The thread's card, its whitespace squeezed."""
+    start = page.rindex('<div class="card', 0, page.index('id="escalation-card"'))
+    return " ".join(page[start : page.index('<aside class="side">', start)].split())
+
+
+@pytest.mark.parametrize(
+    "close, ended",
+    [
+        (
+            lambda e, ana, agent: services.respond(escalation_id=e.pk, user=ana, guidance="Refund it."),
+            "<strong>Resumed with guidance</strong> by ana ·",
+        ),
+        (
+            lambda e, ana, agent: services.dismiss(escalation_id=e.pk, user=ana),
+            "<strong>Dismissed: the agent proceeded on its own</strong> by ana ·",
+        ),
+        (
+            lambda e, ana, agent: services.withdraw(escalation_id=e.pk, agent=agent, reason="User left"),
+            "<strong>Withdrawn by the agent</strong> ·",
+        ),
+    ],
+    ids=["resolved", "dismissed", "withdrawn"],
+)
+def test_the_threads_card_shows_how_it_ended_who_and_when(client, ana, agent, escalation, close, ended):
+    """It stayed red after the answer, as if the agent still waited."""
+    client.force_login(ana)
+    before = card(client.get(detail_url(escalation)).content.decode())
+    assert "Agent needs help" in before and "card-closed" not in before
+    with time_machine.travel(T0, tick=False):
+        close(escalation, ana, agent)
+    client.cookies["tz"] = "Europe%2FBerlin"
+
+    shown = card(client.get(detail_url(escalation)).content.decode())
+
+    assert "Agent asked for help" in shown and "card-closed" in shown
+    assert ended in shown
+    assert ">2026-03-02 15:02 CET</time>" in shown  # the console's format, in the viewer's zone
+
+
 # --- Actions: success -------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from escalations import services
 from escalations.models import Event
+from escalations.selectors import unanswered_count
 from supervisors import presence
 from supervisors.models import Role
 from supervisors.presence import presence_join
@@ -132,7 +133,7 @@ def test_counts_per_severity_cover_the_visible_open_and_claimed_rows(
         ("warning", "Warning", 2),
         ("info", "Info", 1),
     ]
-    assert response.context["total_active"] == 5
+    assert response.context["unanswered"] == 5
 
 
 # --- Filters ------------------------------------------------------------------------------
@@ -367,16 +368,40 @@ def test_a_render_reads_the_users_memberships_once(client, ana, agent, make_esca
 # --- The header ------------------------------------------------------------------------------
 
 
-def test_the_header_shows_the_users_teams_and_their_open_count(client, ana, agent, make_escalation):
+def test_the_header_shows_the_users_teams_and_their_unanswered_count(client, ana, agent, make_escalation):
     make_escalation(agent)
-    services.claim(escalation_id=make_escalation(agent).pk, user=ana)
+    services.claim(escalation_id=make_escalation(agent).pk, user=ana)  # claimed, not yet answered
+    services.dismiss(escalation_id=make_escalation(agent).pk, user=ana)  # answered
     client.force_login(ana)
 
     page = client.get(reverse("home")).content.decode()
 
     assert 'href="/console/">Console</a>' in page
-    assert '<span class="queue-count">1</span> open' in page
+    assert '<span class="queue-count">2</span> unanswered' in page
     assert "Billing" in page
+
+
+def test_the_header_and_the_queue_print_the_same_count_with_the_same_label(
+    client, ana, bob, agent, legal_agent, make_escalation
+):
+    """They said "13 open" and "14 waiting" of the same queue: one selector now counts for both."""
+    for severity in ["critical", "warning", "info"]:
+        make_escalation(agent, severity=severity)
+    services.claim(escalation_id=make_escalation(agent).pk, user=bob)
+    services.respond(escalation_id=make_escalation(agent).pk, user=bob, guidance="Done.")
+    make_escalation(legal_agent)  # another team's
+    client.force_login(ana)
+
+    response = client.get(QUEUE)
+
+    assert unanswered_count(user=ana) == 4
+    assert response.context["unanswered"] == 4
+    assert len(response.context["rows"]) == 4  # what the number counts: the queue's rows
+    assert sum(n for _, _, n in response.context["counts"]) == 4
+    page = response.content.decode()
+    assert '<span class="queue-count">4</span> unanswered' in page
+    assert '<strong class="unanswered-count">4</strong> unanswered' in page
+    assert page.count('title="Escalations of your teams that nobody has answered yet, open or claimed') == 2
 
 
 def test_runstack_lists_the_console_as_built(client, db):
@@ -394,19 +419,19 @@ def test_logging_out_returns_to_the_login_page(client, ana):
     assert client.get(QUEUE).status_code == 302
 
 
-def test_a_superusers_header_counts_the_open_escalations_of_every_team(
+def test_a_superusers_header_counts_the_unanswered_escalations_of_every_team(
     client, agent, legal_agent, make_escalation, bob
 ):
     make_escalation(agent)
     make_escalation(legal_agent)
-    services.claim(escalation_id=make_escalation(agent).pk, user=bob)  # claimed: not "open"
+    services.claim(escalation_id=make_escalation(agent).pk, user=bob)  # claimed: still unanswered
     root = factories.make_user("root", superuser=True)
     services.dismiss(escalation_id=make_escalation(legal_agent).pk, user=root)  # closed
     client.force_login(root)
 
     page = client.get(reverse("home")).content.decode()
 
-    assert '<span class="queue-count">2</span> open' in page
+    assert '<span class="queue-count">3</span> unanswered' in page
 
 
 def test_the_header_shows_how_many_supervisors_are_online_per_team(client, ana, bob, team):
@@ -457,13 +482,15 @@ def test_the_header_flags_a_team_nobody_on_duty_is_watching_and_offers_the_on_du
     client.force_login(ana)
 
     page = client.get(QUEUE).content.decode()
-    assert "uncovered</span>" in page  # Billing's agent can escalate; no console is open
+    # Billing's agent can escalate; no console is open. (Drawn hidden when covered: the live
+    # presence update shows it again.)
+    assert f'data-uncovered-team="{team.pk}" title=' in page
     assert (
         '<input type="hidden" name="on_duty" value="false">' in page
     )  # ana is on duty: the switch turns it off
 
     presence_join(team_ids=[team.pk], user_id=bob.pk, connection_id="bob-tab")
-    assert "uncovered</span>" not in client.get(QUEUE).content.decode()
+    assert f'data-uncovered-team="{team.pk}" hidden' in client.get(QUEUE).content.decode()
 
     client.post(reverse("console:on_duty"), {"on_duty": "false", "next": QUEUE})
     page = client.get(QUEUE).content.decode()
@@ -503,16 +530,44 @@ def test_the_counts_are_shared_until_the_next_event_and_follow_every_event(
 ):
     make_escalation(agent, severity="critical")
     client.force_login(ana)
-    assert client.get(QUEUE).context["total_active"] == 1
+    assert client.get(QUEUE).context["unanswered"] == 1
 
     with CaptureQueriesContext(connection) as queries:
-        assert client.get(QUEUE).context["total_active"] == 1
+        assert client.get(QUEUE).context["unanswered"] == 1
     assert not [q for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]  # from the cache
 
     second = make_escalation(agent, severity="info")  # an event: the next render counts again
     response = client.get(QUEUE)
-    assert response.context["total_active"] == 2
+    assert response.context["unanswered"] == 2
     assert dict((s, n) for s, _, n in response.context["counts"]) == {"critical": 1, "warning": 0, "info": 1}
 
     services.dismiss(escalation_id=second.pk, user=ana)
-    assert client.get(QUEUE).context["total_active"] == 1
+    assert client.get(QUEUE).context["unanswered"] == 1
+
+
+def test_unclaimed_rows_offer_a_claim_button_and_non_blocking_ones_say_notify_only(
+    client, ana, bob, agent, make_escalation
+):
+    waiting = make_escalation(agent, reason="Blocking one")
+    notify_only = make_escalation(agent, reason="Just so you know", blocking=False)
+    held = make_escalation(agent, reason="Held by bob")
+    services.claim(escalation_id=held.pk, user=bob)
+    client.force_login(ana)
+
+    response = client.get(QUEUE)
+
+    rows = {row["pk"]: row for row in response.context["rows"]}
+    assert {pk for pk, row in rows.items() if row["claimable"]} == {waiting.pk, notify_only.pk}
+    assert {pk for pk, row in rows.items() if row["notify_only"]} == {notify_only.pk}
+    page = response.content.decode()
+    claim_url = reverse("console:claim", args=[waiting.pk])
+    assert f'<form method="post" action="{claim_url}" class="inline claim-form">' in page
+    assert reverse("console:claim", args=[held.pk]) not in page
+    assert page.count(">notify only</span>") == 1
+    assert 'id="shortcuts-help"' in page and "js/queue_keys.js" in page
+
+    # The row's button is the detail page's claim: it claims, then opens the escalation.
+    claimed = client.post(claim_url)
+    assert claimed["Location"] == reverse("console:detail", args=[waiting.pk])
+    waiting.refresh_from_db()
+    assert waiting.claimed_by == ana

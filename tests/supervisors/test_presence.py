@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
@@ -20,6 +20,7 @@ from supervisors.presence import (
     presence_leave,
     presence_touch,
 )
+from supervisors.services import membership_set_on_duty
 from tests import factories
 from tests.supervisors.conftest import console_socket, session_cookie
 from tests.waiting import async_wait_until
@@ -111,11 +112,58 @@ def test_an_open_socket_is_online_and_its_team_hears_of_arrivals_and_departures(
         return first, arrival, online_while_both, departure
 
     first, arrival, online_while_both, departure = async_to_sync(scenario)()
-    assert first == {"type": "presence", "team_id": team.pk, "online": 1}
-    assert arrival == {"type": "presence", "team_id": team.pk, "online": 2}
+    # No agent of the team can escalate, so it is never uncovered (see the test after next).
+    assert first == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
+    assert arrival == {"type": "presence", "team_id": team.pk, "online": 2, "uncovered": False}
     assert online_while_both == {ana.pk, bob.pk}
-    assert departure == {"type": "presence", "team_id": team.pk, "online": 1}
+    assert departure == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
     assert online_user_ids(team.pk) == set()
+
+
+def test_each_announcement_says_whether_the_team_is_uncovered_as_of_then(billing_supervisors):
+    """ben alone online, off duty, read "uncovered" until a reload: the page now hears it live."""
+    team, ana, bob = billing_supervisors
+    factories.make_agent(team, "Billing Bot")  # the team can escalate
+    team.memberships.filter(user=bob).update(on_duty=False)
+    ana_cookie, bob_cookie = session_cookie(ana), session_cookie(bob)
+
+    async def scenario():
+        bob_socket = console_socket(cookie=bob_cookie)
+        assert (await bob_socket.connect())[0]
+        alone = await next_presence(bob_socket)  # online, but not on duty: nobody covers
+        ana_socket = console_socket(cookie=ana_cookie)
+        assert (await ana_socket.connect())[0]
+        covered = await next_presence(bob_socket)
+        await ana_socket.disconnect()
+        left = await next_presence(bob_socket)
+        await bob_socket.disconnect()
+        return alone, covered, left
+
+    alone, covered, left = async_to_sync(scenario)()
+    assert alone == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+    assert covered == {"type": "presence", "team_id": team.pk, "online": 2, "uncovered": False}
+    assert left == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+
+
+def test_going_on_duty_is_announced_with_the_coverage_it_brings(billing_supervisors):
+    """Nobody arrives or leaves, yet the team is covered from now on: its pages hear it."""
+    team, ana, bob = billing_supervisors
+    factories.make_agent(team, "Billing Bot")
+    team.memberships.update(on_duty=False)
+    cookie = session_cookie(ana)
+
+    async def scenario():
+        socket = console_socket(cookie=cookie)
+        assert (await socket.connect())[0]
+        before = await next_presence(socket)
+        await sync_to_async(membership_set_on_duty)(user=ana, on_duty=True)
+        after = await next_presence(socket)
+        await socket.disconnect()
+        return before, after
+
+    before, after = async_to_sync(scenario)()
+    assert before == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": True}
+    assert after == {"type": "presence", "team_id": team.pk, "online": 1, "uncovered": False}
 
 
 def test_a_ping_refreshes_the_sockets_heartbeat(billing_supervisors):
