@@ -134,13 +134,24 @@ def _parameter_field(kind: str, key: str, schema: dict[str, Any]) -> forms.Field
             help_text = f"{help_text} ({bounds})."
         attrs = {"placeholder": f"default {default}" if default is not None else ""}
         if kind_of == "integer":
-            return forms.IntegerField(label=label, required=False, help_text=help_text.strip(), widget=forms.NumberInput(attrs=attrs))
+            return forms.IntegerField(
+                label=label,
+                required=False,
+                help_text=help_text.strip(),
+                widget=forms.NumberInput(attrs=attrs),
+            )
         attrs["step"] = "any"
-        return forms.FloatField(label=label, required=False, help_text=help_text.strip(), widget=forms.NumberInput(attrs=attrs))
+        return forms.FloatField(
+            label=label, required=False, help_text=help_text.strip(), widget=forms.NumberInput(attrs=attrs)
+        )
     if "enum" in schema:  # the currency: codes in upper case (the lower-case ones are read the same)
         choices = [("", "— pick the limit's currency —"), *((code, code) for code in CODES)]
         return forms.ChoiceField(label=label, required=False, choices=choices, help_text=help_text)
-    widget = forms.Textarea(attrs={"rows": 4, "cols": 80}) if key in _LONG_TEXT else forms.TextInput(attrs={"size": 60})
+    widget = (
+        forms.Textarea(attrs={"rows": 4, "cols": 80})
+        if key in _LONG_TEXT
+        else forms.TextInput(attrs={"size": 60})
+    )
     # "Required" is the validation's to say (next to the field), for the chosen kind only.
     return forms.CharField(label=label, required=False, help_text=help_text, widget=widget)
 

@@ -219,7 +219,9 @@ def _refusal(address: str) -> str:
     message = f"This URL points at {address}, which is not {allowed}."
     if not settings.WEBHOOKS_ALLOW_LOOPBACK and _on_a_developer_machine() and _is_loopback(address):
         # A developer trying a local receiver: say how, rather than leave them reading the code.
-        message += " To allow this machine's own addresses while developing, set WEBHOOKS_ALLOW_LOOPBACK=true."
+        message += (
+            " To allow this machine's own addresses while developing, set WEBHOOKS_ALLOW_LOOPBACK=true."
+        )
     return message
 
 

@@ -20,6 +20,8 @@ from supervisors.models import Role, Team
 
 # What GET /teams/ says an agent key's role is in its own team.
 AGENT_ROLE = "agent"
+# The caller's role in GET /teams/ (named TeamRoleEnum in the schema: settings.SPECTACULAR_SETTINGS).
+TEAM_ROLES = [*Role.values, AGENT_ROLE]
 
 
 # Written as a username (or, as before, a user id); read back as the username, like every other
@@ -218,17 +220,11 @@ class LabelSerializer(strict.StrictModelSerializer):
         validators: list[Any] = []  # the service checks uniqueness, with a message on the name
 
 
-class _TeamLabelSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Label
-        fields = ["id", "kind", "name", "description"]
-
-
 class TeamSerializer(serializers.ModelSerializer):
-    labels = _TeamLabelSerializer(many=True, read_only=True, help_text="Its topics and areas.")
+    labels = LabelSerializer(many=True, read_only=True, help_text="Its topics and areas.")
     role = serializers.ChoiceField(
         source="caller_role",
-        choices=[*Role.choices, (AGENT_ROLE, "Agent")],
+        choices=TEAM_ROLES,
         read_only=True,
         help_text='The caller\'s role in the team; "agent" when called with an agent key.',
     )

@@ -130,7 +130,12 @@ def test_equal_scores_go_to_the_phrase_with_more_evidence():
     needed, others = Counter(apple=6, zebra=9, mango=9), Counter(mango=1)
     scored = [("apple", 2.52), ("mango", 2.48), ("zebra", 2.46), ("kiwi", 3.0)]
 
-    assert [term for term, _ in suggestions.ranked(scored, needed, others)] == ["kiwi", "zebra", "mango", "apple"]
+    assert [term for term, _ in suggestions.ranked(scored, needed, others)] == [
+        "kiwi",
+        "zebra",
+        "mango",
+        "apple",
+    ]
 
 
 @pytest.mark.parametrize(
