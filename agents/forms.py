@@ -234,7 +234,11 @@ class LabelDropdowns:
             self.fields[field_name] = label_dropdown(field_name, kind, self.team_ids, current)
 
 
-class EscalationRuleForm(LabelDropdowns, forms.ModelForm):
+# Declared fields (not added in __init__), so the admin's fieldsets may name them.
+RuleParameterFields = type("RuleParameterFields", (forms.Form,), parameter_fields())
+
+
+class EscalationRuleForm(LabelDropdowns, RuleParameterFields, forms.ModelForm):
     label_fields = {"topic": LabelKind.TOPIC, "area": LabelKind.AREA}
 
     exception_phrases = LinesField(
@@ -251,13 +255,25 @@ class EscalationRuleForm(LabelDropdowns, forms.ModelForm):
 
     class Meta:
         model = EscalationRule
-        exclude = ["parameters"]
+        fields = [
+            "agent",
+            "name",
+            "enabled",
+            "order",
+            "kind",
+            "applies_to",
+            "exception_phrases",
+            "severity",
+            "urgency",
+            "topic",
+            "area",
+            "reason_template",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.agent_id:
             self.team_ids = [self.instance.agent.team_id]
-        self.fields.update(parameter_fields())
         self._make_label_dropdowns()
         self.fields["kind"].widget.attrs["class"] = "rule-kind-switch"
         parameters = self.instance.parameters if isinstance(self.instance.parameters, dict) else {}
@@ -321,7 +337,21 @@ class AgentForm(LabelDropdowns, forms.ModelForm):
 
     class Meta:
         model = Agent
-        fields = "__all__"
+        fields = [
+            "team",
+            "name",
+            "slug",
+            "description",
+            "escalation_enabled",
+            "default_severity",
+            "default_urgency",
+            "default_topic",
+            "default_area",
+            "default_assignee",
+            "assignment",
+            "timeout_policy",
+            "timeout_guidance",
+        ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
