@@ -55,3 +55,25 @@ def test_the_kind_switch_the_inline_error_and_the_preview(open_page, agent, team
     expect(page.locator(".messagelist")).to_contain_text("was added successfully")
     rule = EscalationRule.objects.get()
     assert rule.parameters == {"phrases": ["refund", "money back"], "limit": 100, "currency": "USD"}
+
+
+def test_each_rule_on_the_agents_page_shows_its_own_kinds_fields(open_page, agent, team):
+    carla = factories.make_user("carla", is_staff=True)
+    factories.add_member(carla, team, Role.CONTRIBUTOR)
+    factories.make_rule(agent, name="Angry", kind="sentiment", parameters={"threshold": 0.7})
+
+    page = open_page(carla, f"/admin/agents/agent/{agent.pk}/change/")
+    saved = page.locator("#rules-0")
+    expect(saved.locator("fieldset.rule-kind-sentiment")).to_be_visible()
+    expect(saved.locator("fieldset.rule-kind-phrases")).to_be_hidden()
+    expect(saved.locator("#id_rules-0-sentiment__threshold")).to_have_value("0.7")
+
+    page.locator("#rules-group .add-row a").click()
+    added = page.locator("#rules-1")
+    expect(added.locator("fieldset.rule-kind-phrases")).to_be_hidden()
+    added.locator("#id_rules-1-kind").select_option("phrases")
+
+    expect(added.locator("fieldset.rule-kind-phrases")).to_be_visible()
+    expect(added.locator("fieldset.rule-kind-sentiment")).to_be_hidden()
+    expect(saved.locator("fieldset.rule-kind-sentiment")).to_be_visible()  # the other row is untouched
+    screenshot(page, "rule-form-inline")
