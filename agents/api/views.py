@@ -269,6 +269,7 @@ class TeamList(generics.GenericAPIView):
     pagination_class = _ordered_by("name", "id")
     queryset = Team.objects.none()  # for the schema; get() scopes it
 
+    @extend_schema(responses=s.TeamSerializer(many=True))
     def get(self, request: Request) -> Response:
         """The teams the caller belongs to, each with its labels and the caller's role in it.
         An agent key: its agent's team (role "agent")."""
