@@ -281,7 +281,10 @@ class EscalationRuleForm(LabelDropdowns, RuleParameterFields, forms.ModelForm):
             for key, value in parameters.items():
                 name = parameter_field_name(self.instance.kind, key)
                 if name in self.fields:
-                    self.initial[name] = value
+                    # "usd" is read as "USD" (rule_parameters); the dropdown lists the upper case.
+                    self.initial[name] = (
+                        value.upper() if key == "currency" and isinstance(value, str) else value
+                    )
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -365,3 +365,15 @@ def test_a_rule_test_shows_and_takes_its_conversation_as_lines(client, world):
     assert case.messages[-1] == {"role": "user", "content": "I want a refund\nof $150"}
     bad = client.post(url, {**data, "rule_tests-0-messages": "I want a refund"})
     assert "Line 1 needs a role first" in bad.content.decode()
+
+
+def test_a_currency_saved_in_lower_case_shows_in_the_dropdown(client, world):
+    rule = factories.make_rule(
+        world["bot"], kind="amount", parameters={"phrases": ["refund"], "limit": 100, "currency": "usd"}
+    )
+    client.force_login(world["carla"])
+
+    form = client.get(reverse("admin:agents_escalationrule_change", args=[rule.pk])).context["adminform"].form
+
+    assert form["amount__currency"].value() == "USD"
+    assert form["amount__phrases"].value() == "refund"
