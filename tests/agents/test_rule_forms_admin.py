@@ -305,6 +305,8 @@ def test_topic_and_area_are_dropdowns_of_the_teams_labels_with_a_link_to_add_one
     assert [value for value, _ in form.fields["topic"].choices] == ["", "Orders", "Refunds"]
     assert [value for value, _ in form.fields["area"].choices] == ["", "Payments"]
     assert f"/admin/agents/label/add/?kind=topic&amp;team={world['support'].pk}" in page
+    add_label = client.get(f"/admin/agents/label/add/?kind=topic&team={world['support'].pk}")
+    assert add_label.context["adminform"].form.initial == {"kind": "topic", "team": str(world["support"].pk)}
     response = client.post(
         reverse("admin:agents_escalationrule_change", args=[rule.pk]),
         rule_post(world["bot"], "phrases", name=rule.name, phrases__phrases="refund", topic="Invoices"),
