@@ -1,7 +1,8 @@
 import json
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -10,6 +11,7 @@ from simple_history.admin import SimpleHistoryAdmin
 from agents import services
 from agents.engine.intent import ModelUnavailable
 from agents.errors import LabelInUse
+from agents.forms import AgentForm, EscalationRuleForm, RuleTestCaseForm, kind_fieldsets
 from agents.keys import agent_key_create, agent_key_revoke
 from agents.learning import suggestions_for
 from agents.models import (
@@ -22,34 +24,48 @@ from agents.models import (
     RuleTestCase,
     SuggestionTarget,
 )
-from agents.rule_bench import parse_script, run_rule_tests, what_if
+from agents.rule_bench import PREVIEW_DAYS, parse_script, preview, run_rule_tests, what_if
 from agents.services import evaluate_conversation
 from escalation_project.text_checks import loads_checked
 from supervisors.admin_scope import ReadOnlyAdmin, TeamRoleInline, TeamScopedAdmin, change_reason
 from supervisors.insights import rule_precision
 from supervisors.models import Role
+from supervisors.selectors import team_ids_with_role
+
+# The rule's fields after its parameters: what the escalation it opens carries.
+_RULE_OUTCOME = ["exception_phrases", ("severity", "urgency"), ("topic", "area"), "reason_template"]
+
+
+def _editable_team_ids(request, role: Role = Role.CONTRIBUTOR) -> list[int] | None:
+    """For the label dropdowns before the agent is known: the teams the user may edit (None: all)."""
+    team_ids = team_ids_with_role(request.user, role)
+    return None if team_ids is None else sorted(team_ids)
 
 
 class EscalationRuleInline(TeamRoleInline, admin.StackedInline):
     """On an agent's page: its team's contributors and owners edit its rules."""
 
     model = EscalationRule
+    form = EscalationRuleForm
     extra = 0
-    fields = [
-        ("name", "enabled", "order"),
-        ("kind", "applies_to"),
-        "parameters",
-        "exception_phrases",
-        ("severity", "urgency"),
-        ("topic", "area"),
-        "reason_template",
+    show_change_link = True  # the rule's own page has the preview and the what-if bench
+    fieldsets = [
+        (None, {"fields": [("name", "enabled", "order"), ("kind", "applies_to")]}),
+        *kind_fieldsets(),
+        ("When it fires", {"fields": _RULE_OUTCOME}),
     ]
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        formset.form.team_ids = [obj.team_id] if obj is not None else _editable_team_ids(request)
+        return formset
 
 
 class RuleTestCaseInline(TeamRoleInline, admin.StackedInline):
     """On an agent's page: conversation scripts its rules should (or should not) escalate."""
 
     model = RuleTestCase
+    form = RuleTestCaseForm
     extra = 0
     fields = [("name", "should_escalate", "expected_rule"), "messages"]
 
@@ -62,6 +78,7 @@ class RuleTestCaseInline(TeamRoleInline, admin.StackedInline):
 
 @admin.register(Agent)
 class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
+    form = AgentForm
     list_display = ["name", "slug", "team", "escalation_enabled", "rule_count", "updated_at"]
     list_filter = ["team", "escalation_enabled"]
     search_fields = ["name", "slug", "description"]
@@ -84,6 +101,14 @@ class AgentAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     inlines = [EscalationRuleInline, RuleTestCaseInline]
     # The default assignee is one of the team's members: other teams' people are not listed.
     team_scoped_choices = {**TeamScopedAdmin.team_scoped_choices, "default_assignee": "teams"}
+
+    class Media:
+        js = ["js/rule_form.js"]  # the rules inline: each rule shows its kind's fields only
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.team_ids = [obj.team_id] if obj is not None else _editable_team_ids(request)
+        return form
 
     # Saves go through agents.services, like the API's: the matcher's version bump and the
     # history's author and reason live there, not in hooks here.
@@ -158,6 +183,78 @@ class EscalationRuleAdmin(TeamScopedAdmin, SimpleHistoryAdmin):
     list_filter = ["kind", "enabled", "severity", "agent__team"]
     search_fields = ["name", "agent__name", "reason_template"]
     list_select_related = ["agent"]
+    form = EscalationRuleForm
+    fieldsets = [
+        (None, {"fields": ["agent", ("name", "enabled", "order"), ("kind", "applies_to")]}),
+        *kind_fieldsets(),
+        ("When it fires", {"fields": _RULE_OUTCOME}),
+        (
+            "Preview",
+            {
+                "classes": ["rule-preview"],
+                "description": "Nothing is saved: “Preview” checks this version of the form.",
+                "fields": ["preview_conversation"],
+            },
+        ),
+    ]
+
+    class Media:
+        js = ["js/rule_form.js"]
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change, **kwargs)
+        form.team_ids = [obj.agent.team_id] if obj is not None else _editable_team_ids(request)
+        return form
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if request.method == "POST" and "_preview" in request.POST:
+            return self.preview_view(request, object_id, form_url, extra_context)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def preview_view(self, request, object_id, form_url, extra_context):
+        """The form again, checked as a save would check it, with what this version would fire
+        on; nothing is written (the admin's save path is not taken)."""
+        obj = self.get_object(request, object_id) if object_id else None
+        if object_id and (obj is None or not self.has_change_permission(request, obj)):
+            raise Http404
+        if obj is None and not self.has_add_permission(request):
+            raise PermissionDenied
+        form = self.get_form(request, obj, change=obj is not None)(request.POST, instance=obj)
+        result, error = None, ""
+        if form.is_valid():
+            rule = form.instance
+            try:
+                result = preview(rule, messages=form.cleaned_data.get("preview_conversation") or [])
+            except ModelUnavailable as unavailable:
+                error = unavailable.message
+        admin_form = helpers.AdminForm(
+            form,
+            list(self.get_fieldsets(request, obj)),
+            {},
+            self.get_readonly_fields(request, obj),
+            model_admin=self,
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {obj.name}" if obj else "Preview a new rule",
+            "subtitle": str(obj) if obj else None,
+            "adminform": admin_form,
+            "object_id": object_id,
+            "original": obj,
+            "is_popup": False,
+            "to_field": None,
+            "media": self.media + admin_form.media,
+            "inline_admin_formsets": [],
+            "errors": helpers.AdminErrorList(form, []),
+            "preserved_filters": self.get_preserved_filters(request),
+            "preview": result,
+            "preview_error": error,
+            "preview_days": PREVIEW_DAYS,
+            **(extra_context or {}),
+        }
+        return self.render_change_form(
+            request, context, add=obj is None, change=obj is not None, obj=obj, form_url=form_url
+        )
 
     def get_urls(self):
         what_if = path(

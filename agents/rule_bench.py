@@ -219,6 +219,37 @@ def what_if(rule: EscalationRule, *, days: int) -> WhatIf:
     return WhatIf(days, len(conversations), would_escalate, examples, truncated)
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What an edited rule (not saved) does: on a conversation the admin typed, and over the
+    agent's recent conversations (what_if)."""
+
+    tried: bool  # a conversation was given
+    fired_at: int | None  # the message (index) of it that fires, None: it does not fire
+    evidence: list[dict[str, Any]]
+    recent: WhatIf | None
+    note: str = ""  # why part of it was not run
+
+
+PREVIEW_DAYS = 30
+
+
+def preview(rule: EscalationRule, *, messages: list[dict[str, str]]) -> Preview:
+    """Call with a rule that passed full_clean(); nothing is saved. ModelUnavailable for intent
+    rules when the embedding model cannot be loaded."""
+    fired_at, evidence, note = None, [], ""
+    if messages and rule.kind == policy.KIND:
+        note = "Policy rules are judged by the model: try them on the agent's rule bench."
+    elif messages:
+        views = [MessageView(role=m["role"], content=m["content"]) for m in messages]
+        fired = replay(compile_rules([spec_of(rule)]), views)
+        if fired is not None:
+            fired_at, hits = fired
+            evidence = [item for hit in hits for item in hit.evidence]
+    recent = what_if(rule, days=PREVIEW_DAYS) if rule.agent_id else None
+    return Preview(bool(messages), fired_at, evidence, recent, note)
+
+
 def parse_script(text: str) -> list[dict[str, str]]:
     """'user: …' / 'agent: …' lines into messages; a line without a role continues the previous one."""
     messages: list[dict[str, str]] = []

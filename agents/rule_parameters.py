@@ -5,6 +5,7 @@ field error at once instead of a rule that silently never fires.
 """
 
 import difflib
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -329,6 +330,23 @@ def validate_judge_configured(kind: str, enabled: bool) -> None:
                 "POLICY_JUDGE_MODEL), so this rule could never fire: save it disabled until one is."
             }
         )
+
+
+# Every message of the checks above starts with the parameter it is about, in quotes.
+_NAMED_KEY = re.compile(r'^"(\w+)"')
+
+
+def parameter_errors(kind: str, params: dict) -> dict[str | None, str]:
+    """The same checks as validate_parameters, as {parameter: message} for a form to show next
+    to the field (None: not about one parameter); empty when the parameters are valid."""
+    try:
+        _known_keys(kind, params)
+        VALIDATORS[kind](params)
+    except ValidationError as exc:
+        message = exc.messages[0]
+        named = _NAMED_KEY.match(message)
+        return {named.group(1) if named else None: message}
+    return {}
 
 
 def validate_parameters(kind: str, params: Any) -> None:

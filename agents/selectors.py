@@ -17,5 +17,5 @@ def teams_visible_to(*, user: AbstractBaseUser) -> QuerySet[Team]:
 
 def agents_visible_to(*, user: AbstractBaseUser) -> QuerySet[Agent]:
     team_ids = team_ids_with_role(user, Role.SUPERVISOR)
-    queryset = Agent.objects.select_related("team")
+    queryset = Agent.objects.select_related("team", "default_assignee")  # the API shows its username
     return queryset if team_ids is None else queryset.filter(team_id__in=team_ids)

@@ -412,6 +412,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "SeverityEnum": "escalations.choices.Severity",
         "UrgencyEnum": "escalations.choices.Urgency",
+        "TeamRoleEnum": "agents.api.serializers.TEAM_ROLES",
+        "MessageRoleEnum": "agents.models.MessageRole",
     },
 }
 

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from django.db.models import Exists, OuterRef
+from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
 from agents.models import Agent, Conversation, EscalationRule, Message, MessageRole, RuleKind
@@ -36,16 +37,34 @@ MIN_Z = 1.96
 PRIOR_WEIGHT = 100.0
 # At most this many conversations of each set are read (the most recent): bounds the page's time.
 MAX_CONVERSATIONS = 2000
+# Below this many conversations on a side, a phrase's share there is mostly noise: the page says
+# which side is short rather than suggest from it.
+MIN_CONVERSATIONS_PER_SIDE = 20
 MAX_SUGGESTIONS = 20
 EXAMPLES = 3
 # Exceptions: a rule qualifies with at least this many marked escalations in the period.
 MIN_MARKED_FOR_EXCEPTIONS = 5
 MIN_EXCEPTION_COUNT = 2
 
-# Words too common to mean anything alone; a two-word phrase of two of them is skipped too.
+# Words too common to mean anything alone; a two-word phrase of two of them is skipped too. The
+# Snowball project's English stop list (snowballstem.org/algorithms/english/stop.txt), with a few
+# words of time and chat that topped real suggestions ("after", "please", "hi") added: a rule on
+# one of them would fire on nearly every conversation.
 STOPWORDS = frozenset(
-    "a an and are as at be but by can do for from have i if in is it me my no not of on or our so "
-    "that the this to was we what when will with you your".split()
+    """
+    i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she
+    her hers herself it its itself they them their theirs themselves what which who whom this that
+    these those am is are was were be been being have has had having do does did doing would should
+    could ought i'm you're he's she's it's we're they're i've you've we've they've i'd you'd he'd
+    she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't aren't wasn't weren't hasn't
+    haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't can't cannot couldn't
+    mustn't let's that's who's what's here's there's when's where's why's how's a an the and but if
+    or because as until while of at by for with about against between into through during before
+    after above below to from up down in out on off over under again further then once here there
+    when where why how all any both each few more most other some such no nor not only own same so
+    than too very can will just also get got still yet already ago since hi hello hey please
+    thanks thank ok okay yes
+    """.split()
 )
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?")
 
@@ -105,6 +124,36 @@ class Suggestions:
     suggestions: list[Suggestion]
     exceptions: list[ExceptionProposal]
 
+    @property
+    def shortfall(self) -> str:
+        """Why nothing is suggested, naming the side that is missing; "" when something is."""
+        if self.suggestions:
+            return ""
+        least, days = MIN_CONVERSATIONS_PER_SIDE, self.days
+        needed = f"{self.needed_read} conversation{pluralize(self.needed_read)} escalated and marked needed"
+        others = f"{self.others_read} never escalated"
+        short_needed, short_others = self.needed_read < least, self.others_read < least
+        if short_needed and short_others:
+            return (
+                f"Too little to compare: {needed} and {others} in the last {days} days (at least {least} "
+                "of each): mark more escalations needed, and let the agent handle more conversations alone."
+            )
+        if short_needed:
+            return (
+                f"Too few needed conversations: {needed} in the last {days} days, against {others} "
+                f"(at least {least} needed): mark more escalations needed."
+            )
+        if short_others:
+            return (
+                f"Too few conversations to compare with: {others} in the last {days} days, against "
+                f"{needed} (at least {least}): phrases are judged against what the agent handled alone, "
+                "so wait for more of them or widen the period."
+            )
+        return (
+            f"No phrase stands out: none occurs in at least {MIN_COUNT} of the {needed} far more "
+            f"often than in the {others}."
+        )
+
 
 def _user_texts(conversation_ids: list[int]) -> dict[int, list[str]]:
     texts: dict[int, list[str]] = {}
@@ -116,6 +165,12 @@ def _user_texts(conversation_ids: list[int]) -> dict[int, list[str]]:
 
 def _recent_ids(queryset) -> list[int]:
     return list(queryset.order_by("-created_at").values_list("pk", flat=True)[:MAX_CONVERSATIONS])
+
+
+def ranked(scored: list[tuple[str, float]], needed: Counter, others: Counter) -> list[tuple[str, float]]:
+    """By z; equal scores as the page shows them (one decimal) go to the phrase with more evidence:
+    more needed conversations, then fewer never-escalated ones. The alphabet only settles the rest."""
+    return sorted(scored, key=lambda item: (-round(item[1], 1), -needed[item[0]], others[item[0]], item[0]))
 
 
 def suggestions_for(agent: Agent, *, days: int, now: dt.datetime | None = None) -> Suggestions:
@@ -133,7 +188,7 @@ def suggestions_for(agent: Agent, *, days: int, now: dt.datetime | None = None) 
         for term, (delta, z) in log_odds(needed_counts, other_counts).items()
         if needed_counts[term] >= MIN_COUNT and z >= MIN_Z and delta > 0
     ]
-    scored.sort(key=lambda item: (-item[1], item[0]))
+    scored = ranked(scored, needed_counts, other_counts)
     # A two-word phrase whose words are both suggested alone adds little; keep the list short.
     suggestions = []
     for term, z in scored[:MAX_SUGGESTIONS]:

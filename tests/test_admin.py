@@ -75,11 +75,11 @@ def new_rule_form(**changes) -> dict:
         "rules-0-order": "0",
         "rules-0-kind": "regex",
         "rules-0-applies_to": "user",
-        "rules-0-parameters": '{"pattern": "\\\\b(sue|lawyer)\\\\b"}',
-        "rules-0-exception_phrases": "[]",
+        "rules-0-regex__pattern": "\\b(sue|lawyer)\\b",
+        "rules-0-exception_phrases": "",
         "rules-0-severity": "critical",
         "rules-0-urgency": "",
-        "rules-0-topic": "legal",
+        "rules-0-topic": "",
         "rules-0-area": "",
         "rules-0-reason_template": "Legal threat",
     }
@@ -176,7 +176,7 @@ def test_a_rule_with_an_invalid_pattern_is_refused_with_the_error(client, world)
 
     response = client.post(
         reverse("admin:agents_agent_change", args=[bot.pk]),
-        agent_form(bot, **new_rule_form(**{"rules-0-parameters": '{"pattern": "(unclosed"}'})),
+        agent_form(bot, **new_rule_form(**{"rules-0-regex__pattern": "(unclosed"})),
     )
 
     assert response.status_code == 200
@@ -320,8 +320,8 @@ def test_editing_or_deleting_a_rule_on_its_own_page_bumps_the_agents_rules_versi
             "order": "0",
             "kind": "phrases",
             "applies_to": "user",
-            "parameters": '{"phrases": ["refund", "money back"]}',
-            "exception_phrases": "[]",
+            "phrases__phrases": "refund\nmoney back",
+            "exception_phrases": "",
             "severity": "warning",
             "urgency": "",
             "topic": "",
@@ -348,7 +348,7 @@ def test_a_rule_test_is_added_on_the_agents_page(client, world):
                 "rule_tests-0-name": "Refund request escalates",
                 "rule_tests-0-should_escalate": "on",
                 "rule_tests-0-expected_rule": rule.pk,
-                "rule_tests-0-messages": '[{"role": "user", "content": "I want a refund"}]',
+                "rule_tests-0-messages": "user: I want a refund",
             },
         ),
     )
@@ -382,7 +382,7 @@ def test_agent_choices_are_limited_to_the_teams_a_contributor_may_edit(client, w
         reverse("admin:agents_escalationrule_add"),
         {
             "agent": foreign_agent, "name": "r", "enabled": "on", "order": "0", "kind": "phrases",
-            "applies_to": "user", "parameters": '{"phrases": ["refund"]}', "exception_phrases": "[]",
+            "applies_to": "user", "phrases__phrases": "refund", "exception_phrases": "",
             "severity": "warning", "urgency": "", "topic": "", "area": "", "reason_template": "why",
         },
     )  # fmt: skip

@@ -44,8 +44,8 @@ def rule_form(rule: EscalationRule, **changes) -> dict:
         "order": "0",
         "kind": rule.kind,
         "applies_to": rule.applies_to,
-        "parameters": '{"phrases": ["refund"]}',
-        "exception_phrases": "[]",
+        "phrases__phrases": "refund",
+        "exception_phrases": "",
         "severity": rule.severity,
         "urgency": "",
         "topic": "",
@@ -68,7 +68,7 @@ def test_a_rule_changed_in_the_admin_moves_the_version_and_the_next_post_uses_it
 
     response = client.post(
         reverse("admin:agents_escalationrule_change", args=[rule.pk]),
-        rule_form(rule, parameters='{"phrases": ["lawyer"]}'),
+        rule_form(rule, phrases__phrases="lawyer"),
     )
 
     assert response.status_code == 302

@@ -216,7 +216,27 @@ def validate_url(url: str) -> None:
 
 def _refusal(address: str) -> str:
     allowed = "a public or loopback address" if settings.WEBHOOKS_ALLOW_LOOPBACK else "a public address"
-    return f"This URL points at {address}, which is not {allowed}."
+    message = f"This URL points at {address}, which is not {allowed}."
+    if not settings.WEBHOOKS_ALLOW_LOOPBACK and _on_a_developer_machine() and _is_loopback(address):
+        # A developer trying a local receiver: say how, rather than leave them reading the code.
+        message += (
+            " To allow this machine's own addresses while developing, set WEBHOOKS_ALLOW_LOOPBACK=true."
+        )
+    return message
+
+
+def _on_a_developer_machine() -> bool:
+    """DEBUG, or the demo seeded (its credentials file exists): not a production server."""
+    from escalations.demo import credentials_path  # demo imports the services; only needed here
+
+    return settings.DEBUG or credentials_path().exists()
+
+
+def _is_loopback(address: str) -> bool:
+    ip = _ip_literal(address.split(" ", 1)[0])
+    if ip is not None and ip.version == 6 and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip is not None and ip.is_loopback
 
 
 def _ip_literal(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:

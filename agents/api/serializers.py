@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -15,16 +16,49 @@ from agents.rule_parameters import PARAMETERS, REQUIRED
 from agents.services import Evaluation
 from escalation_project.api import strict_fields as strict
 from escalation_project.api.openapi import NOT_BLANK
+from supervisors.models import Role, Team
+
+# What GET /teams/ says an agent key's role is in its own team.
+AGENT_ROLE = "agent"
+# The caller's role in GET /teams/ (named TeamRoleEnum in the schema: settings.SPECTACULAR_SETTINGS).
+TEAM_ROLES = [*Role.values, AGENT_ROLE]
+
+
+# Written as a username (or, as before, a user id); read back as the username, like every other
+# user field of the API (responder, claimed_by, the ladder's notify_users).
+@extend_schema_field(
+    {
+        "anyOf": [{"type": "string", "minLength": 1}, {"type": "integer"}],
+        "nullable": True,
+        "description": "A team member's username (a user id is accepted too); null: the team queue.",
+    }
+)
+class _AssigneeField(serializers.Field):
+    default_error_messages = {
+        "invalid_type": "Must be a username (a JSON string) or a user id (a JSON integer).",
+    }
+
+    def get_attribute(self, instance: Agent) -> Any:
+        return instance.default_assignee  # the user, for its username (select_related by the views)
+
+    def to_representation(self, user: Any) -> str:
+        return user.get_username()
+
+    def to_internal_value(self, data: Any) -> int:
+        """The user id; whether that user may be assigned is the service's check (a team member)."""
+        if isinstance(data, bool) or not isinstance(data, int | str) or data == "":
+            self.fail("invalid_type")
+        if isinstance(data, int):
+            return data
+        user_id = get_user_model().objects.filter(username=data).values_list("pk", flat=True).first()
+        # No user by that name reads like a user of another team: the service refuses both alike,
+        # so a caller cannot learn who exists elsewhere. 0 is no one's id.
+        return user_id if user_id is not None else 0
 
 
 class AgentSerializer(strict.StrictModelSerializer):
     team = strict.StrictIntegerField(source="team_id", help_text="Fixed at creation.")
-    default_assignee = strict.StrictIntegerField(
-        source="default_assignee_id",
-        allow_null=True,
-        required=False,
-        help_text="A user id of a team member; null: the team queue.",
-    )
+    default_assignee = _AssigneeField(source="default_assignee_id", allow_null=True, required=False)
 
     class Meta:
         model = Agent
@@ -184,6 +218,20 @@ class LabelSerializer(strict.StrictModelSerializer):
         fields = ["id", "team", "kind", "name", "description"]
         read_only_fields = ["team"]
         validators: list[Any] = []  # the service checks uniqueness, with a message on the name
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    labels = LabelSerializer(many=True, read_only=True, help_text="Its topics and areas.")
+    role = serializers.ChoiceField(
+        source="caller_role",
+        choices=TEAM_ROLES,
+        read_only=True,
+        help_text='The caller\'s role in the team; "agent" when called with an agent key.',
+    )
+
+    class Meta:
+        model = Team
+        fields = ["id", "name", "slug", "description", "role", "labels"]
 
 
 class _MessageIn(serializers.Serializer):

@@ -13,6 +13,7 @@ urlpatterns = [
     path("agents/<int:agent_id>/rule-tests/", views.RuleTestListCreate.as_view(), name="rule-tests"),
     path("agents/<int:agent_id>/rule-tests/run/", views.RuleTestRun.as_view(), name="rule-tests-run"),
     path("agents/<int:agent_id>/rule-tests/<int:test_id>/", views.RuleTestDetail.as_view(), name="rule-test"),
+    path("teams/", views.TeamList.as_view(), name="teams"),
     path("teams/<int:team_id>/labels/", views.LabelListCreate.as_view(), name="labels"),
     path("teams/<int:team_id>/labels/<int:label_id>/", views.LabelDetail.as_view(), name="label"),
 ]

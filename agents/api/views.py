@@ -9,7 +9,7 @@ Another team's objects are 404, as if they did not exist; a member without the r
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery, Value
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
@@ -28,7 +28,7 @@ from escalation_project.api.auth import calling_agent
 from escalation_project.api.openapi import error_responses
 from escalation_project.api.pagination import ApiCursorPagination
 from escalation_project.api.permissions import IsPerson
-from supervisors.models import Role, Team
+from supervisors.models import Membership, Role, Team
 from supervisors.selectors import has_team_role
 
 CONTRIBUTOR_ONLY = "Only a contributor or owner of the team may do this to its configuration."
@@ -260,3 +260,24 @@ class LabelDetail(_PersonView):
         team = _team(request, team_id, contributor=True)
         services.label_delete(label=get_object_or_404(Label.objects.filter(team=team), pk=label_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TeamList(generics.GenericAPIView):
+    """People and agent keys alike: what a client needs before it picks a team's topic or area."""
+
+    serializer_class = s.TeamSerializer
+    pagination_class = _ordered_by("name", "id")
+    queryset = Team.objects.none()  # for the schema; get() scopes it
+
+    @extend_schema(responses=s.TeamSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        """The teams the caller belongs to, each with its labels and the caller's role in it.
+        An agent key: its agent's team (role "agent")."""
+        own = calling_agent(request)
+        if own is not None:
+            teams = Team.objects.filter(pk=own.team_id).annotate(caller_role=Value(s.AGENT_ROLE))
+        else:
+            role = Membership.objects.filter(team=OuterRef("pk"), user=request.user).values("role")[:1]
+            teams = Team.objects.filter(memberships__user=request.user).annotate(caller_role=Subquery(role))
+        page = self.paginate_queryset(teams.prefetch_related("labels"))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)

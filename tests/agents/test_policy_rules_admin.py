@@ -1,7 +1,5 @@
 """Policy rules in the admin: the agent page's inline form refuses what the API refuses."""
 
-import json
-
 from django.urls import reverse
 
 from agents.models import EscalationRule
@@ -15,7 +13,8 @@ def policy_rule_form(**changes) -> dict:
         **{
             "rules-0-name": "Refund disputes",
             "rules-0-kind": "policy",
-            "rules-0-parameters": json.dumps({"policy": "Escalate refund disputes.", "last_n": 4}),
+            "rules-0-policy__policy": "Escalate refund disputes.",
+            "rules-0-policy__last_n": "4",
             "rules-0-reason_template": "{verdict}",
             **changes,
         }

@@ -75,32 +75,42 @@ def test_the_admin_rule_bench_shows_the_closest_example(client, agent, contribut
     assert "Refund request, like" in page
 
 
-def test_the_admin_form_saves_an_intent_rule_from_its_json(client, agent, contributor):  # noqa: F811
+def test_the_admin_form_saves_an_intent_rule_from_its_fields(client, agent, contributor):  # noqa: F811
     response = client.post(
-        reverse("admin:agents_agent_change", args=[agent.pk]), _second_rule_form(agent, json.dumps(REFUNDS))
+        reverse("admin:agents_agent_change", args=[agent.pk]), _second_rule_form(agent, REFUNDS)
     )
     assert response.status_code == 302, response.content.decode()[:2000]
     saved = EscalationRule.objects.get(name="Legal threats")
     assert (saved.kind, saved.parameters) == ("intent", REFUNDS)
 
 
-def test_too_few_examples_show_next_to_the_parameters_field(client, agent, contributor):  # noqa: F811
-    parameters = json.dumps({**REFUNDS, "should": REFUNDS["should"][:2]})
+def test_too_few_examples_show_next_to_the_should_field(client, agent, contributor):  # noqa: F811
     rules_before = EscalationRule.objects.count()
     response = client.post(
-        reverse("admin:agents_agent_change", args=[agent.pk]), _second_rule_form(agent, parameters)
+        reverse("admin:agents_agent_change", args=[agent.pk]),
+        _second_rule_form(agent, {**REFUNDS, "should": REFUNDS["should"][:2]}),
     )
     assert response.status_code == 200
     page = response.content.decode()
-    # The error sits in the parameters field's row (between it and the next field), not atop the page.
-    rows = re.findall(r"field-parameters.*?(?=field-exception_phrases)", page, re.S)
+    # The error sits in the should field's row (between it and the next field), not atop the page.
+    rows = re.findall(r"field-intent__should\b.*?(?=field-intent__should_not)", page, re.S)
     assert any("&quot;should&quot; needs at least 3 examples, not 2." in row for row in rows)
     assert EscalationRule.objects.count() == rules_before
 
 
-def _second_rule_form(agent, parameters: str) -> dict:
+def _fields(prefix: str, kind: str, parameters: dict) -> dict:
+    """The inline's per-kind fields for these parameters, as the form posts them."""
+    return {
+        f"{prefix}{kind}__{key}": "\n".join(value) if isinstance(value, list) else str(value)
+        for key, value in parameters.items()
+    }
+
+
+def _second_rule_form(agent, parameters: dict) -> dict:
     """The agent's page with its saved rule unchanged and a new intent rule as the second inline."""
-    new = new_rule_form(**{"rules-0-kind": "intent", "rules-0-parameters": parameters, "rules-0-topic": ""})
+    new = new_rule_form(
+        **{"rules-0-kind": "intent", "rules-0-topic": "", **_fields("rules-0-", "intent", parameters)}
+    )
     second = {key.replace("rules-0-", "rules-1-"): value for key, value in new.items() if "rules-0-" in key}
     return agent_form(agent, **_with_existing(agent.rules.get()), **second, **{"rules-TOTAL_FORMS": "2"})
 
@@ -116,8 +126,8 @@ def _with_existing(rule) -> dict:
         "rules-0-order": str(rule.order),
         "rules-0-kind": rule.kind,
         "rules-0-applies_to": rule.applies_to,
-        "rules-0-parameters": json.dumps(rule.parameters),
-        "rules-0-exception_phrases": json.dumps(rule.exception_phrases),
+        **_fields("rules-0-", rule.kind, rule.parameters),
+        "rules-0-exception_phrases": "\n".join(rule.exception_phrases),
         "rules-0-severity": rule.severity,
         "rules-0-urgency": rule.urgency,
         "rules-0-topic": rule.topic,

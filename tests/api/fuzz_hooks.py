@@ -113,13 +113,15 @@ def _agent(body: dict[str, Any]) -> None:
         body["team"] = WORLD.ids["team_id"]
     if _is_id(body.get("default_assignee")):
         body["default_assignee"] = WORLD.ids["user_id"]
+    elif isinstance(body.get("default_assignee"), str):  # a username: the team's member
+        body["default_assignee"] = WORLD.username
     if _is_text(body.get("slug")) and re.fullmatch(r"[-a-zA-Z0-9_]+", body["slug"]):
         body["slug"] = f"{body['slug'][:90]}-{next(_fresh)}"
     # Agent.clean()'s rules between fields, which the schema leaves to its description: no default
     # assignee with an assignment policy, and the "answer" policy needs the guidance to answer with.
-    if body.get("assignment") and _is_id(body.get("default_assignee")):
+    if body.get("assignment") and body.get("default_assignee") is not None:
         body["default_assignee"] = None
-    elif _is_id(body.get("default_assignee")):
+    elif body.get("default_assignee") is not None:
         # A PATCH that names an assignee without the policy meets the stored one, which an earlier
         # case may have set: leave the policy empty ("the default assignee") in the same body.
         body["assignment"] = ""

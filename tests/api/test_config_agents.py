@@ -1,5 +1,6 @@
 """/api/v1/agents/: list, retrieve, create and PATCH, scoped to the caller's teams."""
 
+import pytest
 from django.core.management import call_command
 
 from agents.models import Agent, Label, LabelKind
@@ -167,8 +168,40 @@ def test_the_schema_generates_without_warnings(db, tmp_path):
 def test_history_names_the_assignee_field_as_the_api_does(contributor_api, cora, ours):
     response = contributor_api.patch(f"{URL}{ours.agent.pk}/", {"default_assignee": cora.pk}, format="json")
     assert response.status_code == 200, response.json()
-    assert response.json()["default_assignee"] == cora.pk
+    assert response.json()["default_assignee"] == "cora"  # an id is still accepted; a name comes back
     assert ours.agent.history.first().history_change_reason == "API: changed default_assignee"
+
+
+def test_the_default_assignee_is_given_and_shown_as_a_username(contributor_api, cora, ours):
+    page = f"{URL}{ours.agent.pk}/"
+
+    response = contributor_api.patch(page, {"default_assignee": "cora"}, format="json")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["default_assignee"] == "cora"
+    ours.agent.refresh_from_db()
+    assert ours.agent.default_assignee == cora
+    assert contributor_api.get(URL).json()["results"][0]["default_assignee"] == "cora"
+    cleared = contributor_api.patch(page, {"default_assignee": None}, format="json")
+    assert cleared.json()["default_assignee"] is None
+
+
+def test_an_unknown_username_reads_like_another_teams_member(contributor_api, ours, theirs):
+    page = f"{URL}{ours.agent.pk}/"
+
+    unknown = contributor_api.patch(page, {"default_assignee": "nobody"}, format="json")
+    elsewhere = contributor_api.patch(page, {"default_assignee": theirs.supervisor.username}, format="json")
+
+    assert unknown.status_code == elsewhere.status_code == 400
+    assert unknown.json()["error"]["fields"] == elsewhere.json()["error"]["fields"]
+    assert unknown.json()["error"]["fields"]["default_assignee"] == ["Pick a member of the agent's team."]
+
+
+@pytest.mark.parametrize("value", [True, "", 1.5, ["cora"]])
+def test_a_default_assignee_of_another_type_is_a_field_error(contributor_api, ours, value):
+    response = contributor_api.patch(f"{URL}{ours.agent.pk}/", {"default_assignee": value}, format="json")
+    assert response.status_code == 400
+    assert "username" in response.json()["error"]["fields"]["default_assignee"][0]
 
 
 def test_an_agent_asks_for_round_robin_and_cannot_name_an_assignee_as_well(contributor_api, cora, ours):

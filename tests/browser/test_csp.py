@@ -46,6 +46,7 @@ def test_the_console_pages_report_no_csp_violation(open_page, ana, escalation):
     [
         ("/admin/", "#content"),
         ("/admin/agents/agent/add/", "#agent_form"),
+        ("/admin/agents/escalationrule/add/", "#escalationrule_form"),  # its kind switch script
         ("/api/docs/", ".swagger-ui .information-container"),  # drawn by Swagger UI's own script
         ("/api/v1/escalations/", "#content"),  # the browsable API
     ],

@@ -97,6 +97,7 @@ URLS: dict[str, tuple[str, dict[str, str]]] = {
     "api:team-target": (API_OBJECT, {"team_id": "team", "urgency": "urgency"}),
     "api:team-ladder": (API_OBJECT, {"team_id": "team"}),
     "config:agents": (API, {}),
+    "config:teams": (API, {}),
     "config:agent": (API_OBJECT, {"agent_id": "agent"}),
     "config:evaluate": (API_OBJECT, {"agent_id": "agent"}),
     "config:rules": (API_OBJECT, {"agent_id": "agent"}),

@@ -111,3 +111,49 @@ def test_bad_input_is_a_400(corpus, ana, outsider):
     assert client.post(URL, {"agent": corpus.slug, "phrase": ""}).status_code == 400
     # Another team's agent is not a choice, whoever asks.
     assert client_for(outsider).post(URL, {"agent": corpus.slug, "phrase": "x"}).status_code == 400
+
+
+def test_stop_words_are_never_suggested(agent):
+    for _ in range(8):
+        conversation_saying(agent, "after the update my card was stolen", needed=True)
+    for _ in range(20):
+        conversation_saying(agent, "hello, where is my parcel")
+
+    found = {s.phrase for s in suggestions.suggestions_for(agent, days=30).suggestions}
+
+    assert "stolen" in found
+    assert not found & {"after", "the", "after the", "was"}
+    assert all(set(phrase.split()) - suggestions.STOPWORDS for phrase in found)
+
+
+def test_equal_scores_go_to_the_phrase_with_more_evidence():
+    needed, others = Counter(apple=6, zebra=9, mango=9), Counter(mango=1)
+    scored = [("apple", 2.52), ("mango", 2.48), ("zebra", 2.46), ("kiwi", 3.0)]
+
+    assert [term for term, _ in suggestions.ranked(scored, needed, others)] == [
+        "kiwi",
+        "zebra",
+        "mango",
+        "apple",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("needed", "others", "says"),
+    [
+        (20, 11, "Too few conversations to compare with: 11 never escalated"),
+        (4, 25, "Too few needed conversations: 4 conversations escalated and marked needed"),
+        (3, 2, "Too little to compare: 3 conversations escalated and marked needed and 2 never escalated"),
+        (20, 20, "No phrase stands out: none occurs in at least 5 of the 20 conversations"),
+    ],
+)
+def test_the_page_says_which_side_is_missing(agent, ana, needed, others, says):
+    for _ in range(needed):
+        conversation_saying(agent, needed=True)  # all say only "I want my money back", like the others
+    for _ in range(others):
+        conversation_saying(agent)
+
+    page = client_for(ana).get(URL, {"agent": agent.slug}).content.decode()
+
+    assert says in page
+    assert ("mark more escalations needed" in page) is (needed < suggestions.MIN_CONVERSATIONS_PER_SIDE)

@@ -85,6 +85,48 @@ def test_an_internal_address_is_refused_with_a_field_message(client, world):
     assert not Endpoint.objects.filter(url__contains="169.254").exists()
 
 
+@pytest.mark.parametrize("debug", [True, False])
+def test_a_loopback_url_says_how_to_allow_it_on_a_developer_machine(client, world, settings, tmp_path, debug):
+    settings.DEBUG, settings.VAR_DIR = debug, tmp_path  # no demo credentials file: only DEBUG counts
+    client.force_login(world["carla"])
+
+    response = client.post(
+        reverse("admin:webhooks_endpoint_add"),
+        {"team": world["support"].pk, "url": "http://127.0.0.1:9000/hook", "active": "on"},
+    )
+
+    message = str(response.context["adminform"].form.errors["url"])
+    assert "127.0.0.1, which is not a public address" in message
+    assert ("WEBHOOKS_ALLOW_LOOPBACK=true" in message) is debug
+
+
+def test_a_loopback_url_says_how_to_allow_it_when_the_demo_is_seeded(client, world, settings, tmp_path):
+    from escalations.demo import CREDENTIALS_FILE_NAME
+
+    settings.DEBUG, settings.VAR_DIR = False, tmp_path
+    (tmp_path / CREDENTIALS_FILE_NAME).write_text("[]")
+    client.force_login(world["carla"])
+
+    response = client.post(
+        reverse("admin:webhooks_endpoint_add"),
+        {"team": world["support"].pk, "url": "http://[::1]/hook", "active": "on"},
+    )
+
+    assert "set WEBHOOKS_ALLOW_LOOPBACK=true" in str(response.context["adminform"].form.errors["url"])
+
+
+def test_a_private_url_does_not_mention_the_loopback_switch(client, world, settings):
+    settings.DEBUG = True
+    client.force_login(world["carla"])
+
+    response = client.post(
+        reverse("admin:webhooks_endpoint_add"),
+        {"team": world["support"].pk, "url": "http://10.0.0.5/hook", "active": "on"},
+    )
+
+    assert "WEBHOOKS_ALLOW_LOOPBACK" not in str(response.context["adminform"].form.errors["url"])
+
+
 def test_another_teams_endpoint_cannot_be_created(client, world):
     client.force_login(world["carla"])
 
