@@ -19,7 +19,9 @@ row's CPU per request is printed as a multiple of it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import http.client
+import itertools
 import json
 import os
 import platform
@@ -48,6 +50,9 @@ SERVER_KINDS = ("daphne", "sync", "gthread")
 Request = tuple[str, str, bytes | None]
 # Given the answer's status and body, None when it is what the bench expects, else why not.
 Check = Callable[[int, bytes], str | None]
+# One request of a plan: its name, requests(run) -> (i -> Request) where `run` numbers the
+# side's measurements (so each can use names and seeded rows of its own), and the check.
+Plan = list[tuple[str, Callable[[int], Callable[[int], Request]], Check]]
 
 
 @dataclass
@@ -94,7 +99,7 @@ class Result:
         return self.server_cpu / self.n * 1000
 
     def quantile(self, q: int) -> float:
-        return statistics.quantiles(sorted(self.latencies), n=100)[q - 1] * 1000
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1] * 1000
 
 
 def add_arguments(parser, *, n: int) -> None:
@@ -252,17 +257,42 @@ def start_servers(the_side: Side, kind: str, processes: int, *, threads: int = 4
                      str(processes), *workers, wsgi_application(the_side.code)]]  # fmt: skip
     else:
         sys.exit(f"unknown server {kind!r}: one of {', '.join(SERVER_KINDS)}")
-    for command in commands:
-        started.append(subprocess.Popen(command, cwd=the_side.code, env=the_side.env, stdout=log, stderr=log))
-    servers = Servers(kind, started, ports, log)
-    for process, port in zip(started, ports, strict=True):
-        _stack.wait_for_http(port, process=process)
-    if kind != "daphne":
-        # Every worker booted (each loads the app itself), not only the first to answer.
-        deadline = time.monotonic() + 30
-        while len(servers.pids()) < 1 + processes and time.monotonic() < deadline:
-            time.sleep(0.1)
+    try:
+        for command in commands:
+            started.append(
+                subprocess.Popen(command, cwd=the_side.code, env=the_side.env, stdout=log, stderr=log)
+            )
+        servers = Servers(kind, started, ports, log)
+        for process, port in zip(started, ports, strict=True):
+            _wait_for_healthz(port, process)
+        # Every gunicorn worker loads the app itself after the fork, and one still booting would
+        # count its start-up in the timed CPU: wait until no process has used CPU for a while.
+        _wait_until_idle(servers)
+    except BaseException:
+        _stack.stop(started)
+        log.close()
+        raise
     return servers
+
+
+def _wait_for_healthz(port: int, process: subprocess.Popen) -> None:
+    # Longer than _stack's 30 s: on a loaded machine four workers importing Django take a while.
+    deadline = time.monotonic() + 180
+    while _stack.http_status(port, "/healthz") != 200:
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the server on port {port} did not come up (its log: the side's workdir)")
+        time.sleep(0.2)
+
+
+def _wait_until_idle(servers: Servers, *, quiet: float = 1.0, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    before = {pid: _stack.cpu_seconds(pid) for pid in servers.pids()}
+    while time.monotonic() < deadline:
+        time.sleep(quiet)
+        now = {pid: _stack.cpu_seconds(pid) for pid in servers.pids()}
+        if now == before:
+            return
+        before = now
 
 
 # --- Load ----------------------------------------------------------------------------------
@@ -314,7 +344,8 @@ def load(
             for problem, count in wrong.items():
                 problems[problem] = problems.get(problem, 0) + count
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(concurrency)]
+    # Daemons: Ctrl-C ends the bench (and its cleanup runs) without waiting for them.
+    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -326,48 +357,43 @@ def healthz_ok(status: int, body: bytes) -> str | None:
     return None if status == 200 else f"healthz answered {status}"
 
 
-def measure(
-    the_side: Side,
-    kind: str,
-    name: str,
-    requests: Callable[[int], Request],
-    check: Check,
-    *,
-    args,
-    processes: int,
-    n: int | None = None,
-) -> Result:
-    """One row: start `kind` servers for the side, warm up, time n requests, stop them.
-
-    The warm-up sends the same kind of request (from index n on, so it never reuses what
-    the timed requests will use)."""
-    n = args.n if n is None else n
+def measure(the_side: Side, kind: str, plan: Plan, *, args, processes: int, run_numbers: Iterator[int]):
+    """Start `kind` servers for the side once; for each request of the plan warm up (from
+    index n on, so the warm-up never uses what the timed requests will), time n requests
+    with the servers' CPU read before and after; stop the servers. Yields a Result each."""
     headers = {"Authorization": f"Bearer {the_side.key}", "Content-Type": "application/json"}
-    servers = start_servers(the_side, kind, processes, threads=args.threads)
-    try:
-        load(servers.ports, lambda i: requests(n + i), check, n=args.warmup, concurrency=args.concurrency,
-             headers=headers)  # fmt: skip
-        server_before, postgres_before = servers.cpu_seconds(), _postgres_cpu(the_side)
-        started = time.perf_counter()
-        latencies, statuses, problems = load(
-            servers.ports, requests, check, n=n, concurrency=args.concurrency, headers=headers
-        )
-        elapsed = time.perf_counter() - started
-        server_cpu = servers.cpu_seconds() - server_before
-        postgres_cpu = _postgres_cpu(the_side) - postgres_before
-    finally:
-        servers.stop()
     label = kind if kind == "daphne" else f"gunicorn {kind}"
     if kind == "gthread":
-        label += f" ×{args.threads}"
-    return Result(the_side.label, f"{label} ×{processes}", name, latencies, statuses, problems, elapsed,
-                  server_cpu, postgres_cpu)  # fmt: skip
+        label += f" ×{args.threads} threads"
+    servers = start_servers(the_side, kind, processes, threads=args.threads)
+    try:
+        for name, make_requests, check in plan:
+            requests = make_requests(next(run_numbers))
+            warmup = functools.partial(_shifted, requests, args.n)
+            load(servers.ports, warmup, check, n=args.warmup, concurrency=args.concurrency, headers=headers)
+            server_before, postgres_before = servers.cpu_seconds(), _postgres_cpu(the_side)
+            started = time.perf_counter()
+            latencies, statuses, problems = load(
+                servers.ports, requests, check, n=args.n, concurrency=args.concurrency, headers=headers
+            )
+            elapsed = time.perf_counter() - started
+            server_cpu = servers.cpu_seconds() - server_before
+            postgres_cpu = _postgres_cpu(the_side) - postgres_before
+            yield Result(the_side.label, f"{label} ×{processes}", name, latencies, statuses, problems,
+                         elapsed, server_cpu, postgres_cpu)  # fmt: skip
+    finally:
+        servers.stop()
+
+
+def _shifted(requests: Callable[[int], Request], by: int, i: int) -> Request:
+    return requests(by + i)
 
 
 def floor(the_side: Side, *, args) -> Result:
     """GET /healthz under gunicorn sync workers of the side's code: the unit of every ratio."""
-    return measure(the_side, "sync", "floor: GET /healthz", lambda i: ("GET", "/healthz", None), healthz_ok,
-                   args=args, processes=args.workers)  # fmt: skip
+    plan = [("floor: GET /healthz", lambda run: lambda i: ("GET", "/healthz", None), healthz_ok)]
+    return next(iter(measure(the_side, "sync", plan, args=args, processes=args.workers,
+                             run_numbers=itertools.count())))  # fmt: skip
 
 
 def _postgres_cpu(the_side: Side) -> float:
@@ -462,35 +488,29 @@ def _print_ratios(results: list[Result]) -> None:
         )
 
 
-# One request of a plan: its name, requests(run) -> (i -> Request) where `run` numbers the
-# side's measurements (so each can use names and seeded rows of its own), the check, and n.
-Plan = list[tuple[str, Callable[[int], Callable[[int], Request]], Check]]
-
-
 def run(args, database: str, *, conversations: int, plan: Callable[[Side], Plan], title: str) -> None:
     """Every side, every server kind: GET /healthz and every request of `plan(side)`, plus each
     side's floor; with --compare the sides alternate, round after round."""
     kinds = [kind.strip() for kind in args.servers.split(",") if kind.strip()]
     results: list[Result] = []
     floors: dict[str, Result] = {}
-    measured: dict[str, int] = {}
     with contextlib.ExitStack() as stack:
         opened = [
             stack.enter_context(side(label, code, f"{database}_{k}", conversations=conversations))
             for k, (label, code) in enumerate(sides(args))
         ]
         rounds = args.rounds if args.compare is not None else 1
+        run_numbers = {the_side.label: itertools.count() for the_side in opened}
+        healthz = ("GET /healthz", lambda run: lambda i: ("GET", "/healthz", None), healthz_ok)
         for round_number in range(rounds):
             order = opened if round_number % 2 == 0 else opened[::-1]
             for kind in kinds:
                 for the_side in order:
-                    healthz = ("GET /healthz", lambda run: lambda i: ("GET", "/healthz", None), healthz_ok)
-                    for name, requests, check in [healthz, *plan(the_side)]:
-                        run_number = measured[the_side.label] = measured.get(the_side.label, -1) + 1
-                        result = measure(the_side, kind, name, requests(run_number), check, args=args,
-                                         processes=processes_of(kind, args))  # fmt: skip
+                    for result in measure(the_side, kind, [healthz, *plan(the_side)], args=args,
+                                          processes=processes_of(kind, args),
+                                          run_numbers=run_numbers[the_side.label]):  # fmt: skip
                         results.append(result)
-                        print(f"  {result.side} · {result.server} · {name}: {result.rate:.0f}/s, "
+                        print(f"  {result.side} · {result.server} · {result.request}: {result.rate:.0f}/s, "
                               f"{result.cpu_ms:.2f} ms server CPU", flush=True)  # fmt: skip
         for the_side in opened:
             floors[the_side.label] = floor(the_side, args=args)
