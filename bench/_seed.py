@@ -43,7 +43,8 @@ def seed(conversations: int) -> dict:
     return {"key": key, "conversations": [conversation.pk for conversation in made]}
 
 
-if __name__ == "__main__":
+# `make bench` runs every bench/*.py without arguments: then this does nothing.
+if __name__ == "__main__" and len(sys.argv) == 3:
     code_dir, conversations = sys.argv[1], int(sys.argv[2])
     # Not bench/ first: bench/webhooks.py and bench/metrics.py would shadow the project's modules.
     sys.path[0] = code_dir
