@@ -23,9 +23,11 @@ import functools
 import http.client
 import itertools
 import json
+import multiprocessing
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -85,6 +87,7 @@ class Result:
     elapsed: float
     server_cpu: float
     postgres_cpu: float
+    client_cpu: float
 
     @property
     def n(self) -> int:
@@ -125,6 +128,9 @@ def add_arguments(parser, *, n: int) -> None:
         help="gunicorn workers, the floor's too (default 2 per CPU, as the Procfile's `web`)",
     )
     parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument(
+        "--clients", type=int, default=4, help="client processes sharing --concurrency (default 4)"
+    )
     parser.add_argument("--code", type=Path, default=ROOT, help="the checkout whose servers answer")
     parser.add_argument(
         "--compare",
@@ -298,6 +304,15 @@ def _wait_until_idle(servers: Servers, *, quiet: float = 1.0, timeout: float = 1
 # --- Load ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Load:
+    latencies: list[float]
+    statuses: dict[int, int]
+    problems: dict[str, int]
+    elapsed: float
+    client_cpu: float
+
+
 def load(
     ports: list[int],
     requests: Callable[[int], Request],
@@ -306,26 +321,78 @@ def load(
     n: int,
     concurrency: int,
     headers: dict[str, str],
-) -> tuple[list[float], dict[int, int], dict[str, int]]:
-    """n requests (`requests(i)` says which) from `concurrency` threads, each with its own
-    keep-alive connection (reopened when the server closes it, as gunicorn's sync workers
-    do after every answer); threads spread over the ports."""
+    clients: int,
+) -> Load:
+    """n requests (`requests(i)` says which) from `concurrency` threads spread over `clients`
+    processes, each thread with its own keep-alive connection (reopened when the server closes
+    it, as gunicorn's sync workers do after every answer), threads spread over the ports.
+
+    Processes, not only threads: one GIL-bound client on a loaded 2-core machine was the
+    bottleneck (it had to open a connection per request to the sync workers), and the
+    servers' requests/s measured its CPU share rather than theirs."""
+    context = multiprocessing.get_context("fork")  # the children inherit `requests` and `check`
+    next_index = context.Value("q", 0)
+    go = context.Event()
+    answers = context.Queue()
+    clients = max(1, min(clients, concurrency))
+    children = [
+        context.Process(
+            target=_client,
+            args=(
+                ports,
+                requests,
+                check,
+                headers,
+                n,
+                next_index,
+                go,
+                answers,
+                range(k, concurrency, clients),
+            ),  # fmt: skip
+            daemon=True,  # Ctrl-C ends the bench (and its cleanup runs) without waiting for them
+        )
+        for k in range(clients)
+    ]
+    for child in children:
+        child.start()
+    started = time.perf_counter()
+    go.set()
+    result = Load([], {}, {}, 0.0, 0.0)
+    for _ in children:
+        part = answers.get()
+        result.latencies.extend(part["latencies"])
+        for code, count in part["statuses"].items():
+            result.statuses[code] = result.statuses.get(code, 0) + count
+        for problem, count in part["problems"].items():
+            result.problems[problem] = result.problems.get(problem, 0) + count
+        result.client_cpu += part["cpu"]
+    result.elapsed = time.perf_counter() - started
+    for child in children:
+        child.join()
+    return result
+
+
+def _client(ports, requests, check, headers, n, next_index, go, answers, numbers: range) -> None:
+    """One client process: a thread per connection number, taking request indexes from the
+    shared counter until n are taken; puts its latencies, statuses, problems and CPU time."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     problems: dict[str, int] = {}
     lock = threading.Lock()
-    counter = iter(range(n))
+
+    def take() -> int | None:
+        with next_index.get_lock():
+            if next_index.value >= n:
+                return None
+            next_index.value += 1
+            return next_index.value - 1
 
     def worker(number: int) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", ports[number % len(ports)], timeout=60)
         mine: list[float] = []
         codes: dict[int, int] = {}
         wrong: dict[str, int] = {}
-        while True:
-            with lock:
-                i = next(counter, None)
-            if i is None:
-                break
+        while (i := take()) is not None:
             method, path, body = requests(i)
             started = time.perf_counter()
             connection.request(method, path, body=body, headers=headers if body is not None else {})
@@ -344,13 +411,15 @@ def load(
             for problem, count in wrong.items():
                 problems[problem] = problems.get(problem, 0) + count
 
-    # Daemons: Ctrl-C ends the bench (and its cleanup runs) without waiting for them.
-    threads = [threading.Thread(target=worker, args=(k,), daemon=True) for k in range(concurrency)]
+    go.wait()
+    cpu_before = sum(os.times()[:2])
+    threads = [threading.Thread(target=worker, args=(number,), daemon=True) for number in numbers]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    return latencies, statuses, problems
+    answers.put({"latencies": latencies, "statuses": statuses, "problems": problems,
+                 "cpu": sum(os.times()[:2]) - cpu_before})  # fmt: skip
 
 
 def healthz_ok(status: int, body: bytes) -> str | None:
@@ -370,17 +439,15 @@ def measure(the_side: Side, kind: str, plan: Plan, *, args, processes: int, run_
         for name, make_requests, check in plan:
             requests = make_requests(next(run_numbers))
             warmup = functools.partial(_shifted, requests, args.n)
-            load(servers.ports, warmup, check, n=args.warmup, concurrency=args.concurrency, headers=headers)
+            options = {"concurrency": args.concurrency, "headers": headers, "clients": args.clients}
+            load(servers.ports, warmup, check, n=args.warmup, **options)
             server_before, postgres_before = servers.cpu_seconds(), _postgres_cpu(the_side)
-            started = time.perf_counter()
-            latencies, statuses, problems = load(
-                servers.ports, requests, check, n=args.n, concurrency=args.concurrency, headers=headers
-            )
-            elapsed = time.perf_counter() - started
+            timed = load(servers.ports, requests, check, n=args.n, **options)
             server_cpu = servers.cpu_seconds() - server_before
             postgres_cpu = _postgres_cpu(the_side) - postgres_before
-            yield Result(the_side.label, f"{label} ×{processes}", name, latencies, statuses, problems,
-                         elapsed, server_cpu, postgres_cpu)  # fmt: skip
+            yield Result(the_side.label, f"{label} ×{processes}", name, timed.latencies, timed.statuses,
+                         timed.problems, timed.elapsed, server_cpu, postgres_cpu,
+                         timed.client_cpu)  # fmt: skip
     finally:
         servers.stop()
 
@@ -437,8 +504,8 @@ def report(title: str, results: list[Result], floors: dict[str, Result], *, args
     )
     print()
     print("| code | server | request | n | req/s | p50 ms | p99 ms | max ms | server CPU ms/req | × floor "
-          "| PostgreSQL CPU ms/req | statuses |")  # fmt: skip
-    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+          "| PostgreSQL CPU ms/req | client CPU ms/req | statuses |")  # fmt: skip
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     valid = True
     for result in [*floors.values(), *results]:
         floor_ms = floors[result.side].cpu_ms
@@ -450,7 +517,8 @@ def report(title: str, results: list[Result], floors: dict[str, Result], *, args
         print(
             f"| {result.side} | {result.server} | {result.request} | {result.n} | {result.rate:.0f} | "
             f"{result.quantile(50):.1f} | {result.quantile(99):.1f} | {max(result.latencies) * 1000:.0f} | "
-            f"{result.cpu_ms:.2f} | {result.cpu_ms / floor_ms:.1f} | {pg} | {codes} |"
+            f"{result.cpu_ms:.2f} | {result.cpu_ms / floor_ms:.1f} | {pg} | "
+            f"{result.client_cpu / result.n * 1000:.2f} | {codes} |"
         )
     if args.compare is not None:
         _print_ratios(results)
@@ -491,6 +559,8 @@ def _print_ratios(results: list[Result]) -> None:
 def run(args, database: str, *, conversations: int, plan: Callable[[Side], Plan], title: str) -> None:
     """Every side, every server kind: GET /healthz and every request of `plan(side)`, plus each
     side's floor; with --compare the sides alternate, round after round."""
+    # `kill` (SIGTERM) cleans up as Ctrl-C does: servers stopped, databases dropped.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     kinds = [kind.strip() for kind in args.servers.split(",") if kind.strip()]
     results: list[Result] = []
     floors: dict[str, Result] = {}
