@@ -5,8 +5,9 @@ It serves the sync requests: the API, the console, the admin, static files, /hea
 server (/mcp/) are the `realtime` process's (daphne, escalation_project.asgi); the proxy in front routes
 by path (deploy/nginx.conf). Why two servers (issue 17, bench/README.md): under daphne a
 sync request crosses between the event loop and worker threads at every middleware, the
-view and the signals; a sync worker runs the whole chain on one thread, at about two thirds
-of the CPU per create. A long-poll, on the other hand, must not hold a worker while it waits.
+view and the signals; gunicorn runs the whole chain on one thread, for less CPU per request
+(bench/api_create.py, bench/messages.py). A long-poll, on the other hand, must not hold a
+thread while it waits.
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def url_samples(patterns=None, prefix: str = "/") -> list[tuple[str, bool]]:
 
 
 def test_the_proxy_sends_every_async_view_to_daphne_and_every_sync_one_to_gunicorn():
-    """A long-poll on a sync worker would hold the worker for its whole wait; a sync request on
+    """A long-poll on gunicorn would hold a worker's thread for its whole wait; a sync request on
     daphne pays its thread hand-offs (issue 17). The URL conf says which is which."""
     samples = url_samples()
     async_paths = [path for path, is_async in samples if is_async]
@@ -242,3 +242,14 @@ def test_the_proxy_upstreams_are_the_ports_compose_binds():
     assert "--bind 0.0.0.0:8000 " in services["web"]["command"]
     assert " -p 8001 " in services["realtime"]["command"]
     assert services["proxy"]["volumes"] == ["./deploy/nginx.conf:/etc/nginx/conf.d/default.conf:ro"]
+
+
+def test_gunicorn_keeps_a_connection_open_longer_than_the_proxy_reuses_it():
+    """Else gunicorn may close a connection just as nginx sends a POST on it: a 502 for that
+    request (nginx retries only idempotent ones)."""
+    command = shlex.split(compose()["services"]["web"]["command"])
+    proxy_keeps = re.search(r"upstream web \{[^}]*keepalive_timeout (\d+)s;", proxy_config())
+    web = dict((p, b) for _, p, b in locations())["/"]
+
+    assert int(command[command.index("--keep-alive") + 1]) > int(proxy_keeps.group(1))
+    assert "proxy_http_version 1.1;" in web and 'proxy_set_header Connection "";' in web
