@@ -8,8 +8,9 @@ so DIR's code answers.
 
 A *server* is how HTTP is served: `daphne` (N processes, as `make run` and the Procfile
 up to issue 17 run it), `sync` (gunicorn, N sync workers) or `gthread` (gunicorn, N
-workers of T threads). Each measurement starts its servers, warms them up, reads their
-CPU time from /proc, sends the timed requests, reads it again and stops them.
+workers of T threads, as the Procfile's `web` since issue 17). Each measurement starts
+its servers, warms them up, reads their CPU time from /proc, sends the timed requests,
+reads it again and stops them.
 
 The *floor* of a side: the CPU per request of GET /healthz served by gunicorn sync
 workers from the same code and settings (issue 17), measured in the same run. Every
@@ -48,7 +49,7 @@ if str(ROOT) not in sys.path:
 
 SERVER_KINDS = ("daphne", "sync", "gthread")
 
-# What a request to send is: method, path, body (or None) and what the answer must be.
+# A request to send: method, path and body (None for a GET).
 Request = tuple[str, str, bytes | None]
 # Given the answer's status and body, None when it is what the bench expects, else why not.
 Check = Callable[[int, bytes], str | None]
@@ -70,10 +71,6 @@ class Side:
     admin_url: str | None = None
     database: str = ""
     redis: subprocess.Popen | None = None
-
-    @property
-    def vendor(self) -> str:
-        return "postgresql" if self.admin_url else "sqlite"
 
 
 @dataclass
@@ -111,9 +108,9 @@ def add_arguments(parser, *, n: int) -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument(
         "--servers",
-        default="daphne,sync",
+        default="daphne,gthread",
         help="how HTTP is served, comma-separated: daphne, sync (gunicorn sync workers), "
-        "gthread (gunicorn threads workers) (default daphne,sync)",
+        "gthread (gunicorn threads workers, as the Procfile's `web`) (default daphne,gthread)",
     )
     parser.add_argument(
         "--processes",

@@ -1,6 +1,6 @@
 """Escalation creates over real HTTP, as a multiple of the floor (issue 17), per server.
 
-    .venv/bin/python bench/api_create.py [--n 1000] [--concurrency 16] [--servers daphne,sync]
+    .venv/bin/python bench/api_create.py [--n 1000] [--concurrency 16] [--servers daphne,gthread,sync]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/api_create.py
     .venv/bin/python bench/api_create.py --compare /work/wt-baseline [--rounds 2]
 

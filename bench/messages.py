@@ -1,6 +1,6 @@
 """Conversation messages over real HTTP, as a multiple of the floor (issue 17), per server.
 
-    .venv/bin/python bench/messages.py [--n 1000] [--concurrency 16] [--servers daphne,sync]
+    .venv/bin/python bench/messages.py [--n 1000] [--concurrency 16] [--servers daphne,gthread,sync]
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/messages.py
     .venv/bin/python bench/messages.py --compare /work/wt-baseline [--rounds 2]
 
