@@ -184,9 +184,9 @@ def url_samples(patterns=None, prefix: str = "/") -> list[tuple[str, bool]]:
     samples = []
     for pattern in get_resolver().url_patterns if patterns is None else patterns:
         route = str(pattern.pattern)
-        if route.startswith("^"):  # a re_path (the admin's app index): sync, sample by hand
-            if isinstance(pattern, URLPattern):
-                assert not iscoroutinefunction(pattern.callback), f"add a sample for the async {route}"
+        if route.startswith("^"):  # a re_path (the admin's app index): checked sync, not sampled
+            assert isinstance(pattern, URLPattern), f"walk the included re_path {route} too"
+            assert not iscoroutinefunction(pattern.callback), f"add a sample for the async {route}"
             continue
         path = prefix + re.sub(r"<(?:(\w+):)?\w+>", lambda m: SAMPLES[m.group(1) or "str"], route)
         if isinstance(pattern, URLResolver):
