@@ -1,4 +1,4 @@
-# The one image of every process in compose.yaml (web, worker, beat, migrate).
+# The one image of every app process in compose.yaml (web, realtime, worker, webhooks, beat, migrate).
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -16,4 +16,4 @@ RUN pip install -e . \
     && SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
     && mkdir -p /app/var && chown app /app/var
 USER app
-EXPOSE 8000
+EXPOSE 8000 8001
