@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/serve_hops.py
 
-Two daphne processes on one fresh database (SQLite in a temporary VAR_DIR, or
+Daphne processes on one fresh database (SQLite in a temporary VAR_DIR, or
 `bench_serve_hops` on PostgreSQL), with the production logging (JSON lines at
 INFO, written to /dev/null): one serves escalation_project.asgi (a sync request
 runs its whole middleware chain, view and signals in one call on its thread),
@@ -14,7 +14,9 @@ For each kind of request — GET /healthz, an escalation create on a new
 conversation, a message that fires nothing — `--n` requests at `--concurrency`
 go to one server, then the same to the other, in alternating order, `--blocks`
 times; each server's CPU (from /proc) over its share is divided by the requests.
-Printed: the median CPU ms per request of each, the ratio, and requests/s.
+Printed: the median CPU ms per request of each, the ratio, and requests/s. A
+third server (one hop, LOG_LEVEL=WARNING: no access line) gives what logging at
+INFO costs per request.
 """
 
 from __future__ import annotations
@@ -35,8 +37,15 @@ import _stack  # bench/ is on sys.path when run as a script
 from _db import django_stack
 
 BENCH_DATABASE = "bench_serve_hops"
-APPS = {"one hop": "escalation_project.asgi:application", "many hops": "bench._asgi_many_hops:application"}
+ONE_HOP, MANY_HOPS = "escalation_project.asgi:application", "bench._asgi_many_hops:application"
+# name: (application, LOG_LEVEL). The third measures what the INFO lines cost (WARNING writes none).
+SERVERS = {
+    "many hops": (MANY_HOPS, "INFO"),
+    "one hop": (ONE_HOP, "INFO"),
+    "one hop, WARNING": (ONE_HOP, "WARNING"),
+}
 CONVERSATIONS = 32
+KINDS = ("healthz", "create", "message")
 
 
 def main() -> None:
@@ -52,14 +61,14 @@ def main() -> None:
         try:
             key, conversation_ids = _prepare()
             ports = {}
-            for name, app in APPS.items():
-                servers[name], ports[name] = _start(app)
+            for name, (app, log_level) in SERVERS.items():
+                servers[name], ports[name] = _start(app, log_level)
             cpu_ms: dict[tuple[str, str], list[float]] = defaultdict(list)
             per_second: dict[tuple[str, str], list[float]] = defaultdict(list)
             loads = [os.getloadavg()[0]]
             for block in range(args.blocks + 1):  # block 0 warms both up, uncounted
-                order = list(APPS) if block % 2 else list(APPS)[::-1]
-                for kind in ("healthz", "create", "message"):
+                order = list(SERVERS) if block % 2 else list(SERVERS)[::-1]
+                for kind in KINDS:
                     for name in order:
                         pid = servers[name].pid
                         before, started = _stack.cpu_seconds(pid), time.perf_counter()
@@ -92,12 +101,12 @@ def _prepare() -> tuple[str, list[int]]:
     return key, [conversation.pk for conversation in conversations]
 
 
-def _start(app: str) -> tuple[subprocess.Popen, int]:
+def _start(app: str, log_level: str) -> tuple[subprocess.Popen, int]:
     port = _stack.free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), app],
         cwd=_stack.ROOT,
-        env=os.environ.copy(),
+        env={**os.environ, "LOG_LEVEL": log_level},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,  # the JSON access lines: formatted and written, as in production
     )
@@ -156,7 +165,7 @@ def _report(args, cpu_ms, per_second, loads) -> None:
     print()
     print("| request | CPU ms/request, many hops | one hop | many/one | requests/s, many hops | one hop |")
     print("|---|---:|---:|---:|---:|---:|")
-    for kind in ("healthz", "create", "message"):
+    for kind in KINDS:
         many, one = (statistics.median(cpu_ms[kind, name]) for name in ("many hops", "one hop"))
         ratios = [m / o for m, o in zip(cpu_ms[kind, "many hops"], cpu_ms[kind, "one hop"], strict=True)]
         rate_many, rate_one = (statistics.median(per_second[kind, name]) for name in ("many hops", "one hop"))
@@ -164,6 +173,14 @@ def _report(args, cpu_ms, per_second, loads) -> None:
             f"| {kind} | {many:.2f} | {one:.2f} | {statistics.median(ratios):.2f}× "
             f"({min(ratios):.2f}–{max(ratios):.2f}) | {rate_many:.0f} | {rate_one:.0f} |"
         )
+    print()
+    print("Logging at INFO (one hop): CPU ms per request above the same server at WARNING, median (range)")
+    for kind in KINDS:
+        costs = [
+            info - warning
+            for info, warning in zip(cpu_ms[kind, "one hop"], cpu_ms[kind, "one hop, WARNING"], strict=True)
+        ]
+        print(f"  {kind}: {statistics.median(costs):+.3f} ({min(costs):+.3f} to {max(costs):+.3f})")
 
 
 if __name__ == "__main__":
