@@ -79,6 +79,7 @@ def main() -> None:
                             per_second[kind, name].append(args.n / elapsed)
                 loads.append(os.getloadavg()[0])
             _report(args, cpu_ms, per_second, loads)
+            _log_line_costs()
         finally:
             _stack.stop(list(servers.values()))
 
@@ -181,6 +182,55 @@ def _report(args, cpu_ms, per_second, loads) -> None:
             for info, warning in zip(cpu_ms[kind, "one hop"], cpu_ms[kind, "one hop, WARNING"], strict=True)
         ]
         print(f"  {kind}: {statistics.median(costs):+.3f} ({min(costs):+.3f} to {max(costs):+.3f})")
+
+
+def _log_line_costs(lines: int = 5000, blocks: int = 5) -> None:
+    """One access line through the JSON handler: ours beside python-json-logger's formatter
+    configured as escalation_project/logs.py configured it before (same filter, same fields)."""
+    import io
+    import logging
+
+    from pythonjsonlogger.json import JsonFormatter
+
+    from escalation_project import request_id
+    from escalation_project.logs import JsonLineFormatter
+
+    formatters = {
+        "python-json-logger": JsonFormatter(
+            ["levelname", "name", "message", "request_id"],
+            rename_fields={"levelname": "level", "name": "logger"},
+            timestamp="time",
+            json_ensure_ascii=False,
+        ),
+        "ours": JsonLineFormatter(),
+    }
+    loggers = {}
+    for name, formatter in formatters.items():
+        handler = logging.StreamHandler(io.StringIO())
+        handler.setFormatter(formatter)
+        handler.addFilter(request_id.RequestIdFilter())
+        logger = logging.getLogger(f"bench.access.{name}")
+        logger.propagate = False
+        logger.handlers = [handler]
+        logger.setLevel(logging.INFO)
+        loggers[name] = logger
+    extra = {"method": "POST", "path": "/api/v1/escalations/", "status": 201, "duration_ms": 12.3}
+    micros: dict[str, list[float]] = defaultdict(list)
+    with request_id.bound(request_id.new()):
+        for block in range(blocks):
+            for name in list(loggers) if block % 2 else list(loggers)[::-1]:
+                logger = loggers[name]
+                started = time.process_time()
+                for _ in range(lines):
+                    logger.info("%s %s %s", "POST", "/api/v1/escalations/", 201, extra=extra)
+                micros[name].append((time.process_time() - started) * 1e6 / lines)
+    print()
+    print(
+        "One JSON access line (logger call, filter, format, write to memory), CPU µs, "
+        f"load {os.getloadavg()[0]:.1f}:"
+    )
+    for name, values in micros.items():
+        print(f"  {name}: median {statistics.median(values):.1f} ({min(values):.1f}–{max(values):.1f})")
 
 
 if __name__ == "__main__":
