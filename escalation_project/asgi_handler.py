@@ -69,6 +69,7 @@ class PooledThreadASGIHandler(ASGIHandler):
         self.sync_handler = BaseHandler()
         self.sync_handler.load_middleware(is_async=False)
         self._sync_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
+        self.sync_requests_waiting = 0  # for a slot, now
 
     def sync_slots(self) -> asyncio.Semaphore:
         """At most SYNC_REQUESTS_IN_FLIGHT sync requests run at once; the rest wait in turn (FIFO).
@@ -106,9 +107,17 @@ class PooledThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         try:
-            async with self.sync_slots():
+            slots = self.sync_slots()
+            self.sync_requests_waiting += 1
+            try:
+                await slots.acquire()
+            finally:
+                self.sync_requests_waiting -= 1
+            try:
                 # The one hop: thread-sensitive, so on this request's executor.
                 response = await sync_to_async(self.respond_in_thread)(scope, body_file)
+            finally:
+                slots.release()
             await self.send_response(response, send)
             if response.streaming:
                 # Iterated while sending, so closed only now (one more hop, for streams only).
