@@ -17,12 +17,10 @@ and keeps at most IDLE_EXECUTORS_KEPT threads between peaks.
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, iscoroutinefunction, sync_to_async
-from django.conf import settings
 from django.core import signals
 from django.core.exceptions import RequestAborted
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix
@@ -68,24 +66,6 @@ class PooledThreadASGIHandler(ASGIHandler):
         # a sync view's request runs through, in one call on its thread.
         self.sync_handler = BaseHandler()
         self.sync_handler.load_middleware(is_async=False)
-        self._sync_slots: tuple[asyncio.AbstractEventLoop, asyncio.Semaphore] | None = None
-        self.sync_requests_waiting = 0  # for a slot, now
-
-    def sync_slots(self) -> asyncio.Semaphore:
-        """At most SYNC_REQUESTS_IN_FLIGHT sync requests run at once; the rest wait in turn (FIFO).
-
-        One process runs Python on one core (the GIL): twenty requests at once on
-        twenty threads finish no sooner than five at a time, but each holds its
-        locks (SQLite's write lock, the pool's connection) while waiting for the
-        GIL, and who gets the GIL or a lock next is not first come, first served.
-        Queued here instead, in the order they arrived, requests keep their
-        latency near the median. Per event loop: a Semaphore belongs to the loop
-        that first waits on it.
-        """
-        loop = asyncio.get_running_loop()
-        if self._sync_slots is None or self._sync_slots[0] is not loop:
-            self._sync_slots = (loop, asyncio.Semaphore(settings.SYNC_REQUESTS_IN_FLIGHT))
-        return self._sync_slots[1]
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -107,17 +87,8 @@ class PooledThreadASGIHandler(ASGIHandler):
         except RequestAborted:
             return
         try:
-            slots = self.sync_slots()
-            self.sync_requests_waiting += 1
-            try:
-                await slots.acquire()
-            finally:
-                self.sync_requests_waiting -= 1
-            try:
-                # The one hop: thread-sensitive, so on this request's executor.
-                response = await sync_to_async(self.respond_in_thread)(scope, body_file)
-            finally:
-                slots.release()
+            # The one hop: thread-sensitive, so on this request's executor.
+            response = await sync_to_async(self.respond_in_thread)(scope, body_file)
             await self.send_response(response, send)
             if response.streaming:
                 # Iterated while sending, so closed only now (one more hop, for streams only).

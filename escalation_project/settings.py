@@ -82,9 +82,6 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "escalation_project.urls"
 ASGI_APPLICATION = "escalation_project.asgi.application"
-# Sync requests one daphne process runs at once; more wait their turn, in order of arrival
-# (escalation_project/asgi_handler.py). Async views (the long-poll) do not count.
-SYNC_REQUESTS_IN_FLIGHT = env_int("SYNC_REQUESTS_IN_FLIGHT", 8, minimum=1)
 
 TEMPLATES = [
     {

@@ -12,7 +12,6 @@ from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
 from escalation_project.asgi_handler import ExecutorPool, PooledThreadASGIHandler
-from tests.waiting import async_wait_until
 
 seen: list[threading.Thread] = []  # the objects, kept alive: no id can be recycled
 both_in_flight = threading.Barrier(2, timeout=5)
@@ -182,37 +181,3 @@ def test_a_streamed_response_is_sent_whole_and_closed_on_the_request_thread(coun
     assert sent[0]["status"] == 200
     assert b"".join(message.get("body", b"") for message in sent[1:]) == b"one two"
     assert finished and finished[0] is seen[0]
-
-
-in_view: list[str] = []
-let_go = threading.Event()
-
-
-def hold(request):
-    in_view.append(request.GET["n"])
-    assert let_go.wait(30)
-    return HttpResponse(request.GET["n"])
-
-
-urlpatterns += [path("hold/", hold)]
-
-
-def test_sync_requests_beyond_the_limit_wait_for_a_slot_in_order(handler, settings):
-    settings.SYNC_REQUESTS_IN_FLIGHT = 1
-    in_view.clear()
-    let_go.clear()
-
-    async def three():
-        first = asyncio.create_task(_get(handler, "/hold/?n=1"))
-        await async_wait_until(lambda: in_view == ["1"], message="the first request never reached its view")
-        later = [asyncio.create_task(_get(handler, f"/hold/?n={n}")) for n in (2, 3)]
-        await async_wait_until(
-            lambda: handler.sync_requests_waiting == 2, message="the others never queued for a slot"
-        )
-        assert in_view == ["1"]  # the others wait on the loop, holding no thread
-        let_go.set()
-        return [await first, *[await task for task in later]]
-
-    assert asyncio.run(three()) == ["1", "2", "3"]
-    assert in_view == ["1", "2", "3"]
-    assert handler.sync_requests_waiting == 0
