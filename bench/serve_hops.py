@@ -8,7 +8,7 @@ Daphne processes on one fresh database (SQLite in a temporary VAR_DIR, or
 `bench_serve_hops` on PostgreSQL), with the production logging (JSON lines at
 INFO, written to /dev/null): one serves escalation_project.asgi (a sync request
 runs its whole middleware chain, view and signals in one call on its thread),
-the other bench/_asgi_many_hops.py (Django's ASGIHandler.handle: each middleware
+the other bench/asgi_apps/many_hops.py (Django's ASGIHandler.handle: each middleware
 half, the view and the signals hop between the event loop and the thread).
 For each kind of request — GET /healthz, an escalation create on a new
 conversation, a message that fires nothing — `--n` requests at `--concurrency`
@@ -37,7 +37,7 @@ import _stack  # bench/ is on sys.path when run as a script
 from _db import django_stack
 
 BENCH_DATABASE = "bench_serve_hops"
-ONE_HOP, MANY_HOPS = "escalation_project.asgi:application", "bench._asgi_many_hops:application"
+ONE_HOP, MANY_HOPS = "escalation_project.asgi:application", "bench.asgi_apps.many_hops:application"
 # name: (application, LOG_LEVEL). The third measures what the INFO lines cost (WARNING writes none).
 SERVERS = {
     "many hops": (MANY_HOPS, "INFO"),

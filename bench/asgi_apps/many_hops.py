@@ -1,5 +1,7 @@
 """The ASGI application with Django's own request path, for bench/serve_hops.py's side-by-side.
 
+In a folder of its own: `make bench` runs every bench/*.py as a script, and this is not one.
+
 Everything as escalation_project.asgi serves it (the pooled request threads, the
 same middleware and routing) except the one hop: each middleware half, the view
 and the signals cross from the event loop to the request's thread on their own,
