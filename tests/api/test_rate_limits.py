@@ -123,4 +123,3 @@ def test_the_default_lets_one_busy_bot_post_fifty_messages_a_second(settings, as
         with mock.patch("escalation_project.api.throttling.time.time", return_value=start + tick / 50):
             refused += not CredentialRateThrottle().allow_request(_request(10), None)
     assert refused == 0
-
