@@ -28,7 +28,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+if DATABASES["default"]["ENGINE"] == "escalation_project.sqlite_backend":
     # A file, not :memory:, so threads in the concurrency tests share one
     # database with real WAL locking, as in production; one per test process,
     # so two test runs in one checkout do not delete each other's database.

@@ -1,11 +1,14 @@
-"""The ASGI handler keeps request threads: one thread per request in flight, reused afterwards."""
+"""The ASGI handler keeps request threads (one per request in flight, reused afterwards)
+and serves a sync request in one hop to its thread."""
 
 import asyncio
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from channels.testing import HttpCommunicator
-from django.http import HttpResponse
+from django.core.signals import request_finished
+from django.http import HttpResponse, StreamingHttpResponse
 from django.urls import path
 
 from escalation_project.asgi_handler import ExecutorPool, PooledThreadASGIHandler
@@ -76,3 +79,105 @@ def test_the_pool_keeps_only_so_many_idle_threads():
     assert pool.acquire() is first
     with pytest.raises(RuntimeError):
         second.submit(print)
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """One request thread that counts the calls handed to it: each is a hop from the event loop."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1, thread_name_prefix="request")
+        self.calls = 0
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.calls += 1
+        return super().submit(fn, *args, **kwargs)
+
+
+def note_thread(get_response):
+    # A sync-only middleware: Django's async chain would adapt each of its halves into a hop.
+    def middleware(request):
+        seen.append(threading.current_thread())
+        response = get_response(request)
+        seen.append(threading.current_thread())
+        return response
+
+    return middleware
+
+
+ran_async: list[threading.Thread] = []
+
+
+async def on_the_loop(request):
+    ran_async.append(threading.current_thread())
+    return HttpResponse("async")
+
+
+def streamed(request):
+    return StreamingHttpResponse(iter([b"one ", b"two"]))
+
+
+urlpatterns += [path("async/", on_the_loop), path("streamed/", streamed)]
+
+
+@pytest.fixture
+def counted(settings):
+    settings.ROOT_URLCONF = __name__
+    settings.MIDDLEWARE = [f"{__name__}.note_thread", "escalation_project.request_id.RequestIdMiddleware"]
+    seen.clear()
+    ran_async.clear()
+    handler = PooledThreadASGIHandler()
+    executor = CountingExecutor()
+    handler.executors = ExecutorPool(keep=1)
+    handler.executors.release(executor)
+    finished: list[threading.Thread] = []
+
+    def on_finished(**kwargs):
+        finished.append(threading.current_thread())
+
+    request_finished.connect(on_finished)
+    yield handler, executor, finished
+    request_finished.disconnect(on_finished)
+    executor.shutdown()
+
+
+def test_a_sync_request_makes_one_hop_for_middleware_view_and_signals(counted):
+    handler, executor, finished = counted
+    response = asyncio.run(HttpCommunicator(handler, "GET", "/where/").get_response(timeout=10))
+    assert response["status"] == 200
+    assert dict(response["headers"]).get(b"X-Request-ID")  # the async-capable middleware ran too
+    assert executor.calls == 1
+    # Middleware before and after, the view, and request_finished (connections closed): one thread.
+    assert len(seen) == 3
+    assert seen[0] is seen[1] is seen[2] is finished[0]
+    assert seen[0].name.startswith("request")
+
+
+def test_an_async_view_runs_on_the_event_loop(counted):
+    handler, _, _ = counted
+    loop_thread = []
+
+    async def get():
+        loop_thread.append(threading.current_thread())
+        return await HttpCommunicator(handler, "GET", "/async/").get_response(timeout=10)
+
+    response = asyncio.run(get())
+    assert response["body"] == b"async"
+    assert ran_async == loop_thread  # the view was not moved to a request thread
+
+
+def test_a_streamed_response_is_sent_whole_and_closed_on_the_request_thread(counted):
+    handler, executor, finished = counted
+    sent: list[dict] = []
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "GET", "path": "/streamed/", "headers": [], "query_string": b""}
+    # HttpCommunicator cannot read a stream's closing message (a body-less http.response.body).
+    asyncio.run(handler(scope, receive, send))
+    assert sent[0]["status"] == 200
+    assert b"".join(message.get("body", b"") for message in sent[1:]) == b"one two"
+    assert finished and finished[0] is seen[0]

@@ -9,6 +9,7 @@ from rest_framework.test import APIRequestFactory
 
 from escalation_project.api.throttling import CredentialRateThrottle, retry_after
 from escalation_project.env import env_rate
+from escalation_project.settings import API_THROTTLE_DEFAULT_RATES as DEFAULT_RATES
 from tests.api.conftest import agent_client
 
 URL = "/api/v1/escalations/"
@@ -109,3 +110,16 @@ def test_an_empty_rate_means_no_limit(monkeypatch):
     assert env_rate("API_RATE_USER", "600/minute") == ""
     monkeypatch.setenv("API_RATE_USER", " 5/hour ")
     assert env_rate("API_RATE_USER", "600/minute") == "5/hour"
+
+
+def test_the_default_lets_one_busy_bot_post_fifty_messages_a_second(settings, as_agent_key):
+    # The shipped default, whatever the environment running the tests sets.
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "agent_key": DEFAULT_RATES["agent_key"]}
+    start = (int(1_900_000_000 / 60) + 1) * 60  # the start of a window
+    refused = 0
+    # A whole window at 50 requests a second, then 5 s of the next, where the sliding count
+    # (the full previous window, weighted, plus the current one) stays at its peak of 3,000.
+    for tick in range(65 * 50):
+        with mock.patch("escalation_project.api.throttling.time.time", return_value=start + tick / 50):
+            refused += not CredentialRateThrottle().allow_request(_request(10), None)
+    assert refused == 0
