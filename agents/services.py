@@ -12,7 +12,7 @@ from django.db.models import F
 from agents import policy_judge
 from agents.engine import MessageView, RuleHit
 from agents.engine import policy as policy_rules
-from agents.engine.cache import matcher_for
+from agents.engine.cache import matcher_for, rule_row
 from agents.errors import ConversationPaused, LabelInUse
 from agents.models import (
     Agent,
@@ -29,6 +29,8 @@ from escalation_project.sqlite_retry import retry_if_busy
 from escalations.choices import classify
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
+from escalations.team_config import stamps_read_once
+from escalations.team_settings import team_settings_changed
 from supervisors.models import Membership, Role, Team
 from supervisors.selectors import has_team_role
 
@@ -84,9 +86,11 @@ def post_message(
         # agent row too, which serialised every message of an agent and deadlocked
         # with an agent's withdraw or tool call holding the event-order lock and
         # inserting an event that references the agent (found by bench/soak.py).
+        # The team comes along for its settings stamp (escalations.team_config): an opening
+        # below then reads no stamp of its own.
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
+            .select_related("agent__team")
             .get(pk=conversation.pk)
         )
         if role == MessageRole.AGENT:
@@ -121,18 +125,20 @@ def post_message(
         if not hits:
             return PostedMessage(message, None, [], skipped)
         headline = hits[0]
-        result = open_escalation(
-            conversation=conversation,
-            origin=Origin.RULE,
-            rule=EscalationRule.objects.filter(pk=headline.rule_id).first(),
-            reason=headline.reason,
-            severity=headline.severity,
-            urgency=headline.urgency or None,
-            topic=headline.topic,
-            area=headline.area,
-            blocking=True,
-            evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
-        )
+        with stamps_read_once(agent.team):
+            result = open_escalation(
+                conversation=conversation,
+                conversation_locked=True,
+                origin=Origin.RULE,
+                rule=rule_row(agent, headline.rule_id),
+                reason=headline.reason,
+                severity=headline.severity,
+                urgency=headline.urgency or None,
+                topic=headline.topic,
+                area=headline.area,
+                blocking=True,
+                evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
+            )
     return PostedMessage(message, result.escalation, hits, skipped)
 
 
@@ -392,7 +398,15 @@ def label_save(*, label: Label) -> Label:
     label.full_clean()
     try:
         with transaction.atomic():
+            # A label moved to another team (the admin lets an owner pick) changes both vocabularies.
+            moved_from = (
+                Label.objects.filter(pk=label.pk).values_list("team_id", flat=True).first()
+                if label.pk
+                else None
+            )
             label.save()
+            for team_id in {label.team_id, moved_from} - {None}:
+                team_settings_changed(team_id=team_id)
     except IntegrityError:
         raise ValidationError({"name": taken}) from None
     return label
@@ -407,7 +421,9 @@ def label_delete(*, label: Label) -> None:
         raise LabelInUse(
             f"The {label.kind} {label.name!r} is still used by {', '.join(users)}; change them first."
         )
-    label.delete()
+    with transaction.atomic():
+        label.delete()
+        team_settings_changed(team_id=label.team_id)
 
 
 def rule_draft_create(*, agent: Agent, user: Any, phrase: str) -> EscalationRule:

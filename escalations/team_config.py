@@ -43,16 +43,33 @@ _stamps: ContextVar[dict[int, object] | None] = ContextVar("team_config_stamps",
 
 
 @contextmanager
-def stamps_read_once() -> Iterator[None]:
+def stamps_read_once(*known: Team) -> Iterator[None]:
     """Within this block each team's stamp is read once: a sweep over sixty escalations of
     one team costs one stamp query, not sixty. A change committed meanwhile is seen by the
     next block; use it around one unit of work (a sweep, one opening: also a decorator),
-    not around a long-lived loop."""
-    token = _stamps.set({})
+    not around a long-lived loop.
+
+    `known`: teams already read in this unit of work (the agent key's check joins its
+    agent's team; post_message's locked read joins it too), whose stamps then cost no query.
+    Inside an outer block the outer one's stamps are used and added to: an opening inside
+    post_message reads no stamp post_message has.
+    """
+    outer = _stamps.get()
+    if outer is not None:
+        for team in known:
+            outer.setdefault(team.pk, _stamp_of(team))
+        yield
+        return
+    token = _stamps.set({team.pk: _stamp_of(team) for team in known})
     try:
         yield
     finally:
         _stamps.reset(token)
+
+
+def _stamp_of(team: Team) -> object:
+    """The stamp as _stamp reads it, from a Team row read in this unit of work."""
+    return (team.settings_version, team.created_at)
 
 
 def _stamp(team_id: int) -> object:

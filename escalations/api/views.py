@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.conf import settings
@@ -328,11 +327,7 @@ class ConversationMessages(APIView):
         serializer = s.MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         posted = post_message(conversation=conversation, **serializer.validated_data)
-        if posted.escalation is not None:
-            # Re-read with every relation the body shows (the service's copy lacks the user fields).
-            posted = dataclasses.replace(
-                posted, escalation=escalation_with_relations().get(pk=posted.escalation.pk)
-            )
+        # The service returns the escalation as it committed it (as the tool call's does): no re-read.
         return Response(
             s.posted_message_body(posted, agent=calling_agent(request)), status=status.HTTP_201_CREATED
         )
