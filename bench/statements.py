@@ -60,7 +60,8 @@ def main() -> None:
     load_after = Path("/proc/loadavg").read_text().split()[:3]
     database = "PostgreSQL" if os.environ.get("DATABASE_URL") else "SQLite"
     print(
-        f"{database}, n={args.n} per kind, {args.rounds} round(s); load before {load_before}, after {load_after}"
+        f"{database}, n={args.n} per kind, {args.rounds} round(s); "
+        f"load before {load_before}, after {load_after}"
     )
     print()
     names = list(trees)
@@ -136,11 +137,11 @@ def measure(tree: Path, n: int) -> dict:
 
 
 def _requests(n: int) -> dict:
-    import escalation_project
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    import escalation_project
     from agents.keys import agent_key_create
     from agents.models import Conversation
     from tests import factories
