@@ -67,7 +67,6 @@ class Evaluation:
     skipped: list[dict[str, Any]] = field(default_factory=list)  # policy rules not checked, and why
 
 
-@retry_if_busy
 def post_message(
     *, conversation: Conversation, role: str, content: str, metadata: dict[str, Any] | None = None
 ) -> PostedMessage:
@@ -75,10 +74,30 @@ def post_message(
 
     All in one transaction: if opening the escalation fails, the message is not kept either.
     """
+    return post_message_to(
+        agent=conversation.agent,
+        conversation_id=conversation.pk,
+        role=role,
+        content=content,
+        metadata=metadata,
+    )
+
+
+@retry_if_busy
+def post_message_to(
+    *, agent: Agent, conversation_id: int, role: str, content: str, metadata: dict[str, Any] | None = None
+) -> PostedMessage:
+    """post_message on the agent's conversation `conversation_id`, read only once, locked, in the
+    transaction (the API's hot path: no read of it beforehand to check whose it is).
+    Conversation.DoesNotExist when the agent has no conversation of that id, another agent's
+    included. `agent` read in this request, as matcher_for asks.
+    """
     _check_message(role, content, field="role")
     # Before the transaction: the judge may take seconds, and holding the conversation's row
     # lock (or SQLite's one write lock) that long would stall every other post meanwhile.
-    judgements = _judge_before_posting(conversation=conversation, role=role, content=content)
+    judgements = _judge_before_posting(
+        agent=agent, conversation_id=conversation_id, role=role, content=content
+    )
     with transaction.atomic():
         # Locked so a supervisor's answer and this check cannot interleave, and
         # two posts to one conversation evaluate their histories in order. The
@@ -91,7 +110,7 @@ def post_message(
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
             .select_related("agent__team")
-            .get(pk=conversation.pk)
+            .get(pk=conversation_id, agent=agent)
         )
         if role == MessageRole.AGENT:
             paused_by = (
@@ -143,7 +162,7 @@ def post_message(
 
 
 def _judge_before_posting(
-    *, conversation: Conversation, role: str, content: str
+    *, agent: Agent, conversation_id: int, role: str, content: str
 ) -> list[policy_rules.Judgement]:
     """The agent's policy rules judged on the history plus the message about to be posted.
 
@@ -151,20 +170,19 @@ def _judge_before_posting(
     moment; the verdicts are combined with the matcher's hits inside the transaction.
     An agent with no policy rules for this role costs nothing here: its matcher is cached.
     """
-    agent = conversation.agent  # read in this request, as matcher_for asks
     rules = [spec for spec in matcher_for(agent).policy_rules if policy_rules.applies_to(spec, role)]
     if not rules or not agent.escalation_enabled:
         return []
     if (
         role == MessageRole.AGENT
         and Escalation.objects.filter(
-            conversation=conversation, status__in=ACTIVE_STATUSES, blocking=True
+            conversation_id=conversation_id, agent=agent, status__in=ACTIVE_STATUSES, blocking=True
         ).exists()
     ):
         return []  # the post will be refused as paused: no call for it
-    recent = list(
-        Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[: HISTORY_WINDOW - 1]
-    )
+    # The agent's own conversation only: the id is not checked yet (post_message_to).
+    mine = Message.objects.filter(conversation_id=conversation_id, conversation__agent=agent)
+    recent = list(mine.order_by("-created_at", "-pk")[: HISTORY_WINDOW - 1])
     history = [MessageView(role=m.role, content=m.content, id=m.pk) for m in reversed(recent)]
     history.append(MessageView(role=role, content=content, id=None))
     return policy_judge.judge(

@@ -32,9 +32,10 @@ EVENT_ORDER_LOCK = 1 if connection.vendor == "postgresql" else 0
 # The key check, SAVEPOINT, INSERT conversation (made awaiting the human), INSERT escalation,
 # INSERT its history row, INSERT event, RELEASE.
 CREATE = 7 + EVENT_ORDER_LOCK
-# The key check, the conversation as the agent may see it, SAVEPOINT, the conversation locked
-# (with its agent and team), INSERT message, the rules' window of history, RELEASE.
-QUIET_MESSAGE = 7
+# The key check, SAVEPOINT, the agent's conversation locked (with its agent and team: the
+# one read of it, which also refuses another agent's), INSERT message, the rules' window of
+# history, RELEASE.
+QUIET_MESSAGE = 6
 # A quiet message's, then: the conversation's active escalation (none), INSERT escalation,
 # INSERT history, UPDATE the conversation to awaiting_human, INSERT event.
 OPENING_MESSAGE = QUIET_MESSAGE + 5 + EVENT_ORDER_LOCK
