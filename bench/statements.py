@@ -19,7 +19,9 @@ request: the statements (one request captured) and CPU ms (time.process_time ove
 the HTTP server itself) for
   - create: POST /api/v1/escalations/ on a new conversation (escalate_to_human);
   - quiet message: POST /api/v1/conversations/{id}/messages/ that fires no rule;
-  - opening message: one whose rule opens an escalation (a fresh conversation each).
+  - opening message: one whose rule opens an escalation (a fresh conversation each);
+  - stamp read: the one query a team's settings stamp costs where the unit of work has
+    not read the team already (escalations.team_config), alone.
 With no --baseline it measures this checkout only.
 """
 
@@ -38,7 +40,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve()
 ROOT = HERE.parent.parent
 BENCH_DATABASE = "bench_statements"
-REQUESTS = ("create", "quiet message", "opening message")
+REQUESTS = ("create", "quiet message", "opening message", "stamp read")
 
 
 def main() -> None:
@@ -187,6 +189,15 @@ def _requests(n: int) -> dict:
             "cpu_ms": (time.process_time() - started_cpu) * 1000 / n,
             "wall_ms": (time.perf_counter() - started) * 1000 / n,
         }
+    # What a team's settings stamp costs where no team was read in the unit of work
+    # (escalations.team_config): the query every create and opening made before the diet.
+    from supervisors.models import Team
+
+    stamp = Team.objects.filter(pk=team.pk).values_list("settings_version", "created_at")
+    started_cpu = time.process_time()
+    for _ in range(n * 10):
+        list(stamp.all())
+    results["stamp read"] = {"statements": 1, "cpu_ms": (time.process_time() - started_cpu) * 100 / n}
     return results
 
 
