@@ -8,14 +8,14 @@ from django.test import Client
 
 from agents.keys import agent_key_revoke
 from agents.models import AgentApiKey
-from agents.services import label_create, label_delete
+from agents.services import label_create, label_delete, rule_update
 from escalations.models import Escalation
 from supervisors.models import Role, Team
 from tests import factories
 from tests.api.conftest import agent_client
 from webhooks.models import Delivery, Endpoint
 from webhooks.outbox import receivers_of
-from webhooks.services import endpoint_create
+from webhooks.services import endpoint_create, endpoint_update
 
 CREATE_URL = "/api/v1/escalations/"
 HOOK = "http://127.0.0.1:9/hook"
@@ -91,8 +91,6 @@ def test_another_processs_change_is_seen_through_the_stamp_alone(agent_api, ours
 
 
 def test_an_endpoint_switched_off_gets_no_more_deliveries(agent_api, ours):
-    from webhooks.services import endpoint_update
-
     endpoint = endpoint_create(team=ours.team, url=HOOK)
     assert deliveries_of(create(agent_api, "c-1")) == 1
 
@@ -116,8 +114,6 @@ def test_a_rule_edited_is_the_one_the_next_opening_names(ours):
     first = api.post(url, {"role": "user", "content": "a refund please"}, format="json")
     assert first.json()["escalation"]["rule"] == {"id": rule.pk, "name": "Refunds"}
     Escalation.objects.all().delete()
-
-    from agents.services import rule_update
 
     rule_update(rule_id=rule.pk, user=None, data={"name": "Money back"})
     second = api.post(url, {"role": "user", "content": "a refund, I said"}, format="json")
