@@ -10,6 +10,7 @@ from agents.rule_parameters import (
     validate_reason_template,
 )
 from escalations.choices import Assignment, Severity, TimeoutPolicy, Urgency
+from escalations.team_config import team_config
 from supervisors.models import ApiCredential, Team
 
 
@@ -270,6 +271,16 @@ class Label(models.Model):
         return f"{self.get_kind_display()}: {self.name}"
 
     @classmethod
+    def vocabulary(cls, team_id: int) -> frozenset[tuple[str, str]]:
+        """The team's (kind, name) pairs; kept until its settings stamp moves (escalations.team_config):
+        every label write goes through agents.services, which moves it."""
+        return team_config(
+            team_id,
+            "labels",
+            lambda: frozenset(cls.objects.filter(team_id=team_id).values_list("kind", "name")),
+        )
+
+    @classmethod
     def check_names(cls, team_id: int, fields: dict[str, tuple[str, str]]) -> None:
         """Raise a field error for each label not in the team's vocabulary; empty values pass.
 
@@ -280,7 +291,7 @@ class Label(models.Model):
         wanted = {(kind, value) for kind, value in fields.values() if value}
         if not wanted:
             return
-        known = set(cls.objects.filter(team_id=team_id).values_list("kind", "name"))
+        known = cls.vocabulary(team_id)
         errors = {}
         for field, (kind, value) in fields.items():
             allowed = sorted(name for k, name in known if k == kind)

@@ -12,7 +12,7 @@ from django.db.models import F
 from agents import policy_judge
 from agents.engine import MessageView, RuleHit
 from agents.engine import policy as policy_rules
-from agents.engine.cache import matcher_for
+from agents.engine.cache import matcher_for, rule_row
 from agents.errors import ConversationPaused, LabelInUse
 from agents.models import (
     Agent,
@@ -30,6 +30,8 @@ from escalation_project.sqlite_retry import retry_if_busy
 from escalations.choices import classify
 from escalations.models import ACTIVE_STATUSES, Escalation, Origin
 from escalations.services import open_escalation
+from escalations.team_config import stamps_read_once
+from escalations.team_settings import team_settings_changed
 from supervisors.models import Membership, Role, Team
 from supervisors.selectors import has_team_role
 
@@ -69,7 +71,6 @@ class Evaluation:
     skipped: list[dict[str, Any]] = field(default_factory=list)  # policy rules not checked, and why
 
 
-@retry_if_busy
 def post_message(
     *, conversation: Conversation, role: str, content: str, metadata: dict[str, Any] | None = None
 ) -> PostedMessage:
@@ -77,10 +78,30 @@ def post_message(
 
     All in one transaction: if opening the escalation fails, the message is not kept either.
     """
+    return post_message_to(
+        agent=conversation.agent,
+        conversation_id=conversation.pk,
+        role=role,
+        content=content,
+        metadata=metadata,
+    )
+
+
+@retry_if_busy
+def post_message_to(
+    *, agent: Agent, conversation_id: int, role: str, content: str, metadata: dict[str, Any] | None = None
+) -> PostedMessage:
+    """post_message on the agent's conversation `conversation_id`, read only once, locked, in the
+    transaction (the API's hot path: no read of it beforehand to check whose it is).
+    Conversation.DoesNotExist when the agent has no conversation of that id, another agent's
+    included. `agent` read in this request, as matcher_for asks.
+    """
     _check_message(role, content, field="role")
     # Before the transaction: the judge may take seconds, and holding the conversation's row
     # lock (or SQLite's one write lock) that long would stall every other post meanwhile.
-    judgements = _judge_before_posting(conversation=conversation, role=role, content=content)
+    judgements = _judge_before_posting(
+        agent=agent, conversation_id=conversation_id, role=role, content=content
+    )
     with transaction.atomic():
         # Locked so a supervisor's answer and this check cannot interleave, and
         # two posts to one conversation evaluate their histories in order. The
@@ -88,10 +109,12 @@ def post_message(
         # agent row too, which serialised every message of an agent and deadlocked
         # with an agent's withdraw or tool call holding the event-order lock and
         # inserting an event that references the agent (found by bench/soak.py).
+        # The team comes along for its settings stamp (escalations.team_config): an opening
+        # below then reads no stamp of its own.
         conversation = (
             Conversation.objects.select_for_update(of=("self",))
-            .select_related("agent")
-            .get(pk=conversation.pk)
+            .select_related("agent__team")
+            .get(pk=conversation_id, agent=agent)
         )
         if role == MessageRole.AGENT:
             paused_by = (
@@ -125,21 +148,24 @@ def post_message(
         if not hits:
             return PostedMessage(message, None, [], paused=_is_paused(conversation.status), skipped=skipped)
         headline = hits[0]
-        result = open_escalation(
-            conversation=conversation,
-            origin=Origin.RULE,
-            rule=EscalationRule.objects.filter(pk=headline.rule_id).first(),
-            reason=headline.reason,
-            severity=headline.severity,
-            urgency=headline.urgency or None,
-            topic=headline.topic,
-            area=headline.area,
-            blocking=True,
-            evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
-        )
-        # open_escalation sets the status with an update(): read it back, still under the lock.
-        status = Conversation.objects.filter(pk=conversation.pk).values_list("status", flat=True).get()
-    return PostedMessage(message, result.escalation, hits, paused=_is_paused(status), skipped=skipped)
+        with stamps_read_once(agent.team):
+            result = open_escalation(
+                conversation=conversation,
+                conversation_locked=True,
+                origin=Origin.RULE,
+                rule=rule_row(agent, headline.rule_id),
+                reason=headline.reason,
+                severity=headline.severity,
+                urgency=headline.urgency or None,
+                topic=headline.topic,
+                area=headline.area,
+                blocking=True,
+                evidence=[*(item for hit in hits for item in hit.evidence), *skipped],
+            )
+    # open_escalation keeps the locked conversation's status in step with the row it updates.
+    return PostedMessage(
+        message, result.escalation, hits, paused=_is_paused(conversation.status), skipped=skipped
+    )
 
 
 def _is_paused(conversation_status: str) -> bool:
@@ -147,7 +173,7 @@ def _is_paused(conversation_status: str) -> bool:
 
 
 def _judge_before_posting(
-    *, conversation: Conversation, role: str, content: str
+    *, agent: Agent, conversation_id: int, role: str, content: str
 ) -> list[policy_rules.Judgement]:
     """The agent's policy rules judged on the history plus the message about to be posted.
 
@@ -155,20 +181,19 @@ def _judge_before_posting(
     moment; the verdicts are combined with the matcher's hits inside the transaction.
     An agent with no policy rules for this role costs nothing here: its matcher is cached.
     """
-    agent = conversation.agent  # read in this request, as matcher_for asks
     rules = [spec for spec in matcher_for(agent).policy_rules if policy_rules.applies_to(spec, role)]
     if not rules or not agent.escalation_enabled:
         return []
     if (
         role == MessageRole.AGENT
         and Escalation.objects.filter(
-            conversation=conversation, status__in=ACTIVE_STATUSES, blocking=True
+            conversation_id=conversation_id, agent=agent, status__in=ACTIVE_STATUSES, blocking=True
         ).exists()
     ):
         return []  # the post will be refused as paused: no call for it
-    recent = list(
-        Message.objects.filter(conversation=conversation).order_by("-created_at", "-pk")[: HISTORY_WINDOW - 1]
-    )
+    # The agent's own conversation only: the id is not checked yet (post_message_to).
+    mine = Message.objects.filter(conversation_id=conversation_id, conversation__agent=agent)
+    recent = list(mine.order_by("-created_at", "-pk")[: HISTORY_WINDOW - 1])
     history = [MessageView(role=m.role, content=m.content, id=m.pk) for m in reversed(recent)]
     history.append(MessageView(role=role, content=content, id=None))
     return policy_judge.judge(
@@ -402,7 +427,15 @@ def label_save(*, label: Label) -> Label:
     label.full_clean()
     try:
         with transaction.atomic():
+            # A label moved to another team (the admin lets an owner pick) changes both vocabularies.
+            moved_from = (
+                Label.objects.filter(pk=label.pk).values_list("team_id", flat=True).first()
+                if label.pk
+                else None
+            )
             label.save()
+            for team_id in {label.team_id, moved_from} - {None}:
+                team_settings_changed(team_id=team_id)
     except IntegrityError:
         raise ValidationError({"name": taken}) from None
     return label
@@ -417,7 +450,9 @@ def label_delete(*, label: Label) -> None:
         raise LabelInUse(
             f"The {label.kind} {label.name!r} is still used by {', '.join(users)}; change them first."
         )
-    label.delete()
+    with transaction.atomic():
+        label.delete()
+        team_settings_changed(team_id=label.team_id)
 
 
 def rule_draft_create(*, agent: Agent, user: Any, phrase: str) -> EscalationRule:

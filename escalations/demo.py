@@ -593,7 +593,9 @@ def _tell_stories(
         fires=None,
     )
     escalate_to_human(
-        agent=reconciler,
+        # Read now, as an API request's key check reads it: the call works under the team's
+        # settings stamp read with it (the labels made above included).
+        agent=Agent.objects.select_related("team").get(pk=reconciler.pk),
         conversation_id=run.pk,
         reason="3 payments ($512.40) match no invoice; please review before the month-end close",
         severity=Severity.INFO,

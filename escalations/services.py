@@ -92,11 +92,17 @@ def open_escalation(
     rule: EscalationRule | None = None,
     evidence: list[dict[str, Any]] | None = None,
     user: AbstractBaseUser | None = None,
+    conversation_locked: bool = False,
+    conversation_new: bool = False,
 ) -> OpenResult:
     """Open an escalation on a conversation, or add to the one already open there.
 
     Missing severity, urgency, topic and area come from the rule, then the agent's
     defaults; urgency last of all from severity (critical -> high ...).
+
+    `conversation_locked`: the caller read `conversation` under its row lock in the
+    transaction this joins (post_message, the tool call), so it is neither locked nor read
+    again. `conversation_new`: made in that transaction, so it has no escalation to add to.
     """
     reason = reason.strip()
     if not reason:
@@ -125,8 +131,9 @@ def open_escalation(
     with transaction.atomic(savepoint=False):
         # Serialises openers on one conversation, so two triggers at once still
         # make one card (the partial unique constraint backs this up).
-        conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
-        current = rows.lock_active_escalation_of(conversation)
+        if not (conversation_locked or conversation_new):
+            conversation = Conversation.objects.select_for_update().get(pk=conversation.pk)
+        current = None if conversation_new else rows.lock_active_escalation_of(conversation)
         if current is not None:
             return OpenResult(
                 _add_evidence(
@@ -174,7 +181,8 @@ def open_escalation(
         if assigned.user is not None:
             audit += f" (assigned to {name_of(assigned.user)}: {assigned.how})"
         rows.insert_with_history(escalation, user=user, reason=audit)
-        if blocking:
+        # A conversation the tool call has just made awaiting a human needs no UPDATE.
+        if blocking and conversation.status != ConversationStatus.AWAITING_HUMAN:
             rows.set_conversation_status([conversation], ConversationStatus.AWAITING_HUMAN)
         event = outbox.append_event(escalation, EventType.CREATED, user=user, agent=None if user else agent)
         metrics.escalation_opened(escalation)

@@ -1,18 +1,22 @@
 """A team's configuration as the hot paths read it, kept per process until it changes.
 
 Targets, working hours, the team policy and the ladder change only through
-escalations.team_settings (the admin, the configuration API, the demo), while every
-escalation opened reads them. Each write bumps Team.settings_version in its own
-transaction; each read here first reads that stamp (one primary-key query) and reuses
-what it kept for the team while the stamp is the one it was read under.
+escalations.team_settings (the admin, the configuration API, the demo); the team's
+labels through agents.services, its webhook endpoints through webhooks.services. Every
+event and every escalation opened reads them. Each write bumps Team.settings_version in
+its own transaction; each read here first reads that stamp (one primary-key query) and
+reuses what it kept for the team while the stamp is the one it was read under.
 
 Why a stamp rather than signals and a timeout (what this replaced): a change made in
 any process is seen by every other at once, with no window of seconds where a new
 target or ladder is ignored, and nothing to broadcast or forget by hand; it is the
 scheme the rules' matcher already uses (Agent.rules_version, agents.engine.cache).
-Its cost: one indexed query per read instead of none within the timeout, against the
-one to three queries of the configuration itself; work over many escalations (a timer
-sweep) reads each team's stamp once, inside `stamps_read_once()`.
+Its cost: one indexed query per unit of work, against the one to three queries of each
+part of the configuration; inside `stamps_read_once()` each team's stamp is read once
+(a timer sweep), or not at all when the unit of work has read the team already: an API
+request's agent key check joins the agent's team, and post_message's locked read of the
+conversation joins it too, so a create or a message reads no stamp of its own
+(tests/api/test_statements.py).
 
 Values are shared between requests and threads: read them, never change them.
 """
@@ -43,16 +47,33 @@ _stamps: ContextVar[dict[int, object] | None] = ContextVar("team_config_stamps",
 
 
 @contextmanager
-def stamps_read_once() -> Iterator[None]:
+def stamps_read_once(*known: Team) -> Iterator[None]:
     """Within this block each team's stamp is read once: a sweep over sixty escalations of
     one team costs one stamp query, not sixty. A change committed meanwhile is seen by the
     next block; use it around one unit of work (a sweep, one opening: also a decorator),
-    not around a long-lived loop."""
-    token = _stamps.set({})
+    not around a long-lived loop.
+
+    `known`: teams already read in this unit of work (the agent key's check joins its
+    agent's team; post_message's locked read joins it too), whose stamps then cost no query.
+    Inside an outer block the outer one's stamps are used and added to: an opening inside
+    post_message reads no stamp post_message has.
+    """
+    outer = _stamps.get()
+    if outer is not None:
+        for team in known:
+            outer.setdefault(team.pk, _stamp_of(team))
+        yield
+        return
+    token = _stamps.set({team.pk: _stamp_of(team) for team in known})
     try:
         yield
     finally:
         _stamps.reset(token)
+
+
+def _stamp_of(team: Team) -> object:
+    """The stamp as _stamp reads it, from a Team row read in this unit of work."""
+    return (team.settings_version, team.created_at)
 
 
 def _stamp(team_id: int) -> object:

@@ -125,6 +125,11 @@ class EndpointAdmin(TeamScopedAdmin):
     def delete_model(self, request, obj):
         services.endpoint_delete(endpoint_id=obj.pk)
 
+    def delete_queryset(self, request, queryset):
+        # "Delete selected": through the service too, which tells every process (its stamp).
+        for endpoint in queryset:
+            services.endpoint_delete(endpoint_id=endpoint.pk)
+
     @admin.display(description="Success rate (7 days)")
     def success_rate(self, endpoint: Endpoint) -> str:
         total = getattr(endpoint, "attempts_recent", None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.db.models import Q
@@ -18,6 +19,7 @@ from escalation_project import request_id
 from escalation_project.celery import delay_by_name
 from escalation_project.redis_client import guarded
 from escalations.models import Event
+from escalations.team_config import team_config
 from webhooks.models import DUE_STATUSES, Delivery, Endpoint
 
 logger = logging.getLogger("webhooks.services")  # the name operators' log filters know
@@ -34,16 +36,45 @@ DELIVERY_BATCH = 20
 SWEEP_BATCH = 500
 
 
+@dataclass(frozen=True)
+class Receiver:
+    """What an event's Delivery rows need of an active endpoint (not its URL or secret: the
+    sender reads those afresh, and a process keeps no secret it does not use)."""
+
+    endpoint_id: int
+    event_types: frozenset[str]  # empty: every event type
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+def receivers_of(team_id: int) -> tuple[Receiver, ...]:
+    """The team's active endpoints, kept until its settings stamp moves (escalations.team_config):
+    every endpoint write in webhooks.services moves it. Most teams have none, and every event
+    asks, so an event of such a team costs no endpoints query."""
+    return team_config(
+        team_id,
+        "webhook_receivers",
+        lambda: tuple(
+            Receiver(pk, frozenset(event_types or ()))
+            for pk, event_types in Endpoint.objects.filter(team_id=team_id, active=True)
+            .order_by("pk")
+            .values_list("pk", "event_types")
+        ),
+    )
+
+
 def deliveries_for_events(events: list[Event]) -> list[Delivery]:
     """One Delivery per event and active endpoint of the event's team that wants its type.
 
     Call inside the events' transaction: a rolled-back change sends nothing, and
     a committed one is delivered even if the broker is down at this moment (the
-    sweep finds the rows). One endpoints query and one insert for the lot, so a
-    timer's batch of events costs what one event does.
+    sweep finds the rows). The endpoints come from each team's kept configuration
+    (receivers_of) and the rows go in one insert, so a timer's batch of events costs
+    what one event does.
     """
-    endpoints = list(Endpoint.objects.filter(team_id__in={event.team_id for event in events}, active=True))
-    if not endpoints:
+    receivers = {team_id: receivers_of(team_id) for team_id in {event.team_id for event in events}}
+    if not any(receivers.values()):
         return []
     now = timezone.now()
     deliveries = Delivery.objects.bulk_create(
@@ -51,14 +82,14 @@ def deliveries_for_events(events: list[Event]) -> list[Delivery]:
             # Enqueued on commit: the sweep must not send a second message meanwhile.
             Delivery(
                 event=event,
-                endpoint=endpoint,
+                endpoint_id=receiver.endpoint_id,
                 next_attempt_at=now,
                 enqueued_until=now + ENQUEUE_LEASE,
                 request_id=request_id.current() or "",
             )
             for event in events
-            for endpoint in endpoints
-            if endpoint.team_id == event.team_id and endpoint.wants(event.type)
+            for receiver in receivers[event.team_id]
+            if receiver.wants(event.type)
         ]
     )
     if not deliveries:

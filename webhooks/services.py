@@ -29,6 +29,7 @@ from django.utils import timezone
 from escalation_project import metrics
 from escalations.models import EventType
 from escalations.outbox import email_on_commit, team_event_append
+from escalations.team_settings import team_settings_changed
 from supervisors.models import Role, Team
 from webhooks import sender
 from webhooks.models import (
@@ -97,14 +98,18 @@ def endpoint_create(
     active: bool = True,
 ) -> Endpoint:
     """The returned endpoint's `secret` is the only time it is shown: pass it to the person."""
-    return Endpoint.objects.create(
-        team=team,
-        url=_clean_url(url),
-        description=description,
-        event_types=_clean_event_types(event_types),
-        active=active,
-        secret=generate_secret(),
-    )
+    with transaction.atomic():
+        endpoint = Endpoint.objects.create(
+            team=team,
+            url=_clean_url(url),
+            description=description,
+            event_types=_clean_event_types(event_types),
+            active=active,
+            secret=generate_secret(),
+        )
+        # Every process's kept list of the team's endpoints (webhooks.outbox.receivers_of).
+        team_settings_changed(team_id=team.pk)
+    return endpoint
 
 
 def endpoint_update(*, endpoint_id: int, data: dict[str, Any]) -> Endpoint:
@@ -123,6 +128,7 @@ def endpoint_update(*, endpoint_id: int, data: dict[str, Any]) -> Endpoint:
                 endpoint.disabled_reason = ""
             endpoint.active = data["active"]
         endpoint.save()
+        team_settings_changed(team_id=endpoint.team_id)
     return endpoint
 
 
@@ -139,7 +145,11 @@ def endpoint_rotate_secret(*, endpoint_id: int) -> Endpoint:
 
 
 def endpoint_delete(*, endpoint_id: int) -> None:
-    Endpoint.objects.filter(pk=endpoint_id).delete()
+    with transaction.atomic():
+        team_ids = set(Endpoint.objects.filter(pk=endpoint_id).values_list("team_id", flat=True))
+        Endpoint.objects.filter(pk=endpoint_id).delete()
+        for team_id in team_ids:
+            team_settings_changed(team_id=team_id)
 
 
 def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
@@ -156,6 +166,8 @@ def endpoint_disable(*, endpoint_id: int, reason: str) -> bool:
     if not disabled:
         return False
     endpoint = Endpoint.objects.select_related("team").get(pk=endpoint_id)
+    # Before the event below: its deliveries must not go to this endpoint any more.
+    team_settings_changed(team_id=endpoint.team_id)
     # QuerySet.update() writes no history row: the audit gets its own.
     Endpoint.history.bulk_history_create([endpoint], update=True, default_change_reason=f"Disabled: {reason}")
     event = team_event_append(

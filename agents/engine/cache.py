@@ -17,11 +17,12 @@ from types import MappingProxyType
 from agents.engine.matcher import Matcher, RuleSpec, compile_rules
 from agents.models import Agent, EscalationRule
 
-# agent id -> ((rules_version, created_at), matcher). created_at is in the stamp
+# agent id -> ((rules_version, created_at), matcher, the rule rows it was compiled from by id).
+# created_at is in the stamp
 # because a test database (or a restored backup) can reuse an agent id.
 # Least recently used first; at most MAX_MATCHERS agents per process, so a
 # deployment with many agents does not keep every one's phrases in memory.
-_cache: OrderedDict[int, tuple[tuple[int, object], Matcher]] = OrderedDict()
+_cache: OrderedDict[int, tuple[tuple[int, object], Matcher, dict[int, EscalationRule]]] = OrderedDict()
 MAX_MATCHERS = 500
 # One lock for all agents: compiling is rare (a rule edit) and takes milliseconds,
 # and it keeps two threads from compiling the same agent at once.
@@ -30,6 +31,17 @@ _lock = threading.Lock()
 
 def matcher_for(agent: Agent) -> Matcher:
     """Precondition: `agent.rules_version` is fresh (read in this request), or edits go unseen."""
+    return _entry(agent)[1]
+
+
+def rule_row(agent: Agent, rule_id: int) -> EscalationRule | None:
+    """The enabled rule `rule_id` of the agent as its matcher was compiled from (the rule a hit
+    names, for the escalation it opens): no query. Shared between requests: read it, never
+    change or save it. Precondition as matcher_for's."""
+    return _entry(agent)[2].get(rule_id)
+
+
+def _entry(agent: Agent) -> tuple[tuple[int, object], Matcher, dict[int, EscalationRule]]:
     stamp = (agent.rules_version, agent.created_at)
     entry = _cache.get(agent.pk)  # a dict read is atomic under the GIL: no lock on the hot path
     if entry is not None and entry[0] == stamp:
@@ -37,25 +49,27 @@ def matcher_for(agent: Agent) -> Matcher:
             _cache.move_to_end(agent.pk)
         except KeyError:
             pass  # evicted meanwhile by another thread; the matcher in hand is still right
-        return entry[1]
+        return entry
     with _lock:
         entry = _cache.get(agent.pk)
         if entry is not None and entry[0] == stamp:
-            return entry[1]
-        matcher = compile_rules(rule_specs(agent.pk))
-        _cache[agent.pk] = (stamp, matcher)
+            return entry
+        rules = enabled_rules(agent.pk)
+        entry = (stamp, compile_rules([spec_of(rule) for rule in rules]), {rule.pk: rule for rule in rules})
+        _cache[agent.pk] = entry
         _cache.move_to_end(agent.pk)
         while len(_cache) > MAX_MATCHERS:
             _cache.popitem(last=False)
-        return matcher
+        return entry
+
+
+def enabled_rules(agent_id: int) -> list[EscalationRule]:
+    return list(EscalationRule.objects.filter(agent_id=agent_id, enabled=True).order_by("order", "pk"))
 
 
 def rule_specs(agent_id: int) -> list[RuleSpec]:
     """The enabled rules of an agent, in their order, as plain snapshots."""
-    return [
-        spec_of(rule)
-        for rule in EscalationRule.objects.filter(agent_id=agent_id, enabled=True).order_by("order", "pk")
-    ]
+    return [spec_of(rule) for rule in enabled_rules(agent_id)]
 
 
 def spec_of(rule: EscalationRule) -> RuleSpec:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -17,7 +17,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from agents.conversations import conversation_get_or_create
-from agents.services import post_message
+from agents.models import Conversation
+from agents.services import post_message_to
 from escalation_project.api.auth import calling_agent
 from escalation_project.api.errors import ApiError
 from escalation_project.api.openapi import error_responses
@@ -325,15 +326,16 @@ class ConversationMessages(APIView):
         ),
     )
     def post(self, request: Request, pk: int) -> Response:
-        conversation = get_object_or_404(conversations_visible_to(**_scope(request)), pk=pk)
         serializer = s.MessageCreateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        posted = post_message(conversation=conversation, **serializer.validated_data)
-        if posted.escalation is not None:
-            # Re-read with every relation the body shows (the service's copy lacks the user fields).
-            posted = dataclasses.replace(
-                posted, escalation=escalation_with_relations().get(pk=posted.escalation.pk)
+        try:
+            # Whose conversation it is, checked by the service's one locked read of it.
+            posted = post_message_to(
+                agent=calling_agent(request), conversation_id=pk, **serializer.validated_data
             )
+        except Conversation.DoesNotExist:
+            raise Http404 from None
+        # The service returns the escalation as it committed it (as the tool call's does): no re-read.
         return Response(
             s.posted_message_body(posted, agent=calling_agent(request)), status=status.HTTP_201_CREATED
         )

@@ -17,9 +17,10 @@ from django.db import OperationalError, connection, connections, transaction
 from django.test import Client
 
 from agents.keys import agent_key_create
-from agents.models import Message
+from agents.models import Conversation, ConversationStatus, Message
 from escalations import services
 from escalations.models import Escalation, Event, Status
+from escalations.tool_call import escalate_to_human
 from supervisors.models import Role
 from tests import factories
 from tests.live_server import running_daphne
@@ -120,6 +121,26 @@ def test_simultaneous_triggers_on_one_conversation_make_one_card(transactional_d
     outcomes = race(lambda user: factories.open_escalation(conversation, reason=user.username), callers)
 
     assert [kind for kind, _ in outcomes] == ["won"] * 8
+    (escalation,) = Escalation.objects.filter(conversation=conversation)
+    assert escalation.events.filter(type="escalation.created").count() == 1
+    assert escalation.events.filter(type="escalation.updated").count() == 7
+
+
+def test_simultaneous_first_calls_on_one_new_external_id_make_one_conversation_and_one_card(
+    transactional_db,
+):
+    """The tool call's INSERT … ON CONFLICT DO NOTHING: one caller makes the conversation, the
+    others wait for its commit, find it and add to its escalation."""
+    agent = factories.make_agent(factories.make_team("Billing"), "Billing Bot")
+    callers = [factories.make_user(f"caller{n}") for n in range(8)]
+
+    outcomes = race(
+        lambda user: escalate_to_human(agent=agent, external_id="chat-new", reason=user.username), callers
+    )
+
+    assert [kind for kind, _ in outcomes] == ["won"] * 8, outcomes
+    (conversation,) = Conversation.objects.filter(agent=agent, external_id="chat-new")
+    assert conversation.status == ConversationStatus.AWAITING_HUMAN
     (escalation,) = Escalation.objects.filter(conversation=conversation)
     assert escalation.events.filter(type="escalation.created").count() == 1
     assert escalation.events.filter(type="escalation.updated").count() == 7

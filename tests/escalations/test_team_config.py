@@ -98,6 +98,18 @@ def test_within_stamps_read_once_each_team_is_stamped_once(team):
     assert len(stamp_reads(queries)) == 1
 
 
+def test_a_team_read_in_the_unit_of_work_costs_no_stamp_query_even_in_an_inner_block(team):
+    set_high(team, 7)
+    targets_for(team_id=team.pk, urgency="high")  # kept
+    read = Team.objects.get(pk=team.pk)  # as the key check or post_message's locked read has it
+
+    with stamps_read_once(read), CaptureQueriesContext(connection) as queries:
+        with stamps_read_once():  # open_escalation's own block, inside post_message's
+            assert targets_for(team_id=team.pk, urgency="high").response_minutes == 7
+        TeamPolicy.of(team.pk)
+    assert stamp_reads(queries) == []
+
+
 def test_opening_escalations_reads_the_ladder_and_policy_once(team, conversation, agent):
     team_settings.ladder_set(team_id=team.pk, levels=[{"after_minutes": 10}])
     services.open_escalation(conversation=conversation, origin="tool_call", reason="first", severity="info")
