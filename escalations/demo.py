@@ -406,6 +406,12 @@ def _build() -> list[Login]:
             ("Small refund stays with the bot", None, [("user", "Can I get a refund of $40?")]),
         ],
     )  # fmt: skip
+    # Read again: every rule saved above bumped its agent's rules_version, and an Agent
+    # whose stamp is stale makes the matcher cache compile the rules again on every post
+    # (62 compiles of ~0.2 s each for the stories, against 3).
+    chat_bot, refund_bot, reconciler = (
+        Agent.objects.get(pk=a.pk) for a in (chat_bot, refund_bot, reconciler)
+    )
     _tell_stories(
         ana=ana,
         ben=ben,
