@@ -115,7 +115,9 @@ def one_run(clone: Path, env: dict[str, str], port: int, label: str) -> dict[str
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--port", type=int, default=8124)
     parser.add_argument("--cold-uv-cache", action="store_true", help="give uv an empty cache")
     parser.add_argument("--keep", action="store_true", help="keep the clone (printed) afterwards")
@@ -134,7 +136,8 @@ def main() -> None:
     if args.cold_uv_cache:
         env["UV_CACHE_DIR"] = str(workdir / "uv-cache")
     print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
-    print(f"clone: {clone} ({subprocess.check_output(['git', 'rev-parse', '--short', 'HEAD'], cwd=clone, text=True).strip()})")
+    head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=clone, text=True).strip()
+    print(f"clone: {clone} (commit {head})")
     results = []
     try:
         results.append(one_run(clone, env, args.port, "cold"))
