@@ -31,7 +31,8 @@ from escalation_project.env import env_int, env_str
 from escalation_project.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 10.0
-READY_TIMEOUT_SECONDS = 60.0
+# Generous: on a loaded 2-core machine daphne alone took over 60 s to import and bind.
+READY_TIMEOUT_SECONDS = 180.0
 # The URL banner waits for the children's start-up banners to go quiet, so it
 # is the last thing on screen rather than buried in Celery's.
 QUIET_SECONDS = 1.5
