@@ -26,7 +26,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from escalation_project import embedded_redis, static_collect
+from escalation_project import embedded_redis, fresh_database, static_collect
 from escalation_project.env import env_int, env_str
 from escalation_project.processes import die_with_parent
 
@@ -69,7 +69,8 @@ class Command(BaseCommand):
             with self._step("redis"):
                 env = self._start_redis()
             with self._step("migrate"):
-                call_command("migrate", interactive=False, verbosity=1)
+                if fresh_database.migrate():
+                    self._say("runstack", "New database: built from the models, every migration recorded.")
             with self._step("static files"):
                 if not static_collect.collect_if_changed():
                     self._say("runstack", "Static files unchanged since the last start: not collected again.")
