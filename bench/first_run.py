@@ -15,7 +15,7 @@ printed before and after.
 The goals (issue 19, item 15): cold <= 90 s with a warm pip cache, warm <= 10 s.
 --cold-uv-cache gives uv an empty cache, as on a machine that never ran it.
 
-    .venv/bin/python bench/first_run.py [--port 8124] [--cold-uv-cache] [--keep]
+    .venv/bin/python bench/first_run.py [--port 8124] [--cold-uv-cache] [--compare REV] [--keep]
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ import re
 import resource
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -114,18 +115,33 @@ def one_run(clone: Path, env: dict[str, str], port: int, label: str) -> dict[str
     }
 
 
+def clone_at(workdir: Path, name: str, revision: str | None) -> Path:
+    clone = workdir / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
+    if revision:
+        subprocess.run(["git", "checkout", "--quiet", revision], cwd=clone, check=True)
+    return clone
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--port", type=int, default=8124)
     parser.add_argument("--cold-uv-cache", action="store_true", help="give uv an empty cache")
-    parser.add_argument("--keep", action="store_true", help="keep the clone (printed) afterwards")
+    parser.add_argument(
+        "--compare", metavar="REVISION", help="also time this revision, alternating runs, under the same load"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the clones (printed) afterwards")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="first-run-"))
-    clone = workdir / "clone"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
     env = {
         key: value
         for key, value in os.environ.items()
@@ -135,27 +151,38 @@ def main() -> None:
     env["PORT"] = str(args.port)
     if args.cold_uv_cache:
         env["UV_CACHE_DIR"] = str(workdir / "uv-cache")
+    clones = {"HEAD": (clone_at(workdir, "head", None), env)}
+    if args.compare:
+        # An older checkout's Redis port is fixed (6390): give it a free one.
+        clones[args.compare] = (
+            clone_at(workdir, "compare", args.compare),
+            {**env, "EMBEDDED_REDIS_PORT": str(free_port())},
+        )
     print(f"load before: {Path('/proc/loadavg').read_text().strip()}")
-    head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=clone, text=True).strip()
-    print(f"clone: {clone} (commit {head})")
+    for name, (clone, _) in clones.items():
+        head = subprocess.check_output(["git", "rev-parse", "--short", "HEAD"], cwd=clone, text=True).strip()
+        print(f"{name}: {clone} (commit {head})")
     results = []
     try:
-        results.append(one_run(clone, env, args.port, "cold"))
-        results.append(one_run(clone, env, args.port, "warm"))
+        for phase in ("cold", "warm"):
+            for name, (clone, run_env) in reversed(clones.items()):
+                results.append(one_run(clone, run_env, args.port, f"{name} {phase}"))
+                print(f"  ... {name} {phase} done, load {Path('/proc/loadavg').read_text().split()[0]}")
     finally:
         print(f"load after:  {Path('/proc/loadavg').read_text().strip()}")
+        for result in results:
+            installed = result["installed"]
+            install = f"{installed:.1f} s" if installed is not None else "?"
+            print(
+                f"{result['label']:<14} console answered after {result['ready']:.1f} s wall "
+                f"(install done at {install}; CPU {result['cpu']:.1f} s)"
+            )
+            if result["summary"]:
+                print(f"      runstack: {result['summary']}")
         if args.keep:
             print(f"kept {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
-    for result in results:
-        installed = result["installed"]
-        install = f"{installed:.1f} s" if installed is not None else "?"
-        print(
-            f"{result['label']:<5} console answered after {result['ready']:.1f} s wall "
-            f"(install done at {install}; CPU {result['cpu']:.1f} s)"
-        )
-        print(f"      runstack: {result['summary']}")
 
 
 if __name__ == "__main__":
