@@ -14,7 +14,10 @@ DEV_INSTALLED := $(VENV)/.installed-dev
 # virtualenv; nothing else is needed on the machine.
 UV_REQUIREMENT := uv>=0.9,<1
 UV := $(VENV)/bin/uv
-UV_INSTALL := $(UV) pip install --python $(VENV)/bin/python
+# --compile-bytecode: as pip does. Without it, where PYTHONDONTWRITEBYTECODE is set (as on
+# CI's machines) every start compiled every import again: daphne took 13-16 s to answer
+# against 2 s (measured side by side).
+UV_INSTALL := $(UV) pip install --compile-bytecode --python $(VENV)/bin/python
 
 .PHONY: run test bench clean client-wheel
 
