@@ -102,7 +102,9 @@ def one_run(clone: Path, env: dict[str, str], port: int, label: str) -> dict[str
     output = "\n".join(text for _, text in lines)
     if ready_at is None:
         sys.exit(f"{label}: the console never answered (make exited {code}):\n{output[-5000:]}")
-    if code != 0:
+    # make itself dies of the SIGINT once its recipe ends (where SIGINT is not ignored, as in a
+    # terminal); runstack must have stopped cleanly all the same.
+    if code not in (0, -signal.SIGINT) or not output.rstrip().endswith("Stopped."):
         sys.exit(f"{label}: make run exited {code} after SIGINT:\n{output[-5000:]}")
     installed_at = next((at for at, text in lines if RUNSTACK_ECHO in text and "|" not in text), None)
     summary = next((m.group(0) for _, text in lines if (m := SUMMARY.search(text))), "")
