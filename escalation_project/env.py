@@ -139,3 +139,18 @@ def env_networks(name: str, default: list[str]) -> list[ipaddress.IPv4Network | 
         except ValueError:
             raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network.") from None
     return networks
+
+
+# The embedded Redis's default port follows the web port, in the unprivileged range (1024 up).
+_REDIS_PORT_OF_8000 = 6390
+_UNPRIVILEGED = 1024
+
+
+def redis_port_for(web_port: int) -> int:
+    """The embedded Redis's port for a web port: 8000 -> 6390, one apart for ports one apart.
+
+    Two different web ports from 1024 up always give two different Redis ports (a rotation
+    of 1024-65535), so two `make run`s on two PORTs never reach for the same Redis.
+    """
+    span = 65536 - _UNPRIVILEGED
+    return (web_port - 8000 + _REDIS_PORT_OF_8000 - _UNPRIVILEGED) % span + _UNPRIVILEGED

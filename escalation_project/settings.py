@@ -7,6 +7,7 @@ wheel on 127.0.0.1:EMBEDDED_REDIS_PORT. In production set DATABASE_URL
 """
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -22,6 +23,7 @@ from escalation_project.env import (
     env_networks,
     env_rate,
     env_str,
+    redis_port_for,
     secret_key,
 )
 from escalation_project.logs import FORMATS, logging_config
@@ -152,7 +154,16 @@ DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer and Celery broker ----------------------------------
-EMBEDDED_REDIS_PORT = env_int("EMBEDDED_REDIS_PORT", 6390, minimum=1, maximum=65535)
+# Unset: derived from PORT (8000 -> 6390, 8124 -> 6514), so two checkouts run side by side on
+# two web ports get two Redis ports, and a `manage.py shell` with the same PORT finds the
+# Redis of that `make run`. runstack moves to a free port if this one is taken (see there).
+EMBEDDED_REDIS_PORT_SET = bool(os.environ.get("EMBEDDED_REDIS_PORT", "").strip())
+EMBEDDED_REDIS_PORT = env_int(
+    "EMBEDDED_REDIS_PORT",
+    redis_port_for(env_int("PORT", 8000, minimum=1, maximum=65535)),
+    minimum=1,
+    maximum=65535,
+)
 # No REDIS_URL means "use the embedded Redis that runstack starts".
 EMBEDDED_REDIS = not env_str("REDIS_URL")
 REDIS_URL = env_str("REDIS_URL") or f"redis://127.0.0.1:{EMBEDDED_REDIS_PORT}/0"

@@ -406,20 +406,29 @@ def _build() -> list[Login]:
             ("Small refund stays with the bot", None, [("user", "Can I get a refund of $40?")]),
         ],
     )  # fmt: skip
+    # Read again: every rule saved above bumped its agent's rules_version, and an Agent
+    # whose stamp is stale makes the matcher cache compile the rules again on every post
+    # (62 compiles of ~0.2 s each for the stories, against 3).
+    chat_bot, refund_bot, reconciler = (
+        Agent.objects.get(pk=a.pk) for a in (chat_bot, refund_bot, reconciler)
+    )
+    rules = {
+        "legal": legal,
+        "chat_person": chat_person,
+        "angry": angry,
+        "circles": circles,
+        "big_refund": big_refund,
+        "mismatch": mismatch,
+    }
+    # Imported here: the history tells its stories with this module's _conversation and _say.
+    from escalations import demo_history
+
+    # The month before today first, so ids and times both run oldest to newest.
+    demo_history.tell(
+        demo_history.Cast(ana, ben, chat_bot, refund_bot, reconciler, rules), today=timezone.now().date()
+    )
     _tell_stories(
-        ana=ana,
-        ben=ben,
-        chat_bot=chat_bot,
-        refund_bot=refund_bot,
-        reconciler=reconciler,
-        rules={
-            "legal": legal,
-            "chat_person": chat_person,
-            "angry": angry,
-            "circles": circles,
-            "big_refund": big_refund,
-            "mismatch": mismatch,
-        },
+        ana=ana, ben=ben, chat_bot=chat_bot, refund_bot=refund_bot, reconciler=reconciler, rules=rules
     )
     # On only where a judge is configured (docs/admins/policy-rules.md); the embedded
     # default has none, and an enabled policy rule without one is refused.

@@ -7,7 +7,9 @@ with SIGINT and checks that nothing it started is left behind.
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +23,7 @@ from celery import Celery
 from django.conf import settings
 
 from escalation_project.embedded_redis import free_port
+from escalation_project.env import redis_port_for
 from tests.waiting import wait_until
 
 # Migrating a fresh SQLite database alone took ~60 s on this 2-core machine under load 12-16.
@@ -30,11 +33,12 @@ READY_TIMEOUT = 180
 class Stack:
     """runstack as a subprocess, its output collected as it comes."""
 
-    def __init__(self, var_dir: Path) -> None:
+    def __init__(self, var_dir: Path, *, web_port: int | None = None, redis_port: int | None = 0) -> None:
+        """redis_port None: EMBEDDED_REDIS_PORT unset, runstack chooses; 0: a free one, set."""
         self.var_dir = var_dir
-        self.web_port = free_port()
-        self.redis_port = free_port()
-        while self.redis_port == self.web_port:
+        self.web_port = web_port or free_port()
+        self.redis_port = redis_port
+        while self.redis_port == 0 or self.redis_port == self.web_port:
             self.redis_port = free_port()
         env = {
             key: value
@@ -48,9 +52,11 @@ class Stack:
             VAR_DIR=str(var_dir),
             HOST="127.0.0.1",
             PORT=str(self.web_port),
-            EMBEDDED_REDIS_PORT=str(self.redis_port),
             PYTHONUNBUFFERED="1",
         )
+        env.pop("EMBEDDED_REDIS_PORT", None)
+        if self.redis_port is not None:
+            env["EMBEDDED_REDIS_PORT"] = str(self.redis_port)
         self.lines: list[str] = []
         self.process = subprocess.Popen(
             [sys.executable, "manage.py", "runstack"],
@@ -204,3 +210,35 @@ def test_nothing_outlives_runstack_even_when_it_is_killed_with_sigkill(tmp_path:
         stack.wait_until_gone(after="runstack was killed")
     finally:
         stack.kill_leftovers()
+
+
+@pytest.mark.slow
+def test_with_its_redis_port_taken_runstack_moves_to_a_free_one_and_its_children_follow(
+    tmp_path: Path,
+) -> None:
+    """Two checkouts side by side: the second finds the port derived from its PORT taken."""
+    web_port = free_port()
+    taken = redis_port_for(web_port)
+    with socket.socket() as squatter:  # another checkout's Redis, or any other program
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        stack = Stack(tmp_path / "var", web_port=web_port, redis_port=None)
+        try:
+            stack.wait_for("200 from /admin/login/", lambda: stack.get("/admin/login/") == 200,
+                           READY_TIMEOUT)  # fmt: skip
+            moved = re.search(rf"Port {taken} .* is taken; using (\d+) instead", stack.output)
+            assert moved, stack.output
+            stack.redis_port = int(moved.group(1))
+            assert stack.redis_port != taken
+            assert f"Embedded Redis on redis://127.0.0.1:{stack.redis_port}/0" in stack.output
+            # The children got the same port: the worker answers on it, and the banner names it.
+            stack.wait_for("Celery worker reply to ping", stack.worker_answers_ping, 30)
+            stack.wait_for("URL banner", lambda: "Press Ctrl-C to stop." in stack.output, 20)
+            banner = stack.output[stack.output.index("Escalation Console is running:") :]
+            assert f"redis://127.0.0.1:{stack.redis_port}/0  (embedded)" in banner, banner
+
+            stack.process.send_signal(signal.SIGINT)
+            assert stack.process.wait(timeout=30) == 0, stack.output
+            stack.wait_until_gone(after="runstack exited")
+        finally:
+            stack.kill_leftovers()

@@ -1,5 +1,6 @@
 """`manage.py seed_demo`: a realistic demo built once through the services, and logins that work."""
 
+import datetime as dt
 import json
 import re
 import stat
@@ -8,7 +9,8 @@ from io import StringIO
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from agents import policy_judge
 from agents import services as agent_services
@@ -35,6 +37,15 @@ def seed() -> str:
 
 def logins_in(output: str) -> list[tuple[str, str, str, str]]:
     return [match.groups() for line in output.splitlines() if (match := LOGIN_LINE.match(line))]
+
+
+def today_start() -> dt.datetime:
+    """Today's stories are told at the real now; the history ends the day before (UTC)."""
+    return timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def todays_escalations():
+    return Escalation.objects.filter(created_at__gte=today_start())
 
 
 def counts() -> dict[str, int]:
@@ -97,7 +108,7 @@ def test_it_opens_escalations_through_the_services_in_every_state(db):
     seed()
 
     by_status: dict[str, list[Escalation]] = {}
-    for escalation in Escalation.objects.select_related("claimed_by", "responder"):
+    for escalation in todays_escalations().select_related("claimed_by", "responder"):
         by_status.setdefault(escalation.status, []).append(escalation)
     assert {status: len(items) for status, items in by_status.items()} == {
         Status.OPEN: 4,
@@ -116,8 +127,9 @@ def test_it_opens_escalations_through_the_services_in_every_state(db):
     (withdrawn,) = by_status[Status.WITHDRAWN]
     assert withdrawn.agent.slug == "nightly-invoice-reconciler" and withdrawn.closing_note
     assert Escalation.objects.filter(origin=Origin.TOOL_CALL, blocking=False).count() == 1
-    assert Conversation.objects.count() == 8
-    assert all(c.messages.count() >= 3 for c in Conversation.objects.all())
+    todays_conversations = Conversation.objects.filter(created_at__gte=today_start())
+    assert todays_conversations.count() == 8
+    assert all(c.messages.count() >= 3 for c in todays_conversations)
 
 
 def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
@@ -130,7 +142,7 @@ def test_every_escalation_has_one_event_and_one_audit_row_per_change(db):
         Status.DISMISSED: {EventType.UPDATED},  # marked not needed after it was dismissed
         Status.WITHDRAWN: {EventType.WITHDRAWN},
     }
-    for escalation in Escalation.objects.all():
+    for escalation in todays_escalations():
         events = list(escalation.events.order_by("id").values_list("type", flat=True))
         assert events[0] == EventType.CREATED
         assert events[-1] in expected_last_event[escalation.status]
@@ -176,7 +188,7 @@ def test_every_rule_opened_escalation_was_opened_by_the_engine_on_its_trigger_me
     seed()
 
     rule_opened = Escalation.objects.filter(origin=Origin.RULE).select_related("agent")
-    assert rule_opened.count() == 7
+    assert todays_escalations().filter(origin=Origin.RULE).count() == 7
     for escalation in rule_opened:
         # The rule of the latest headline hit (raised from angry to legal on the critical card).
         assert escalation.rule_id in {item["rule_id"] for item in escalation.evidence}
@@ -224,7 +236,7 @@ def test_the_agents_tool_call_and_the_verbs_left_their_events(db):
         Status.CLAIMED: [("created", "support-chat-assistant"), ("claimed", "ana")],
     }
     for status, expected in stories.items():
-        escalation = Escalation.objects.get(status=status)
+        escalation = todays_escalations().get(status=status)
         events = escalation.events.order_by("id").select_related("actor", "actor_agent")
         assert [
             (
@@ -233,12 +245,12 @@ def test_the_agents_tool_call_and_the_verbs_left_their_events(db):
             )
             for event in events
         ] == expected, status
-    dismissed = Escalation.objects.get(status=Status.DISMISSED)
+    dismissed = todays_escalations().get(status=Status.DISMISSED)
     assert (dismissed.needed, dismissed.marked_by.username) == (False, "ana")
     released = Escalation.objects.get(events__type=EventType.RELEASED)
     assert (released.status, released.claimed_by, released.rule.kind) == (Status.OPEN, None, RuleKind.AMOUNT)
     # The paused conversations went on after their answer, through post_message too.
-    withdrawn = Escalation.objects.get(status=Status.WITHDRAWN)
+    withdrawn = todays_escalations().get(status=Status.WITHDRAWN)
     assert withdrawn.conversation.messages.order_by("pk").last().created_at >= withdrawn.closed_at
 
 
@@ -360,4 +372,62 @@ def test_with_a_judge_configured_the_stories_ask_it_nothing_and_its_rule_is_on_a
     seed()
 
     assert EscalationRule.objects.get(kind=RuleKind.POLICY).enabled
-    assert Escalation.objects.count() == 8
+    assert todays_escalations().count() == 8
+
+
+# --- The month before today (escalations/demo_history.py) -----------------------------------
+
+
+def test_the_history_is_stamped_in_the_past_in_the_order_it_was_written(db):
+    seed()
+
+    start = today_start()
+    history = Escalation.objects.filter(created_at__lt=start)
+    assert history.count() >= 50
+    oldest = history.order_by("created_at").first().created_at
+    assert start - dt.timedelta(days=31) <= oldest < start - dt.timedelta(days=28)
+    # Written oldest first: ids and times agree, as the event feed's cursor expects.
+    for model in (Escalation, Event, Message, Conversation):
+        stamps = list(model.objects.order_by("pk").values_list("created_at", flat=True))
+        assert stamps == sorted(stamps), model.__name__
+    # Every stamp of one escalation from its own moment: its first event, its first audit row,
+    # its trigger message, and its answer after it.
+    for escalation in history.select_related("conversation"):
+        created = escalation.events.order_by("id").first()
+        first_row = escalation.history.order_by("history_id").first()
+        assert created.created_at == first_row.history_date == escalation.created_at
+        trigger = Message.objects.get(pk=escalation.evidence[0]["message_id"])
+        assert trigger.created_at <= escalation.created_at < trigger.created_at + dt.timedelta(seconds=1)
+        assert escalation.closed_at is not None
+        assert escalation.created_at < escalation.closed_at < escalation.created_at + dt.timedelta(hours=8)
+        assert len(escalation.events.all()) == escalation.history.count()
+
+
+def test_insights_shows_a_month_and_flags_the_noisy_rule(db):
+    seed()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="ana"))
+
+    page = client.get("/console/insights/", {"period": "30"})
+
+    assert page.status_code == 200
+    days = {bar["title"].split(":")[0] for bar in page.context["chart"]["bars"]}
+    assert len(days) >= 20, sorted(days)
+    assert [rule.label for rule in page.context["noisy_rules"]] == ["Angry or frustrated customer"]
+    answered = {person.name: person.answered for person in page.context["supervisors"]}
+    assert answered["ana"] >= 20 and answered["ben"] >= 5, answered
+    rules = {rule.label: rule for rule in page.context["rules"]}
+    assert rules["Refunds over $100"].claim_p50 is not None
+
+
+def test_the_suggestions_page_proposes_the_words_of_the_chats_that_needed_a_person(db):
+    seed()
+    client = Client()
+    client.force_login(get_user_model().objects.get(username="ana"))
+
+    page = client.get("/console/insights/suggestions/", {"agent": "support-chat-assistant"})
+
+    assert page.status_code == 200
+    phrases = [suggestion.phrase for suggestion in page.context["result"].suggestions]
+    assert "damaged" in phrases, phrases
+    assert "damaged" in page.content.decode()

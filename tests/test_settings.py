@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from escalation_project.env import env_bool, env_int, env_list, env_str, secret_key
+from escalation_project.env import env_bool, env_int, env_list, env_str, redis_port_for, secret_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,3 +90,39 @@ def test_the_defaults_pass_the_system_checks(tmp_path):
     result = check_with(VAR_DIR=str(tmp_path))
 
     assert result.returncode == 0, result.stderr
+
+
+def test_the_embedded_redis_port_follows_the_web_port():
+    assert redis_port_for(8000) == 6390  # the port of every earlier `make run`
+    assert redis_port_for(8124) == 6514
+    ports = [redis_port_for(web_port) for web_port in range(1024, 65536)]
+    # Two checkouts on two web ports never reach for the same Redis port, and none is privileged.
+    assert len(set(ports)) == len(ports)
+    assert min(ports) >= 1024 and max(ports) <= 65535
+    assert 1024 <= redis_port_for(80) <= 65535
+
+
+def redis_url_with(tmp_path, **env_changes) -> str:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "REDIS_URL", "EMBEDDED_REDIS_PORT", "PORT")
+    }
+    env.update(DJANGO_SETTINGS_MODULE="escalation_project.settings", VAR_DIR=str(tmp_path), **env_changes)
+    code = "from django.conf import settings; print(settings.REDIS_URL, settings.EMBEDDED_REDIS_PORT_SET)"
+    result = subprocess.run(
+        [sys.executable, "-c", f"import django; django.setup(); {code}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.split("\n")[-2]
+
+
+def test_settings_derive_the_redis_url_from_port_unless_the_redis_port_is_given(tmp_path):
+    assert redis_url_with(tmp_path) == "redis://127.0.0.1:6390/0 False"
+    assert redis_url_with(tmp_path, PORT="8124") == "redis://127.0.0.1:6514/0 False"
+    given = redis_url_with(tmp_path, PORT="8124", EMBEDDED_REDIS_PORT="7001")
+    assert given == "redis://127.0.0.1:7001/0 True"

@@ -9,6 +9,7 @@ exits non-zero naming it.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import os
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -24,12 +26,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
-from escalation_project import embedded_redis
+from escalation_project import embedded_redis, fresh_database, static_collect
 from escalation_project.env import env_int, env_str
 from escalation_project.processes import die_with_parent
 
 STOP_GRACE_SECONDS = 10.0
-READY_TIMEOUT_SECONDS = 60.0
+# Generous: on a loaded 2-core machine daphne alone took over 60 s to import and bind.
+READY_TIMEOUT_SECONDS = 180.0
 # The URL banner waits for the children's start-up banners to go quiet, so it
 # is the last thing on screen rather than buried in Celery's.
 QUIET_SECONDS = 1.5
@@ -57,16 +60,25 @@ class Command(BaseCommand):
         self.children: list[Child] = []
         self.redis: subprocess.Popen[bytes] | None = None
         self.demo_logins: list[str] = []
+        self.started_at = time.monotonic()
+        self.step_seconds: dict[str, float] = {}
+        self._move_off_a_taken_redis_port()
         signal.signal(signal.SIGINT, self._on_stop_signal)
         signal.signal(signal.SIGTERM, self._on_stop_signal)
         try:
-            env = self._start_redis()
-            call_command("migrate", interactive=False, verbosity=1)
-            call_command("collectstatic", interactive=False, verbosity=0)
+            with self._step("redis"):
+                env = self._start_redis()
+            with self._step("migrate"):
+                if fresh_database.migrate():
+                    self._say("runstack", "New database: built from the models, every migration recorded.")
+            with self._step("static files"):
+                if not static_collect.collect_if_changed():
+                    self._say("runstack", "Static files unchanged since the last start: not collected again.")
             # Kept to repeat under the URLs: by then the children's start-up
             # banners have scrolled the first printing away.
             logins = io.StringIO()
-            call_command("seed_demo", stdout=logins)
+            with self._step("demo data"):
+                call_command("seed_demo", stdout=logins)
             self.demo_logins = logins.getvalue().rstrip().splitlines()
             self.stdout.write("\n".join(self.demo_logins))
             self._start_children(env)
@@ -76,6 +88,36 @@ class Command(BaseCommand):
         finally:
             self._stop_everything()
         self._say("runstack", "Stopped.")
+
+    def _move_off_a_taken_redis_port(self) -> None:
+        """With EMBEDDED_REDIS_PORT unset and the port derived from PORT taken (another
+        checkout, another program), start again with a free one in the environment.
+
+        Settings read the port once, at import, and the cache, the channel layer and the
+        broker are built from it; starting again is the one way this process (which seeds
+        through the services, so broadcasts and enqueues) and its children agree on it.
+        """
+        if not settings.EMBEDDED_REDIS or settings.EMBEDDED_REDIS_PORT_SET:
+            return
+        if not embedded_redis.port_is_open(settings.EMBEDDED_REDIS_PORT):
+            return
+        port = embedded_redis.free_port()
+        self._say(
+            "runstack",
+            f"Port {settings.EMBEDDED_REDIS_PORT} (the embedded Redis's for PORT={self.port}) is taken; "
+            f"using {port} instead (set EMBEDDED_REDIS_PORT to choose one).",
+        )
+        self.stdout.flush()
+        os.execve(sys.executable, sys.orig_argv, {**os.environ, "EMBEDDED_REDIS_PORT": str(port)})
+
+    @contextlib.contextmanager
+    def _step(self, name: str) -> Iterator[None]:
+        """Time a start-up step, for the line that says where the start's time went."""
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.step_seconds[name] = time.monotonic() - started
 
     def _on_stop_signal(self, signum: int, frame: object) -> None:
         if self.starting:
@@ -120,6 +162,7 @@ class Command(BaseCommand):
                             "--loglevel=INFO"],
         }  # fmt: skip
         self.starting = False
+        self.children_started_at = time.monotonic()
         for name, command in commands.items():
             process = subprocess.Popen(
                 command,
@@ -156,6 +199,8 @@ class Command(BaseCommand):
             if healthy_at is None:
                 if self._status("/healthz") == 200:
                     healthy_at = now
+                    self.step_seconds["processes"] = now - self.children_started_at
+                    self._say("runstack", self._start_summary(now))
                     # Pages that later work adds: marked "(coming)" until they exist.
                     missing = {path for _, path in PAGES if self._status(path) == 404}
                 elif now > ready_by:
@@ -177,11 +222,17 @@ class Command(BaseCommand):
             watched.append(("redis", self.redis))
         return watched
 
+    def _start_summary(self, now: float) -> str:
+        steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.step_seconds.items())
+        return f"Answering {now - self.started_at:.1f} s after start ({steps})."
+
     def _announce(self, missing: set[str]) -> None:
         base = f"http://{self._address()}"
         lines = ["Escalation Console is running:"]
         for label, path in PAGES:
             lines.append(f"  {label:<8} {base}{path}{'  (coming)' if path in missing else ''}")
+        if self.redis is not None:
+            lines.append(f"  {'redis':<8} {settings.REDIS_URL}  (embedded)")
         lines.extend(self.demo_logins)
         lines.append("Press Ctrl-C to stop.")
         self._say("runstack", *lines)
