@@ -28,21 +28,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from agents import services as agent_services
-from agents.conversations import conversation_get_or_create
 from agents.models import (
     Agent,
     AppliesTo,
     Channel,
-    Conversation,
     EscalationRule,
     LabelKind,
     MessageRole,
     RuleKind,
 )
 from agents.policy_judge import configured as policy_judge_configured
-from escalations import services, team_settings
+from escalations import demo_history, services, team_settings
 from escalations.choices import Assignment, Severity, Urgency
-from escalations.models import BusinessHours, Escalation, Holiday, WorkingPeriod
+from escalations.demo_talk import DemoWordingError, say, tell_conversation  # noqa: F401  (tests catch DemoWordingError here)
+from escalations.models import BusinessHours, Holiday, WorkingPeriod
 from escalations.tool_call import escalate_to_human
 from supervisors.models import Membership, Role, Team
 
@@ -420,9 +419,6 @@ def _build() -> list[Login]:
         "big_refund": big_refund,
         "mismatch": mismatch,
     }
-    # Imported here: the history tells its stories with this module's _conversation and _say.
-    from escalations import demo_history
-
     # The month before today first, so ids and times both run oldest to newest.
     demo_history.tell(
         demo_history.Cast(ana, ben, chat_bot, refund_bot, reconciler, rules), today=timezone.now().date()
@@ -458,7 +454,7 @@ def _tell_stories(
     yesterday, two_days_ago = today - dt.timedelta(days=1), today - dt.timedelta(days=2)
 
     # Withdrawn: a late settlement file closed the gap before anyone looked.
-    run, escalation = _conversation(
+    run, escalation = tell_conversation(
         reconciler,
         f"reconcile-{two_days_ago}",
         Channel.CRON,
@@ -484,7 +480,7 @@ def _tell_stories(
         agent=reconciler,
         reason="The late settlement file covered the $36.00 difference; INV-204817 reconciles.",
     )
-    _say(
+    say(
         run,
         agent,
         f"A late settlement file (settlement-{two_days_ago}-b.csv) "
@@ -493,7 +489,7 @@ def _tell_stories(
     )
 
     # Resolved by ben: a refund over the bot's limit, approved with guidance.
-    thread, escalation = _conversation(
+    thread, escalation = tell_conversation(
         refund_bot,
         "<CAF3k2q9x7@mail.example.net>",
         Channel.EMAIL,
@@ -522,7 +518,7 @@ def _tell_stories(
             "Switch the account to monthly Pro from today and confirm both in one reply."
         ),
     )
-    _say(
+    say(
         thread,
         agent,
         "Done: $149 is on its way back to your card (3-5 working "
@@ -530,7 +526,7 @@ def _tell_stories(
     )
 
     # Dismissed by ana: the parcel arrived while the card waited.
-    chat, escalation = _conversation(
+    chat, escalation = tell_conversation(
         chat_bot,
         "chat-c41e77",
         Channel.CHAT,
@@ -553,7 +549,7 @@ def _tell_stories(
     )
     # The sentiment rule reads the customer's last two messages, so even this calm one
     # fires it again: the engine adds it to the open card instead of opening another.
-    _say(chat, user, "Ok the driver just rang the bell. Got it, thanks.", fires=rules["angry"])
+    say(chat, user, "Ok the driver just rang the bell. Got it, thanks.", fires=rules["angry"])
     services.dismiss(
         escalation_id=escalation.pk,
         user=ana,
@@ -563,7 +559,7 @@ def _tell_stories(
     services.mark_needed(escalation_id=escalation.pk, user=ana, needed=False)
 
     # Claimed by ana: a customer who wants a person.
-    chat, escalation = _conversation(
+    chat, escalation = tell_conversation(
         chat_bot,
         "chat-2b7d90",
         Channel.CHAT,
@@ -585,7 +581,7 @@ def _tell_stories(
 
     # Open, info: a non-blocking note from yesterday's reconciliation run, by the agent's own
     # escalate_to_human tool call (what POST /api/v1/escalate/ does).
-    run, _ = _conversation(
+    run, _ = tell_conversation(
         reconciler,
         f"reconcile-{yesterday}",
         Channel.CRON,
@@ -614,7 +610,7 @@ def _tell_stories(
     )
 
     # Open, warning: a $240 refund waiting for Billing; ben took it, then handed it back.
-    _, escalation = _conversation(
+    _, escalation = tell_conversation(
         refund_bot,
         "<20261121.8d1e@mail.example.org>",
         Channel.EMAIL,
@@ -645,7 +641,7 @@ def _tell_stories(
         "WINTER20 gives 20% off orders over $50. Please check that your basket is over $50 "
         "before shipping, then enter the code at checkout."
     )
-    _conversation(
+    tell_conversation(
         chat_bot,
         "chat-5a0e19",
         Channel.CHAT,
@@ -664,7 +660,7 @@ def _tell_stories(
 
     # Open, critical: an angry customer who then threatens to sue; the second
     # trigger adds evidence to the same card and raises it to critical.
-    chat, _ = _conversation(
+    chat, _ = tell_conversation(
         chat_bot,
         "chat-8f31c2",
         Channel.CHAT,
@@ -689,7 +685,7 @@ def _tell_stories(
         metadata={"customer": "Dana Whitfield", "order": "#100482"},
         fires=rules["angry"],
     )
-    _say(
+    say(
         chat,
         user,
         "Hello?? If I don't get compensation for both broken orders by Friday I'm taking legal "
@@ -791,47 +787,3 @@ def _agent(admin: Any, **fields: Any) -> Agent:
 def _rule(admin: Any, agent: Agent, **fields: Any) -> EscalationRule:
     rule = EscalationRule(agent=agent, **fields)
     return agent_services.rule_save(rule=rule, user=admin, reason=_CHANGE_REASON)
-
-
-class DemoWordingError(RuntimeError):
-    """A demo message no longer does what its story says (a rule or engine change)."""
-
-
-def _conversation(
-    agent: Agent,
-    external_id: str,
-    channel: Channel,
-    subject: str,
-    messages: list[tuple[MessageRole, str]],
-    *,
-    fires: EscalationRule | None,
-    metadata: dict[str, Any] | None = None,
-) -> tuple[Conversation, Escalation | None]:
-    """The conversation as the API makes it, its messages posted in turn; only the last may fire.
-
-    `fires` is the rule the last message must fire (None: no rule may fire at all);
-    returns the escalation it opened.
-    """
-    conversation, _ = conversation_get_or_create(
-        agent=agent, external_id=external_id, channel=channel, subject=subject, metadata=metadata
-    )
-    *earlier, (last_role, last_text) = messages
-    for role, text in earlier:
-        _say(conversation, role, text)
-    return conversation, _say(conversation, last_role, last_text, fires=fires)
-
-
-def _say(
-    conversation: Conversation, role: MessageRole, text: str, *, fires: EscalationRule | None = None
-) -> Escalation | None:
-    """Post through the product; raise if the rules' verdict is not the one the story needs."""
-    posted = agent_services.post_message(conversation=conversation, role=role, content=text)
-    fired = posted.hits[0].rule_id if posted.hits else None
-    expected = fires.pk if fires is not None else None
-    if fired != expected:
-        names = dict(EscalationRule.objects.filter(agent=conversation.agent).values_list("pk", "name"))
-        raise DemoWordingError(
-            f"Demo message {text!r} fired {names.get(fired, 'no rule')}, "
-            f"expected {names.get(expected, 'no rule')}: reword the message."
-        )
-    return posted.escalation

@@ -41,9 +41,9 @@ from django.utils import timezone
 
 from agents.models import Agent, Channel, EscalationRule, MessageRole
 
-# demo imports this module inside its builder, so this import finds it complete; its
-# _conversation and _say post through post_message and check what fired, as today's stories do.
-from escalations import demo, services
+# tell_conversation and say post through post_message and check what fired, as today's stories do.
+from escalations import services
+from escalations.demo_talk import say, tell_conversation
 
 HISTORY_DAYS = 30
 # The nightly runs of the last two days are today's stories (escalations/demo.py).
@@ -199,18 +199,18 @@ def _customer(rng: random.Random) -> str:
 def _plain_question(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     question, answer = rng.choice(PLAIN_QUESTIONS)
     order = _order(number)
-    chat, _ = demo._conversation(
+    chat, _ = tell_conversation(
         cast.chat_bot, f"chat-h{number:04d}", Channel.CHAT, "Question",
         [(USER, question.format(order=order))],
         metadata={"customer": _customer(rng)}, fires=None,
     )  # fmt: skip
     clock.advance(rng.uniform(0.5, 2))
-    demo._say(chat, AGENT, answer.format(order=order))
+    say(chat, AGENT, answer.format(order=order))
 
 
 def _damaged_parcel(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     order = _order(number)
-    chat, escalation = demo._conversation(
+    chat, escalation = tell_conversation(
         cast.chat_bot, f"chat-h{number:04d}", Channel.CHAT, "Arrived damaged",
         [(USER, rng.choice(DAMAGED).format(order=order))],
         metadata={"customer": _customer(rng), "order": f"#{order}"}, fires=cast.rules["chat_person"],
@@ -225,14 +225,14 @@ def _damaged_parcel(cast: Cast, clock: Clock, rng: random.Random, number: int) -
         needed=True,
     )
     clock.advance(1)
-    demo._say(chat, AGENT, "A replacement is on its way today, with a free label for the damaged one.")
+    say(chat, AGENT, "A replacement is on its way today, with a free label for the damaged one.")
 
 
 def _frustrated_but_handled(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     """The noisy rule: the assistant had it in hand; the card only interrupted ana."""
     complaint, answer = rng.choice(FRUSTRATED)
     order = _order(number)
-    chat, escalation = demo._conversation(
+    chat, escalation = tell_conversation(
         cast.chat_bot, f"chat-h{number:04d}", Channel.CHAT, "Frustrated",
         [(USER, complaint)],
         metadata={"customer": _customer(rng), "order": f"#{order}"}, fires=cast.rules["angry"],
@@ -245,12 +245,12 @@ def _frustrated_but_handled(cast: Cast, clock: Clock, rng: random.Random, number
         needed=False,
     )
     clock.advance(1)
-    demo._say(chat, AGENT, answer.format(order=order))
+    say(chat, AGENT, answer.format(order=order))
 
 
 def _angry_and_needed(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     complaint, answer = rng.choice(ANGRY)
-    chat, escalation = demo._conversation(
+    chat, escalation = tell_conversation(
         cast.chat_bot, f"chat-h{number:04d}", Channel.CHAT, "Complaint",
         [(USER, complaint)],
         metadata={"customer": _customer(rng)}, fires=cast.rules["angry"],
@@ -265,24 +265,24 @@ def _angry_and_needed(cast: Cast, clock: Clock, rng: random.Random, number: int)
         needed=True,
     )
     clock.advance(1)
-    demo._say(chat, AGENT, answer)
+    say(chat, AGENT, answer)
 
 
 def _small_refund(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     amount = rng.choice([19, 24.5, 36, 48, 65, 79.99, 92])
-    thread, _ = demo._conversation(
+    thread, _ = tell_conversation(
         cast.refund_bot, f"<h{number:04d}@mail.example.net>", Channel.EMAIL, "Refund request",
         [(USER, rng.choice(REFUND_ASKS).format(order=_order(number), amount=amount))],
         metadata={"customer": _customer(rng)}, fires=None,
     )  # fmt: skip
     clock.advance(rng.uniform(1, 5))
-    demo._say(thread, AGENT, f"Refunded ${amount} to your card; it shows within 3-5 working days.")
+    say(thread, AGENT, f"Refunded ${amount} to your card; it shows within 3-5 working days.")
 
 
 def _big_refund(cast: Cast, clock: Clock, rng: random.Random, number: int) -> None:
     amount = rng.choice([129.99, 149, 180, 240, 310, 455])
     supervisor = cast.ben if number % 3 else cast.ana
-    thread, escalation = demo._conversation(
+    thread, escalation = tell_conversation(
         cast.refund_bot, f"<h{number:04d}@mail.example.net>", Channel.EMAIL, "Refund request",
         [(USER, rng.choice(REFUND_ASKS).format(order=_order(number), amount=amount))],
         metadata={"customer": _customer(rng)}, fires=cast.rules["big_refund"],
@@ -298,12 +298,12 @@ def _big_refund(cast: Cast, clock: Clock, rng: random.Random, number: int) -> No
         needed=True if number % 4 else None,
     )
     clock.advance(1)
-    demo._say(thread, AGENT, f"Your refund of ${amount} is approved and on its way to your card.")
+    say(thread, AGENT, f"Your refund of ${amount} is approved and on its way to your card.")
 
 
 def _run(cast: Cast, clock: Clock, number: int, lines: list[tuple[MessageRole, str]], fires: Any):
     day = clock.now.date() - dt.timedelta(days=1)
-    return demo._conversation(
+    return tell_conversation(
         cast.reconciler, f"reconcile-{day}", Channel.CRON, f"Nightly reconciliation for {day}",
         [(SYSTEM, f"Reconcile invoices dated {day} against settlement-{day}.csv."), *lines],
         fires=fires,
@@ -344,4 +344,4 @@ def _mismatch_run(cast: Cast, clock: Clock, rng: random.Random, number: int) -> 
             needed=True,
         )
     clock.advance(1)
-    demo._say(run, AGENT, f"INV-{invoice} reconciled.")
+    say(run, AGENT, f"INV-{invoice} reconciled.")

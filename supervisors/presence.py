@@ -27,9 +27,10 @@ from django.conf import settings
 from prometheus_client.metrics_core import GaugeMetricFamily
 from redis.client import Pipeline
 
+from agents.models import Agent
 from escalation_project.redis_client import redis_is_down, shared_redis
 from escalations.broadcast import publish_soon, team_group
-from supervisors.models import Team
+from supervisors.models import Membership, Team
 
 logger = logging.getLogger(__name__)
 
@@ -133,14 +134,40 @@ def online_counts(team_ids: Iterable[int]) -> dict[int, int]:
 # --- Announcements: a team's pages hear its online count ---------------------------
 
 
+def uncovered_team_ids(team_ids: Iterable[int], *, online: dict[int, set[int]] | None = None) -> set[int]:
+    """Of these teams, the ids of those that can escalate while nobody on duty is online.
+
+    "Can escalate": an agent with escalation on. "Online": a console open
+    (online_user_ids_by_team). One database query for the agents, one for the
+    memberships, one Redis round trip unless `online` is given; raises
+    redis.RedisError when presence cannot be read. Here rather than in selectors
+    because each announcement sends it (team_uncovered).
+    """
+    escalating = set(
+        Agent.objects.filter(team_id__in=list(team_ids), escalation_enabled=True)
+        .order_by()  # without Agent's default ordering, DISTINCT is over team ids alone
+        .values_list("team_id", flat=True)
+        .distinct()
+    )
+    if not escalating:
+        return set()
+    if online is None:  # the console header passes what it already read
+        online = online_user_ids_by_team(sorted(escalating))
+    on_duty = Membership.objects.filter(team_id__in=escalating, on_duty=True, user__is_active=True)
+    covered = {
+        team_id
+        for team_id, user_id in on_duty.values_list("team_id", "user_id")
+        if user_id in online.get(team_id, ())
+    }
+    return escalating - covered
+
+
 def team_uncovered(team_id: int) -> bool | None:
     """Whether the team can escalate with nobody on duty online; None when that cannot be read.
 
     Sent with each announcement: the header's "uncovered" follows who is online (and on
     duty), so a page must hear it with the count, not only on reload.
     """
-    from supervisors.selectors import uncovered_team_ids  # it imports this module
-
     try:
         return team_id in uncovered_team_ids([team_id])
     except Exception:  # an announcement goes out regardless, with the count alone

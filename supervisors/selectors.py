@@ -4,10 +4,9 @@ from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 
-from agents.models import Agent
 from escalation_project.request_memo import memoized
-from supervisors import presence
 from supervisors.models import ROLE_RANK, Membership, Role, Team
+from supervisors.presence import uncovered_team_ids
 
 
 def memberships_of(user: AbstractBaseUser) -> list[Membership]:
@@ -68,30 +67,3 @@ def supervisors_on_duty(team_ids: Iterable[int]) -> dict[int, list[str]]:
 def uncovered_teams(team_ids: Iterable[int]) -> list[Team]:
     """Of these teams, those whose agents can escalate but where nobody on duty is online, by name."""
     return list(Team.objects.filter(pk__in=uncovered_team_ids(team_ids)).order_by("name"))
-
-
-def uncovered_team_ids(team_ids: Iterable[int], *, online: dict[int, set[int]] | None = None) -> set[int]:
-    """The ids of those teams (the console header already has the teams themselves).
-
-    "Can escalate": an agent with escalation on. "Online": a console open
-    (supervisors.presence). One database query for the agents, one for the
-    memberships, one Redis round trip unless `online` is given; raises
-    redis.RedisError when presence cannot be read.
-    """
-    escalating = set(
-        Agent.objects.filter(team_id__in=list(team_ids), escalation_enabled=True)
-        .order_by()  # without Agent's default ordering, DISTINCT is over team ids alone
-        .values_list("team_id", flat=True)
-        .distinct()
-    )
-    if not escalating:
-        return set()
-    if online is None:  # the console header passes what it already read
-        online = presence.online_user_ids_by_team(sorted(escalating))
-    on_duty = Membership.objects.filter(team_id__in=escalating, on_duty=True, user__is_active=True)
-    covered = {
-        team_id
-        for team_id, user_id in on_duty.values_list("team_id", "user_id")
-        if user_id in online.get(team_id, ())
-    }
-    return escalating - covered
