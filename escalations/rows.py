@@ -82,11 +82,24 @@ def with_conversation_locked(queryset, escalation_ids: list[int], *, skip_locked
     return [pk for pk, conversation_id, blocking in rows if not blocking or conversation_id in locked]
 
 
+# Got once: simple-history's descriptor builds a new manager class on every access of
+# Escalation.history (inspect.getmembers over QuerySet: ~0.2 ms, bench/profile_requests.py).
+ESCALATION_HISTORY = Escalation.history
+
+
 def insert_with_history(escalation: Escalation, *, user: AbstractBaseUser | None, reason: str) -> None:
-    """Insert a new escalation, with the history row that names who opened it and why. Call inside atomic."""
+    """Insert a new escalation, with the history row that names who opened it and why. Call inside atomic.
+
+    The history row is written here rather than by simple-history's post_save handler, which
+    goes through that descriptor and saves the row with save()'s signals: the same row ("+",
+    the user, the reason, every tracked field), for less CPU.
+    """
+    escalation.skip_history_when_saving = True
+    escalation.save(force_insert=True)
+    del escalation.skip_history_when_saving
     escalation._history_user = user
     escalation._change_reason = reason
-    escalation.save(force_insert=True)
+    ESCALATION_HISTORY.bulk_history_create([escalation], default_date=timezone.now())
     del escalation._history_user, escalation._change_reason
 
 
@@ -121,7 +134,7 @@ def save_with_history(
         escalation._history_user = user
         escalation._change_reason = reason
     update_guarded(guard, escalations, [*(fields or SAVED_FIELDS), "updated_at"])
-    Escalation.history.bulk_history_create(escalations, update=True, default_date=now)
+    ESCALATION_HISTORY.bulk_history_create(escalations, update=True, default_date=now)
     for escalation in escalations:
         del escalation._history_user, escalation._change_reason
 

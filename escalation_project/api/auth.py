@@ -71,7 +71,10 @@ class _PrefixedKeyAuthentication(authentication.BaseAuthentication):
         prefix = secrets.prefix_of(key, self.kind)
         if prefix is None:
             raise exceptions.AuthenticationFailed(INVALID)
-        row = self._queryset().filter(prefix=prefix, revoked_at__isnull=True).first()
+        # The prefix is unique, so at most one row: no ORDER BY (first() would add the model's
+        # ordering, and compiling it was ~0.2 ms of every API request's CPU).
+        rows = self._queryset().filter(prefix=prefix, revoked_at__isnull=True).order_by()[:1]
+        row = next(iter(rows), None)
         if row is None or not secrets.matches(key, row.key_hash):
             raise exceptions.AuthenticationFailed(INVALID)
         _touch(self.model, row)
