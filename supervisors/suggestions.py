@@ -21,7 +21,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Count, Exists, OuterRef
 from django.template.defaultfilters import pluralize
 from django.utils import timezone
 
@@ -171,6 +171,24 @@ def ranked(scored: list[tuple[str, float]], needed: Counter, others: Counter) ->
     """By z; equal scores as the page shows them (one decimal) go to the phrase with more evidence:
     more needed conversations, then fewer never-escalated ones. The alphabet only settles the rest."""
     return sorted(scored, key=lambda item: (-round(item[1], 1), -needed[item[0]], others[item[0]], item[0]))
+
+
+def agent_to_open_on(agents: list[Agent], *, days: int, now: dt.datetime | None = None) -> Agent | None:
+    """The page's agent when none is chosen: the one with the most escalations marked needed in
+    the period (the side suggestions start from), so a first visit lands where there is
+    something to read rather than on the first name; the first agent when none has any."""
+    if not agents:
+        return None
+    since = (now or timezone.now()) - dt.timedelta(days=days)
+    busiest = (
+        Escalation.objects.filter(agent__in=agents, needed=True, created_at__gte=since)
+        .values("agent_id")
+        .annotate(marked=Count("pk"))
+        .order_by("-marked", "agent_id")
+        .values_list("agent_id", flat=True)
+        .first()
+    )
+    return next((agent for agent in agents if agent.pk == busiest), agents[0])
 
 
 def suggestions_for(agent: Agent, *, days: int, now: dt.datetime | None = None) -> Suggestions:

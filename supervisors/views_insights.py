@@ -176,8 +176,12 @@ def suggestions_page(request: HttpRequest) -> HttpResponse:
     filters = SuggestionFilters(request.GET, agents=choices)
     if not filters.is_valid():
         return render(request, "console/suggestions.html", {"filters": filters}, status=400)
-    agent = by_slug.get(filters.cleaned_data["agent"]) or (agents[0] if agents else None)
     days = filters.cleaned_data["days"] or DEFAULT_SUGGESTION_DAYS
+    agent = by_slug.get(filters.cleaned_data["agent"]) or suggestions.agent_to_open_on(agents, days=days)
+    if agent is not None and not filters.cleaned_data["agent"]:
+        # The select shows the agent the page opened on, not merely the first in the list.
+        filters = SuggestionFilters({**request.GET.dict(), "agent": agent.slug}, agents=choices)
+        filters.is_valid()
     return render(
         request,
         "console/suggestions.html",

@@ -157,3 +157,17 @@ def test_the_page_says_which_side_is_missing(agent, ana, needed, others, says):
 
     assert says in page
     assert ("mark more escalations needed" in page) is (needed < suggestions.MIN_CONVERSATIONS_PER_SIDE)
+
+
+def test_without_a_chosen_agent_the_page_opens_on_the_one_with_needed_escalations(corpus, ana, team):
+    # "Aardvark" sorts first but has nothing marked: a first visit would read nothing there.
+    factories.make_agent(team, "Aardvark Reconciler")
+
+    page = client_for(ana).get(URL)
+
+    assert page.context["agent"] == corpus
+    assert f'<option value="{corpus.slug}" selected>' in page.content.decode()
+    assert "<code>stolen</code>" in page.content.decode()
+    # Chosen explicitly, the empty agent is shown as asked.
+    chosen = client_for(ana).get(URL, {"agent": "aardvark-reconciler"})
+    assert chosen.context["agent"].slug == "aardvark-reconciler"
